@@ -1,0 +1,129 @@
+#include "cli_common.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include "matrix_io.hpp"
+
+namespace attnviz::cli {
+
+std::string takeValue(const std::vector<std::string>& args, size_t& i) {
+  if (i + 1 >= args.size()) throw UsageError(args[i] + " needs a value");
+  return args[++i];
+}
+
+long parseLong(const std::string& flag, const std::string& value, long lo, long hi) {
+  long v = 0;
+  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || ptr != value.data() + value.size())
+    throw UsageError(flag + " expects an integer, got \"" + value + "\"");
+  if (v < lo || v > hi)
+    throw UsageError(flag + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  return v;
+}
+
+double parseDouble(const std::string& flag, const std::string& value) {
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || ptr != value.data() + value.size() || !std::isfinite(v))
+    throw UsageError(flag + " expects a finite number, got \"" + value + "\"");
+  return v;
+}
+
+bool InputArgs::consume(const std::vector<std::string>& args, size_t& i) {
+  const std::string& a = args[i];
+  const struct { const char* flag; std::optional<std::string> InputArgs::*field; } flags[] = {
+      {"--sample", &InputArgs::sample},   {"--session", &InputArgs::sessionFile},
+      {"--q", &InputArgs::qFile},         {"--k", &InputArgs::kFile},
+      {"--v", &InputArgs::vFile},         {"--tokens", &InputArgs::tokens},
+      {"--source", &InputArgs::source},   {"--d-model", &InputArgs::dModel},
+      {"--seed", &InputArgs::seed},       {"--tokenizer", &InputArgs::tokenizer},
+      {"--positional", &InputArgs::positional},
+      {"--score", &InputArgs::score},     {"--scale", &InputArgs::scale},
+      {"--temperature", &InputArgs::temperature}, {"--mask", &InputArgs::mask},
+      {"--heads", &InputArgs::heads},
+  };
+  for (const auto& f : flags) {
+    if (a != f.flag) continue;
+    if (this->*f.field) throw UsageError(a + " given twice");
+    this->*f.field = takeValue(args, i);
+    return true;
+  }
+  return false;
+}
+
+std::string InputArgs::displayName() const {
+  if (sample) return *sample;
+  if (sessionFile) return *sessionFile;
+  if (tokens) return "tokens";
+  return "matrices";
+}
+
+Session InputArgs::build() const {
+  const int inputKinds = int(bool(sample)) + int(bool(sessionFile)) + int(bool(qFile || kFile || vFile)) +
+                         int(bool(tokens));
+  if (inputKinds == 0) throw UsageError("no input: give --sample NAME, --session FILE, --q/--k/--v FILES or --tokens TEXT");
+  if (inputKinds > 1) throw UsageError("give only one input: --sample, --session, --q/--k/--v or --tokens");
+  if (source && !tokens) throw UsageError("--source needs --tokens (it is the key/value sequence of cross-attention)");
+  if ((dModel || seed || tokenizer || positional) && !tokens && !sample && !sessionFile)
+    throw UsageError("--d-model, --seed, --tokenizer and --positional apply to token mode only");
+
+  Session s;
+  if (sample) {
+    s = loadSample(*sample);
+  } else if (sessionFile) {
+    s = loadSession(*sessionFile);
+  } else if (tokens) {
+    s.name = "tokens";
+    s.mode = InputMode::Tokens;
+    s.tokens.text = *tokens;
+    if (source) s.tokens.source = *source;
+  } else {
+    if (!qFile || !kFile || !vFile) throw UsageError("matrix input needs all three of --q, --k and --v");
+    s.name = "matrices";
+    s.mode = InputMode::Matrices;
+    const auto load = [](const std::string& path, const char* name) {
+      LoadedMatrix m = readMatrixFile(path);
+      (void)name;
+      return m;
+    };
+    const LoadedMatrix q = load(*qFile, "Q"), k = load(*kFile, "K"), v = load(*vFile, "V");
+    s.matrices = {q.values, k.values, v.values};
+    // A 3-D [H, rows, cols] .npy carries its head count.
+    if (q.heads > 1) s.options.heads = q.heads;
+    if ((q.heads != k.heads || q.heads != v.heads) && (q.heads > 1 || k.heads > 1 || v.heads > 1))
+      throw Error("Q, K and V have different head counts (" + std::to_string(q.heads) + ", " +
+                  std::to_string(k.heads) + ", " + std::to_string(v.heads) + ")");
+  }
+  if (s.mode == InputMode::Tokens) {
+    if (dModel) s.tokens.dModel = int(parseLong("--d-model", *dModel, 1, 4096));
+    if (seed) s.tokens.seed = std::uint64_t(parseLong("--seed", *seed, 0, 1L << 53));
+    if (tokenizer) s.tokens.tokenizer = parseTokenizerKind(*tokenizer);
+    if (positional) {
+      if (*positional != "on" && *positional != "off") throw UsageError("--positional expects on or off");
+      s.tokens.positional = *positional == "on";
+    }
+  } else if (dModel || seed || tokenizer || positional) {
+    throw UsageError("--d-model, --seed, --tokenizer and --positional apply to token mode only");
+  }
+  if (score) s.options.score = parseScoreFunction(*score);
+  if (scale) s.options.scaleOverride = float(parseDouble("--scale", *scale));
+  if (temperature) {
+    const double t = parseDouble("--temperature", *temperature);
+    if (!(t > 0)) throw UsageError("--temperature must be > 0");
+    s.options.temperature = float(t);
+  }
+  if (heads) s.options.heads = int(parseLong("--heads", *heads, 1, 4096));
+  if (mask) {
+    if (*mask == "none" || *mask == "causal") {
+      s.options.mask = parseMaskKind(*mask);
+      s.options.customMask.resize(0, 0);
+    } else {
+      s.options.mask = MaskKind::Custom;
+      s.options.customMask = readMaskFile(*mask);
+    }
+  }
+  return s;
+}
+
+}  // namespace attnviz::cli

@@ -1,0 +1,47 @@
+#pragma once
+// Command-line pieces shared by compute, export and bench: the INPUT and OPTIONS flags.
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "session.hpp"
+
+namespace attnviz::cli {
+
+// A usage mistake (exit 2): unknown flag, missing value, conflicting inputs.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Collects INPUT and OPTIONS flags; build() turns them into a session (loading files).
+struct InputArgs {
+  std::optional<std::string> sample, sessionFile, qFile, kFile, vFile, tokens, source;
+  std::optional<std::string> dModel, seed, tokenizer, positional;
+  std::optional<std::string> score, scale, temperature, mask, heads;
+
+  // If args[i] is an INPUT/OPTIONS flag, consumes it (and its value) and returns true.
+  bool consume(const std::vector<std::string>& args, size_t& i);
+  // Throws UsageError for missing/conflicting inputs and Error for bad files or values.
+  Session build() const;
+  // A short name for titles and messages: the sample, session file or "tokens".
+  std::string displayName() const;
+};
+
+inline constexpr const char* kInputHelp =
+    "INPUT (one of):\n"
+    "  --sample NAME              a built-in sample (see `attnviz samples`)\n"
+    "  --session FILE.json        a saved session\n"
+    "  --q FILE --k FILE --v FILE matrices (.csv, .tsv, .txt, .npy, .json)\n"
+    "  --tokens TEXT [--source TEXT]  token mode (self-, or cross-attention with --source)\n"
+    "      --d-model D (16)  --seed S (42)  --tokenizer words|chars  --positional on|off\n"
+    "OPTIONS (override the sample's or session's):\n"
+    "  --score scaled|dot|cosine  --scale X  --temperature T  --mask none|causal|FILE  --heads H\n";
+
+// Value of a flag that needs one, or UsageError naming it.
+std::string takeValue(const std::vector<std::string>& args, size_t& i);
+long parseLong(const std::string& flag, const std::string& value, long lo, long hi);
+double parseDouble(const std::string& flag, const std::string& value);
+
+}  // namespace attnviz::cli

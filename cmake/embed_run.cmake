@@ -1,0 +1,12 @@
+# Script half of attnviz_embed_files: writes OUT_HPP and OUT_CPP from FILES.
+file(WRITE "${OUT_HPP}" "#pragma once\n#include <string_view>\nnamespace attnviz::embedded_${NAME} {\n// Returns the embedded file's text, or an empty view when no file has that name.\nstd::string_view find(std::string_view fileName);\n}\n")
+set(body "#include \"${NAME}.hpp\"\n#include <array>\n#include <utility>\nnamespace attnviz::embedded_${NAME} {\nnamespace {\nconstexpr std::array<std::pair<std::string_view, std::string_view>, ")
+list(LENGTH FILES count)
+string(APPEND body "${count}> kFiles{{\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(fname "${f}" NAME)
+  file(READ "${f}" content)
+  string(APPEND body "  {\"${fname}\", R\"attnviz_embed(${content})attnviz_embed\"},\n")
+endforeach()
+string(APPEND body "}};\n}\nstd::string_view find(std::string_view fileName) {\n  for (const auto& [name, text] : kFiles)\n    if (name == fileName) return text;\n  return {};\n}\n}\n")
+file(WRITE "${OUT_CPP}" "${body}")

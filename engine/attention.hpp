@@ -1,0 +1,111 @@
+#pragma once
+// Scaled dot-product attention on the CPU, keeping every stage for the views (the reference
+// every other backend is checked against).
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "types.hpp"
+
+namespace attnviz {
+
+enum class ScoreFunction { Scaled, Dot, Cosine };
+enum class MaskKind { None, Causal, Custom };
+
+const char* toString(ScoreFunction f);
+const char* toString(MaskKind k);
+ScoreFunction parseScoreFunction(const std::string& s);  // throws Error
+MaskKind parseMaskKind(const std::string& s);            // "none" | "causal"; throws Error
+
+struct AttentionOptions {
+  ScoreFunction score = ScoreFunction::Scaled;
+  std::optional<float> scaleOverride;  // replaces 1/sqrt(d_k) (or 1 for dot/cosine)
+  float temperature = 1.0f;            // scores are divided by T; T > 0
+  MaskKind mask = MaskKind::None;
+  MaskMatrix customMask;               // n×m, used when mask == Custom
+  int heads = 1;
+
+  bool operator==(const AttentionOptions& other) const;  // masks of different shapes differ
+};
+
+struct AttentionInputs {
+  Matrix q;  // n×d_k
+  Matrix k;  // m×d_k
+  Matrix v;  // m×d_v
+};
+
+// The factor applied to raw scores: (override or default) / temperature.
+// default is 1/sqrt(headKeyWidth) for Scaled, 1 for Dot and Cosine.
+float effectiveScale(const AttentionOptions& options, int headKeyWidth);
+
+// True when query i may attend to key j under `options` (causal: j <= i + (m - n)).
+bool isAllowed(const AttentionOptions& options, int n, int m, int i, int j);
+
+struct RowStats {
+  Vector entropy;       // -Σ a log a (natural log), 0 for a fully masked row
+  Vector maxWeight;
+  IndexVector argmax;   // -1 for a fully masked row
+  std::vector<bool> fullyMasked;
+};
+
+struct HeadTrace {
+  Matrix scores;     // n×m raw similarity (q·k, or cosine)
+  Matrix scaled;     // n×m scores · effective scale
+  Matrix masked;     // n×m scaled, -inf where masked
+  Vector rowMax;     // n, max of the row's allowed scaled scores (-inf for a fully masked row)
+  Matrix expValues;  // n×m exp(masked - rowMax), 0 where masked
+  Vector rowSum;     // n
+  Matrix weights;    // n×m expValues / rowSum, 0 on a fully masked row
+  Matrix output;     // n×(d_v/H) = weights · V_h
+  RowStats stats;
+  float scale = 1;   // effective scale used for this head
+};
+
+struct StageTimings {
+  double scoresMs = 0, scaleMaskMs = 0, softmaxMs = 0, outputMs = 0, projectionMs = 0, totalMs = 0;
+};
+
+struct AttentionTrace {
+  int n = 0, m = 0, dk = 0, dv = 0, heads = 1;  // dk, dv: full widths (all heads)
+  AttentionOptions options;
+  std::vector<HeadTrace> head;
+  Matrix concatenated;  // n×d_v, heads side by side
+  StageTimings timings;
+  int headKeyWidth() const { return dk / heads; }
+  int headValueWidth() const { return dv / heads; }
+};
+
+// Checks shapes, options and finite values; throws Error naming the matrix, row and column.
+void validate(const AttentionInputs& inputs, const AttentionOptions& options);
+
+// Stages in pipeline order; recomputation starts at the first dirty one.
+enum class Stage { Scores = 0, Scale = 1, Output = 2, Done = 3 };
+
+// Holds inputs, options and the trace; recomputes only the stages an edit invalidated:
+// temperature, scale or mask → from Scale on; V only → Output only; Q, K, heads, score → all.
+class AttentionPipeline {
+ public:
+  void setInputs(AttentionInputs inputs);  // Q, K and V
+  void setValues(Matrix v);                // V only (same shape keeps QKᵀ and softmax)
+  void setOptions(const AttentionOptions& options);
+  const AttentionInputs& inputs() const { return inputs_; }
+  const AttentionOptions& options() const { return options_; }
+
+  // Recomputes what is dirty (validating first) and returns the trace. Throws Error.
+  const AttentionTrace& run();
+  const AttentionTrace& trace() const { return trace_; }
+  Stage firstDirtyStage() const { return dirty_; }
+  Stage lastRecomputedFrom() const { return lastRecomputedFrom_; }
+
+ private:
+  AttentionInputs inputs_;
+  AttentionOptions options_;
+  AttentionTrace trace_;
+  Stage dirty_ = Stage::Scores;
+  Stage lastRecomputedFrom_ = Stage::Done;
+};
+
+// One-shot convenience: the full trace for inputs and options.
+AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options);
+
+}  // namespace attnviz

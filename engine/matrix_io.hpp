@@ -1,0 +1,44 @@
+#pragma once
+// Reading and writing matrices: CSV/TSV/whitespace text, NumPy .npy, JSON arrays.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "types.hpp"
+
+namespace attnviz {
+
+struct LoadedMatrix {
+  Matrix values;  // rows×cols; a 3-D [H, rows, cols] .npy is laid out as rows×(H·cols)
+  int heads = 1;  // H of a 3-D .npy, 1 otherwise
+};
+
+// Dispatches on the extension: .npy, .json, anything else is parsed as delimited text.
+// Throws Error "PATH: line L, column C: what" / "PATH: byte N: what".
+LoadedMatrix readMatrixFile(const std::string& path);
+
+// Parsers on in-memory data; `name` is used in messages (a path, "clipboard", ...).
+// Text: optional header row, separated by commas, tabs or whitespace; '#' comment lines skipped.
+Matrix parseDelimitedText(std::string_view text, const std::string& name);
+// NumPy-printed arrays ("[[1. 2.]\n [3. 4.]]", "array([[1, 2], [3, 4]], dtype=float32)") and
+// anything parseDelimitedText accepts.
+Matrix parseClipboardMatrix(std::string_view text);
+LoadedMatrix parseNpy(std::string_view bytes, const std::string& name);
+Matrix parseJsonMatrix(std::string_view text, const std::string& name);
+
+// A mask from any supported format: nonzero/true = may attend, 0/false = masked.
+MaskMatrix readMaskFile(const std::string& path);
+MaskMatrix toMask(const Matrix& values, const std::string& name);  // values must be 0 or 1
+
+// .npy writers (float32, little-endian, C order). `shape` must multiply to data.size().
+std::string encodeNpy(const float* data, const std::vector<long>& shape);
+void writeNpy(const std::string& path, const float* data, const std::vector<long>& shape);
+void writeCsv(const std::string& path, const Matrix& m);
+
+// Reads a whole file; throws Error naming the path and the reason.
+std::string readFile(const std::string& path);
+// Writes atomically: a temporary file in the same directory, then rename. Nothing partial
+// remains on failure; the Error names the path and the reason.
+void writeFileAtomic(const std::string& path, std::string_view bytes);
+
+}  // namespace attnviz

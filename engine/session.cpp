@@ -1,0 +1,278 @@
+#include "session.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "matrix_io.hpp"
+
+namespace attnviz {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// Round-trips through the shortest decimal form so that 0.1f is written as 0.1, not
+// 0.10000000149011612, and reads back as the same float.
+double shortest(float f) {
+  char buf[32];
+  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, f);
+  double d = 0;
+  std::from_chars(buf, ptr, d);
+  return d;
+}
+
+json matrixToJson(const Matrix& m) {
+  json rows = json::array();
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    json row = json::array();
+    for (Eigen::Index c = 0; c < m.cols(); ++c) row.push_back(shortest(m(r, c)));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
+    throw Error(source_ + ": " + (where.empty() ? "" : where + ": ") + what);
+  }
+
+  void allowOnly(const json& obj, const std::string& where, std::initializer_list<const char*> keys) const {
+    if (!obj.is_object()) fail(where, "expected a JSON object");
+    for (const auto& [key, value] : obj.items()) {
+      if (std::find_if(keys.begin(), keys.end(), [&](const char* k) { return key == k; }) == keys.end())
+        fail(where, "unknown key \"" + key + "\"");
+    }
+  }
+
+  std::string string(const json& obj, const char* key, const std::string& where, std::string fallback) const {
+    if (!obj.contains(key)) return fallback;
+    if (!obj[key].is_string()) fail(where, std::string("\"") + key + "\" must be a string");
+    return obj[key].get<std::string>();
+  }
+
+  double number(const json& obj, const char* key, const std::string& where, double fallback) const {
+    if (!obj.contains(key)) return fallback;
+    if (!obj[key].is_number()) fail(where, std::string("\"") + key + "\" must be a number");
+    return obj[key].get<double>();
+  }
+
+  long integer(const json& obj, const char* key, const std::string& where, long fallback, long lo, long hi) const {
+    if (!obj.contains(key)) return fallback;
+    if (!obj[key].is_number_integer()) fail(where, std::string("\"") + key + "\" must be an integer");
+    const long v = obj[key].get<long>();
+    if (v < lo || v > hi)
+      fail(where, std::string("\"") + key + "\" must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return v;
+  }
+
+  Matrix matrix(const json& obj, const char* key, const std::string& where) const {
+    if (!obj.contains(key)) fail(where, std::string("missing \"") + key + "\"");
+    return parseJsonMatrix(obj[key].dump(), source_ + ": " + where + "." + key);
+  }
+
+ private:
+  std::string source_;
+};
+
+}  // namespace
+
+Session parseSession(const std::string& text, const std::string& sourceName) {
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(sourceName + ": byte " + std::to_string(e.byte) + ": invalid JSON");
+  }
+  const Reader rd(sourceName);
+  rd.allowOnly(root, "", {"format", "version", "name", "description", "mode", "matrices", "tokens", "options", "view"});
+  if (rd.string(root, "format", "", "attnviz-session") != "attnviz-session")
+    rd.fail("", "\"format\" is not \"attnviz-session\"");
+  if (!root.contains("version") || !root["version"].is_number_integer())
+    rd.fail("", "missing integer \"version\" (this attnviz reads version " + std::to_string(kSessionVersion) + ")");
+  const long version = root["version"].get<long>();
+  if (version > kSessionVersion)
+    rd.fail("", "session version " + std::to_string(version) + " is newer than this attnviz (reads up to " +
+                    std::to_string(kSessionVersion) + "); update attnviz");
+  if (version < 1) rd.fail("", "unknown session version " + std::to_string(version));
+
+  Session s;
+  s.name = rd.string(root, "name", "", "untitled");
+  s.description = rd.string(root, "description", "", "");
+  const std::string mode = rd.string(root, "mode", "", "");
+  if (mode == "matrices") {
+    s.mode = InputMode::Matrices;
+    if (!root.contains("matrices")) rd.fail("", "mode is \"matrices\" but there is no \"matrices\" object");
+    const json& m = root["matrices"];
+    rd.allowOnly(m, "matrices", {"q", "k", "v"});
+    s.matrices.q = rd.matrix(m, "q", "matrices");
+    s.matrices.k = rd.matrix(m, "k", "matrices");
+    s.matrices.v = rd.matrix(m, "v", "matrices");
+  } else if (mode == "tokens") {
+    s.mode = InputMode::Tokens;
+    if (!root.contains("tokens")) rd.fail("", "mode is \"tokens\" but there is no \"tokens\" object");
+    const json& t = root["tokens"];
+    rd.allowOnly(t, "tokens", {"text", "source", "tokenizer", "d_model", "seed", "positional"});
+    s.tokens.text = rd.string(t, "text", "tokens", "");
+    s.tokens.source = rd.string(t, "source", "tokens", "");
+    try {
+      s.tokens.tokenizer = parseTokenizerKind(rd.string(t, "tokenizer", "tokens", "words"));
+    } catch (const Error& e) {
+      rd.fail("tokens", e.what());
+    }
+    s.tokens.dModel = int(rd.integer(t, "d_model", "tokens", 16, 1, 4096));
+    s.tokens.seed = std::uint64_t(rd.integer(t, "seed", "tokens", 42, 0, (1L << 53)));
+    if (t.contains("positional")) {
+      if (!t["positional"].is_boolean()) rd.fail("tokens", "\"positional\" must be true or false");
+      s.tokens.positional = t["positional"].get<bool>();
+    }
+  } else {
+    rd.fail("", "\"mode\" must be \"matrices\" or \"tokens\"");
+  }
+
+  if (root.contains("options")) {
+    const json& o = root["options"];
+    rd.allowOnly(o, "options", {"score", "scale", "temperature", "mask", "heads"});
+    try {
+      s.options.score = parseScoreFunction(rd.string(o, "score", "options", "scaled"));
+    } catch (const Error& e) {
+      rd.fail("options", e.what());
+    }
+    if (o.contains("scale") && !o["scale"].is_null()) s.options.scaleOverride = float(rd.number(o, "scale", "options", 1));
+    s.options.temperature = float(rd.number(o, "temperature", "options", 1));
+    if (!(s.options.temperature > 0)) rd.fail("options", "\"temperature\" must be > 0");
+    s.options.heads = int(rd.integer(o, "heads", "options", 1, 1, 4096));
+    if (o.contains("mask")) {
+      if (o["mask"].is_string()) {
+        try {
+          s.options.mask = parseMaskKind(o["mask"].get<std::string>());
+        } catch (const Error& e) {
+          rd.fail("options", e.what());
+        }
+      } else {
+        s.options.mask = MaskKind::Custom;
+        s.options.customMask = toMask(rd.matrix(o, "mask", "options"), sourceName + ": options.mask");
+      }
+    }
+  }
+  if (root.contains("view")) {
+    const json& v = root["view"];
+    rd.allowOnly(v, "view", {"step", "head", "selected"});
+    s.view.step = int(rd.integer(v, "step", "view", 0, 0, 64));
+    s.view.head = int(rd.integer(v, "head", "view", 0, -1, 4096));
+    if (v.contains("selected") && !v["selected"].is_null()) {
+      const json& sel = v["selected"];
+      if (!sel.is_array() || sel.size() != 2 || !sel[0].is_number_integer() || !sel[1].is_number_integer())
+        rd.fail("view", "\"selected\" must be [row, column] or null");
+      s.view.selectedRow = sel[0].get<int>();
+      s.view.selectedCol = sel[1].get<int>();
+    }
+  }
+  return s;
+}
+
+Session loadSession(const std::string& path) { return parseSession(readFile(path), path); }
+
+std::string serializeSession(const Session& s) {
+  json root = json::object();
+  root["format"] = "attnviz-session";
+  root["version"] = kSessionVersion;
+  root["name"] = s.name;
+  root["description"] = s.description;
+  if (s.mode == InputMode::Matrices) {
+    root["mode"] = "matrices";
+    root["matrices"] = {{"q", matrixToJson(s.matrices.q)},
+                        {"k", matrixToJson(s.matrices.k)},
+                        {"v", matrixToJson(s.matrices.v)}};
+  } else {
+    root["mode"] = "tokens";
+    root["tokens"] = {{"text", s.tokens.text},
+                      {"source", s.tokens.source},
+                      {"tokenizer", toString(s.tokens.tokenizer)},
+                      {"d_model", s.tokens.dModel},
+                      {"seed", s.tokens.seed},
+                      {"positional", s.tokens.positional}};
+  }
+  json o = json::object();
+  o["score"] = toString(s.options.score);
+  o["scale"] = s.options.scaleOverride ? json(shortest(*s.options.scaleOverride)) : json(nullptr);
+  o["temperature"] = shortest(s.options.temperature);
+  o["heads"] = s.options.heads;
+  if (s.options.mask == MaskKind::Custom)
+    o["mask"] = matrixToJson(s.options.customMask.cast<float>());
+  else
+    o["mask"] = toString(s.options.mask);
+  root["options"] = o;
+  json sel = s.view.selectedRow >= 0 ? json::array({s.view.selectedRow, s.view.selectedCol}) : json(nullptr);
+  root["view"] = {{"step", s.view.step}, {"head", s.view.head}, {"selected", sel}};
+  return root.dump(2) + "\n";
+}
+
+void saveSession(const std::string& path, const Session& session) {
+  writeFileAtomic(path, serializeSession(session));
+}
+
+PreparedSession prepare(const Session& session) {
+  PreparedSession p;
+  if (session.mode == InputMode::Tokens) {
+    p.model = buildTokenModel(session.tokens);
+    p.inputs = projectInputs(*p.model);
+    p.queryLabels = p.model->queryTokens;
+    p.keyLabels = p.model->keyTokens;
+  } else {
+    p.inputs = session.matrices;
+    for (Eigen::Index i = 0; i < p.inputs.q.rows(); ++i) p.queryLabels.push_back("q" + std::to_string(i + 1));
+    for (Eigen::Index j = 0; j < p.inputs.k.rows(); ++j) p.keyLabels.push_back("k" + std::to_string(j + 1));
+  }
+  return p;
+}
+
+std::string dataDirectory() {
+  if (const char* env = std::getenv("ATTNVIZ_DATA_DIR"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / ATTNVIZ_INSTALLED_DATA_DIR;
+    if (fs::exists(installed / "samples", ec)) return installed.string();
+  }
+  return ATTNVIZ_SOURCE_DATA_DIR;
+}
+
+std::vector<SampleInfo> listSamples() {
+  std::vector<SampleInfo> samples;
+  const fs::path dir = fs::path(dataDirectory()) / "samples";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".json") continue;
+    SampleInfo info;
+    info.name = entry.path().stem().string();
+    info.path = entry.path().string();
+    try {
+      info.description = loadSession(info.path).description;
+    } catch (const Error& e) {
+      info.description = std::string("(unreadable: ") + e.what() + ")";
+    }
+    samples.push_back(std::move(info));
+  }
+  if (ec) throw Error("cannot read the samples directory " + dir.string() + ": " + ec.message());
+  std::sort(samples.begin(), samples.end(), [](const SampleInfo& a, const SampleInfo& b) { return a.name < b.name; });
+  return samples;
+}
+
+Session loadSample(const std::string& name) {
+  const auto samples = listSamples();
+  std::string known;
+  for (const auto& s : samples) {
+    if (s.name == name) return loadSession(s.path);
+    known += (known.empty() ? "" : ", ") + s.name;
+  }
+  throw Error("unknown sample \"" + name + "\" (known: " + known + ")");
+}
+
+}  // namespace attnviz

@@ -1,0 +1,62 @@
+#pragma once
+// Samples and saved sessions: one versioned JSON format (see README "Session format").
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attention.hpp"
+#include "tokens.hpp"
+
+namespace attnviz {
+
+inline constexpr int kSessionVersion = 1;
+
+enum class InputMode { Matrices, Tokens };
+
+struct ViewState {  // where the user was; restored exactly on load
+  int step = 0;
+  int head = 0;             // -1 = all heads
+  int selectedRow = -1;
+  int selectedCol = -1;
+  bool operator==(const ViewState&) const = default;
+};
+
+struct Session {
+  std::string name;
+  std::string description;
+  InputMode mode = InputMode::Matrices;
+  AttentionInputs matrices;  // mode == Matrices
+  TokenConfig tokens;        // mode == Tokens
+  AttentionOptions options;
+  ViewState view;
+};
+
+// Throws Error naming `sourceName`, e.g. "x.json: unknown key \"foo\"".
+Session parseSession(const std::string& json, const std::string& sourceName);
+Session loadSession(const std::string& path);
+std::string serializeSession(const Session& session);  // pretty JSON, stable key order
+void saveSession(const std::string& path, const Session& session);  // atomic
+
+// Computes the session's inputs (projecting tokens in token mode).
+struct PreparedSession {
+  AttentionInputs inputs;
+  std::optional<TokenModel> model;  // token mode only
+  std::vector<std::string> queryLabels, keyLabels;  // tokens, or q1..qn / k1..km
+};
+PreparedSession prepare(const Session& session);
+
+// Built-in samples, from the data directory's samples/ (see dataDirectory()).
+struct SampleInfo {
+  std::string name;
+  std::string description;
+  std::string path;
+};
+std::vector<SampleInfo> listSamples();
+Session loadSample(const std::string& name);  // throws Error listing the known names
+inline constexpr const char* kDefaultSample = "pronoun";
+
+// The directory holding samples/ and fonts.json: $ATTNVIZ_DATA_DIR, else the source tree's
+// assets/ next to the build, else <prefix>/share/attnviz relative to the executable.
+std::string dataDirectory();
+
+}  // namespace attnviz
