@@ -155,6 +155,17 @@ T readLittleEndian(const char* p) {
 
 }  // namespace
 
+std::string jsonSyntaxError(const std::string& name, const std::exception& parseError, size_t byte) {
+  // nlohmann reports the 1-based position of the offending character and a long message whose
+  // useful part follows " - " (e.g. "unexpected end of input; expected ...").
+  std::string reason = parseError.what();
+  const size_t dash = reason.find(" - ");
+  reason = dash == std::string::npos ? "invalid JSON" : "invalid JSON, " + reason.substr(dash + 3);
+  const size_t semicolon = reason.find(';');
+  if (semicolon != std::string::npos) reason.resize(semicolon);
+  return name + ": byte " + std::to_string(byte > 0 ? byte - 1 : 0) + ": " + reason;
+}
+
 std::string readFile(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw Error(path + ": cannot open (" + errnoText() + ")");
@@ -380,7 +391,7 @@ Matrix parseJsonMatrix(std::string_view text, const std::string& name) {
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw Error(name + ": byte " + std::to_string(e.byte) + ": invalid JSON");
+    throw Error(jsonSyntaxError(name, e, e.byte));
   }
   if (j.is_object() && j.contains("data")) j = j["data"];
   if (!j.is_array() || j.empty()) throw Error(name + ": expected a non-empty JSON array of rows");

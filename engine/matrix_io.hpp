@@ -35,6 +35,9 @@ std::string encodeNpy(const float* data, const std::vector<long>& shape);
 void writeNpy(const std::string& path, const float* data, const std::vector<long>& shape);
 void writeCsv(const std::string& path, const Matrix& m);
 
+// "NAME: byte N: reason" for a JSON syntax error (N counts from 0).
+std::string jsonSyntaxError(const std::string& name, const std::exception& parseError, size_t byte);
+
 // Reads a whole file; throws Error naming the path and the reason.
 std::string readFile(const std::string& path);
 // Writes atomically: a temporary file in the same directory, then rename. Nothing partial

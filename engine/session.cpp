@@ -88,7 +88,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
   try {
     root = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw Error(sourceName + ": byte " + std::to_string(e.byte) + ": invalid JSON");
+    throw Error(jsonSyntaxError(sourceName, e, e.byte));
   }
   const Reader rd(sourceName);
   rd.allowOnly(root, "", {"format", "version", "name", "description", "mode", "matrices", "tokens", "options", "view"});

@@ -1,0 +1,276 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "attention.hpp"
+#include "reference.hpp"
+
+namespace attnviz {
+namespace {
+
+using test::randomMatrix;
+using test::referenceAttention;
+
+struct Case {
+  int n, m, dk, dv, heads;
+  MaskKind mask;
+  ScoreFunction score;
+  float temperature;
+  float range;
+};
+
+MaskMatrix randomMask(int n, int m, unsigned seed, bool withFullyMaskedRows) {
+  std::mt19937 rng(seed);
+  MaskMatrix mask(n, m);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) mask(i, j) = (rng() % 3) != 0;
+  if (withFullyMaskedRows) {
+    mask.row(0).setZero();
+    if (n > 2) mask.row(n / 2).setZero();
+  }
+  return mask;
+}
+
+// Weights: max abs error ≤ 1e-5. Outputs: |got − ref| ≤ 1e-4 · (1 + |ref|).
+void expectMatchesReference(const AttentionInputs& in, const AttentionOptions& opt, const std::string& label) {
+  const AttentionTrace t = computeAttention(in, opt);
+  const auto ref = referenceAttention(in, opt);
+  ASSERT_EQ(int(t.head.size()), opt.heads);
+  for (int h = 0; h < opt.heads; ++h) {
+    double worstWeight = 0, worstOutput = 0;
+    int wi = -1, wj = -1;
+    for (int i = 0; i < t.n; ++i) {
+      EXPECT_EQ(t.head[h].stats.fullyMasked[i], ref[h].fullyMasked[i]) << label << " row " << i;
+      for (int j = 0; j < t.m; ++j) {
+        const double e = std::abs(t.head[h].weights(i, j) - ref[h].weights[i][j]);
+        ASSERT_FALSE(std::isnan(t.head[h].weights(i, j))) << label;
+        if (e > worstWeight) worstWeight = e, wi = i, wj = j;
+      }
+      for (int c = 0; c < t.headValueWidth(); ++c) {
+        const double r = ref[h].output[i][c];
+        worstOutput = std::max(worstOutput, std::abs(t.head[h].output(i, c) - r) / (1 + std::abs(r)));
+      }
+    }
+    EXPECT_LE(worstWeight, 1e-5) << label << " head " << h << " first worst weight at [" << wi << ", " << wj << "]";
+    EXPECT_LE(worstOutput, 1e-4) << label << " head " << h;
+  }
+}
+
+TEST(Attention, MatchesDoubleReferenceAcrossShapesMasksHeadsAndTemperatures) {
+  const Case cases[] = {
+      {1, 1, 1, 1, 1, MaskKind::None, ScoreFunction::Scaled, 1, 10},
+      {3, 3, 1, 1, 1, MaskKind::None, ScoreFunction::Scaled, 1, 10},
+      {5, 9, 8, 4, 2, MaskKind::Causal, ScoreFunction::Scaled, 0.5f, 10},
+      {9, 5, 8, 4, 2, MaskKind::Causal, ScoreFunction::Scaled, 2, 10},
+      {17, 33, 12, 6, 3, MaskKind::Custom, ScoreFunction::Dot, 0.1f, 1},
+      {64, 64, 64, 64, 4, MaskKind::None, ScoreFunction::Scaled, 1, 10},
+      {129, 70, 16, 32, 1, MaskKind::Custom, ScoreFunction::Cosine, 0.1f, 10},
+      {100, 100, 64, 64, 8, MaskKind::Causal, ScoreFunction::Dot, 10, 1},
+      {512, 512, 64, 64, 1, MaskKind::None, ScoreFunction::Scaled, 1, 10},
+      {300, 512, 32, 16, 2, MaskKind::Custom, ScoreFunction::Scaled, 3, 10},
+  };
+  unsigned seed = 1;
+  for (const Case& c : cases) {
+    AttentionInputs in{randomMatrix(c.n, c.dk, seed, -c.range, c.range),
+                       randomMatrix(c.m, c.dk, seed + 1, -c.range, c.range),
+                       randomMatrix(c.m, c.dv, seed + 2, -c.range, c.range)};
+    AttentionOptions opt;
+    opt.heads = c.heads;
+    opt.mask = c.mask;
+    opt.score = c.score;
+    opt.temperature = c.temperature;
+    if (c.mask == MaskKind::Custom) opt.customMask = randomMask(c.n, c.m, seed + 3, true);
+    seed += 10;
+    expectMatchesReference(in, opt, "n=" + std::to_string(c.n) + " m=" + std::to_string(c.m) +
+                                        " heads=" + std::to_string(c.heads));
+  }
+}
+
+TEST(Attention, ScaleOverrideReplacesDefaultScale) {
+  AttentionInputs in{randomMatrix(6, 4, 1), randomMatrix(7, 4, 2), randomMatrix(7, 3, 3)};
+  AttentionOptions opt;
+  opt.scaleOverride = 0.3f;
+  opt.temperature = 2;
+  const AttentionTrace t = computeAttention(in, opt);
+  EXPECT_FLOAT_EQ(t.head[0].scale, 0.15f);
+  expectMatchesReference(in, opt, "scale override");
+}
+
+TEST(Attention, ScaledUsesEachHeadsOwnKeyWidth) {
+  AttentionInputs in{randomMatrix(4, 16, 1), randomMatrix(4, 16, 2), randomMatrix(4, 8, 3)};
+  AttentionOptions opt;
+  opt.heads = 4;  // d_k per head = 4, so the scale is 1/2, not 1/4
+  EXPECT_FLOAT_EQ(computeAttention(in, opt).head[0].scale, 0.5f);
+}
+
+TEST(Attention, HugeScoresDoNotOverflow) {
+  Matrix q(2, 1), k(3, 1), v(3, 1);
+  q << 100, -100;
+  k << 100, 99, -100;  // scores up to 1e4
+  v << 1, 2, 3;
+  AttentionOptions opt;
+  opt.score = ScoreFunction::Dot;
+  const AttentionTrace t = computeAttention({q, k, v}, opt);
+  ASSERT_TRUE(t.head[0].weights.allFinite());
+  EXPECT_NEAR(t.head[0].weights(0, 0), 1.0, 1e-6);
+  EXPECT_NEAR(t.head[0].weights(1, 2), 1.0, 1e-6);
+  EXPECT_NEAR(t.head[0].output(0, 0), 1.0, 1e-5);
+  expectMatchesReference({q, k, v}, opt, "huge scores");
+}
+
+TEST(Attention, FullyMaskedRowGivesZerosNotNaN) {
+  AttentionInputs in{randomMatrix(3, 2, 1), randomMatrix(4, 2, 2), randomMatrix(4, 2, 3)};
+  AttentionOptions opt;
+  opt.mask = MaskKind::Custom;
+  opt.customMask = MaskMatrix::Ones(3, 4);
+  opt.customMask.row(1).setZero();
+  const AttentionTrace t = computeAttention(in, opt);
+  const HeadTrace& h = t.head[0];
+  EXPECT_TRUE(h.stats.fullyMasked[1]);
+  EXPECT_FALSE(h.stats.fullyMasked[0]);
+  EXPECT_EQ(h.stats.argmax(1), -1);
+  EXPECT_TRUE(h.weights.row(1).isZero(0));
+  EXPECT_TRUE(h.output.row(1).isZero(0));
+  EXPECT_TRUE(h.weights.allFinite());
+  EXPECT_TRUE(std::isinf(h.masked(1, 0)) && h.masked(1, 0) < 0);
+  EXPECT_NEAR(h.weights.row(0).sum(), 1.0, 1e-6);
+}
+
+TEST(Attention, CausalMaskAlignsTheLastQueryWithTheLastKey) {
+  // n = 2, m = 4: query i sees key j when j <= i + 2.
+  AttentionOptions opt;
+  opt.mask = MaskKind::Causal;
+  EXPECT_TRUE(isAllowed(opt, 2, 4, 0, 2));
+  EXPECT_FALSE(isAllowed(opt, 2, 4, 0, 3));
+  EXPECT_TRUE(isAllowed(opt, 2, 4, 1, 3));
+  // n == m: the familiar lower triangle.
+  EXPECT_TRUE(isAllowed(opt, 3, 3, 1, 1));
+  EXPECT_FALSE(isAllowed(opt, 3, 3, 1, 2));
+  const AttentionTrace t = computeAttention({randomMatrix(3, 2, 1), randomMatrix(3, 2, 2), randomMatrix(3, 2, 3)}, opt);
+  EXPECT_FLOAT_EQ(t.head[0].weights(0, 0), 1.0f);
+  EXPECT_EQ(t.head[0].weights(0, 1), 0.0f);
+}
+
+TEST(Attention, ArticlesFirstExampleIsNotUniform) {
+  // The reference articles printed weights of 1/3 and outputs 7/3, 8/3, 9/3 for this input.
+  Matrix q(3, 1), k(3, 1), v(3, 1);
+  q << 1, 2, 3;
+  k << 4, 5, 6;
+  v << 7, 8, 9;
+  const AttentionTrace t = computeAttention({q, k, v}, {});
+  EXPECT_FLOAT_EQ(t.head[0].scale, 1.0f);  // d_k = 1, not sqrt(3)
+  const double e4 = std::exp(12.0), e5 = std::exp(15.0), e6 = std::exp(18.0);  // row 3: 3·4, 3·5, 3·6
+  EXPECT_NEAR(t.head[0].weights(2, 2), e6 / (e4 + e5 + e6), 1e-6);
+  EXPECT_NEAR(t.head[0].output(2, 0), (7 * e4 + 8 * e5 + 9 * e6) / (e4 + e5 + e6), 1e-5);
+  EXPECT_GT(std::abs(t.head[0].weights(0, 0) - 1.0 / 3), 0.2);
+}
+
+TEST(Attention, RowStatsDescribeEachRow) {
+  Matrix q(1, 1), k(2, 1), v(2, 1);
+  q << 0;
+  k << 1, 2;
+  v << 1, 1;
+  const AttentionTrace t = computeAttention({q, k, v}, {});
+  EXPECT_NEAR(t.head[0].stats.entropy(0), std::log(2.0), 1e-6);  // equal scores: uniform
+  EXPECT_NEAR(t.head[0].stats.maxWeight(0), 0.5, 1e-7);
+}
+
+TEST(Attention, NaNInputIsAnErrorNamingMatrixRowAndColumn) {
+  AttentionInputs in{randomMatrix(3, 2, 1), randomMatrix(3, 2, 2), randomMatrix(3, 2, 3)};
+  in.k(2, 1) = std::nanf("");
+  try {
+    computeAttention(in, {});
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "K[2, 1] is NaN (row 2, column 1, counting from 0)");
+  }
+  in.k(2, 1) = 0;
+  in.v(0, 0) = INFINITY;
+  EXPECT_THROW(computeAttention(in, {}), Error);
+}
+
+TEST(Attention, ShapeAndOptionErrorsAreOneLine) {
+  const auto message = [](const AttentionInputs& in, const AttentionOptions& opt) -> std::string {
+    try {
+      computeAttention(in, opt);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  AttentionOptions heads3;
+  heads3.heads = 3;
+  EXPECT_EQ(message({randomMatrix(2, 3, 1), randomMatrix(2, 4, 2), randomMatrix(2, 2, 3)}, {}),
+            "Q is 2×3 but K is 2×4: Q and K need the same number of columns (d_k)");
+  EXPECT_EQ(message({randomMatrix(2, 4, 1), randomMatrix(2, 4, 2), randomMatrix(3, 2, 3)}, {}),
+            "K is 2×4 but V is 3×2: K and V need the same number of rows (m)");
+  EXPECT_EQ(message({randomMatrix(2, 4, 1), randomMatrix(2, 4, 2), randomMatrix(2, 3, 3)}, heads3),
+            "d_k = 4 does not divide into 3 heads");
+  AttentionOptions cold;
+  cold.temperature = 0;
+  EXPECT_NE(message({randomMatrix(2, 4, 1), randomMatrix(2, 4, 2), randomMatrix(2, 4, 3)}, cold).find("temperature"),
+            std::string::npos);
+  AttentionOptions badMask;
+  badMask.mask = MaskKind::Custom;
+  badMask.customMask = MaskMatrix::Ones(3, 3);
+  EXPECT_EQ(message({randomMatrix(2, 4, 1), randomMatrix(2, 4, 2), randomMatrix(2, 4, 3)}, badMask),
+            "the mask is 3×3 but attention is 2×2 (n×m)");
+}
+
+TEST(Pipeline, TemperatureRecomputesFromScaleOnAndKeepsScores) {
+  AttentionPipeline p;
+  p.setInputs({randomMatrix(8, 4, 1), randomMatrix(8, 4, 2), randomMatrix(8, 4, 3)});
+  p.run();
+  EXPECT_EQ(p.lastRecomputedFrom(), Stage::Scores);
+  const Matrix scoresBefore = p.trace().head[0].scores;
+  const float* scoresData = p.trace().head[0].scores.data();
+  AttentionOptions opt = p.options();
+  opt.temperature = 0.25f;
+  p.setOptions(opt);
+  EXPECT_EQ(p.firstDirtyStage(), Stage::Scale);
+  p.run();
+  EXPECT_EQ(p.lastRecomputedFrom(), Stage::Scale);
+  EXPECT_EQ(p.trace().head[0].scores.data(), scoresData);  // not reallocated, not recomputed
+  EXPECT_TRUE(p.trace().head[0].scores == scoresBefore);
+  expectMatchesReference(p.inputs(), opt, "after temperature change");
+  // Same options again: nothing to do.
+  p.setOptions(opt);
+  p.run();
+  EXPECT_EQ(p.lastRecomputedFrom(), Stage::Done);
+}
+
+TEST(Pipeline, EditingOnlyVRecomputesOnlyTheOutput) {
+  AttentionPipeline p;
+  p.setInputs({randomMatrix(5, 4, 1), randomMatrix(6, 4, 2), randomMatrix(6, 2, 3)});
+  p.run();
+  const Matrix weightsBefore = p.trace().head[0].weights;
+  p.setValues(randomMatrix(6, 2, 9));
+  EXPECT_EQ(p.firstDirtyStage(), Stage::Output);
+  p.run();
+  EXPECT_EQ(p.lastRecomputedFrom(), Stage::Output);
+  EXPECT_TRUE(p.trace().head[0].weights == weightsBefore);
+  expectMatchesReference(p.inputs(), p.options(), "after V edit");
+  // A V of another width changes the head split: everything is recomputed.
+  p.setValues(randomMatrix(6, 4, 10));
+  EXPECT_EQ(p.firstDirtyStage(), Stage::Scores);
+}
+
+TEST(Pipeline, MaskAndHeadChangesInvalidateTheRightStages) {
+  AttentionPipeline p;
+  p.setInputs({randomMatrix(4, 4, 1), randomMatrix(4, 4, 2), randomMatrix(4, 4, 3)});
+  p.run();
+  AttentionOptions opt = p.options();
+  opt.mask = MaskKind::Causal;
+  p.setOptions(opt);
+  EXPECT_EQ(p.firstDirtyStage(), Stage::Scale);
+  p.run();
+  opt.heads = 2;
+  p.setOptions(opt);
+  EXPECT_EQ(p.firstDirtyStage(), Stage::Scores);
+  p.run();
+  expectMatchesReference(p.inputs(), opt, "after heads change");
+}
+
+}  // namespace
+}  // namespace attnviz

@@ -1,0 +1,69 @@
+#include "reference.hpp"
+
+#include <cmath>
+#include <random>
+
+namespace attnviz::test {
+
+std::vector<ReferenceHead> referenceAttention(const AttentionInputs& in, const AttentionOptions& opt) {
+  const int n = int(in.q.rows()), m = int(in.k.rows());
+  const int dkh = int(in.q.cols()) / opt.heads, dvh = int(in.v.cols()) / opt.heads;
+  std::vector<ReferenceHead> heads(opt.heads);
+  for (int h = 0; h < opt.heads; ++h) {
+    ReferenceHead& r = heads[h];
+    r.scores.assign(n, std::vector<double>(m));
+    r.weights.assign(n, std::vector<double>(m, 0.0));
+    r.output.assign(n, std::vector<double>(dvh, 0.0));
+    r.fullyMasked.assign(n, false);
+    double scale = 1.0;
+    if (opt.scaleOverride) scale = *opt.scaleOverride;
+    else if (opt.score == ScoreFunction::Scaled) scale = 1.0 / std::sqrt(double(dkh));
+    scale /= opt.temperature;
+    for (int i = 0; i < n; ++i) {
+      double qNorm = 0;
+      for (int c = 0; c < dkh; ++c) qNorm += double(in.q(i, h * dkh + c)) * in.q(i, h * dkh + c);
+      for (int j = 0; j < m; ++j) {
+        double dot = 0, kNorm = 0;
+        for (int c = 0; c < dkh; ++c) {
+          dot += double(in.q(i, h * dkh + c)) * double(in.k(j, h * dkh + c));
+          kNorm += double(in.k(j, h * dkh + c)) * in.k(j, h * dkh + c);
+        }
+        if (opt.score == ScoreFunction::Cosine)
+          dot = (qNorm > 0 && kNorm > 0) ? dot / (std::sqrt(qNorm) * std::sqrt(kNorm)) : 0.0;
+        r.scores[i][j] = dot;
+      }
+      std::vector<bool> allowed(m);
+      double rowMax = -INFINITY;
+      for (int j = 0; j < m; ++j) {
+        bool ok = true;
+        if (opt.mask == MaskKind::Causal) ok = j <= i + (m - n);
+        if (opt.mask == MaskKind::Custom) ok = opt.customMask(i, j) != 0;
+        allowed[j] = ok;
+        if (ok) rowMax = std::max(rowMax, r.scores[i][j] * scale);
+      }
+      if (rowMax == -INFINITY) {
+        r.fullyMasked[i] = true;
+        continue;
+      }
+      double sum = 0;
+      for (int j = 0; j < m; ++j)
+        if (allowed[j]) sum += std::exp(r.scores[i][j] * scale - rowMax);
+      for (int j = 0; j < m; ++j)
+        r.weights[i][j] = allowed[j] ? std::exp(r.scores[i][j] * scale - rowMax) / sum : 0.0;
+      for (int c = 0; c < dvh; ++c)
+        for (int j = 0; j < m; ++j) r.output[i][c] += r.weights[i][j] * in.v(j, h * dvh + c);
+    }
+  }
+  return heads;
+}
+
+Matrix randomMatrix(int rows, int cols, unsigned seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Matrix m(rows, cols);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) m(r, c) = dist(rng);
+  return m;
+}
+
+}  // namespace attnviz::test

@@ -1,0 +1,20 @@
+#pragma once
+// An independent reference: plain double-precision loops, no Eigen products, written straight
+// from the definitions. The engine and every backend are checked against it.
+#include <vector>
+
+#include "attention.hpp"
+
+namespace attnviz::test {
+
+struct ReferenceHead {
+  std::vector<std::vector<double>> scores, weights, output;  // n×m, n×m, n×dvh
+  std::vector<bool> fullyMasked;
+};
+
+std::vector<ReferenceHead> referenceAttention(const AttentionInputs& in, const AttentionOptions& opt);
+
+// Random matrix with entries uniform in [lo, hi), from a fixed seed.
+Matrix randomMatrix(int rows, int cols, unsigned seed, float lo = -1, float hi = 1);
+
+}  // namespace attnviz::test

@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+
+#include "matrix_io.hpp"
+#include "session.hpp"
+
+namespace attnviz {
+namespace {
+
+std::string errorOf(const std::string& json) {
+  try {
+    parseSession(json, "s.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Session, RoundTripKeepsInputsOptionsAndView) {
+  Session s;
+  s.name = "t";
+  s.description = "d";
+  s.mode = InputMode::Matrices;
+  s.matrices.q = Matrix::Constant(2, 2, 0.1f);
+  s.matrices.k = Matrix::Constant(3, 2, -2.5f);
+  s.matrices.v = Matrix::Constant(3, 1, 1e-3f);
+  s.options.temperature = 0.7f;
+  s.options.scaleOverride = 0.3f;
+  s.options.mask = MaskKind::Custom;
+  s.options.customMask = MaskMatrix::Ones(2, 3);
+  s.options.customMask(1, 2) = 0;
+  s.view = {3, 0, 1, 2};
+  const Session back = parseSession(serializeSession(s), "rt.json");
+  EXPECT_TRUE(back.matrices.q == s.matrices.q);
+  EXPECT_TRUE(back.matrices.k == s.matrices.k);
+  EXPECT_TRUE(back.matrices.v == s.matrices.v);
+  EXPECT_TRUE(back.options == s.options);
+  EXPECT_EQ(back.view, s.view);
+  EXPECT_NE(serializeSession(s).find("0.1,"), std::string::npos);  // shortest form, not 0.100000001
+
+  Session t;
+  t.mode = InputMode::Tokens;
+  t.tokens.text = "注意力 is all";
+  t.tokens.source = "x";
+  t.tokens.dModel = 12;
+  t.tokens.positional = false;
+  t.options.heads = 3;
+  const Session tb = parseSession(serializeSession(t), "t.json");
+  EXPECT_EQ(tb.tokens, t.tokens);
+  EXPECT_EQ(tb.options.heads, 3);
+}
+
+TEST(Session, RejectsUnknownKeysVersionsAndModes) {
+  EXPECT_EQ(errorOf(R"({"version": 2, "mode": "tokens", "tokens": {"text": "a"}})"),
+            "s.json: session version 2 is newer than this attnviz (reads up to 1); update attnviz");
+  EXPECT_EQ(errorOf(R"({"version": 1, "mode": "tokens", "tokens": {"text": "a"}, "colour": 1})"),
+            "s.json: unknown key \"colour\"");
+  EXPECT_EQ(errorOf(R"({"version": 1, "mode": "tokens", "tokens": {"txt": "a"}})"),
+            "s.json: tokens: unknown key \"txt\"");
+  EXPECT_EQ(errorOf(R"({"mode": "tokens"})"), "s.json: missing integer \"version\" (this attnviz reads version 1)");
+  EXPECT_EQ(errorOf(R"({"version": 1, "mode": "pictures"})"), "s.json: \"mode\" must be \"matrices\" or \"tokens\"");
+  EXPECT_EQ(errorOf(R"({"version": 1, "mode": "matrices", "matrices": {"q": [[1]], "k": [[1]], "v": [[1], 2]}})"),
+            "s.json: matrices.v: row 1 is not an array");
+  EXPECT_EQ(errorOf("{\"version\": 1,"), "s.json: byte 14: invalid JSON, unexpected end of input");
+  EXPECT_EQ(errorOf(R"({"version": 1, "mode": "tokens", "tokens": {"text": "a"}, "options": {"temperature": -1}})"),
+            "s.json: options: \"temperature\" must be > 0");
+}
+
+TEST(Samples, EveryBuiltInSampleLoadsAndComputes) {
+  const auto samples = listSamples();
+  ASSERT_GE(samples.size(), 9u);
+  bool sawDefault = false;
+  for (const SampleInfo& info : samples) {
+    SCOPED_TRACE(info.name);
+    EXPECT_FALSE(info.description.empty());
+    const Session s = loadSample(info.name);
+    const PreparedSession p = prepare(s);
+    const AttentionTrace t = computeAttention(p.inputs, s.options);
+    EXPECT_TRUE(t.head[0].weights.allFinite());
+    EXPECT_EQ(p.queryLabels.size(), size_t(t.n));
+    EXPECT_EQ(p.keyLabels.size(), size_t(t.m));
+    sawDefault |= info.name == kDefaultSample;
+  }
+  EXPECT_TRUE(sawDefault);
+  EXPECT_EQ(prepare(loadSample("long-512")).queryLabels.size(), 512u);
+  EXPECT_EQ(prepare(loadSample("chinese")).queryLabels.size(), 14u);
+  try {
+    loadSample("nope");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown sample \"nope\" (known: "), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace attnviz
