@@ -132,10 +132,7 @@ int cmdCompute(const std::vector<std::string>& args) {
                      {"fully_masked", masked}});
   }
   j["rows"] = heads;
-  j["timings_ms"] = {{"scores", trace.timings.scoresMs},
-                     {"scale_mask_softmax", trace.timings.scaleMaskMs + trace.timings.softmaxMs},
-                     {"output", trace.timings.outputMs},
-                     {"total", trace.timings.totalMs}};
+  j["timings_ms"] = {{"total", trace.timings.totalMs}};
   writeFileAtomic(dir + "trace.json", j.dump(2) + "\n");
   std::cerr << "attnviz: wrote " << trace.heads << " head(s), " << n << "×" << m << ", to " << *out << "\n";
   return 0;
@@ -161,7 +158,9 @@ bool isCommand(int argc, char** argv) {
   if (first == "--help" || first == "-h" || first == "--version" || first == "help") return true;
   for (const auto& c : commands())
     if (first == c.name) return true;
-  return false;
+  // A bare word that is not a file is a mistyped command, not something for the app to open.
+  std::error_code ec;
+  return first[0] != '-' && !std::filesystem::exists(first, ec);
 }
 
 int run(int argc, char** argv) {

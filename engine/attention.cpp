@@ -36,99 +36,139 @@ Matrix normalizedRows(const Eigen::Ref<const Matrix>& m) {
   return out;
 }
 
-void computeScores(const AttentionInputs& in, const AttentionOptions& opt, AttentionTrace& t) {
-  const int dkh = t.headKeyWidth();
-  for (int h = 0; h < t.heads; ++h) {
-    auto qh = in.q.middleCols(h * dkh, dkh);
-    auto kh = in.k.middleCols(h * dkh, dkh);
-    HeadTrace& ht = t.head[h];
-    ht.scores.resize(t.n, t.m);
-    if (opt.score == ScoreFunction::Cosine)
-      ht.scores.noalias() = normalizedRows(qh) * normalizedRows(kh).transpose();
-    else
-      ht.scores.noalias() = qh * kh.transpose();
+// Rows per block: a block's scores and weights (2 · rows · m floats) stay in L2 while the
+// block's softmax and its share of AV run, so the n×m matrices are written once.
+int rowsPerBlock(int m) { return std::clamp(65536 / std::max(m, 1), 4, 256); }
+
+void hideMaskedCells(const AttentionOptions& opt, int n, int m, int i, Eigen::Ref<Eigen::RowVectorXf> row) {
+  switch (opt.mask) {
+    case MaskKind::None: break;
+    case MaskKind::Causal: {
+      const long firstHidden = std::max<long>(0, long(i) + (m - n) + 1);
+      for (long j = firstHidden; j < m; ++j) row(j) = kNegInf;
+      break;
+    }
+    case MaskKind::Custom:
+      for (int j = 0; j < m; ++j)
+        if (!opt.customMask(i, j)) row(j) = kNegInf;
+      break;
   }
 }
 
-// Scale, mask, softmax and per-row statistics, one query row at a time so the row stays in cache.
-void computeScaleMaskSoftmax(const AttentionOptions& opt, AttentionTrace& t,
-                             double& scaleMaskMs, double& softmaxMs) {
-  const int n = t.n, m = t.m;
-  const auto start = std::chrono::steady_clock::now();
-  for (int h = 0; h < t.heads; ++h) {
-    HeadTrace& ht = t.head[h];
-    ht.scale = effectiveScale(opt, t.headKeyWidth());
+struct HeadInputs {
+  Matrix q, k;  // this head's Q and K (normalised rows for cosine)
+};
+
+HeadInputs headInputs(const AttentionInputs& in, const AttentionOptions& opt, int h, int dkh) {
+  HeadInputs hi;
+  if (opt.score == ScoreFunction::Cosine) {
+    hi.q = normalizedRows(in.q.middleCols(h * dkh, dkh));
+    hi.k = normalizedRows(in.k.middleCols(h * dkh, dkh));
+  } else {
+    hi.q = in.q.middleCols(h * dkh, dkh);
+    hi.k = in.k.middleCols(h * dkh, dkh);
+  }
+  return hi;
+}
+
+// Scale, mask and softmax of rows [r0, r1) of one head, with per-row statistics. The masked
+// row is built in a per-thread buffer; exp values are written straight into the weights.
+void softmaxRows(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool keepDerived, int r0, int r1,
+                 Eigen::RowVectorXf& buffer, std::vector<char>& fullyMasked) {
+  for (int i = r0; i < r1; ++i) {
+    buffer = ht.scores.row(i) * ht.scale;
+    if (keepDerived) ht.scaled.row(i) = buffer;
+    hideMaskedCells(opt, n, m, i, buffer);
+    if (keepDerived) ht.masked.row(i) = buffer;
+    const float rowMax = buffer.maxCoeff();
+    ht.rowMax(i) = rowMax;
+    auto w = ht.weights.row(i);
+    if (rowMax == kNegInf) {  // every key masked: zero weights, flagged, never NaN
+      w.setZero();
+      if (keepDerived) ht.expValues.row(i).setZero();
+      ht.rowSum(i) = 0;
+      ht.stats.entropy(i) = 0;
+      ht.stats.maxWeight(i) = 0;
+      ht.stats.argmax(i) = -1;
+      fullyMasked[i] = 1;
+      continue;
+    }
+    fullyMasked[i] = 0;
+    buffer.array() -= rowMax;
+    // exp(-inf) is exactly 0, so masked cells contribute nothing.
+    w = buffer.array().exp().matrix();
+    if (keepDerived) ht.expValues.row(i) = w;
+    const float sum = w.sum();
+    ht.rowSum(i) = sum;
+    w *= 1.0f / sum;
+    Eigen::Index arg = 0;
+    ht.stats.maxWeight(i) = w.maxCoeff(&arg);
+    ht.stats.argmax(i) = int(arg);
+    // -Σ w log w with log w = (x - max) - log(sum): one dot product instead of m logarithms.
+    // Masked cells have w = 0 and x - max = -inf; skip them rather than multiply 0 by -inf.
+    float weighted = 0;
+    if (opt.mask == MaskKind::None) {
+      weighted = w.dot(buffer);
+    } else {
+      for (int j = 0; j < m; ++j)
+        if (w(j) > 0) weighted += w(j) * buffer(j);
+    }
+    ht.stats.entropy(i) = std::max(0.0f, std::log(sum) - weighted);
+  }
+}
+
+void resizeHead(HeadTrace& ht, int n, int m, int dvh, bool keepDerived) {
+  ht.scores.resize(n, m);
+  ht.weights.resize(n, m);
+  if (keepDerived) {
     ht.scaled.resize(n, m);
     ht.masked.resize(n, m);
     ht.expValues.resize(n, m);
-    ht.weights.resize(n, m);
-    ht.rowMax.resize(n);
-    ht.rowSum.resize(n);
-    ht.stats.entropy.resize(n);
-    ht.stats.maxWeight.resize(n);
-    ht.stats.argmax.resize(n);
-    ht.stats.fullyMasked.assign(n, false);
-    std::vector<char> fullyMasked(n, 0);  // vector<bool> is not safe to write from threads
-
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < n; ++i) {
-      ht.scaled.row(i) = ht.scores.row(i) * ht.scale;
-      auto masked = ht.masked.row(i);
-      masked = ht.scaled.row(i);
-      switch (opt.mask) {
-        case MaskKind::None: break;
-        case MaskKind::Causal: {
-          const long firstHidden = std::max<long>(0, long(i) + (m - n) + 1);
-          for (long j = firstHidden; j < m; ++j) masked(j) = kNegInf;
-          break;
-        }
-        case MaskKind::Custom:
-          for (int j = 0; j < m; ++j)
-            if (!opt.customMask(i, j)) masked(j) = kNegInf;
-          break;
-      }
-      const float rowMax = masked.maxCoeff();
-      ht.rowMax(i) = rowMax;
-      auto e = ht.expValues.row(i);
-      auto w = ht.weights.row(i);
-      if (rowMax == kNegInf) {  // every key masked: zero weights, flagged, never NaN
-        e.setZero();
-        w.setZero();
-        ht.rowSum(i) = 0;
-        ht.stats.entropy(i) = 0;
-        ht.stats.maxWeight(i) = 0;
-        ht.stats.argmax(i) = -1;
-        fullyMasked[i] = 1;
-        continue;
-      }
-      // exp(-inf) is exactly 0, so masked cells contribute nothing.
-      e = (masked.array() - rowMax).exp();
-      const float sum = e.sum();
-      ht.rowSum(i) = sum;
-      w = e * (1.0f / sum);
-      Eigen::Index arg = 0;
-      ht.stats.maxWeight(i) = w.maxCoeff(&arg);
-      ht.stats.argmax(i) = int(arg);
-      float entropy = 0;
-      for (int j = 0; j < m; ++j)
-        if (w(j) > 0) entropy -= w(j) * std::log(w(j));
-      ht.stats.entropy(i) = entropy;
-    }
-    for (int i = 0; i < n; ++i) ht.stats.fullyMasked[i] = fullyMasked[i] != 0;
+  } else {
+    ht.scaled.resize(0, 0);
+    ht.masked.resize(0, 0);
+    ht.expValues.resize(0, 0);
   }
-  // The loop fuses scaling, masking and softmax; report it as softmax time, with the scale
-  // share estimated as zero rather than guessed.
-  scaleMaskMs = 0;
-  softmaxMs = millisecondsSince(start);
+  ht.rowMax.resize(n);
+  ht.rowSum.resize(n);
+  ht.stats.entropy.resize(n);
+  ht.stats.maxWeight.resize(n);
+  ht.stats.argmax.resize(n);
+  ht.output.resize(n, dvh);
 }
 
-void computeOutput(const AttentionInputs& in, AttentionTrace& t) {
-  const int dvh = t.headValueWidth();
-  t.concatenated.resize(t.n, t.dv);
+// Recomputes stages from `from` on, one block of query rows at a time, blocks spread over the
+// threads (Eigen's products run single-threaded inside the parallel region).
+void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& opt, bool keepDerived,
+                 AttentionTrace& t) {
+  const int n = t.n, m = t.m, dkh = t.headKeyWidth(), dvh = t.headValueWidth();
+  const int block = rowsPerBlock(m);
+  const int blocks = (n + block - 1) / block;
+  t.concatenated.resize(n, t.dv);
   for (int h = 0; h < t.heads; ++h) {
     HeadTrace& ht = t.head[h];
-    ht.output.resize(t.n, dvh);
-    ht.output.noalias() = ht.weights * in.v.middleCols(h * dvh, dvh);
+    if (from == Stage::Scores) resizeHead(ht, n, m, dvh, keepDerived);
+    ht.scale = effectiveScale(opt, dkh);
+    HeadInputs hi;
+    if (from == Stage::Scores) hi = headInputs(in, opt, h, dkh);
+    const auto vh = in.v.middleCols(h * dvh, dvh);
+    std::vector<char> fullyMasked(n, 0);  // vector<bool> is not safe to write from threads
+    if (from == Stage::Output)
+      for (int i = 0; i < n; ++i) fullyMasked[i] = ht.stats.fullyMasked[i];
+
+#pragma omp parallel
+    {
+      Eigen::RowVectorXf buffer(m);
+#pragma omp for schedule(dynamic, 1)
+      for (int b = 0; b < blocks; ++b) {
+        const int r0 = b * block, rows = std::min(block, n - r0);
+        if (from == Stage::Scores)
+          ht.scores.middleRows(r0, rows).noalias() = hi.q.middleRows(r0, rows) * hi.k.transpose();
+        if (from <= Stage::Scale) softmaxRows(opt, n, m, ht, keepDerived, r0, r0 + rows, buffer, fullyMasked);
+        ht.output.middleRows(r0, rows).noalias() = ht.weights.middleRows(r0, rows) * vh;
+      }
+    }
+    ht.stats.fullyMasked.assign(fullyMasked.begin(), fullyMasked.end());
     t.concatenated.middleCols(h * dvh, dvh) = ht.output;
   }
 }
@@ -249,13 +289,17 @@ void AttentionPipeline::setOptions(const AttentionOptions& options) {
   dirty_ = std::min(dirty_, scoresChange ? Stage::Scores : Stage::Scale);
 }
 
+void AttentionPipeline::keepDerivedStages(bool keep) {
+  if (keep != keepDerived_) dirty_ = Stage::Scores;
+  keepDerived_ = keep;
+}
+
 const AttentionTrace& AttentionPipeline::run() {
   lastRecomputedFrom_ = dirty_;
   if (dirty_ == Stage::Done) return trace_;
   validate(inputs_, options_);
   const auto start = std::chrono::steady_clock::now();
   AttentionTrace& t = trace_;
-  StageTimings& tm = t.timings;
   if (dirty_ == Stage::Scores) {
     t.n = int(inputs_.q.rows());
     t.m = int(inputs_.k.rows());
@@ -263,33 +307,41 @@ const AttentionTrace& AttentionPipeline::run() {
     t.dv = int(inputs_.v.cols());
     t.heads = options_.heads;
     t.head.resize(t.heads);
-    tm = {};
-    const auto s = std::chrono::steady_clock::now();
-    computeScores(inputs_, options_, t);
-    tm.scoresMs = millisecondsSince(s);
-  } else {
-    tm.scoresMs = 0;
   }
   t.options = options_;
-  if (dirty_ <= Stage::Scale) {
-    computeScaleMaskSoftmax(options_, t, tm.scaleMaskMs, tm.softmaxMs);
-  } else {
-    tm.scaleMaskMs = tm.softmaxMs = 0;
-  }
-  const auto o = std::chrono::steady_clock::now();
-  computeOutput(inputs_, t);
-  tm.outputMs = millisecondsSince(o);
-  tm.totalMs = millisecondsSince(start);
+  computeFrom(dirty_, inputs_, options_, keepDerived_, t);
+  t.timings = {};
+  t.timings.totalMs = millisecondsSince(start);
   dirty_ = Stage::Done;
   return t;
 }
 
-AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options) {
+AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options,
+                                bool keepDerivedStages) {
   AttentionPipeline pipeline;
+  pipeline.keepDerivedStages(keepDerivedStages);
   pipeline.setInputs(inputs);
   pipeline.setOptions(options);
   pipeline.run();
   return pipeline.trace();
+}
+
+Matrix deriveScaled(const HeadTrace& head) { return head.scores * head.scale; }
+
+Matrix deriveMasked(const HeadTrace& head, const AttentionOptions& options) {
+  Matrix masked = deriveScaled(head);
+  const int n = int(masked.rows()), m = int(masked.cols());
+  for (int i = 0; i < n; ++i) hideMaskedCells(options, n, m, i, masked.row(i));
+  return masked;
+}
+
+Matrix deriveExp(const HeadTrace& head, const AttentionOptions& options) {
+  Matrix e = deriveMasked(head, options);
+  for (Eigen::Index i = 0; i < e.rows(); ++i) {
+    if (head.rowMax(i) == kNegInf) e.row(i).setZero();
+    else e.row(i) = (e.row(i).array() - head.rowMax(i)).exp().matrix();
+  }
+  return e;
 }
 
 }  // namespace attnviz

@@ -50,6 +50,8 @@ struct RowStats {
 
 struct HeadTrace {
   Matrix scores;     // n×m raw similarity (q·k, or cosine)
+  // The three derived stages below are empty when the pipeline runs with
+  // keepDerivedStages(false); deriveScaled/deriveMasked/deriveExp rebuild them exactly.
   Matrix scaled;     // n×m scores · effective scale
   Matrix masked;     // n×m scaled, -inf where masked
   Vector rowMax;     // n, max of the row's allowed scaled scores (-inf for a fully masked row)
@@ -61,8 +63,10 @@ struct HeadTrace {
   float scale = 1;   // effective scale used for this head
 };
 
+// The stages run fused, block by block, so only the total is timed; `attnviz bench` separates
+// the stages by recomputing from each one.
 struct StageTimings {
-  double scoresMs = 0, scaleMaskMs = 0, softmaxMs = 0, outputMs = 0, projectionMs = 0, totalMs = 0;
+  double totalMs = 0;
 };
 
 struct AttentionTrace {
@@ -94,6 +98,9 @@ class AttentionPipeline {
   // Recomputes what is dirty (validating first) and returns the trace. Throws Error.
   const AttentionTrace& run();
   const AttentionTrace& trace() const { return trace_; }
+  // Whether scaled, masked and exp values are stored (default) or left for derive*() on
+  // demand; only scores, weights, output and the per-row vectors are always kept.
+  void keepDerivedStages(bool keep);
   Stage firstDirtyStage() const { return dirty_; }
   Stage lastRecomputedFrom() const { return lastRecomputedFrom_; }
 
@@ -101,11 +108,18 @@ class AttentionPipeline {
   AttentionInputs inputs_;
   AttentionOptions options_;
   AttentionTrace trace_;
+  bool keepDerived_ = true;
   Stage dirty_ = Stage::Scores;
   Stage lastRecomputedFrom_ = Stage::Done;
 };
 
 // One-shot convenience: the full trace for inputs and options.
-AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options);
+AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options,
+                                bool keepDerivedStages = true);
+
+// Rebuild a derived stage of one head from scores, mask and row max (identical to the stored one).
+Matrix deriveScaled(const HeadTrace& head);
+Matrix deriveMasked(const HeadTrace& head, const AttentionOptions& options);
+Matrix deriveExp(const HeadTrace& head, const AttentionOptions& options);
 
 }  // namespace attnviz

@@ -274,3 +274,27 @@ TEST(Pipeline, MaskAndHeadChangesInvalidateTheRightStages) {
 
 }  // namespace
 }  // namespace attnviz
+
+namespace attnviz {
+namespace {
+
+TEST(Pipeline, LeanTraceDerivesTheSameIntermediateStages) {
+  AttentionInputs in{test::randomMatrix(40, 8, 1, -5, 5), test::randomMatrix(50, 8, 2, -5, 5),
+                     test::randomMatrix(50, 4, 3)};
+  AttentionOptions opt;
+  opt.mask = MaskKind::Causal;
+  opt.heads = 2;
+  opt.temperature = 0.7f;
+  const AttentionTrace full = computeAttention(in, opt, true);
+  const AttentionTrace lean = computeAttention(in, opt, false);
+  for (int h = 0; h < 2; ++h) {
+    EXPECT_EQ(lean.head[h].scaled.size(), 0);
+    EXPECT_TRUE(lean.head[h].weights == full.head[h].weights);
+    EXPECT_TRUE(deriveScaled(lean.head[h]) == full.head[h].scaled);
+    EXPECT_TRUE(deriveMasked(lean.head[h], opt) == full.head[h].masked);
+    EXPECT_TRUE(deriveExp(lean.head[h], opt) == full.head[h].expValues);
+  }
+}
+
+}  // namespace
+}  // namespace attnviz

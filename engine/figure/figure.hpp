@@ -1,0 +1,104 @@
+#pragma once
+// Heatmap figures of one attention stage, as PNG or SVG bytes. GL-free and shared by
+// `attnviz export` and the desktop app's export action, so both produce identical files:
+//
+//   FigureOptions o;                       // what the user chose (CLI flags / export dialog)
+//   o.stage = FigureStage::Weights; o.head = kAllHeads;
+//   FigureRequest r = makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels,
+//                                       "pronoun", o);          // throws Error
+//   writeFileAtomic("fig.png", renderFigurePng(r));
+//
+// The image: cells of exactly cellPx pixels, rows are queries (top to bottom) and columns
+// keys (left to right); token labels left and below (rotated), ellipsised beyond ~100 px and
+// thinned to every k-th label when cells are smaller than a text line; a colour bar with tick
+// values; a title; masked cells hatched light grey and named in a legend; with `values`,
+// numbers inside the cells in black or white, whichever contrasts more with the cell.
+// Several panels (heads) are laid out as small multiples sharing one colour scale.
+//
+// SVG: up to kMaxVectorCells cells per panel every cell is its own <rect class="cell">;
+// beyond that a panel's cells are one embedded PNG <image> (pixelated) while every label,
+// tick and title stays <text>. Output is deterministic: same request, same bytes.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attention.hpp"
+#include "figure/colormap.hpp"
+#include "types.hpp"
+
+namespace attnviz {
+
+enum class FigureStage { Scores, Scaled, Masked, Weights, Output };
+FigureStage parseFigureStage(const std::string& name);  // scores|scaled|masked|weights|output; throws Error
+const char* toString(FigureStage stage);
+// The default colour map: viridis for weights, rdbu (centred on 0) for the signed stages.
+Colormap defaultColormap(FigureStage stage);
+
+inline constexpr int kAllHeads = -1;
+inline constexpr long kMaxVectorCells = 128L * 128L;  // per panel, for SVG <rect> cells
+inline constexpr long kMaxFigurePixels = 1L << 27;    // width·height of the image
+
+// What the user picks: the `attnviz export` flags, or the app's export dialog.
+struct FigureOptions {
+  FigureStage stage = FigureStage::Weights;
+  int head = 0;                          // 0-based, or kAllHeads for small multiples
+  std::optional<Colormap> colormap;      // default: defaultColormap(stage)
+  std::optional<ValueRange> range;       // default: autoRange over every panel shown
+  int cellPx = 0;                        // pixels per cell before `scale`; 0 = automatic
+  bool values = false;                   // print each value inside its cell
+  bool labels = true;                    // token labels and axis names
+  std::optional<std::string> title;      // replaces the generated title and options line; "" = none
+  float scale = 1;                       // multiplies every size (high-DPI output), 0.25..8
+};
+
+struct FigurePanel {
+  std::string caption;  // e.g. "head 2"; shown above the panel when there are several
+  Matrix values;        // rows×cols; non-finite values are drawn as masked
+};
+
+// Everything the renderers need, already resolved (colour map, range, labels, mask).
+struct FigureRequest {
+  std::vector<FigurePanel> panels;                // all the same shape
+  MaskMatrix mask;                                // rows×cols, 1 = allowed; empty = no mask
+  std::vector<std::string> rowLabels, colLabels;  // empty: numbered from 1
+  std::string rowAxis = "query", colAxis = "key";
+  std::string title, subtitle;                    // empty: not drawn
+  std::string colorbarLabel;
+  Colormap colormap = Colormap::Viridis;
+  ValueRange range;                               // lo < hi
+  int cellPx = 0;                                 // 0 = automatic (1..36 by size)
+  bool values = false;
+  bool labels = true;
+  float scale = 1;
+};
+
+// Builds the request for one stage of `trace`. inputName names the input in the title (the
+// sample name, session file or "tokens"). The mask is drawn on the masked and weights stages
+// (on scores and scaled it is not applied yet). Throws Error for a head out of range, a range
+// with MIN >= MAX, or sizes out of bounds.
+FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<std::string>& queryLabels,
+                                const std::vector<std::string>& keyLabels, const std::string& inputName,
+                                const FigureOptions& options);
+
+// Where things land, in image pixels; the renderers draw exactly this.
+struct PixelBox {
+  int x = 0, y = 0, w = 0, h = 0;
+  bool intersects(const PixelBox& o) const { return x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h; }
+};
+struct FigureLayout {
+  int width = 0, height = 0;
+  int cellPx = 0;                      // scale applied
+  int rowLabelStep = 1, colLabelStep = 1;
+  std::vector<PixelBox> heatmaps;      // one per panel: exactly cols·cellPx × rows·cellPx
+  std::vector<PixelBox> texts;         // every text item (labels, ticks, captions, title)
+  PixelBox colorbar;
+  bool vectorCells = true;             // SVG draws <rect> cells (else an embedded image)
+  bool legend = false;                 // a masked-cell legend is drawn
+};
+// Throws Error when the request is inconsistent or the image would exceed kMaxFigurePixels.
+FigureLayout layoutFigure(const FigureRequest& request);
+
+std::string renderFigurePng(const FigureRequest& request);  // PNG file bytes; throws Error
+std::string renderFigureSvg(const FigureRequest& request);  // SVG (UTF-8 XML); throws Error
+
+}  // namespace attnviz

@@ -1,0 +1,440 @@
+#include "attention_kernels.hpp"
+
+#include <glad/gl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "types.hpp"
+
+namespace attnviz::gpu {
+namespace {
+
+constexpr std::uint64_t kMiB = 1024 * 1024;
+// Bigger stage chunks buy nothing once a chunk fills the GPU; this bounds memory use instead.
+constexpr std::uint64_t kStageChunkCap = 256 * kMiB;
+constexpr unsigned kGemmTile = 64, kFlashRows = 16, kFlashChunkWidth = 64;
+
+unsigned groupsFor(long count, unsigned perGroup) { return unsigned((count + perGroup - 1) / perGroup); }
+
+std::string mebibytes(std::uint64_t bytes) {
+  return std::to_string((bytes + kMiB - 1) / kMiB) + " MiB";
+}
+
+// Collects GL_TIME_ELAPSED queries and adds their results to the chosen counters at the end,
+// so reading them back does not stall the pipeline between dispatches.
+class GpuTimer {
+ public:
+  ~GpuTimer() {
+    for (const auto& p : pending_) glDeleteQueries(1, &p.query);
+  }
+  void begin(double* sink) {
+    GLuint query = 0;
+    glGenQueries(1, &query);
+    glBeginQuery(GL_TIME_ELAPSED, query);
+    pending_.push_back({query, sink});
+  }
+  void end() { glEndQuery(GL_TIME_ELAPSED); }
+  void collect() {
+    for (const auto& p : pending_) {
+      GLuint64 nanoseconds = 0;
+      glGetQueryObjectui64v(p.query, GL_QUERY_RESULT, &nanoseconds);
+      *p.sink += double(nanoseconds) / 1e6;
+      glDeleteQueries(1, &p.query);
+    }
+    pending_.clear();
+  }
+
+ private:
+  struct Pending {
+    GLuint query;
+    double* sink;
+  };
+  std::vector<Pending> pending_;
+};
+
+// GL reports running out of memory through its error flag rather than failing the call.
+void throwOnGlError(const char* during) {
+  GLenum error = glGetError();
+  GLenum first = error;
+  while (error != GL_NO_ERROR) error = glGetError();  // drain so the next check starts clean
+  if (first == GL_NO_ERROR) return;
+  if (first == GL_OUT_OF_MEMORY) throw Error(std::string("the GPU ran out of memory ") + during);
+  throw Error(std::string("OpenGL error 0x") + [&] {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%04X", first);
+    return std::string(hex);
+  }() + " " + during);
+}
+
+void storageBarrier() { glMemoryBarrier(GL_SHADER_STORAGE_BARRIER_BIT); }
+
+}  // namespace
+
+GlBuffer::~GlBuffer() {
+  if (id_) glDeleteBuffers(1, &id_);
+}
+
+void GlBuffer::reserve(std::uint64_t bytes) {
+  bytes = std::max<std::uint64_t>(bytes, 16);
+  if (id_ && bytes <= capacity_) return;
+  if (!id_) glGenBuffers(1, &id_);
+  glBindBuffer(GL_SHADER_STORAGE_BUFFER, id_);
+  glBufferData(GL_SHADER_STORAGE_BUFFER, GLsizeiptr(bytes), nullptr, GL_DYNAMIC_COPY);
+  capacity_ = bytes;
+}
+
+void GlBuffer::upload(const void* data, std::uint64_t bytes) {
+  reserve(bytes);
+  if (bytes == 0) return;
+  glBindBuffer(GL_SHADER_STORAGE_BUFFER, id_);
+  glBufferSubData(GL_SHADER_STORAGE_BUFFER, 0, GLsizeiptr(bytes), data);
+}
+
+void GlBuffer::download(std::uint64_t offset, std::uint64_t bytes, void* destination) const {
+  if (bytes == 0) return;
+  glBindBuffer(GL_SHADER_STORAGE_BUFFER, id_);
+  glGetBufferSubData(GL_SHADER_STORAGE_BUFFER, GLintptr(offset), GLsizeiptr(bytes), destination);
+}
+
+void GlBuffer::bind(unsigned binding) const { glBindBufferBase(GL_SHADER_STORAGE_BUFFER, binding, id_); }
+
+AttentionKernels::AttentionKernels(std::uint64_t stageBufferLimitBytes) {
+  GLint64 maxBlock = 0;
+  glGetInteger64v(GL_MAX_SHADER_STORAGE_BLOCK_SIZE, &maxBlock);
+  maxBlockBytes_ = std::uint64_t(std::max<GLint64>(maxBlock, 0));
+  if (maxBlockBytes_ < kMiB)
+    throw Error("the GPU's shader-storage blocks are too small (GL_MAX_SHADER_STORAGE_BLOCK_SIZE = " +
+                std::to_string(maxBlockBytes_) + " bytes)");
+  // Chunk offsets are 32-bit in the shaders; 1 GiB keeps every index far from 2^32.
+  stageLimit_ = std::min(maxBlockBytes_, kStageChunkCap);
+  if (stageBufferLimitBytes) stageLimit_ = std::min(stageLimit_, stageBufferLimitBytes);
+  for (int axis = 0; axis < 3; ++axis) glGetIntegeri_v(GL_MAX_COMPUTE_WORK_GROUP_COUNT, axis, &maxGroups_[axis]);
+
+  normalize_ = ComputeProgram("normalize_rows.comp");
+  scores_ = ComputeProgram("scores.comp");
+  softmax_ = ComputeProgram("softmax.comp");
+  weightedSum_ = ComputeProgram("weighted_sum.comp");
+  for (int chunks = 1; chunks * int(kFlashChunkWidth) <= kMaxFlashHeadWidth; ++chunks) flashProgram(chunks);
+  throwOnGlError("while compiling the compute shaders");
+}
+
+const ComputeProgram& AttentionKernels::flashProgram(int chunks) {
+  auto it = flash_.find(chunks);
+  if (it == flash_.end())
+    it = flash_.emplace(chunks, ComputeProgram("flash_attention.comp",
+                                               {{"FLASH_CHUNKS", std::to_string(chunks) + "u"}}))
+             .first;
+  return it->second;
+}
+
+void AttentionKernels::requireFits(const char* what, std::uint64_t bytes) const {
+  if (bytes > maxBlockBytes_)
+    throw Error(std::string(what) + " needs " + mebibytes(bytes) + " in one GPU buffer, above this " +
+                "GPU's limit of " + mebibytes(maxBlockBytes_) + " (GL_MAX_SHADER_STORAGE_BLOCK_SIZE)");
+}
+
+std::vector<StageChunk> AttentionKernels::planChunks(int heads, long n, long m) const {
+  const std::uint64_t rowBytes = std::uint64_t(m) * sizeof(float);
+  if (rowBytes > stageLimit_)
+    throw Error("one row of attention (m = " + std::to_string(m) + " keys) does not fit the GPU's " +
+                mebibytes(stageLimit_) + " buffer limit");
+  const long fittingHeads = long(stageLimit_ / rowBytes);
+  const int headsPerChunk =
+      int(std::min<long>({long(heads), fittingHeads, long(maxGroups_[1]), long(maxGroups_[2])}));
+  const long rowsPerChunk = std::min<long>(n, long(stageLimit_ / (rowBytes * headsPerChunk)));
+  std::vector<StageChunk> chunks;
+  for (int h = 0; h < heads; h += headsPerChunk)
+    for (long r = 0; r < n; r += rowsPerChunk)
+      chunks.push_back({h, std::min(headsPerChunk, heads - h), r, std::min(rowsPerChunk, n - r)});
+  return chunks;
+}
+
+void AttentionKernels::uploadInputs(const AttentionInputs& in, const AttentionOptions& opt) {
+  if (opt.heads > maxGroups_[1])
+    throw Error(std::to_string(opt.heads) + " heads are more than this GPU dispatches at once (" +
+                std::to_string(maxGroups_[1]) + ")");
+  requireFits("Q", std::uint64_t(in.q.size()) * sizeof(float));
+  requireFits("K", std::uint64_t(in.k.size()) * sizeof(float));
+  requireFits("V", std::uint64_t(in.v.size()) * sizeof(float));
+  requireFits("the output", std::uint64_t(in.q.rows()) * in.v.cols() * sizeof(float));
+  queries_.upload(in.q.data(), std::uint64_t(in.q.size()) * sizeof(float));
+  keys_.upload(in.k.data(), std::uint64_t(in.k.size()) * sizeof(float));
+  values_.upload(in.v.data(), std::uint64_t(in.v.size()) * sizeof(float));
+  output_.reserve(std::uint64_t(in.q.rows()) * in.v.cols() * sizeof(float));
+
+  const long n = in.q.rows(), m = in.k.rows();
+  const long wordsPerRow = (m + 31) / 32;
+  std::vector<std::uint32_t> bits;
+  if (opt.mask == MaskKind::Custom) {
+    bits.assign(std::size_t(n * wordsPerRow), 0u);
+    for (long i = 0; i < n; ++i)
+      for (long j = 0; j < m; ++j)
+        if (opt.customMask(i, j)) bits[std::size_t(i * wordsPerRow + j / 32)] |= 1u << (j % 32);
+  } else {
+    bits.assign(1, 0u);  // the shaders declare the buffer, so something is always bound
+  }
+  maskBits_.upload(bits.data(), bits.size() * sizeof(std::uint32_t));
+}
+
+AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const AttentionOptions& opt) {
+  validate(in, opt);
+  const auto start = std::chrono::steady_clock::now();
+  times_ = {};
+  GpuTimer timer;
+
+  AttentionTrace t;
+  t.n = int(in.q.rows());
+  t.m = int(in.k.rows());
+  t.dk = int(in.q.cols());
+  t.dv = int(in.v.cols());
+  t.heads = opt.heads;
+  t.options = opt;
+  t.head.resize(t.heads);
+  const int n = t.n, m = t.m, dkh = t.headKeyWidth(), dvh = t.headValueWidth();
+  const float scale = effectiveScale(opt, dkh);
+  const std::vector<StageChunk> chunks = planChunks(t.heads, n, m);
+
+  uploadInputs(in, opt);
+  const GlBuffer* queries = &queries_;
+  const GlBuffer* keys = &keys_;
+  if (opt.score == ScoreFunction::Cosine) {
+    normalizedQueries_.reserve(std::uint64_t(in.q.size()) * sizeof(float));
+    normalizedKeys_.reserve(std::uint64_t(in.k.size()) * sizeof(float));
+    normalize_.use();
+    normalize_.set("headWidth", unsigned(dkh));
+    normalize_.set("rowStride", unsigned(t.dk));
+    timer.begin(&times_.normalizeMs);
+    for (auto [source, target, rows] : {std::tuple{&queries_, &normalizedQueries_, n},
+                                        std::tuple{&keys_, &normalizedKeys_, m}}) {
+      source->bind(0);
+      target->bind(1);
+      normalize_.set("rows", unsigned(rows));
+      glDispatchCompute(groupsFor(rows, 64), unsigned(t.heads), 1);
+    }
+    timer.end();
+    storageBarrier();
+    queries = &normalizedQueries_;
+    keys = &normalizedKeys_;
+  }
+
+  const std::uint64_t chunkCells = std::uint64_t(chunks.front().headCount) * chunks.front().rowCount * m;
+  for (GlBuffer* stage : {&scoresBuffer_, &scaledBuffer_, &maskedBuffer_, &expBuffer_, &weightsBuffer_})
+    stage->reserve(chunkCells * sizeof(float));
+  statsBuffer_.reserve(std::uint64_t(chunks.front().headCount) * chunks.front().rowCount * 4 * sizeof(float));
+  argmaxBuffer_.reserve(std::uint64_t(chunks.front().headCount) * chunks.front().rowCount * sizeof(int));
+  throwOnGlError("while allocating the attention buffers");
+
+  for (HeadTrace& ht : t.head) {
+    ht.scale = scale;
+    for (Matrix* stage : {&ht.scores, &ht.scaled, &ht.masked, &ht.expValues, &ht.weights}) stage->resize(n, m);
+    ht.rowMax.resize(n);
+    ht.rowSum.resize(n);
+    ht.stats.entropy.resize(n);
+    ht.stats.maxWeight.resize(n);
+    ht.stats.argmax.resize(n);
+    ht.stats.fullyMasked.assign(n, false);
+  }
+
+  const int maskKind = opt.mask == MaskKind::None ? 0 : opt.mask == MaskKind::Causal ? 1 : 2;
+  for (const ComputeProgram* program : {&scores_, &softmax_, &weightedSum_}) {
+    program->set("n", unsigned(n));
+    program->set("m", unsigned(m));
+  }
+  scores_.set("maskKind", maskKind);
+  scores_.set("maskWordsPerRow", unsigned((m + 31) / 32));
+  scores_.set("headWidth", unsigned(dkh));
+  scores_.set("rowStride", unsigned(t.dk));
+  scores_.set("scale", scale);
+  weightedSum_.set("headWidth", unsigned(dvh));
+  weightedSum_.set("rowStride", unsigned(t.dv));
+
+  std::vector<float> stats;
+  std::vector<int> argmax;
+  for (const StageChunk& c : chunks) {
+    scores_.use();
+    scores_.set("rowBegin", unsigned(c.rowBegin));
+    scores_.set("rowCount", unsigned(c.rowCount));
+    scores_.set("headBegin", unsigned(c.headBegin));
+    queries->bind(0);
+    keys->bind(1);
+    maskBits_.bind(2);
+    scoresBuffer_.bind(3);
+    scaledBuffer_.bind(4);
+    maskedBuffer_.bind(5);
+    timer.begin(&times_.scoresMs);
+    glDispatchCompute(groupsFor(m, kGemmTile), groupsFor(c.rowCount, kGemmTile), unsigned(c.headCount));
+    timer.end();
+    storageBarrier();
+
+    softmax_.use();
+    softmax_.set("rowCount", unsigned(c.rowCount));
+    maskedBuffer_.bind(0);
+    expBuffer_.bind(1);
+    weightsBuffer_.bind(3);
+    statsBuffer_.bind(4);
+    argmaxBuffer_.bind(5);
+    timer.begin(&times_.softmaxMs);
+    glDispatchCompute(unsigned(c.rowCount), unsigned(c.headCount), 1);
+    timer.end();
+    storageBarrier();
+
+    weightedSum_.use();
+    weightedSum_.set("rowBegin", unsigned(c.rowBegin));
+    weightedSum_.set("rowCount", unsigned(c.rowCount));
+    weightedSum_.set("headBegin", unsigned(c.headBegin));
+    weightsBuffer_.bind(0);
+    values_.bind(1);
+    output_.bind(3);
+    timer.begin(&times_.weightedSumMs);
+    glDispatchCompute(groupsFor(dvh, kGemmTile), groupsFor(c.rowCount, kGemmTile), unsigned(c.headCount));
+    timer.end();
+    glMemoryBarrier(GL_BUFFER_UPDATE_BARRIER_BIT | GL_SHADER_STORAGE_BARRIER_BIT);
+
+    // Each head's rows of this chunk are one contiguous run in the chunk buffers and in the trace.
+    const std::uint64_t rowsCells = std::uint64_t(c.rowCount) * m;
+    for (int local = 0; local < c.headCount; ++local) {
+      HeadTrace& ht = t.head[c.headBegin + local];
+      const std::uint64_t offset = local * rowsCells * sizeof(float);
+      const std::uint64_t bytes = rowsCells * sizeof(float);
+      const std::size_t first = std::size_t(c.rowBegin) * m;
+      scoresBuffer_.download(offset, bytes, ht.scores.data() + first);
+      scaledBuffer_.download(offset, bytes, ht.scaled.data() + first);
+      maskedBuffer_.download(offset, bytes, ht.masked.data() + first);
+      expBuffer_.download(offset, bytes, ht.expValues.data() + first);
+      weightsBuffer_.download(offset, bytes, ht.weights.data() + first);
+    }
+    stats.resize(std::size_t(c.headCount) * c.rowCount * 4);
+    argmax.resize(std::size_t(c.headCount) * c.rowCount);
+    statsBuffer_.download(0, stats.size() * sizeof(float), stats.data());
+    argmaxBuffer_.download(0, argmax.size() * sizeof(int), argmax.data());
+    for (int local = 0; local < c.headCount; ++local) {
+      HeadTrace& ht = t.head[c.headBegin + local];
+      for (long r = 0; r < c.rowCount; ++r) {
+        const std::size_t slot = std::size_t(local) * c.rowCount + r;
+        const long i = c.rowBegin + r;
+        ht.rowMax(i) = stats[slot * 4 + 0];
+        ht.rowSum(i) = stats[slot * 4 + 1];
+        ht.stats.entropy(i) = stats[slot * 4 + 2];
+        ht.stats.maxWeight(i) = stats[slot * 4 + 3];
+        ht.stats.argmax(i) = argmax[slot];
+        ht.stats.fullyMasked[i] = argmax[slot] < 0;
+      }
+    }
+  }
+
+  t.concatenated.resize(n, t.dv);
+  output_.download(0, std::uint64_t(t.concatenated.size()) * sizeof(float), t.concatenated.data());
+  for (int h = 0; h < t.heads; ++h) t.head[h].output = t.concatenated.middleCols(h * dvh, dvh);
+  glUseProgram(0);
+  throwOnGlError("while computing attention");
+  timer.collect();
+
+  t.timings.scoresMs = times_.normalizeMs + times_.scoresMs;
+  t.timings.scaleMaskMs = 0;  // fused into the scores kernel
+  t.timings.softmaxMs = times_.softmaxMs;
+  t.timings.outputMs = times_.weightedSumMs;
+  t.timings.totalMs =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return t;
+}
+
+Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions& opt) {
+  validate(in, opt);
+  times_ = {};
+  const int n = int(in.q.rows()), m = int(in.k.rows()), heads = opt.heads;
+  const int dkh = int(in.q.cols()) / heads, dvh = int(in.v.cols()) / heads;
+  if (dkh > kMaxFlashHeadWidth || dvh > kMaxFlashHeadWidth)
+    throw Error("the GPU flash path handles heads up to " + std::to_string(kMaxFlashHeadWidth) +
+                " wide; this one has d_k = " + std::to_string(dkh) + ", d_v = " + std::to_string(dvh) +
+                " per head (use the full trace)");
+  uploadInputs(in, opt);
+  const GlBuffer* queries = &queries_;
+  const GlBuffer* keys = &keys_;
+  GpuTimer timer;
+  if (opt.score == ScoreFunction::Cosine) {
+    normalizedQueries_.reserve(std::uint64_t(in.q.size()) * sizeof(float));
+    normalizedKeys_.reserve(std::uint64_t(in.k.size()) * sizeof(float));
+    normalize_.use();
+    normalize_.set("headWidth", unsigned(dkh));
+    normalize_.set("rowStride", unsigned(in.q.cols()));
+    timer.begin(&times_.normalizeMs);
+    for (auto [source, target, rows] : {std::tuple{&queries_, &normalizedQueries_, n},
+                                        std::tuple{&keys_, &normalizedKeys_, m}}) {
+      source->bind(0);
+      target->bind(1);
+      normalize_.set("rows", unsigned(rows));
+      glDispatchCompute(groupsFor(rows, 64), unsigned(heads), 1);
+    }
+    timer.end();
+    storageBarrier();
+    queries = &normalizedQueries_;
+    keys = &normalizedKeys_;
+  }
+
+  const int chunks = std::max(1, int((std::max(dkh, dvh) + kFlashChunkWidth - 1) / kFlashChunkWidth));
+  const ComputeProgram& program = flashProgram(chunks);
+  program.use();
+  program.set("n", unsigned(n));
+  program.set("m", unsigned(m));
+  program.set("maskKind", opt.mask == MaskKind::None ? 0 : opt.mask == MaskKind::Causal ? 1 : 2);
+  program.set("maskWordsPerRow", unsigned((m + 31) / 32));
+  program.set("keyWidth", unsigned(dkh));
+  program.set("valueWidth", unsigned(dvh));
+  program.set("keyRowStride", unsigned(in.q.cols()));
+  program.set("valueRowStride", unsigned(in.v.cols()));
+  program.set("scale", effectiveScale(opt, dkh));
+  queries->bind(0);
+  keys->bind(1);
+  maskBits_.bind(2);
+  values_.bind(3);
+  output_.bind(4);
+  timer.begin(&times_.flashMs);
+  glDispatchCompute(groupsFor(n, kFlashRows), unsigned(heads), 1);
+  timer.end();
+  glMemoryBarrier(GL_BUFFER_UPDATE_BARRIER_BIT);
+  Matrix out(n, in.v.cols());
+  output_.download(0, std::uint64_t(out.size()) * sizeof(float), out.data());
+  glUseProgram(0);
+  throwOnGlError("while computing flash attention");
+  timer.collect();
+  return out;
+}
+
+std::vector<double> AttentionKernels::timeSgemm(int batch, int rows, int columns, int depth,
+                                                const std::vector<float>& a, const std::vector<float>& b,
+                                                int repeats) {
+  if (!sgemm_) sgemm_ = std::make_unique<ComputeProgram>("sgemm.comp");
+  const std::uint64_t cBytes = std::uint64_t(batch) * rows * columns * sizeof(float);
+  requireFits("the SGEMM's A", a.size() * sizeof(float));
+  requireFits("the SGEMM's B", b.size() * sizeof(float));
+  requireFits("the SGEMM's C", cBytes);
+  GlBuffer bufferA, bufferB, bufferC;
+  bufferA.upload(a.data(), a.size() * sizeof(float));
+  bufferB.upload(b.data(), b.size() * sizeof(float));
+  bufferC.reserve(cBytes);
+  sgemm_->use();
+  sgemm_->set("rows", unsigned(rows));
+  sgemm_->set("columns", unsigned(columns));
+  sgemm_->set("depth", unsigned(depth));
+  bufferA.bind(0);
+  bufferB.bind(1);
+  bufferC.bind(3);
+  std::vector<double> ms(std::size_t(std::max(repeats, 0)), 0.0);
+  GpuTimer timer;
+  for (double& each : ms) {
+    timer.begin(&each);
+    glDispatchCompute(groupsFor(columns, kGemmTile), groupsFor(rows, kGemmTile), unsigned(batch));
+    timer.end();
+    storageBarrier();
+  }
+  glFinish();
+  glUseProgram(0);
+  throwOnGlError("while running the SGEMM benchmark");
+  timer.collect();
+  return ms;
+}
+
+}  // namespace attnviz::gpu

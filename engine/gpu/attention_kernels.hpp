@@ -1,0 +1,85 @@
+#pragma once
+// The host side of the compute shaders: buffers, dispatch sizes, splitting large n×m stages
+// into chunks that fit the driver's shader-storage limit, and reading the trace back.
+// Internal to attnviz_gpu; every call needs the GL context current.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attention.hpp"
+#include "shader_program.hpp"
+
+namespace attnviz::gpu {
+
+// One GL buffer object that grows when asked for more than it holds.
+class GlBuffer {
+ public:
+  GlBuffer() = default;
+  ~GlBuffer();
+  GlBuffer(const GlBuffer&) = delete;
+  GlBuffer& operator=(const GlBuffer&) = delete;
+
+  void reserve(std::uint64_t bytes);  // contents are lost when it grows
+  void upload(const void* data, std::uint64_t bytes);
+  void download(std::uint64_t offset, std::uint64_t bytes, void* destination) const;
+  void bind(unsigned binding) const;
+  unsigned id() const { return id_; }
+
+ private:
+  unsigned id_ = 0;
+  std::uint64_t capacity_ = 0;
+};
+
+// GPU milliseconds per kernel of the last run, summed over chunks (GL_TIME_ELAPSED).
+struct KernelTimes {
+  double normalizeMs = 0, scoresMs = 0, softmaxMs = 0, weightedSumMs = 0, flashMs = 0;
+  double kernelsMs() const { return normalizeMs + scoresMs + softmaxMs + weightedSumMs + flashMs; }
+};
+
+// Rows [rowBegin, rowBegin + rowCount) of heads [headBegin, headBegin + headCount): the part of
+// every n×m stage that is on the GPU at once.
+struct StageChunk {
+  int headBegin = 0, headCount = 0;
+  long rowBegin = 0, rowCount = 0;
+};
+
+class AttentionKernels {
+ public:
+  // Compiles every kernel and reads the driver's limits. Throws Error with the driver's log.
+  explicit AttentionKernels(std::uint64_t stageBufferLimitBytes);
+
+  AttentionTrace trace(const AttentionInputs& inputs, const AttentionOptions& options);
+  Matrix flash(const AttentionInputs& inputs, const AttentionOptions& options);
+  const KernelTimes& lastTimes() const { return times_; }
+
+  // Batched row-major C = A·B with `batch` pairs of rows×depth and depth×columns matrices of
+  // `a` and `b`, for the benchmark. Returns the GPU milliseconds of each of `repeats` runs.
+  std::vector<double> timeSgemm(int batch, int rows, int columns, int depth, const std::vector<float>& a,
+                                const std::vector<float>& b, int repeats);
+
+  // How the trace of an n×m problem with `heads` heads is split (exposed for tests).
+  std::vector<StageChunk> planChunks(int heads, long n, long m) const;
+  std::uint64_t stageBufferLimitBytes() const { return stageLimit_; }
+
+  static constexpr int kMaxFlashHeadWidth = 256;
+
+ private:
+  void uploadInputs(const AttentionInputs& inputs, const AttentionOptions& options);
+  void requireFits(const char* what, std::uint64_t bytes) const;
+  const ComputeProgram& flashProgram(int chunks);
+  double elapsedMs(unsigned query) const;
+
+  ComputeProgram normalize_, scores_, softmax_, weightedSum_;
+  std::map<int, ComputeProgram> flash_;  // by 64-wide chunks per head
+  std::unique_ptr<ComputeProgram> sgemm_;
+  GlBuffer queries_, keys_, values_, normalizedQueries_, normalizedKeys_, maskBits_, output_;
+  GlBuffer scoresBuffer_, scaledBuffer_, maskedBuffer_, expBuffer_, weightsBuffer_, statsBuffer_,
+      argmaxBuffer_;
+  std::uint64_t maxBlockBytes_ = 0, stageLimit_ = 0;
+  int maxGroups_[3] = {65535, 65535, 65535};
+  KernelTimes times_;
+};
+
+}  // namespace attnviz::gpu

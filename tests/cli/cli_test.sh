@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# End-to-end checks of `attnviz` on the command line. Usage: cli_test.sh PATH/TO/attnviz
+set -uo pipefail
+bin=$1
+py=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+
+check() {  # check NAME COMMAND...: the command must succeed
+  local name=$1; shift
+  if "$@" >"$work/out" 2>"$work/err"; then passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "FAIL: $name"; cat "$work/out" "$work/err" | head -20; fi
+}
+
+# expect_error NAME CODE MESSAGE_SUBSTRING COMMAND...: exit code, one-line stderr containing MESSAGE
+expect_error() {
+  local name=$1 code=$2 message=$3; shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  local lines
+  lines=$(wc -l <"$work/err")
+  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -qF -- "$message" "$work/err"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name: exit $rc (want $code), $lines stderr line(s), want message containing: $message"
+    cat "$work/err"
+  fi
+}
+
+check "version" bash -c "'$bin' --version | grep -qE '^attnviz [0-9]+\.[0-9]+\.[0-9]+$'"
+check "help" bash -c "'$bin' --help | grep -q 'attnviz compute'"
+for cmd in samples compute export bench; do
+  check "$cmd --help" bash -c "'$bin' $cmd --help | grep -q 'usage: attnviz $cmd'"
+done
+check "samples lists nine or more" bash -c "[ \$('$bin' samples | wc -l) -ge 9 ]"
+check "samples has the default" bash -c "'$bin' samples | grep -q '^pronoun	'"
+
+# Every sample computes, and NumPy loads every file with the documented shapes.
+for sample in $("$bin" samples | cut -f1); do
+  check "compute $sample" "$bin" compute --sample "$sample" --out "$work/$sample"
+  check "numpy reads $sample" "$py" - "$work/$sample" <<'PY'
+import json, sys, numpy as np, os
+d = sys.argv[1]
+t = json.load(open(os.path.join(d, "trace.json")))
+H, n, m, dv = t["shapes"]["heads"], t["shapes"]["n"], t["shapes"]["m"], t["shapes"]["d_v"]
+for name in ["scores", "scaled", "masked", "weights"]:
+    a = np.load(os.path.join(d, name + ".npy"))
+    assert a.shape == (H, n, m) and a.dtype == np.float32, (name, a.shape)
+w = np.load(os.path.join(d, "weights.npy"))
+assert np.isfinite(w).all()
+masked_rows = np.array(t["rows"][0]["fully_masked"])
+sums = w.sum(axis=2)
+assert np.allclose(sums[:, ~masked_rows], 1, atol=1e-5)
+o = np.load(os.path.join(d, "output.npy"))
+assert o.shape == (H, n, dv // H), o.shape
+if t["input"]["mode"] == "tokens":
+    tok = json.load(open(os.path.join(d, "tokens.json")))
+    assert len(tok["queries"]) == n and len(tok["keys"]) == m
+    assert np.load(os.path.join(d, "projected.npy")).shape[0] == n
+PY
+done
+
+# The articles' first example: the true weights, not the printed 1/3 (independent NumPy check).
+check "articles-1d true values" "$py" - "$work/articles-1d" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+q = np.array([1., 2, 3])[:, None]; k = np.array([4., 5, 6])[:, None]; v = np.array([7., 8, 9])[:, None]
+s = q @ k.T                     # d_k = 1: the scale is 1
+w = np.exp(s - s.max(1, keepdims=True)); w /= w.sum(1, keepdims=True)
+assert np.abs(np.load(d + "/weights.npy")[0] - w).max() < 1e-6
+assert np.abs(np.load(d + "/output.npy")[0] - w @ v).max() < 1e-5
+assert abs(w[0, 0] - 1/3) > 0.2
+PY
+
+# Matrix files in every format, with a causal mask, heads and temperature, against NumPy.
+"$py" - "$work" <<'PY'
+import sys, numpy as np, json
+d = sys.argv[1]
+rng = np.random.default_rng(0)
+q = rng.uniform(-3, 3, (7, 8)).astype(np.float32)
+k = rng.uniform(-3, 3, (9, 8)).astype(np.float32)
+v = rng.uniform(-3, 3, (9, 4)).astype(np.float32)
+np.save(d + "/q.npy", q)
+np.savetxt(d + "/k.csv", k, delimiter=",", header="a,b,c,d,e,f,g,h", comments="")
+json.dump(v.tolist(), open(d + "/v.json", "w"))
+mask = rng.uniform(size=(7, 9)) > 0.3
+mask[2] = False
+np.savetxt(d + "/mask.tsv", mask.astype(int), delimiter="\t", fmt="%d")
+PY
+check "compute from files" "$bin" compute --q "$work/q.npy" --k "$work/k.csv" --v "$work/v.json" \
+  --heads 2 --temperature 0.5 --mask "$work/mask.tsv" --out "$work/files"
+check "files match numpy" "$py" - "$work" <<'PY'
+import sys, numpy as np, json
+d = sys.argv[1]
+q = np.load(d + "/q.npy").astype(np.float64)
+k = np.loadtxt(d + "/k.csv", delimiter=",", skiprows=1)
+v = np.array(json.load(open(d + "/v.json")))
+mask = np.loadtxt(d + "/mask.tsv", delimiter="\t").astype(bool)
+w_got = np.load(d + "/files/weights.npy"); o_got = np.load(d + "/files/output.npy")
+masked_got = np.load(d + "/files/masked.npy")
+for h in range(2):
+    qh, kh, vh = q[:, 4*h:4*h+4], k[:, 4*h:4*h+4], v[:, 2*h:2*h+2]
+    s = qh @ kh.T / np.sqrt(4) / 0.5
+    s = np.where(mask, s, -np.inf)
+    mx = s.max(1, keepdims=True)
+    e = np.where(mask, np.exp(s - np.where(np.isfinite(mx), mx, 0)), 0)
+    tot = e.sum(1, keepdims=True)
+    w = np.divide(e, tot, out=np.zeros_like(e), where=tot > 0)
+    assert np.abs(w_got[h] - w).max() < 1e-5, np.abs(w_got[h] - w).max()
+    assert np.abs(o_got[h] - w @ vh).max() < 1e-4
+    assert np.isneginf(masked_got[h][~mask]).all()
+    assert (w_got[h][2] == 0).all() and (o_got[h][2] == 0).all()
+t = json.load(open(d + "/files/trace.json"))
+assert t["rows"][0]["fully_masked"][2] is True and t["rows"][0]["argmax"][2] == -1
+PY
+check "cross-attention tokens" "$bin" compute --tokens "le chat dort" --source "the cat is sleeping now" \
+  --d-model 8 --heads 2 --seed 3 --out "$work/cross"
+check "cross shapes" "$py" -c "import numpy as np; assert np.load('$work/cross/weights.npy').shape == (2, 3, 5)"
+
+# Usage errors: exit 2 with a hint.
+expect_error "no input" 2 "no input" "$bin" compute --out "$work/x"
+expect_error "unknown option" 2 "unknown option --bogus (see attnviz compute --help)" "$bin" compute --sample pronoun --bogus --out "$work/x"
+expect_error "missing --out" 2 "compute needs --out DIR" "$bin" compute --sample pronoun
+expect_error "two inputs" 2 "give only one input" "$bin" compute --sample pronoun --tokens "a b" --out "$work/x"
+expect_error "bad temperature" 2 "--temperature must be > 0" "$bin" compute --sample pronoun --temperature 0 --out "$work/x"
+expect_error "unknown command" 2 "unknown command frobnicate" "$bin" frobnicate
+
+# Input errors: exit 1, one line naming the file and the place.
+printf '1,2\n3\n' >"$work/ragged.csv"
+printf '1,2\n3,x\n' >"$work/text.csv"
+: >"$work/empty.csv"
+printf '\x93NUMPY\x01\x00' >"$work/trunc.npy"
+expect_error "ragged rows" 1 "ragged.csv: line 2: 1 values, but line 1 has 2" \
+  "$bin" compute --q "$work/ragged.csv" --k "$work/k.csv" --v "$work/v.json" --out "$work/x"
+expect_error "non-numeric cell" 1 "text.csv: line 2, column 2: \"x\" is not a number" \
+  "$bin" compute --q "$work/text.csv" --k "$work/k.csv" --v "$work/v.json" --out "$work/x"
+expect_error "empty file" 1 "empty.csv: no numbers found" \
+  "$bin" compute --q "$work/empty.csv" --k "$work/k.csv" --v "$work/v.json" --out "$work/x"
+expect_error "truncated npy" 1 "trunc.npy: byte" \
+  "$bin" compute --q "$work/trunc.npy" --k "$work/k.csv" --v "$work/v.json" --out "$work/x"
+expect_error "missing file" 1 "nope.csv: cannot open (No such file or directory)" \
+  "$bin" compute --q "$work/nope.csv" --k "$work/k.csv" --v "$work/v.json" --out "$work/x"
+expect_error "shape mismatch" 1 "Q is 7×8 but K is 7×9: Q and K need the same number of columns (d_k)" \
+  "$bin" compute --q "$work/q.npy" --k "$work/mask.tsv" --v "$work/v.json" --out "$work/x"
+expect_error "heads do not divide" 1 "d_k = 8 does not divide into 3 heads" \
+  "$bin" compute --q "$work/q.npy" --k "$work/k.csv" --v "$work/v.json" --heads 3 --out "$work/x"
+expect_error "mask shape" 1 "the mask is 7×9 but attention is 9×9" \
+  "$bin" compute --q "$work/k.csv" --k "$work/k.csv" --v "$work/v.json" --mask "$work/mask.tsv" --out "$work/x"
+expect_error "unknown sample" 1 "unknown sample \"nope\"" "$bin" compute --sample nope --out "$work/x"
+expect_error "invalid utf-8" 1 "invalid UTF-8 at byte 1" "$bin" compute --tokens $'a\xff' --out "$work/x"
+expect_error "unwritable out" 1 "cannot create /proc/attnviz" "$bin" compute --sample pronoun --out /proc/attnviz
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
