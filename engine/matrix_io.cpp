@@ -392,6 +392,10 @@ Matrix parseJsonMatrix(std::string_view text, const std::string& name) {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(jsonSyntaxError(name, e, e.byte));
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range 406 ("number overflow parsing '1e400'") carries no byte offset.
+    const std::string what = e.what();
+    throw Error(name + ": invalid JSON, " + what.substr(what.find("] ") + 2));
   }
   if (j.is_object() && j.contains("data")) j = j["data"];
   if (!j.is_array() || j.empty()) throw Error(name + ": expected a non-empty JSON array of rows");

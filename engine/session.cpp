@@ -91,6 +91,10 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     root = json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(jsonSyntaxError(sourceName, e, e.byte));
+  } catch (const json::exception& e) {
+    // out_of_range 406 ("number overflow parsing '1e400'") carries no byte offset.
+    const std::string what = e.what();
+    throw Error(sourceName + ": invalid JSON, " + what.substr(what.find("] ") + 2));
   }
   const Reader rd(sourceName);
   rd.allowOnly(root, "", {"format", "version", "name", "description", "mode", "matrices", "tokens", "options", "view"});
