@@ -89,6 +89,22 @@ void checkShapeLimits(const std::string& name, long rows, long cols) {
 
 std::string errnoText() { return std::strerror(errno); }
 
+// Text from the input quoted in a message, control characters escaped so the message stays
+// one line.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (const unsigned char c : s) {
+    if (c >= 0x20 && c != 0x7F) {
+      out += char(c);
+    } else {
+      out += "\\x";
+      out += "0123456789ABCDEF"[c >> 4];
+      out += "0123456789ABCDEF"[c & 15];
+    }
+  }
+  return out;
+}
+
 // --- .npy ---------------------------------------------------------------------------------
 
 struct NpyHeader {
@@ -338,9 +354,9 @@ LoadedMatrix parseNpy(std::string_view bytes, const std::string& name) {
   else if (d == "<i4") { type = I4; itemSize = 4; }
   else if (d == "<i8") { type = I8; itemSize = 8; }
   else if (!d.empty() && d[0] == '>')
-    throw Error(name + ": big-endian dtype '" + d + "' is not supported (use little-endian float32/float64)");
+    throw Error(name + ": big-endian dtype '" + printable(d) + "' is not supported (use little-endian float32/float64)");
   else
-    throw Error(name + ": unsupported dtype '" + d + "' (expected float32 '<f4' or float64 '<f8')");
+    throw Error(name + ": unsupported dtype '" + printable(d) + "' (expected float32 '<f4' or float64 '<f8')");
   if (h.fortranOrder)
     throw Error(name + ": Fortran-order (column-major) arrays are not supported; save np.ascontiguousarray(a)");
 

@@ -39,3 +39,13 @@ TEST(Regression, JsonNumberOverflowIsAnError) {
   EXPECT_EQ(errorOf([] { parseSession("{\"version\": 1, \"options\": {\"temperature\": -1e999}}", "s.json"); }),
             "s.json: invalid JSON, number overflow parsing '-1e999'");
 }
+
+// A dtype string holding a newline was quoted raw, breaking the one-line message.
+TEST(Regression, NpyDtypeWithControlCharactersStaysOneLine) {
+  const std::string message = errorOf([] { parseNpy(regression("npy/newline-in-dtype"), "x.npy"); });
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find("unsupported dtype '<f4\\x0A"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace attnviz
