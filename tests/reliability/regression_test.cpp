@@ -47,5 +47,11 @@ TEST(Regression, NpyDtypeWithControlCharactersStaysOneLine) {
   EXPECT_NE(message.find("unsupported dtype '<f4\\x0A"), std::string::npos) << message;
 }
 
+// A --tokenizer value (or a session's "tokenizer") holding a newline was quoted raw.
+TEST(Regression, TokenizerNameWithControlCharactersStaysOneLine) {
+  EXPECT_EQ(errorOf([] { parseTokenizerKind("c\\\n"); }), "unknown tokenizer \"c\\\\x0A\" (expected words or chars)");
+  EXPECT_NE(regression("cli_args/newline-in-tokenizer").find("--tokenizer"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace attnviz
