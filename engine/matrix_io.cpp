@@ -370,6 +370,7 @@ LoadedMatrix parseNpy(std::string_view bytes, const std::string& name) {
                   "-D array (expected 2-D [rows, cols] or 3-D [heads, rows, cols])");
   }
   if (heads > kMaxDimension) checkShapeLimits(name, heads, 1);
+  if (cols > kMaxDimension) checkShapeLimits(name, rows, cols);  // before heads·cols can overflow
   checkShapeLimits(name, rows, heads * cols);
   const long count = heads * rows * cols;
   if (count == 0) throw Error(name + ": the array is empty (shape has a zero)");

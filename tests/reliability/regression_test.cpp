@@ -53,5 +53,13 @@ TEST(Regression, TokenizerNameWithControlCharactersStaysOneLine) {
   EXPECT_NE(regression("cli_args/newline-in-tokenizer").find("--tokenizer"), std::string::npos);
 }
 
+// heads · cols was computed before cols was bounded: signed overflow (UBSan) for a 3-D header.
+TEST(Regression, NpyHugeColumnsDoNotOverflow) {
+  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 9223372036854775807), }";
+  std::string npy = std::string("\x93NUMPY\x01\x00", 8) + char(dict.size()) + char(0) + dict;
+  EXPECT_EQ(errorOf([&] { parseNpy(npy, "h.npy"); }),
+            "h.npy: 3×9223372036854775807 is above the size limit (65536 rows or columns, 134217728 values)");
+}
+
 }  // namespace
 }  // namespace attnviz
