@@ -1,8 +1,142 @@
+// `attnviz export`: one stage of the trace as a PNG and/or SVG figure. The figure itself comes
+// from engine/figure (makeFigureRequest + renderFigurePng/Svg), the same calls the desktop
+// app's export action makes, so both write identical files.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
+#include "matrix_io.hpp"
+
+#if HAVE_ATTNVIZ_FIGURE
+#include "figure/figure.hpp"
+#endif
 
 namespace attnviz::cli {
 
-int cmdExport(const std::vector<std::string>&) { throw Error("export is not implemented yet"); }
+#if HAVE_ATTNVIZ_FIGURE
+namespace {
+
+constexpr const char* kExportHelp =
+    "usage: attnviz export INPUT [OPTIONS] --stage STAGE --head H|all (--png FILE | --svg FILE | both)\n"
+    "                      [--colormap MAP] [--range auto|MIN:MAX] [--cell PX] [--values]\n"
+    "                      [--no-labels] [--title TEXT] [--scale F]\n"
+    "\n"
+    "Writes a heatmap figure of one stage, without a window or GPU:\n"
+    "  --stage scores|scaled|masked|weights|output   (default weights)\n"
+    "  --head H|all          head index from 0, or all heads as small multiples sharing one\n"
+    "                        colour scale (default 0)\n"
+    "  --png FILE, --svg FILE  output files (give one or both; written atomically)\n"
+    "  --colormap viridis|magma|cividis|rdbu   default: viridis for weights, rdbu (diverging,\n"
+    "                        centred on 0) for the signed stages\n"
+    "  --range auto|MIN:MAX  colour scale limits (auto: min and max of the unmasked values,\n"
+    "                        symmetric around 0 for rdbu)\n"
+    "  --cell PX             pixels per cell, 1..512 (default: by size, up to 36)\n"
+    "  --values              print each value inside its cell\n"
+    "  --no-labels           no token labels or axis names\n"
+    "  --title TEXT          replaces the generated title and options line (\"\" for none)\n"
+    "  --scale F             multiplies every size, 0.25..8, e.g. 2 for high-DPI output\n"
+    "Masked cells are hatched grey. SVG cells are <rect>s up to 128×128 per head, above that\n"
+    "one embedded image per head (labels stay text).\n"
+    "\n";
+
+ValueRange parseRange(const std::string& text) {
+  const auto colon = text.empty() ? std::string::npos : text.find(':', text[0] == '-' ? 1 : 0);
+  if (colon == std::string::npos) throw UsageError("--range expects auto or MIN:MAX, got \"" + text + "\"");
+  const double lo = parseDouble("--range", text.substr(0, colon));
+  const double hi = parseDouble("--range", text.substr(colon + 1));
+  if (!(lo < hi)) throw Error("--range " + text + " is empty: MIN must be less than MAX");
+  return {float(lo), float(hi)};
+}
+
+// Fails before any work when an output could not be written, so that a bad second path does
+// not leave the first file behind.
+void checkWritable(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  if (p.filename().empty()) throw Error(path + ": not a file name");
+  std::error_code ec;
+  if (fs::is_directory(p, ec)) throw Error(path + ": is a directory");
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  if (!fs::is_directory(dir, ec)) throw Error("cannot write " + path + ": " + dir.string() + " is not a directory");
+  if (::access(dir.c_str(), W_OK) != 0) throw Error("cannot write " + path + ": " + dir.string() + " is not writable");
+}
+
+}  // namespace
+
+int cmdExport(const std::vector<std::string>& args) {
+  InputArgs input;
+  FigureOptions options;
+  std::optional<std::string> png, svg, stage, head, colormap, range;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kExportHelp << kInputHelp;
+      return 0;
+    }
+    if (input.consume(args, i)) continue;
+    const auto once = [&](std::optional<std::string>& slot) {
+      if (slot) throw UsageError(a + " given twice");
+      slot = takeValue(args, i);
+    };
+    if (a == "--png") once(png);
+    else if (a == "--svg") once(svg);
+    else if (a == "--stage") once(stage);
+    else if (a == "--head") once(head);
+    else if (a == "--colormap") once(colormap);
+    else if (a == "--range") once(range);
+    else if (a == "--cell") options.cellPx = int(parseLong("--cell", takeValue(args, i), 1, 512));
+    else if (a == "--scale") options.scale = float(parseDouble("--scale", takeValue(args, i)));
+    else if (a == "--title") options.title = takeValue(args, i);
+    else if (a == "--values") options.values = true;
+    else if (a == "--no-labels") options.labels = false;
+    else throw UsageError("unknown option " + a);
+  }
+  if (!png && !svg) throw UsageError("export needs --png FILE or --svg FILE (or both)");
+  if (png && svg && std::filesystem::path(*png) == std::filesystem::path(*svg))
+    throw UsageError("--png and --svg name the same file");
+  if (!(options.scale >= 0.25f && options.scale <= 8)) throw UsageError("--scale must be between 0.25 and 8");
+  // Bad values (rather than bad syntax) are exit 1: the request was understood but cannot be met.
+  if (stage) options.stage = parseFigureStage(*stage);
+  if (head) options.head = *head == "all" ? kAllHeads : int(parseLong("--head", *head, 0, 1 << 20));
+  if (colormap) options.colormap = parseColormap(*colormap);
+  if (range && *range != "auto") options.range = parseRange(*range);
+  if (png) checkWritable(*png);
+  if (svg) checkWritable(*svg);
+
+  const Session session = input.build();
+  const PreparedSession prepared = prepare(session);
+  const AttentionTrace trace = computeAttention(prepared.inputs, session.options);
+  const FigureRequest request =
+      makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, input.displayName(), options);
+  // Render everything first: a failure then leaves no file at all.
+  const std::string pngBytes = png ? renderFigurePng(request) : std::string();
+  const std::string svgBytes = svg ? renderFigureSvg(request) : std::string();
+  if (png) writeFileAtomic(*png, pngBytes);
+  if (svg) {
+    try {
+      writeFileAtomic(*svg, svgBytes);
+    } catch (const Error&) {
+      if (png) std::filesystem::remove(*png);
+      throw;
+    }
+  }
+  const FigureLayout layout = layoutFigure(request);
+  std::cerr << "attnviz: wrote " << (png ? *png : "") << (png && svg ? " and " : "") << (svg ? *svg : "") << " ("
+            << layout.width << "×" << layout.height << " px, " << toString(options.stage) << ", "
+            << request.panels.size() << " head(s), " << toString(request.colormap) << ")\n";
+  return 0;
+}
+
+#else
+
+int cmdExport(const std::vector<std::string>&) {
+  throw Error("export is not available: this build has no figure library (engine/figure)");
+}
+
+#endif
 
 }  // namespace attnviz::cli

@@ -597,15 +597,14 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
     // One scale shared by every panel, so heads can be compared by colour: the auto range of
     // the panels' extremes (two values per panel) is the auto range of all their values.
     std::vector<float> extremes;
+    const std::uint8_t* mask = r.mask.size() ? r.mask.data() : nullptr;
     for (const FigurePanel& p : r.panels) {
-      const ValueRange pr = autoRange(p.values.data(), std::size_t(p.values.size()), false,
-                                      r.mask.size() ? r.mask.data() : nullptr);
       float lo = INFINITY, hi = -INFINITY;
       for (long k = 0; k < p.values.size(); ++k) {
-        if ((r.mask.size() && !r.mask.data()[k]) || !std::isfinite(p.values.data()[k])) continue;
-        lo = std::min(lo, pr.lo);
-        hi = std::max(hi, pr.hi);
-        break;  // pr is only meaningful when the panel has an unmasked finite value
+        const float v = p.values.data()[k];
+        if ((mask && !mask[k]) || !std::isfinite(v)) continue;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
       }
       if (lo <= hi) extremes.insert(extremes.end(), {lo, hi});
     }
