@@ -100,10 +100,14 @@ void softmaxRows(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool 
     if (keepDerived) ht.expValues.row(i) = w;
     const float sum = w.sum();
     ht.rowSum(i) = sum;
-    w *= 1.0f / sum;
-    Eigen::Index arg = 0;
-    ht.stats.maxWeight(i) = w.maxCoeff(&arg);
-    ht.stats.argmax(i) = int(arg);
+    const float inverseSum = 1.0f / sum;
+    w *= inverseSum;
+    // The row's maximum sits where x - max == 0, so its weight is exp(0) / sum: no second
+    // (scalar, index-tracking) pass over the row is needed.
+    int arg = 0;
+    while (buffer(arg) != 0.0f) ++arg;
+    ht.stats.maxWeight(i) = inverseSum;
+    ht.stats.argmax(i) = arg;
     // -Σ w log w with log w = (x - max) - log(sum): one dot product instead of m logarithms.
     // Masked cells have w = 0 and x - max = -inf; skip them rather than multiply 0 by -inf.
     float weighted = 0;

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config
-  libeigen3-dev libimgui-dev libglfw3-dev libstb-dev nlohmann-json3-dev
+  libeigen3-dev libopenblas-openmp-dev libimgui-dev libglfw3-dev libstb-dev nlohmann-json3-dev
   python3-glad python3-jinja2
   libgl-dev libegl-dev libgl1-mesa-dri libegl-mesa0 mesa-utils
   libgtest-dev libbenchmark-dev
