@@ -1,0 +1,467 @@
+// Figure export: pixels are checked against the colour map, not just "a file was written".
+#include <gtest/gtest.h>
+#include <stb_image.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "figure/colormap.hpp"
+#include "figure/figure.hpp"
+#include "figure/font.hpp"
+#include "matrix_io.hpp"
+#include "session.hpp"
+
+namespace {
+
+using namespace attnviz;
+namespace fs = std::filesystem;
+
+struct Image {
+  int w = 0, h = 0;
+  std::vector<std::uint8_t> rgb;
+  Rgb8 at(int x, int y) const {
+    const std::uint8_t* p = rgb.data() + (std::size_t(y) * w + x) * 3;
+    return {p[0], p[1], p[2]};
+  }
+};
+
+Image decodePng(const std::string& bytes) {
+  Image img;
+  int channels = 0;
+  unsigned char* data = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(bytes.data()), int(bytes.size()),
+                                              &img.w, &img.h, &channels, 3);
+  if (!data) throw std::runtime_error("not a PNG");
+  img.rgb.assign(data, data + std::size_t(img.w) * img.h * 3);
+  stbi_image_free(data);
+  return img;
+}
+
+std::string str(Rgb8 c) { return std::to_string(c[0]) + "," + std::to_string(c[1]) + "," + std::to_string(c[2]); }
+
+// rows×cols values spread over [-1, 1] (so every part of a map is used), with the cells where
+// (i + 2j) % 5 == 0 masked.
+FigureRequest rampRequest(int rows, int cols, Colormap map, int cell) {
+  FigureRequest r;
+  Matrix m(rows, cols);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) m(i, j) = -1.0f + 2.0f * float(i * cols + j) / float(rows * cols - 1);
+  r.panels.push_back({"head 0", m});
+  r.mask = MaskMatrix::Ones(rows, cols);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j)
+      if ((i + 2 * j) % 5 == 0) r.mask(i, j) = 0;
+  // Appending, since GCC 12 warns falsely (-Wrestrict) on "literal" + std::to_string() at -O3.
+  for (int i = 0; i < rows; ++i) r.rowLabels.push_back(std::string("q").append(std::to_string(i)));
+  for (int j = 0; j < cols; ++j) r.colLabels.push_back(std::string("key number ").append(std::to_string(j)));
+  r.colormap = map;
+  r.range = {-1, 1};
+  r.cellPx = cell;
+  r.title = "ramp";
+  r.colorbarLabel = "value";
+  return r;
+}
+
+struct CliRun {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CliRun runAttnviz(const std::string& args) {
+  CliRun run;
+  FILE* pipe = popen((std::string(ATTNVIZ_EXE) + " " + args + " 2>&1").c_str(), "r");
+  if (!pipe) return run;
+  char buf[4096];
+  while (std::size_t got = std::fread(buf, 1, sizeof buf, pipe)) run.output.append(buf, got);
+  const int status = pclose(pipe);
+  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() / ("attnviz-export-test-" + std::to_string(::getpid()) + "-" +
+                                         std::to_string(counter_++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename().string());
+    return out;
+  }
+
+ private:
+  fs::path path_;
+  static inline int counter_ = 0;
+};
+
+// ------------------------------------------------------------------ colour maps
+
+TEST(Colormap, TablesMatchThePublishedEndpoints) {
+  EXPECT_EQ(colormapLut(Colormap::Viridis)[0], (Rgb8{68, 1, 84}));
+  EXPECT_EQ(colormapLut(Colormap::Viridis)[255], (Rgb8{253, 231, 37}));
+  EXPECT_EQ(colormapLut(Colormap::Magma)[0], (Rgb8{0, 0, 4}));
+  EXPECT_EQ(colormapLut(Colormap::Magma)[255], (Rgb8{252, 253, 191}));
+  EXPECT_EQ(colormapLut(Colormap::Cividis)[0], (Rgb8{0, 34, 78}));
+  EXPECT_EQ(colormapLut(Colormap::RdBu)[0], (Rgb8{5, 48, 97}));      // most negative: blue
+  EXPECT_EQ(colormapLut(Colormap::RdBu)[255], (Rgb8{103, 0, 31}));   // most positive: red
+  // Zero sits in the near-white middle of the diverging map.
+  const Rgb8 zero = mapValue(Colormap::RdBu, 0.0f, -3.0f, 3.0f);
+  EXPECT_GE(std::min({zero[0], zero[1], zero[2]}), 240) << str(zero);
+}
+
+TEST(Colormap, SequentialMapsGetBrighterMonotonically) {
+  for (Colormap m : {Colormap::Viridis, Colormap::Magma, Colormap::Cividis}) {
+    const ColormapLut& lut = colormapLut(m);
+    const auto luma = [](Rgb8 c) { return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+    for (int i = 8; i < 256; i += 8) EXPECT_GT(luma(lut[i]), luma(lut[i - 8])) << toString(m) << " at " << i;
+  }
+}
+
+TEST(Colormap, IndexMatchesNearestTextureSampling) {
+  EXPECT_EQ(lutIndex(0.0f, 0.0f, 1.0f), 0);
+  EXPECT_EQ(lutIndex(1.0f, 0.0f, 1.0f), 255);
+  EXPECT_EQ(lutIndex(2.0f, 0.0f, 1.0f), 255);
+  EXPECT_EQ(lutIndex(-2.0f, 0.0f, 1.0f), 0);
+  // GL_NEAREST on a 256-texel row returns texel floor(t·256).
+  EXPECT_EQ(lutIndex(0.5f, 0.0f, 1.0f), 128);
+  EXPECT_EQ(lutIndex(1.0f / 256.0f - 1e-6f, 0.0f, 1.0f), 0);
+  EXPECT_EQ(lutIndex(1.0f / 256.0f + 1e-6f, 0.0f, 1.0f), 1);
+  EXPECT_EQ(mapValue(Colormap::Viridis, -INFINITY, 0, 1), kMaskedColor);
+}
+
+TEST(Colormap, NamesRoundTripAndUnknownNamesAreErrors) {
+  for (Colormap m : {Colormap::Viridis, Colormap::Magma, Colormap::Cividis, Colormap::RdBu})
+    EXPECT_EQ(parseColormap(toString(m)), m);
+  EXPECT_THROW(parseColormap("jet"), Error);
+}
+
+TEST(Colormap, AutoRangeSkipsMaskedAndInfiniteValues) {
+  const float v[] = {-INFINITY, 0.25f, 0.5f, 9.0f, NAN};
+  const std::uint8_t mask[] = {1, 1, 1, 0, 1};
+  EXPECT_EQ(autoRange(v, 5, false, mask), (ValueRange{0.25f, 0.5f}));
+  EXPECT_EQ(autoRange(v, 5, true, mask), (ValueRange{-0.5f, 0.5f}));
+  EXPECT_EQ(autoRange(v, 0, false), (ValueRange{0, 1}));
+  const float same[] = {2, 2};
+  const ValueRange r = autoRange(same, 2, false);
+  EXPECT_LT(r.lo, 2.0f);
+  EXPECT_GT(r.hi, 2.0f);
+}
+
+// ------------------------------------------------------------------ PNG pixels
+
+void expectCellsMatchColormap(const FigureRequest& r) {
+  const FigureLayout layout = layoutFigure(r);
+  const Image img = decodePng(renderFigurePng(r));
+  ASSERT_EQ(img.w, layout.width);
+  ASSERT_EQ(img.h, layout.height);
+  const ColormapLut& lut = colormapLut(r.colormap);
+  const int cell = layout.cellPx;
+  for (std::size_t p = 0; p < r.panels.size(); ++p) {
+    const Matrix& v = r.panels[p].values;
+    const PixelBox& box = layout.heatmaps[p];
+    ASSERT_EQ(box.w, v.cols() * cell);
+    ASSERT_EQ(box.h, v.rows() * cell);
+    for (int i = 0; i < v.rows(); ++i)
+      for (int j = 0; j < v.cols(); ++j) {
+        const bool masked = r.mask.size() && !r.mask(i, j);
+        const Rgb8 want = lut[lutIndex(v(i, j), r.range.lo, r.range.hi)];
+        bool sawMaskBase = false;
+        for (int y = 0; y < cell; ++y)
+          for (int x = 0; x < cell; ++x) {
+            const Rgb8 got = img.at(box.x + j * cell + x, box.y + i * cell + y);
+            if (masked) {
+              ASSERT_TRUE(got == kMaskedColor || got == kMaskedHatch)
+                  << "masked cell (" << i << "," << j << ") pixel " << x << "," << y << " is " << str(got);
+              sawMaskBase |= got == kMaskedColor;
+            } else {
+              ASSERT_EQ(got, want) << "cell (" << i << "," << j << ") pixel " << x << "," << y << ": got " << str(got)
+                                   << ", want " << str(want);
+            }
+          }
+        if (masked && cell >= 4) {
+          EXPECT_TRUE(sawMaskBase) << "masked cell (" << i << "," << j << ")";
+        }
+      }
+  }
+}
+
+TEST(FigurePng, EveryCellPixelIsTheColormapOfItsValueAndMaskedExactlyWhereMasked) {
+  for (Colormap m : {Colormap::Viridis, Colormap::Magma, Colormap::Cividis, Colormap::RdBu}) {
+    SCOPED_TRACE(toString(m));
+    expectCellsMatchColormap(rampRequest(9, 13, m, 14));
+  }
+}
+
+TEST(FigurePng, OnePixelCellsAndHighDpiScaleStayExact) {
+  expectCellsMatchColormap(rampRequest(40, 70, Colormap::Viridis, 1));
+  FigureRequest r = rampRequest(6, 5, Colormap::Magma, 10);
+  r.scale = 2.5f;
+  EXPECT_EQ(layoutFigure(r).cellPx, 25);
+  expectCellsMatchColormap(r);
+}
+
+TEST(FigurePng, SmallMultiplesShareOneScale) {
+  FigureRequest r = rampRequest(5, 6, Colormap::RdBu, 12);
+  Matrix second = r.panels[0].values * 0.5f;
+  r.panels.push_back({"head 1", second});
+  r.panels.push_back({"head 2", -second});
+  const FigureLayout layout = layoutFigure(r);
+  ASSERT_EQ(layout.heatmaps.size(), 3u);
+  for (std::size_t a = 0; a < 3; ++a)
+    for (std::size_t b = a + 1; b < 3; ++b) EXPECT_FALSE(layout.heatmaps[a].intersects(layout.heatmaps[b]));
+  expectCellsMatchColormap(r);
+}
+
+TEST(FigurePng, ValueLabelsContrastWithTheirCells) {
+  FigureRequest r;
+  Matrix m(1, 2);
+  m << 0.0f, 1.0f;  // viridis: dark purple, then bright yellow
+  r.panels.push_back({"", m});
+  r.range = {0, 1};
+  r.cellPx = 48;
+  r.values = true;
+  const FigureLayout layout = layoutFigure(r);
+  const Image img = decodePng(renderFigurePng(r));
+  int white = 0, black = 0;
+  const PixelBox& box = layout.heatmaps[0];
+  for (int y = box.y; y < box.y + box.h; ++y)
+    for (int x = box.x; x < box.x + box.w; ++x) {
+      const Rgb8 c = img.at(x, y);
+      const bool dark = x < box.x + 48;
+      // Anti-aliased strokes: near white on the dark cell, near black on the bright one.
+      if (dark && std::min({c[0], c[1], c[2]}) >= 200) ++white;
+      if (!dark && std::max({c[0], c[1], c[2]}) <= 60) ++black;
+    }
+  EXPECT_GT(white, 5);
+  EXPECT_GT(black, 5);
+  r.cellPx = 8;
+  EXPECT_THROW(layoutFigure(r), Error);  // too small for readable numbers: say so, don't draw garbage
+}
+
+// ------------------------------------------------------------------ layout
+
+TEST(FigureLayout, LabelsNeverOverlapCellsOrEachOther) {
+  for (int cell : {3, 14, 40}) {
+    SCOPED_TRACE(cell);
+    FigureRequest r = rampRequest(24, 24, Colormap::Viridis, cell);
+    r.panels.push_back({"head 1", r.panels[0].values});
+    const FigureLayout layout = layoutFigure(r);
+    ASSERT_FALSE(layout.texts.empty());
+    for (const PixelBox& t : layout.texts) {
+      EXPECT_GE(t.x, 0);
+      EXPECT_GE(t.y, 0);
+      EXPECT_LE(t.x + t.w, layout.width);
+      EXPECT_LE(t.y + t.h, layout.height);
+      for (const PixelBox& h : layout.heatmaps) EXPECT_FALSE(t.intersects(h)) << t.x << "," << t.y;
+      EXPECT_FALSE(t.intersects(layout.colorbar));
+    }
+  }
+}
+
+TEST(FigureLayout, CrowdedLabelsAreThinnedAndLongOnesEllipsised) {
+  FigureRequest r = rampRequest(300, 300, Colormap::Viridis, 2);
+  const FigureLayout crowded = layoutFigure(r);
+  EXPECT_GT(crowded.rowLabelStep, 1);
+  EXPECT_GT(crowded.colLabelStep, 1);
+  // Each drawn row label fits in its share of the axis: at most one per step·cell pixels.
+  EXPECT_GE(crowded.rowLabelStep * crowded.cellPx, 11);
+  EXPECT_EQ(layoutFigure(rampRequest(10, 10, Colormap::Viridis, 30)).rowLabelStep, 1);
+
+  const FontSet& fonts = FontSet::standard();
+  const std::string longToken(200, 'w');
+  const std::string cut = fonts.ellipsize(longToken, 11, 100);
+  EXPECT_LE(fonts.advance(cut, 11), 100.0f);
+  EXPECT_EQ(cut.substr(cut.size() - 3), "\u2026");
+  EXPECT_EQ(fonts.ellipsize("short", 11, 100), "short");
+}
+
+TEST(FigureFonts, CjkAndGreekFallBackToFontsThatHaveThem) {
+  const FontSet& fonts = FontSet::standard();
+  // A replacement box is what a missing glyph would give; real glyphs differ from it.
+  const TextBitmap box = fonts.rasterize("\uFFFD", 20);
+  for (const char* text : {"注意力", "αβγ √ Σ", "한국어", "déjà"}) {
+    const TextBitmap t = fonts.rasterize(text, 20);
+    EXPECT_GT(t.width, 10) << text;
+    EXPECT_NE(t.coverage, box.coverage) << text;
+    EXPECT_GT(fonts.advance(text, 20), 15.0f) << text;
+  }
+  // Two different ideographs give different pictures (not the same fallback box).
+  EXPECT_NE(fonts.rasterize("注", 20).coverage, fonts.rasterize("意", 20).coverage);
+  // Invalid UTF-8 still renders (as U+FFFD) instead of throwing.
+  EXPECT_NO_THROW(fonts.rasterize("bad \xff\xfe bytes", 12));
+}
+
+// ------------------------------------------------------------------ SVG
+
+std::string writeTemp(const TempDir& dir, const std::string& name, const std::string& bytes) {
+  const std::string path = dir / name;
+  writeFileAtomic(path, bytes);
+  return path;
+}
+
+int countOf(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (std::size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(FigureSvg, ParsesAndHasOneRectPerCell) {
+  TempDir dir;
+  FigureRequest r = rampRequest(7, 11, Colormap::Cividis, 20);
+  r.rowLabels[2] = "<&\"'>";  // escaped, or xmllint fails
+  r.colLabels[3] = "注意";
+  const std::string svg = renderFigureSvg(r);
+  const std::string path = writeTemp(dir, "f.svg", svg);
+  EXPECT_EQ(std::system(("xmllint --noout " + path).c_str()), 0) << svg.substr(0, 2000);
+  EXPECT_EQ(countOf(svg, "<rect class=\"cell\""), 7 * 11);
+  int masked = 0;
+  for (int i = 0; i < 7; ++i)
+    for (int j = 0; j < 11; ++j) masked += r.mask(i, j) == 0;
+  EXPECT_EQ(countOf(svg, "fill=\"url(#masked)\"/>\n"), masked + 1);  // + the legend swatch
+  EXPECT_NE(svg.find("注意"), std::string::npos);
+  EXPECT_EQ(countOf(svg, "<image"), 0);
+  // Cell colours are the colour map's, as in the PNG.
+  const ColormapLut& lut = colormapLut(Colormap::Cividis);
+  const Rgb8 c = lut[lutIndex(r.panels[0].values(0, 1), -1, 1)];
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "#%02x%02x%02x", c[0], c[1], c[2]);
+  EXPECT_NE(svg.find(std::string("fill=\"") + hex + "\""), std::string::npos);
+}
+
+TEST(FigureSvg, LargeInputsEmbedTheCellsAsOneImageButKeepTextLabels) {
+  TempDir dir;
+  FigureRequest r = rampRequest(130, 129, Colormap::Viridis, 2);
+  EXPECT_FALSE(layoutFigure(r).vectorCells);
+  const std::string svg = renderFigureSvg(r);
+  EXPECT_EQ(countOf(svg, "<rect class=\"cell\""), 0);
+  EXPECT_EQ(countOf(svg, "<image class=\"cells\""), 1);
+  EXPECT_GT(countOf(svg, "<text"), 20);
+  EXPECT_EQ(std::system(("xmllint --noout " + writeTemp(dir, "big.svg", svg)).c_str()), 0);
+  EXPECT_TRUE(layoutFigure(rampRequest(128, 128, Colormap::Viridis, 2)).vectorCells);
+}
+
+TEST(FigureOutput, SameRequestGivesIdenticalBytes) {
+  const FigureRequest r = rampRequest(12, 12, Colormap::RdBu, 16);
+  EXPECT_EQ(renderFigurePng(r), renderFigurePng(r));
+  EXPECT_EQ(renderFigureSvg(r), renderFigureSvg(r));
+}
+
+// ------------------------------------------------------------------ requests from a trace
+
+TEST(FigureRequestFromTrace, DefaultsRangesMaskAndTitle) {
+  const Session s = loadSample("causal-lm");
+  const PreparedSession p = prepare(s);
+  const AttentionTrace t = computeAttention(p.inputs, s.options);
+  FigureOptions o;
+  o.stage = FigureStage::Weights;
+  o.head = kAllHeads;
+  FigureRequest r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm", o);
+  EXPECT_EQ(int(r.panels.size()), t.heads);
+  EXPECT_EQ(r.colormap, Colormap::Viridis);
+  ASSERT_EQ(r.mask.rows(), t.n);
+  EXPECT_EQ(r.mask(0, t.m - 1), 0);  // causal: the first query cannot see the last key
+  EXPECT_NE(r.title.find("causal-lm"), std::string::npos);
+  EXPECT_NE(r.subtitle.find("mask causal"), std::string::npos);
+
+  o.stage = FigureStage::Scores;
+  o.head = 0;
+  r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm", o);
+  EXPECT_EQ(r.colormap, Colormap::RdBu);
+  EXPECT_EQ(r.range.lo, -r.range.hi);  // diverging: centred on 0
+  EXPECT_EQ(r.mask.size(), 0);         // the mask is not applied to raw scores yet
+
+  o.head = t.heads;
+  EXPECT_THROW(makeFigureRequest(t, p.queryLabels, p.keyLabels, "x", o), Error);
+  o.head = 0;
+  o.range = ValueRange{1, 1};
+  EXPECT_THROW(makeFigureRequest(t, p.queryLabels, p.keyLabels, "x", o), Error);
+}
+
+// ------------------------------------------------------------------ the real binary
+
+TEST(ExportCli, WritesPngAndSvgAndIsDeterministic) {
+  TempDir dir;
+  const std::string args = "--sample pronoun --stage weights --head all --png " + (dir / "a.png") + " --svg " + (dir / "a.svg");
+  const CliRun first = runAttnviz("export " + args);
+  ASSERT_EQ(first.code, 0) << first.output;
+  const std::string png1 = readFile(dir / "a.png"), svg1 = readFile(dir / "a.svg");
+  const CliRun second = runAttnviz("export " + args);
+  ASSERT_EQ(second.code, 0) << second.output;
+  EXPECT_EQ(readFile(dir / "a.png"), png1);
+  EXPECT_EQ(readFile(dir / "a.svg"), svg1);
+  EXPECT_EQ(std::system(("xmllint --noout " + (dir / "a.svg")).c_str()), 0);
+  const std::vector<std::string> entries = dir.entries();
+  EXPECT_EQ(std::set<std::string>({"a.png", "a.svg"}), std::set<std::string>(entries.begin(), entries.end()));
+}
+
+// The app exports through makeFigureRequest + renderFigure*, the calls made here; the CLI must
+// give the same bytes for the same session.
+TEST(ExportCli, CommandLineEqualsTheLibraryCallTheAppMakes) {
+  TempDir dir;
+  const CliRun run = runAttnviz("export --sample chinese --stage scaled --head 1 --colormap magma --values --png " +
+                             (dir / "c.png") + " --svg " + (dir / "c.svg"));
+  ASSERT_EQ(run.code, 0) << run.output;
+  const Session s = loadSample("chinese");
+  const PreparedSession p = prepare(s);
+  const AttentionTrace t = computeAttention(p.inputs, s.options);
+  FigureOptions o;
+  o.stage = FigureStage::Scaled;
+  o.head = 1;
+  o.colormap = Colormap::Magma;
+  o.values = true;
+  const FigureRequest r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "chinese", o);
+  EXPECT_EQ(readFile(dir / "c.png"), renderFigurePng(r));
+  EXPECT_EQ(readFile(dir / "c.svg"), renderFigureSvg(r));
+}
+
+TEST(ExportCli, BadRequestsExitWithOneLineAndLeaveNoFile) {
+  TempDir dir;
+  const std::string png = dir / "out.png";
+  const struct {
+    std::string args;
+    int code;
+    std::string message;
+  } cases[] = {
+      {"--sample pronoun --stage attention --png " + png, 1, "unknown stage \"attention\""},
+      {"--sample pronoun --head 4 --png " + png, 1, "head 4 is out of range: this input has 4 heads"},
+      {"--sample pronoun --head -1 --png " + png, 2, "--head must be between"},
+      {"--sample pronoun --range 1:0.5 --png " + png, 1, "MIN must be less than MAX"},
+      {"--sample pronoun --range 2:2 --png " + png, 1, "MIN must be less than MAX"},
+      {"--sample pronoun --colormap jet --png " + png, 1, "unknown colour map \"jet\""},
+      {"--sample pronoun --png " + (dir / "missing/dir/out.png"), 1, "is not a directory"},
+      {"--sample pronoun --png " + png + " --svg " + (dir / "missing/out.svg"), 1, "is not a directory"},
+      {"--sample pronoun --png /proc/out.png", 1, "cannot write /proc/out.png"},
+      {"--sample pronoun --stage weights", 2, "export needs --png FILE or --svg FILE"},
+      {"--sample pronoun --png " + png + " --bogus", 2, "unknown option --bogus"},
+      {"--sample nosuch --png " + png, 1, "nosuch"},
+      {"--sample pronoun --cell 0 --png " + png, 2, "--cell must be between 1 and 512"},
+      {"--sample pronoun --values --cell 4 --png " + png, 1, "--values needs cells of at least"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args);
+    const CliRun run = runAttnviz("export " + c.args);
+    EXPECT_EQ(run.code, c.code) << run.output;
+    EXPECT_NE(run.output.find(c.message), std::string::npos) << run.output;
+    EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
+    EXPECT_TRUE(dir.entries().empty()) << "left behind: " << dir.entries().front();
+  }
+}
+
+TEST(ExportCli, HelpDescribesEveryFlag) {
+  const CliRun run = runAttnviz("export --help");
+  EXPECT_EQ(run.code, 0);
+  for (const char* flag : {"--stage", "--head", "--png", "--svg", "--colormap", "--range", "--cell", "--values",
+                           "--no-labels", "--title", "--scale", "--sample"})
+    EXPECT_NE(run.output.find(flag), std::string::npos) << flag;
+}
+
+}  // namespace
