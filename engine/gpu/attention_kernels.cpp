@@ -13,7 +13,8 @@ namespace attnviz::gpu {
 namespace {
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
-// Bigger stage chunks buy nothing once a chunk fills the GPU; this bounds memory use instead.
+// Bigger stage chunks buy nothing once a chunk fills the GPU; the cap bounds memory use and
+// keeps every float index inside a chunk far below the shaders' 32-bit limit.
 constexpr std::uint64_t kStageChunkCap = 256 * kMiB;
 constexpr unsigned kGemmTile = 64, kFlashRows = 16, kFlashChunkWidth = 64;
 
@@ -108,7 +109,6 @@ AttentionKernels::AttentionKernels(std::uint64_t stageBufferLimitBytes) {
   if (maxBlockBytes_ < kMiB)
     throw Error("the GPU's shader-storage blocks are too small (GL_MAX_SHADER_STORAGE_BLOCK_SIZE = " +
                 std::to_string(maxBlockBytes_) + " bytes)");
-  // Chunk offsets are 32-bit in the shaders; 1 GiB keeps every index far from 2^32.
   stageLimit_ = std::min(maxBlockBytes_, kStageChunkCap);
   if (stageBufferLimitBytes) stageLimit_ = std::min(stageLimit_, stageBufferLimitBytes);
   for (int axis = 0; axis < 3; ++axis) glGetIntegeri_v(GL_MAX_COMPUTE_WORK_GROUP_COUNT, axis, &maxGroups_[axis]);
@@ -332,10 +332,6 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
   throwOnGlError("while computing attention");
   timer.collect();
 
-  t.timings.scoresMs = times_.normalizeMs + times_.scoresMs;
-  t.timings.scaleMaskMs = 0;  // fused into the scores kernel
-  t.timings.softmaxMs = times_.softmaxMs;
-  t.timings.outputMs = times_.weightedSumMs;
   t.timings.totalMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return t;
