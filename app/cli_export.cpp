@@ -39,6 +39,7 @@ constexpr const char* kExportHelp =
     "  --no-labels           no token labels or axis names\n"
     "  --title TEXT          replaces the generated title and options line (\"\" for none)\n"
     "  --scale F             multiplies every size, 0.25..8, e.g. 2 for high-DPI output\n"
+    "                        (so the score scale override of OPTIONS is --score-scale X here)\n"
     "Masked cells are hatched grey. SVG cells are <rect>s up to 128×128 per head, above that\n"
     "one embedded image per head (labels stay text).\n"
     "\n";
@@ -77,6 +78,17 @@ int cmdExport(const std::vector<std::string>& args) {
       std::cout << kExportHelp << kInputHelp;
       return 0;
     }
+    // `--scale` is the figure's size factor here (issue 4), so the score-scale override that
+    // `compute` calls --scale is spelled --score-scale in export; checked before InputArgs.
+    if (a == "--scale") {
+      options.scale = float(parseDouble("--scale", takeValue(args, i)));
+      continue;
+    }
+    if (a == "--score-scale") {
+      if (input.scale) throw UsageError("--score-scale given twice");
+      input.scale = takeValue(args, i);
+      continue;
+    }
     if (input.consume(args, i)) continue;
     const auto once = [&](std::optional<std::string>& slot) {
       if (slot) throw UsageError(a + " given twice");
@@ -89,7 +101,6 @@ int cmdExport(const std::vector<std::string>& args) {
     else if (a == "--colormap") once(colormap);
     else if (a == "--range") once(range);
     else if (a == "--cell") options.cellPx = int(parseLong("--cell", takeValue(args, i), 1, 512));
-    else if (a == "--scale") options.scale = float(parseDouble("--scale", takeValue(args, i)));
     else if (a == "--title") options.title = takeValue(args, i);
     else if (a == "--values") options.values = true;
     else if (a == "--no-labels") options.labels = false;

@@ -407,10 +407,13 @@ TEST(ExportCli, WritesPngAndSvgAndIsDeterministic) {
 // give the same bytes for the same session.
 TEST(ExportCli, CommandLineEqualsTheLibraryCallTheAppMakes) {
   TempDir dir;
-  const CliRun run = runAttnviz("export --sample chinese --stage scaled --head 1 --colormap magma --values --png " +
-                             (dir / "c.png") + " --svg " + (dir / "c.svg"));
+  // --scale is the figure's size factor; the score scale override is --score-scale in export.
+  const CliRun run = runAttnviz(
+      "export --sample chinese --stage scaled --head 1 --colormap magma --values --scale 1.5 --score-scale 0.25 "
+      "--png " + (dir / "c.png") + " --svg " + (dir / "c.svg"));
   ASSERT_EQ(run.code, 0) << run.output;
-  const Session s = loadSample("chinese");
+  Session s = loadSample("chinese");
+  s.options.scaleOverride = 0.25f;
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   FigureOptions o;
@@ -418,7 +421,9 @@ TEST(ExportCli, CommandLineEqualsTheLibraryCallTheAppMakes) {
   o.head = 1;
   o.colormap = Colormap::Magma;
   o.values = true;
+  o.scale = 1.5f;
   const FigureRequest r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "chinese", o);
+  EXPECT_NE(r.subtitle.find("scale 0.25"), std::string::npos) << r.subtitle;
   EXPECT_EQ(readFile(dir / "c.png"), renderFigurePng(r));
   EXPECT_EQ(readFile(dir / "c.svg"), renderFigureSvg(r));
 }
