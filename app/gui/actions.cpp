@@ -1,0 +1,465 @@
+#include "actions.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "colormap_lut.hpp"
+#include "document.hpp"
+#include "matrix_io.hpp"
+#include "steps.hpp"
+
+namespace attnviz::gui {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Matrix& slotMatrix(Session& s, MatrixSlot slot) {
+  return slot == MatrixSlot::Q ? s.matrices.q : slot == MatrixSlot::K ? s.matrices.k : s.matrices.v;
+}
+
+// The engine throws Error with a one-line message; actions turn it into a status-bar report.
+template <typename Fn>
+bool attempt(AppState& app, Fn&& fn) {
+  try {
+    fn();
+    return true;
+  } catch (const std::exception& e) {
+    report(app, e.what(), true);
+    return false;
+  }
+}
+
+void keepViewInRange(AppState& app) {
+  Document& d = app.doc;
+  ViewState& v = d.session.view;
+  v.step = std::clamp(v.step, 0, stepCount(d) - 1);
+  if (v.head >= d.session.options.heads) v.head = 0;
+}
+
+void afterNewSession(AppState& app) {
+  app.hover = {};
+  fitView(app);
+  keepViewInRange(app);
+}
+
+// A painted mask starts from what the user currently sees (causal or everything allowed).
+void ensureCustomMask(Session& s, int n, int m) {
+  AttentionOptions& o = s.options;
+  if (o.mask == MaskKind::Custom && o.customMask.rows() == n && o.customMask.cols() == m) return;
+  MaskMatrix mask(n, m);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) mask(i, j) = isAllowed(o, n, m, i, j) ? 1 : 0;
+  o.customMask = mask;
+  o.mask = MaskKind::Custom;
+}
+
+float parseFloat(const std::string& s) {
+  std::size_t used = 0;
+  const float v = std::stof(s, &used);
+  if (used != s.size()) throw Error("not a number: \"" + s + "\"");
+  return v;
+}
+
+bool parseBool(const std::string& s) {
+  if (s == "on" || s == "true" || s == "1" || s == "yes") return true;
+  if (s == "off" || s == "false" || s == "0" || s == "no") return false;
+  throw Error("expected on/off, got \"" + s + "\"");
+}
+
+}  // namespace
+
+const char* slotName(MatrixSlot slot) {
+  return slot == MatrixSlot::Q ? "Q" : slot == MatrixSlot::K ? "K" : "V";
+}
+
+void report(AppState& app, const std::string& message, bool error) {
+  app.message = message;
+  app.messageIsError = error;
+  app.messageTime = std::chrono::steady_clock::now();
+  if (error) app.automation.failed = app.automation.failed || !app.automation.script.empty();
+}
+
+// ---- files and samples ----
+
+bool loadSample(AppState& app, const std::string& name) {
+  return attempt(app, [&] {
+    Session s = attnviz::loadSample(name);
+    replaceSession(app.doc, std::move(s), "");
+    afterNewSession(app);
+    report(app, "Loaded sample \"" + name + "\"");
+  });
+}
+
+bool openSession(AppState& app, const std::string& path) {
+  return attempt(app, [&] {
+    Session s = loadSession(path);
+    replaceSession(app.doc, std::move(s), path);
+    app.hover = {};
+    app.camera = {};
+    keepViewInRange(app);
+    report(app, "Opened " + path);
+  });
+}
+
+bool openFile(AppState& app, const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  if (ext == ".json") {
+    // A JSON file is a session unless it holds a bare matrix.
+    try {
+      Session s = loadSession(path);
+      replaceSession(app.doc, std::move(s), path);
+      afterNewSession(app);
+      report(app, "Opened " + path);
+      return true;
+    } catch (const std::exception&) {
+    }
+  }
+  // A dropped matrix goes into the first of Q, K, V whose shape it fits, else replaces Q.
+  return loadMatrix(app, MatrixSlot::Q, path);
+}
+
+bool saveSessionAs(AppState& app, const std::string& path) {
+  return attempt(app, [&] {
+    saveSession(path, app.doc.session);
+    app.doc.path = path;
+    app.doc.unsaved = false;
+    report(app, "Saved " + path);
+  });
+}
+
+bool loadMatrix(AppState& app, MatrixSlot slot, const std::string& path) {
+  return attempt(app, [&] {
+    LoadedMatrix lm = readMatrixFile(path);
+    Session& s = app.doc.session;
+    if (s.mode != InputMode::Matrices) {
+      // Switching to matrices mode keeps the current projections as the starting point.
+      s.matrices = app.doc.prepared.inputs;
+      s.mode = InputMode::Matrices;
+    }
+    slotMatrix(s, slot) = std::move(lm.values);
+    if (slot == MatrixSlot::V) markValuesChanged(app.doc); else markInputsChanged(app.doc);
+    report(app, std::string("Loaded ") + slotName(slot) + " from " + path);
+  });
+}
+
+bool loadMask(AppState& app, const std::string& path) {
+  return attempt(app, [&] {
+    app.doc.session.options.customMask = readMaskFile(path);
+    app.doc.session.options.mask = MaskKind::Custom;
+    markOptionsChanged(app.doc);
+    report(app, "Loaded mask from " + path);
+  });
+}
+
+void screenshot(AppState& app, const std::string& path) {
+  app.automation.pendingScreenshot = path;
+  app.automation.screenshotCountdown = 1;
+}
+
+void quit(AppState& app) { app.quitRequested = true; }
+
+// ---- options ----
+
+void setScoreFunction(AppState& app, ScoreFunction f) {
+  app.doc.session.options.score = f;
+  markOptionsChanged(app.doc);
+}
+
+void setScaleOverride(AppState& app, std::optional<float> scale) {
+  app.doc.session.options.scaleOverride = scale;
+  markOptionsChanged(app.doc);
+}
+
+void setTemperature(AppState& app, float t) {
+  app.doc.session.options.temperature = std::clamp(t, 0.01f, 100.0f);
+  markOptionsChanged(app.doc);
+}
+
+void setMaskKind(AppState& app, MaskKind k) {
+  Session& s = app.doc.session;
+  if (k == MaskKind::Custom) {
+    ensureCustomMask(s, app.doc.trace().n, app.doc.trace().m);
+  } else {
+    s.options.mask = k;
+  }
+  markOptionsChanged(app.doc);
+}
+
+void toggleMaskCell(AppState& app, int row, int col) {
+  const int n = app.doc.trace().n, m = app.doc.trace().m;
+  if (row < 0 || col < 0 || row >= n || col >= m) return;
+  Session& s = app.doc.session;
+  ensureCustomMask(s, n, m);
+  std::uint8_t& cell = s.options.customMask(row, col);
+  cell = cell ? 0 : 1;
+  markOptionsChanged(app.doc);
+}
+
+bool setHeadsQuiet(AppState& app, int heads) {
+  Session& s = app.doc.session;
+  const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
+  const int vwidth = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.v.cols());
+  if (heads < 1 || width % heads != 0 || vwidth % heads != 0) return false;
+  return setHeads(app, heads);
+}
+
+bool setHeads(AppState& app, int heads) {
+  Session& s = app.doc.session;
+  const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
+  const int vwidth = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.v.cols());
+  if (heads < 1 || width % heads != 0 || vwidth % heads != 0) {
+    report(app, "heads must divide d_k and d_v (" + std::to_string(width) + ", " +
+                    std::to_string(vwidth) + ")", true);
+    return false;
+  }
+  s.options.heads = heads;
+  if (s.view.head >= heads) s.view.head = 0;
+  markOptionsChanged(app.doc);
+  return true;
+}
+
+void setColormap(AppState& app, ColormapId id) {
+  if (id == ColormapId::RdBu) app.view.divergingForSigned = true; else app.view.sequential = id;
+}
+
+bool setOption(AppState& app, const std::string& key, const std::string& value) {
+  return attempt(app, [&] {
+    Session& s = app.doc.session;
+    if (key == "temperature") setTemperature(app, parseFloat(value));
+    else if (key == "scale") setScaleOverride(app, value == "auto" ? std::nullopt : std::optional(parseFloat(value)));
+    else if (key == "score") setScoreFunction(app, parseScoreFunction(value));
+    else if (key == "mask") setMaskKind(app, value == "custom" ? MaskKind::Custom : parseMaskKind(value));
+    else if (key == "heads") { if (!setHeads(app, std::stoi(value))) throw Error(app.message); }
+    else if (key == "colormap") setColormap(app, parseColormapId(value));
+    else if (key == "diverging") app.view.divergingForSigned = parseBool(value);
+    else if (key == "values") app.view.showValues = parseBool(value);
+    else if (key == "range") app.view.probabilitiesZeroToOne = value == "unit";
+    else if (key == "text") setTokensText(app, value);
+    else if (key == "source") setSourceText(app, value);
+    else if (key == "tokenizer") setTokenizer(app, parseTokenizerKind(value));
+    else if (key == "d_model") setDModel(app, std::stoi(value));
+    else if (key == "seed") setSeed(app, std::stoull(value));
+    else if (key == "positional") setPositional(app, parseBool(value));
+    else if (key == "mode") setInputMode(app, value == "tokens" ? InputMode::Tokens : InputMode::Matrices);
+    else if (key == "speed") app.view.playStepsPerSecond = std::clamp(parseFloat(value), 0.1f, 10.0f);
+    else throw Error("unknown option \"" + key + "\"");
+    (void)s;
+  });
+}
+
+// ---- tokens mode ----
+
+void setTokensText(AppState& app, const std::string& text) {
+  app.doc.session.tokens.text = text;
+  markInputsChanged(app.doc);
+}
+void setSourceText(AppState& app, const std::string& text) {
+  app.doc.session.tokens.source = text;
+  markInputsChanged(app.doc);
+}
+void setTokenizer(AppState& app, TokenizerKind k) {
+  app.doc.session.tokens.tokenizer = k;
+  markInputsChanged(app.doc);
+}
+void setDModel(AppState& app, int dModel) {
+  Session& s = app.doc.session;
+  s.tokens.dModel = std::clamp(dModel, 1, 4096);
+  // Keep heads a divisor of d_model so the edit never leaves an invalid configuration.
+  while (s.tokens.dModel % s.options.heads != 0) --s.options.heads;
+  markInputsChanged(app.doc);
+}
+void setSeed(AppState& app, std::uint64_t seed) {
+  app.doc.session.tokens.seed = seed;
+  markInputsChanged(app.doc);
+}
+void setPositional(AppState& app, bool on) {
+  app.doc.session.tokens.positional = on;
+  markInputsChanged(app.doc);
+}
+void setInputMode(AppState& app, InputMode mode) {
+  Session& s = app.doc.session;
+  if (s.mode == mode) return;
+  if (mode == InputMode::Matrices) s.matrices = app.doc.prepared.inputs;  // start from what is shown
+  if (mode == InputMode::Tokens && s.tokens.text.empty()) s.tokens.text = "The cat sat on the mat";
+  s.mode = mode;
+  if (mode == InputMode::Tokens) {
+    while (s.tokens.dModel % s.options.heads != 0) --s.options.heads;
+  }
+  markInputsChanged(app.doc);
+  keepViewInRange(app);
+}
+
+// ---- matrices mode ----
+
+void setMatrixValue(AppState& app, MatrixSlot slot, int row, int col, float value) {
+  Matrix& m = slotMatrix(app.doc.session, slot);
+  if (row < 0 || col < 0 || row >= m.rows() || col >= m.cols() || !std::isfinite(value)) return;
+  m(row, col) = value;
+  if (slot == MatrixSlot::V) markValuesChanged(app.doc); else markInputsChanged(app.doc);
+}
+
+bool resizeMatrices(AppState& app, int n, int m, int dk, int dv) {
+  if (n < 1 || m < 1 || dk < 1 || dv < 1 || n > kMaxSequenceLength || m > kMaxSequenceLength ||
+      dk > 4096 || dv > 4096) {
+    report(app, "sizes must be between 1 and 16384 (d_k, d_v ≤ 4096)", true);
+    return false;
+  }
+  AttentionInputs& in = app.doc.session.matrices;
+  auto grow = [](Matrix& x, int r, int c) {
+    Matrix y = Matrix::Zero(r, c);
+    const int rr = std::min<int>(r, int(x.rows())), cc = std::min<int>(c, int(x.cols()));
+    y.topLeftCorner(rr, cc) = x.topLeftCorner(rr, cc);
+    x = std::move(y);
+  };
+  grow(in.q, n, dk);
+  grow(in.k, m, dk);
+  grow(in.v, m, dv);
+  AttentionOptions& o = app.doc.session.options;
+  if (o.mask == MaskKind::Custom && (o.customMask.rows() != n || o.customMask.cols() != m)) {
+    MaskMatrix mask = MaskMatrix::Ones(n, m);
+    const int rr = std::min<int>(n, int(o.customMask.rows())), cc = std::min<int>(m, int(o.customMask.cols()));
+    mask.topLeftCorner(rr, cc) = o.customMask.topLeftCorner(rr, cc);
+    o.customMask = mask;
+  }
+  while (dk % o.heads != 0 || dv % o.heads != 0) --o.heads;
+  markInputsChanged(app.doc);
+  keepViewInRange(app);
+  if (app.hover.row >= n || app.hover.col >= m) app.hover = {};
+  if (app.doc.session.view.selectedRow >= n) pinCell(app, -1, -1);
+  return true;
+}
+
+void fillMatrix(AppState& app, MatrixSlot slot, FillKind kind, std::uint64_t seed) {
+  Matrix& x = slotMatrix(app.doc.session, slot);
+  if (kind == FillKind::Zeros) x.setZero();
+  if (kind == FillKind::Identity) x.setIdentity();
+  if (kind == FillKind::Random) {
+    std::mt19937_64 rng(seed * 3 + std::uint64_t(slot));
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = std::round(u(rng) * 100.0f) / 100.0f;
+  }
+  if (slot == MatrixSlot::V) markValuesChanged(app.doc); else markInputsChanged(app.doc);
+}
+
+bool pasteMatrix(AppState& app, MatrixSlot slot, const std::string& text) {
+  return attempt(app, [&] {
+    Matrix x = parseClipboardMatrix(text);
+    slotMatrix(app.doc.session, slot) = std::move(x);
+    if (slot == MatrixSlot::V) markValuesChanged(app.doc); else markInputsChanged(app.doc);
+    report(app, std::string("Pasted ") + slotName(slot) + " (" + std::to_string(slotMatrix(app.doc.session, slot).rows()) +
+                    "×" + std::to_string(slotMatrix(app.doc.session, slot).cols()) + ")");
+  });
+}
+
+// ---- step-through and selection ----
+
+void stepGoto(AppState& app, int step) {
+  app.doc.session.view.step = std::clamp(step, 0, stepCount(app.doc) - 1);
+  app.camera.fit = true;  // the output steps have another shape
+}
+void stepNext(AppState& app) {
+  if (app.doc.session.view.step + 1 >= stepCount(app.doc)) {
+    app.view.playing = false;
+    return;
+  }
+  stepGoto(app, app.doc.session.view.step + 1);
+}
+void stepPrev(AppState& app) { stepGoto(app, app.doc.session.view.step - 1); }
+
+void togglePlay(AppState& app) {
+  app.view.playing = !app.view.playing;
+  app.view.playAccumulator = 0;
+  if (app.view.playing && app.doc.session.view.step + 1 >= stepCount(app.doc)) stepGoto(app, 0);
+}
+
+void selectHead(AppState& app, int head) {
+  app.doc.session.view.head = std::clamp(head, -1, app.doc.session.options.heads - 1);
+}
+
+void hoverCell(AppState& app, int row, int col, int head, bool fromScript) {
+  // The mouse's hover is collected during the frame and shown from the next one; a scripted
+  // hover applies at once and stays until replaced.
+  Hover& h = fromScript ? app.hover : app.hoverNext;
+  h.row = row;
+  h.col = col;
+  h.head = head;
+  h.fromScript = fromScript;
+}
+
+void commitHover(AppState& app) {
+  if (app.hoverNext.row >= 0 || !app.hover.fromScript) app.hover = app.hoverNext;
+  app.hoverNext = {};
+}
+
+void clearHover(AppState& app) { app.hover = {}; }
+
+void pinCell(AppState& app, int row, int col) {
+  ViewState& v = app.doc.session.view;
+  const bool same = v.selectedRow == row && v.selectedCol == col;
+  v.selectedRow = same ? -1 : row;  // clicking the pinned cell again unpins it
+  v.selectedCol = same ? -1 : col;
+  if (row < 0 || col < 0) v.selectedRow = v.selectedCol = -1;
+}
+
+void fitView(AppState& app) { app.camera.fit = true; }
+
+void zoomView(AppState& app, float factor, float anchorCol, float anchorRow) {
+  HeatmapCamera& c = app.camera;
+  const float newPx = std::clamp(c.cellPx * factor, 0.05f, 400.0f);
+  // Keep the cell under the mouse where it is.
+  c.originCol = anchorCol - (anchorCol - c.originCol) * c.cellPx / newPx;
+  c.originRow = anchorRow - (anchorRow - c.originRow) * c.cellPx / newPx;
+  c.cellPx = newPx;
+  c.fit = false;
+}
+
+// ---- state dump for tests ----
+
+void dumpState(const AppState& app, const std::string& path) {
+  const Document& d = app.doc;
+  const Session& s = d.session;
+  nlohmann::json j;
+  j["step"] = s.view.step;
+  j["step_name"] = stepInfo(stepAt(s.view.step)).name;
+  j["head"] = s.view.head;
+  j["selected"] = {s.view.selectedRow, s.view.selectedCol};
+  j["hover"] = {app.hover.row, app.hover.col};
+  j["mode"] = s.mode == InputMode::Tokens ? "tokens" : "matrices";
+  j["text"] = s.tokens.text;
+  j["query_tokens"] = d.prepared.queryLabels;
+  j["n"] = d.trace().n;
+  j["m"] = d.trace().m;
+  j["heads"] = s.options.heads;
+  j["temperature"] = s.options.temperature;
+  j["mask"] = toString(s.options.mask);
+  j["frames"] = app.frameIndex;
+  j["error"] = d.error;
+  j["message"] = app.message;
+  j["script_failed"] = app.automation.failed;
+  std::ofstream(path) << j.dump(2) << "\n";
+}
+
+void writeScreenshotSidecar(const AppState& app, const std::string& path) {
+  const HeatmapGeometry& g = app.geometry;
+  nlohmann::json j;
+  j["valid"] = g.valid;
+  j["origin"] = {g.x0, g.y0};
+  j["cell"] = {g.cellW, g.cellH};
+  j["clip"] = {g.clipX0, g.clipY0, g.clipX1, g.clipY1};
+  j["rows"] = g.rows;
+  j["cols"] = g.cols;
+  j["range"] = {g.vmin, g.vmax};
+  j["colormap"] = colormapName(g.colormap);
+  j["step"] = g.step;
+  j["head"] = g.head;
+  j["pinned"] = {app.doc.session.view.selectedRow, app.doc.session.view.selectedCol};
+  std::ofstream(path) << j.dump(2) << "\n";
+}
+
+}  // namespace attnviz::gui

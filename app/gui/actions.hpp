@@ -1,0 +1,74 @@
+#pragma once
+// Every user action as a named function. Buttons, keyboard shortcuts, drag-and-drop and the
+// --script automation all call these; there is no second code path for tests.
+// Actions report failures through app.message (and return false) instead of throwing.
+#include <string>
+
+#include "app_state.hpp"
+
+namespace attnviz::gui {
+
+enum class MatrixSlot { Q, K, V };
+enum class FillKind { Random, Identity, Zeros };
+
+// Files and samples.
+bool loadSample(AppState& app, const std::string& name);
+bool openFile(AppState& app, const std::string& path);  // .json session, or a matrix into Q/K/V
+bool openSession(AppState& app, const std::string& path);
+bool saveSessionAs(AppState& app, const std::string& path);
+bool loadMatrix(AppState& app, MatrixSlot slot, const std::string& path);
+bool loadMask(AppState& app, const std::string& path);
+bool exportFigure(AppState& app, const std::string& path);      // .png or .svg by extension
+bool exportNumbers(AppState& app, const std::string& directory, const std::string& format);  // npy|csv
+bool exportSeries(AppState& app, const std::string& directory);  // one PNG per step
+void screenshot(AppState& app, const std::string& path);         // taken after the next frame
+void quit(AppState& app);
+
+// Options (all live).
+bool setOption(AppState& app, const std::string& key, const std::string& value);  // script form
+void setScoreFunction(AppState& app, ScoreFunction f);
+void setScaleOverride(AppState& app, std::optional<float> scale);
+void setTemperature(AppState& app, float t);
+void setMaskKind(AppState& app, MaskKind k);
+void toggleMaskCell(AppState& app, int row, int col);
+bool setHeads(AppState& app, int heads);
+bool setHeadsQuiet(AppState& app, int heads);  // false (no message) when heads does not divide d_k, d_v
+void setColormap(AppState& app, ColormapId id);
+
+// Tokens mode.
+void setTokensText(AppState& app, const std::string& text);
+void setSourceText(AppState& app, const std::string& text);
+void setTokenizer(AppState& app, TokenizerKind k);
+void setDModel(AppState& app, int dModel);
+void setSeed(AppState& app, std::uint64_t seed);
+void setPositional(AppState& app, bool on);
+void setInputMode(AppState& app, InputMode mode);
+
+// Matrices mode.
+void setMatrixValue(AppState& app, MatrixSlot slot, int row, int col, float value);
+bool resizeMatrices(AppState& app, int n, int m, int dk, int dv);
+void fillMatrix(AppState& app, MatrixSlot slot, FillKind kind, std::uint64_t seed);
+bool pasteMatrix(AppState& app, MatrixSlot slot, const std::string& text);
+
+// The step-through and selection.
+void stepNext(AppState& app);
+void stepPrev(AppState& app);
+void stepGoto(AppState& app, int step);
+void togglePlay(AppState& app);
+void selectHead(AppState& app, int head);  // -1 = all heads
+void hoverCell(AppState& app, int row, int col, int head, bool fromScript);
+void clearHover(AppState& app);
+void commitHover(AppState& app);  // end of frame: the mouse's hover becomes the shown one
+void pinCell(AppState& app, int row, int col);  // (-1, -1) unpins
+void fitView(AppState& app);
+void zoomView(AppState& app, float factor, float anchorCol, float anchorRow);
+
+void report(AppState& app, const std::string& message, bool error = false);
+// Writes the state tests check after quitting (step, head, selection, inputs, options).
+void dumpState(const AppState& app, const std::string& path);
+const char* slotName(MatrixSlot slot);
+// Beside each screenshot: where the main heatmap's cells are, their range and colour map, so
+// tests can check pixels against the colour map of known values.
+void writeScreenshotSidecar(const AppState& app, const std::string& path);
+
+}  // namespace attnviz::gui

@@ -1,0 +1,150 @@
+#pragma once
+// The desktop app's state: one plain struct the views read and the actions (actions.hpp) change.
+// No GL and no ImGui here, so actions and scripts can be reasoned about on their own.
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attention.hpp"
+#include "session.hpp"
+
+namespace attnviz::gui {
+
+// The step-through, in pipeline order. Session.view.step is an index into this list.
+enum class StepId { Scores, Scale, Mask, SubtractMax, Exp, RowSum, Normalise, Output, Projection };
+inline constexpr int kStepCount = 9;
+
+enum class ColormapId { Viridis, Magma, Cividis, RdBu };
+inline constexpr int kColormapCount = 4;
+
+// Result of a computation done off the UI thread.
+struct WorkerResult {
+  std::unique_ptr<AttentionPipeline> pipeline;
+  std::string error;
+  double ms = 0;
+};
+
+// The document: what the user edits (session) and what the engine made of it (pipeline).
+struct Document {
+  Session session;
+  PreparedSession prepared;  // labels, token model, Q/K/V
+  // Two pipelines so a large input can be computed off the UI thread while the views keep
+  // showing the previous result; each remembers which edits it has seen (generations below).
+  std::unique_ptr<AttentionPipeline> front = std::make_unique<AttentionPipeline>();
+  std::unique_ptr<AttentionPipeline> back = std::make_unique<AttentionPipeline>();
+  std::uint64_t frontInputsGen = 0, frontValuesGen = 0, backInputsGen = 0, backValuesGen = 0;
+  std::uint64_t inputsGen = 1, valuesGen = 1;
+  bool needsPrepare = true;  // session inputs changed: rebuild tokens / projections
+  bool needsRun = true;      // inputs or options changed since the last computation
+  bool hasTrace = false;
+  Matrix projected;          // tokens mode: concatenated heads · W_O
+  std::string error;         // the last engine error, shown instead of silently keeping old views
+  // Bumped whenever a stage group was recomputed; textures re-upload only when these move.
+  std::uint64_t scoresRev = 0, scaleRev = 0, outputRev = 0;
+  double lastComputeMs = 0;
+  // Off-thread computation (n or m above kSyncLimit).
+  std::future<WorkerResult> job;
+  std::chrono::steady_clock::time_point jobStart;
+  bool stale = false;        // views show an older result than the inputs
+  // Files.
+  std::string path;          // where the session was loaded from / saved to ("" for samples)
+  bool unsaved = false;
+  std::chrono::steady_clock::time_point lastEdit;
+  bool recoveryWritten = true;
+
+  const AttentionTrace& trace() const { return front->trace(); }
+};
+
+inline constexpr int kSyncLimit = 1024;
+
+// Hovered and pinned cells; the pinned one is Session.view.selectedRow/Col.
+struct Hover {
+  int row = -1, col = -1;
+  int head = -1;             // the head under the mouse in the all-heads grid
+  bool fromScript = false;   // a scripted hover stays until replaced, the mouse one per frame
+};
+
+struct HeatmapCamera {
+  bool fit = true;
+  float cellPx = 24;          // size of one cell on screen when not fitted
+  float originCol = 0, originRow = 0;  // matrix coordinate at the view's top-left corner
+};
+
+// Where the main heatmap landed on screen in the last frame (for the screenshot sidecar that
+// the pixel tests read, and for scripted hovers).
+struct HeatmapGeometry {
+  bool valid = false;
+  float x0 = 0, y0 = 0, cellW = 0, cellH = 0;  // screen position of cell (0,0)'s corner
+  float clipX0 = 0, clipY0 = 0, clipX1 = 0, clipY1 = 0;
+  int rows = 0, cols = 0;
+  float vmin = 0, vmax = 1;
+  ColormapId colormap = ColormapId::Viridis;
+  int step = 0, head = 0;
+};
+
+struct ViewSettings {
+  ColormapId sequential = ColormapId::Viridis;  // for weights and exp values
+  bool divergingForSigned = true;
+  bool probabilitiesZeroToOne = false;          // weights on [0, 1] instead of [0, max] for contrast               // scores and outputs use the RdBu map centred on 0
+  bool showValues = true;                       // numbers inside cells large enough for them
+  bool paintMask = false;                       // clicks on the Mask step toggle mask cells
+  bool playing = false;
+  float playStepsPerSecond = 1.0f;
+  double playAccumulator = 0;
+  float linesThreshold = 0.05f;
+  int linesFilterQuery = -1, linesFilterKey = -1;
+  bool showInputs = true, showLinked = true;
+};
+
+struct FileChooser {
+  bool open = false;
+  enum class Purpose { OpenSession, SaveSession, ExportPng, ExportSvg, ExportNumbers, ExportSeries,
+                       LoadMatrixQ, LoadMatrixK, LoadMatrixV, LoadMask } purpose = Purpose::OpenSession;
+  std::string directory;
+  std::string fileName;
+  std::string error;
+};
+
+struct Automation {
+  std::vector<std::string> script;      // remaining lines of --script
+  std::size_t nextLine = 0;
+  std::string scriptPath;
+  int waitFrames = 0;
+  int maxFrames = -1;                   // --frames N
+  std::string screenshotAtExit;         // --screenshot FILE
+  std::string frameStatsPath;           // --frame-stats FILE
+  std::string dumpStatePath;            // --dump-state FILE: JSON of the state at quit
+  std::vector<double> frameMs;
+  // A screenshot waits one frame so auto-sized windows settle, then reads the back buffer.
+  std::string pendingScreenshot;
+  int screenshotCountdown = -1;
+  bool failed = false;
+};
+
+struct AppState {
+  Document doc;
+  Hover hover;      // last frame's hovered cell (what the views show)
+  Hover hoverNext;  // collected while drawing this frame
+  HeatmapCamera camera;
+  HeatmapGeometry geometry;
+  ViewSettings view;
+  FileChooser chooser;
+  Automation automation;
+  bool quitRequested = false;
+  bool showSamples = false;
+  bool showAbout = false;
+  bool offerRecovery = false;
+  std::string recoveryPath;
+  std::string message;  // last action's outcome, shown in the status bar
+  bool messageIsError = false;
+  std::chrono::steady_clock::time_point messageTime;
+  float uiScale = 1.0f;
+  long frameIndex = 0;
+  double lastFrameMs = 0;
+  std::string backendName = "CPU (Eigen)";
+};
+
+}  // namespace attnviz::gui

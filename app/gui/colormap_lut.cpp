@@ -1,0 +1,17 @@
+#include "colormap_lut.hpp"
+
+namespace attnviz::gui {
+
+// ColormapId mirrors attnviz::Colormap so sessions of the app and the exporters name the same maps.
+static_assert(int(ColormapId::RdBu) == int(Colormap::RdBu) && kColormapCount == 4);
+
+Colormap toFigureColormap(ColormapId id) { return Colormap(int(id)); }
+const ColormapLut& colormapLut(ColormapId id) { return attnviz::colormapLut(toFigureColormap(id)); }
+const char* colormapName(ColormapId id) { return toString(toFigureColormap(id)); }
+ColormapId parseColormapId(const std::string& name) { return ColormapId(int(parseColormap(name))); }
+
+Rgb8 colormapColor(ColormapId id, float value, float vmin, float vmax) {
+  return mapValue(toFigureColormap(id), value, vmin, vmax);
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,257 @@
+// The desktop app's entry point and main loop (the shape of Dear ImGui's example_glfw_opengl3).
+#include <glad/gl.h>
+// glad first: GLFW must not pull in the system GL header.
+#include <GLFW/glfw3.h>
+#include <backends/imgui_impl_glfw.h>
+#include <backends/imgui_impl_opengl3.h>
+#include <imgui.h>
+
+#include <cfloat>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "actions.hpp"
+#include "desktop.hpp"
+#include "document.hpp"
+#include "fonts.hpp"
+#include "gl_heatmap.hpp"
+#include "recovery.hpp"
+#include "script.hpp"
+#include "views.hpp"
+
+namespace attnviz {
+
+namespace gui {
+namespace {
+
+struct Options {
+  std::string sample, sessionFile, script, screenshot, frameStats, dumpState;
+  int frames = -1;
+  bool recovery = true;
+  bool ignorePointer = false;
+};
+
+const char* kUsage =
+    "usage: attnviz [FILE.json | --sample NAME] [--script FILE] [--screenshot FILE] [--frames N]\n"
+    "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--ignore-pointer]\n"
+    "Opens the desktop visualizer. --script runs one action per line (see app/gui/script.hpp);\n"
+    "--screenshot writes the last frame as PNG; --frames quits after N frames; --ignore-pointer\n"
+    "keeps a pointer resting over the window from hovering cells (reproducible screenshots).\n";
+
+bool parseArgs(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= argc) throw Error(a + " needs a value");
+      out = argv[++i];
+    };
+    if (a == "--sample") value(o.sample);
+    else if (a == "--script") value(o.script);
+    else if (a == "--screenshot") value(o.screenshot);
+    else if (a == "--frame-stats") value(o.frameStats);
+    else if (a == "--dump-state") value(o.dumpState);
+    else if (a == "--no-recovery") o.recovery = false;
+    else if (a == "--ignore-pointer") o.ignorePointer = true;
+    else if (a == "--frames") { std::string n; value(n); o.frames = std::stoi(n); }
+    else if (a == "--help" || a == "-h") { std::cout << kUsage; return false; }
+    else if (!a.empty() && a[0] != '-') o.sessionFile = a;
+    else throw Error("unknown option " + a);
+  }
+  return true;
+}
+
+AppState* gApp = nullptr;
+
+void onDrop(GLFWwindow*, int count, const char** paths) {
+  for (int i = 0; i < count; ++i) openFile(*gApp, paths[i]);
+}
+
+void applyStyle(float scale) {
+  ImGui::StyleColorsDark();
+  ImGuiStyle& s = ImGui::GetStyle();
+  s.WindowRounding = 0;
+  s.FrameRounding = 4;
+  s.GrabRounding = 4;
+  s.WindowBorderSize = 1;
+  s.FramePadding = ImVec2(7, 4);
+  s.ItemSpacing = ImVec2(8, 6);
+  s.Colors[ImGuiCol_WindowBg] = ImVec4(0.105f, 0.11f, 0.125f, 1);
+  s.Colors[ImGuiCol_TitleBg] = s.Colors[ImGuiCol_TitleBgActive] = ImVec4(0.15f, 0.17f, 0.21f, 1);
+  s.ScaleAllSizes(scale);
+}
+
+void writeFrameStats(const Automation& a) {
+  std::ofstream out(a.frameStatsPath);
+  out << "frame,ms\n";
+  for (std::size_t i = 0; i < a.frameMs.size(); ++i) out << i << "," << a.frameMs[i] << "\n";
+}
+
+// Work that keeps the loop polling instead of waiting for input events.
+bool busy(const AppState& app) {
+  const Automation& a = app.automation;
+  return app.view.playing || isComputing(app.doc) || a.nextLine < a.script.size() || a.maxFrames >= 0 ||
+         !a.pendingScreenshot.empty() || app.frameIndex < 3;
+}
+
+}  // namespace
+}  // namespace gui
+
+int runDesktopApp(int argc, char** argv) {
+  using namespace gui;
+  Options opt;
+  AppState app;
+  gApp = &app;
+  try {
+    if (!parseArgs(argc, argv, opt)) return 0;
+    if (!opt.script.empty()) app.automation.script = readScript(opt.script);
+  } catch (const std::exception& e) {
+    std::cerr << "attnviz: " << e.what() << "\n" << kUsage;
+    return 2;
+  }
+  Automation& a = app.automation;
+  a.maxFrames = opt.frames;
+  a.screenshotAtExit = opt.screenshot;
+  a.frameStatsPath = opt.frameStats;
+  a.dumpStatePath = opt.dumpState;
+  const bool automated = !opt.script.empty() || opt.frames >= 0 || !opt.screenshot.empty();
+  if (!opt.screenshot.empty() && opt.frames < 0 && opt.script.empty()) a.maxFrames = 5;
+
+  glfwSetErrorCallback([](int code, const char* text) { std::cerr << "GLFW error " << code << ": " << text << "\n"; });
+  if (!glfwInit()) {
+    std::cerr << "attnviz: cannot open a window (no display?). The command-line tools still work: attnviz --help\n";
+    return 1;
+  }
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 4);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
+  glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
+  glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
+  glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);
+  GLFWwindow* window = glfwCreateWindow(1600, 1000, "attnviz", nullptr, nullptr);
+  if (!window) {
+    std::cerr << "attnviz: cannot create an OpenGL 4.3 core window\n";
+    glfwTerminate();
+    return 1;
+  }
+  glfwMakeContextCurrent(window);
+  glfwSwapInterval(automated ? 0 : 1);
+  if (!gladLoadGL(glfwGetProcAddress)) {
+    std::cerr << "attnviz: cannot load OpenGL functions\n";
+    return 1;
+  }
+  float xscale = 1, yscale = 1;
+  glfwGetWindowContentScale(window, &xscale, &yscale);
+  app.uiScale = std::max(1.0f, xscale);
+
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGui::GetIO().IniFilename = nullptr;  // the layout is computed, nothing to remember
+  applyStyle(app.uiScale);
+  buildFonts(app.uiScale);
+  ImGui_ImplGlfw_InitForOpenGL(window, true);
+  ImGui_ImplOpenGL3_Init("#version 430");
+  std::string error;
+  if (!initHeatmapRenderer(&error)) {
+    std::cerr << "attnviz: " << error << "\n";
+    return 1;
+  }
+  glfwSetDropCallback(window, onDrop);
+
+  // The first document: a session file, a named sample or the default sample.
+  if (!opt.sessionFile.empty()) openFile(app, opt.sessionFile);
+  else if (!loadSample(app, opt.sample.empty() ? kDefaultSample : opt.sample)) {
+    std::cerr << "attnviz: " << app.message << "\n";
+    if (!opt.sample.empty()) return 2;
+  }
+  if (opt.recovery && !automated) {
+    app.recoveryPath = defaultRecoveryPath();
+    offerRecoveryIfPresent(app);
+  }
+
+  std::uint64_t glyphGen = 0;
+  auto last = std::chrono::steady_clock::now();
+  while (!glfwWindowShouldClose(window) && !app.quitRequested) {
+    if (busy(app)) glfwPollEvents();
+    else glfwWaitEventsTimeout(0.1);
+    const auto frameStart = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(frameStart - last).count();
+    last = frameStart;
+
+    runScript(app);
+    updateDocument(app.doc);
+    if (glyphGen != app.doc.inputsGen) {
+      glyphGen = app.doc.inputsGen;
+      const TokenConfig& t = app.doc.session.tokens;
+      if (requestGlyphs(t.text + t.source)) {  // typed CJK characters join the atlas
+        buildFonts(app.uiScale);
+        ImGui_ImplOpenGL3_DestroyFontsTexture();
+        ImGui_ImplOpenGL3_CreateFontsTexture();
+      }
+    }
+    if (app.view.playing) {
+      app.view.playAccumulator += dt * app.view.playStepsPerSecond;
+      if (app.view.playAccumulator >= 1) {
+        app.view.playAccumulator = 0;
+        stepNext(app);
+      }
+    }
+
+    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    if (opt.ignorePointer) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
+    ImGui::NewFrame();
+    beginHeatmapFrame();
+    handleShortcuts(app);
+    drawLayout(app);
+    commitHover(app);
+    ImGui::Render();
+
+    int fbw = 0, fbh = 0;
+    glfwGetFramebufferSize(window, &fbw, &fbh);
+    glViewport(0, 0, fbw, fbh);
+    glClearColor(0.08f, 0.08f, 0.09f, 1);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+
+    ++app.frameIndex;
+    const bool lastFrame = a.maxFrames >= 0 && app.frameIndex >= a.maxFrames;
+    if (!a.pendingScreenshot.empty() && a.screenshotCountdown-- <= 0) {
+      if (saveScreenshot(a.pendingScreenshot, fbw, fbh, &error)) {
+        writeScreenshotSidecar(app, a.pendingScreenshot + ".json");
+        report(app, "Saved " + a.pendingScreenshot);
+      } else {
+        report(app, error, true);
+      }
+      a.pendingScreenshot.clear();
+    }
+    if (lastFrame && !a.screenshotAtExit.empty() && !saveScreenshot(a.screenshotAtExit, fbw, fbh, &error))
+      std::cerr << "attnviz: " << error << "\n";
+    glfwSwapBuffers(window);
+
+    app.lastFrameMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frameStart).count();
+    if (!a.frameStatsPath.empty()) a.frameMs.push_back(app.lastFrameMs);
+    if (app.frameIndex % 600 == 0) collectUnusedTextures();
+    writeRecoveryIfDue(app);
+    if (lastFrame) app.quitRequested = true;
+  }
+
+  // A clean quit with nothing unsaved needs no recovery file; unsaved edits keep theirs.
+  if (!app.recoveryPath.empty()) {
+    app.doc.lastEdit = {};
+    app.doc.recoveryWritten = false;
+    writeRecoveryIfDue(app);
+  }
+  finishComputation(app.doc);
+  if (!a.frameStatsPath.empty()) writeFrameStats(a);
+  if (!a.dumpStatePath.empty()) dumpState(app, a.dumpStatePath);
+  shutdownHeatmapRenderer();
+  ImGui_ImplOpenGL3_Shutdown();
+  ImGui_ImplGlfw_Shutdown();
+  ImGui::DestroyContext();
+  glfwDestroyWindow(window);
+  glfwTerminate();
+  return a.failed ? 1 : 0;
+}
+
+}  // namespace attnviz

@@ -1,0 +1,20 @@
+#pragma once
+// Keeps the trace in step with the session: recomputes only dirty stages, on the UI thread for
+// n, m ≤ kSyncLimit and on a worker thread above that.
+#include "app_state.hpp"
+
+namespace attnviz::gui {
+
+void replaceSession(Document& doc, Session session, std::string path);
+void markInputsChanged(Document& doc);   // Q, K, V shapes/values or token settings
+void markValuesChanged(Document& doc);   // V only (matrices mode): softmax stays cached
+void markOptionsChanged(Document& doc);  // options: from Scale on (or all for heads/score)
+
+// Called once per frame before the views: collects a finished worker result and starts or runs
+// the next computation. Returns true when the trace changed.
+bool updateDocument(Document& doc);
+bool isComputing(const Document& doc);
+// Waits for a running worker (automation does this before screenshots).
+void finishComputation(Document& doc);
+
+}  // namespace attnviz::gui

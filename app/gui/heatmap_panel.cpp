@@ -1,0 +1,233 @@
+#include "heatmap_panel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "colormap_lut.hpp"
+#include "derivation.hpp"
+#include "fonts.hpp"
+#include "gl_heatmap.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+
+constexpr std::size_t kLabelScan = 4096;  // enough labels to size margins without scanning 16k
+
+float widest(const std::vector<std::string>* labels) {
+  float w = 0;
+  if (!labels) return 0;
+  for (std::size_t i = 0; i < std::min(labels->size(), kLabelScan); ++i)
+    w = std::max(w, ImGui::CalcTextSize((*labels)[i].c_str()).x);
+  return w;
+}
+
+// Text rotated 90° counter-clockwise (reads bottom to top), its start at `bottom`.
+void addVerticalText(ImDrawList* list, ImVec2 bottom, ImU32 color, const char* text) {
+  const int first = list->VtxBuffer.Size;
+  list->AddText(bottom, color, text);
+  for (int i = first; i < list->VtxBuffer.Size; ++i) {
+    ImDrawVert& v = list->VtxBuffer[i];
+    const ImVec2 d(v.pos.x - bottom.x, v.pos.y - bottom.y);
+    v.pos = ImVec2(bottom.x + d.y, bottom.y - d.x);
+  }
+}
+
+ImU32 textOn(Rgb8 c) {
+  const float lum = 0.2126f * c[0] + 0.7152f * c[1] + 0.0722f * c[2];
+  return lum > 140 ? IM_COL32(0, 0, 0, 230) : IM_COL32(255, 255, 255, 235);
+}
+
+void hatch(ImDrawList* list, ImVec2 a, ImVec2 b) {
+  list->AddRectFilled(a, b, IM_COL32(kMaskedColor[0], kMaskedColor[1], kMaskedColor[2], 255));
+  list->PushClipRect(a, b, true);
+  for (float x = a.x - (b.y - a.y); x < b.x; x += 6)
+    list->AddLine(ImVec2(x, b.y), ImVec2(x + (b.y - a.y), a.y),
+                  IM_COL32(kMaskedHatch[0], kMaskedHatch[1], kMaskedHatch[2], 255), 1.5f);
+  list->PopClipRect();
+}
+
+}  // namespace
+
+PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCamera& camera) {
+  PanelLayout L;
+  const float s = ImGui::GetFontSize() / 16.0f;
+  const int rows = int(spec.values->rows()), cols = std::max<int>(1, int(spec.values->cols()));
+  const float fs = ImGui::GetFontSize();
+  const float left = spec.rowLabels ? std::min(widest(spec.rowLabels), 140 * s) + 8 * s : 0;
+  const float colW = widest(spec.colLabels);
+  const float right = (spec.colourBar ? 86 * s : 0) + (spec.rowSums ? 78 * s : 0);
+  auto cellFor = [&](float top) {
+    const float w = max.x - min.x - left - right, h = max.y - min.y - top - 4 * s;
+    return std::max(0.5f, std::min({w / float(cols), h / float(std::max(rows, 1)), 90 * s}));
+  };
+  // Column labels lie flat when they fit their column, else they stand upright.
+  float top = spec.colLabels ? std::min(colW, 110 * s) + 10 * s : 0;
+  if (spec.colLabels && camera.fit && colW + 6 * s <= cellFor(fs + 8 * s)) top = fs + 8 * s;
+  float cell = camera.fit ? cellFor(top) : camera.cellPx;
+  if (spec.colLabels && !camera.fit && colW + 6 * s <= cell) top = fs + 8 * s;
+  L.areaMin = ImVec2(std::floor(min.x + left), std::floor(min.y + top));
+  if (camera.fit) {
+    camera.cellPx = cell;
+    camera.originCol = camera.originRow = 0;
+  }
+  L.cellW = L.cellH = cell;
+  L.origin = ImVec2(L.areaMin.x - camera.originCol * cell, L.areaMin.y - camera.originRow * cell);
+  L.areaMax = ImVec2(std::min(max.x - right, L.origin.x + cell * float(cols)),
+                     std::min(max.y - 4 * s, L.origin.y + cell * float(rows)));
+  L.areaMax.x = std::max(L.areaMax.x, L.areaMin.x);
+  L.areaMax.y = std::max(L.areaMax.y, L.areaMin.y);
+  const float barX = L.areaMax.x + (spec.rowSums ? 78 * s : 0) + 12 * s;
+  L.colourBarMin = ImVec2(barX, L.areaMin.y);
+  L.colourBarMax = ImVec2(barX + 16 * s, std::max(L.areaMax.y, L.areaMin.y + 160 * s));
+  return L;
+}
+
+bool cellAt(const PanelSpec& spec, const PanelLayout& L, ImVec2 p, int* row, int* col) {
+  if (p.x < L.areaMin.x || p.y < L.areaMin.y || p.x >= L.areaMax.x || p.y >= L.areaMax.y) return false;
+  const int c = int(std::floor((p.x - L.origin.x) / L.cellW));
+  const int r = int(std::floor((p.y - L.origin.y) / L.cellH));
+  if (r < 0 || c < 0 || r >= spec.values->rows() || c >= spec.values->cols()) return false;
+  *row = r;
+  *col = c;
+  return true;
+}
+
+void drawColourBar(ImDrawList* list, const StepRange& range, ImVec2 a, ImVec2 b, bool showMasked) {
+  const ColormapLut& lut = colormapLut(range.colormap);
+  constexpr int kSegments = 64;
+  const float h = (b.y - a.y) / kSegments;
+  for (int i = 0; i < kSegments; ++i) {
+    // Top is the maximum; each segment's colours are the LUT entries at its two ends.
+    const int hiIdx = 255 - i * 256 / kSegments, loIdx = std::max(0, 255 - (i + 1) * 256 / kSegments + 1);
+    auto col = [&](int k) { return IM_COL32(lut[k][0], lut[k][1], lut[k][2], 255); };
+    list->AddRectFilledMultiColor(ImVec2(a.x, a.y + h * i), ImVec2(b.x, a.y + h * (i + 1)), col(hiIdx),
+                                  col(hiIdx), col(loIdx), col(loIdx));
+  }
+  list->AddRect(a, b, IM_COL32(120, 120, 120, 255));
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
+  const float fs = ImGui::GetFontSize();
+  auto tick = [&](float t, float v) {
+    const float y = b.y - t * (b.y - a.y);
+    list->AddLine(ImVec2(b.x, y), ImVec2(b.x + 4, y), text);
+    list->AddText(ImVec2(b.x + 6, y - fs * 0.5f), text, formatValue(v).c_str());
+  };
+  tick(1, range.vmax);
+  tick(0.5f, 0.5f * (range.vmin + range.vmax));
+  tick(0, range.vmin);
+  if (showMasked) {
+    const ImVec2 m0(a.x, b.y + fs * 0.6f), m1(b.x, b.y + fs * 1.6f);
+    hatch(list, m0, m1);
+    list->AddText(ImVec2(b.x + 6, m0.y), text, "masked");
+  }
+}
+
+void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
+  const Matrix& m = *spec.values;
+  const int rows = int(m.rows()), cols = int(m.cols());
+  if (rows == 0 || cols == 0 || L.areaMax.x <= L.areaMin.x || L.areaMax.y <= L.areaMin.y) return;
+  HeatmapDraw d;
+  d.texture = spec.texture;
+  d.rows = rows;
+  d.cols = cols;
+  d.x0 = L.areaMin.x;
+  d.y0 = L.areaMin.y;
+  d.x1 = L.areaMax.x;
+  d.y1 = L.areaMax.y;
+  d.col0 = (L.areaMin.x - L.origin.x) / L.cellW;
+  d.row0 = (L.areaMin.y - L.origin.y) / L.cellH;
+  d.col1 = (L.areaMax.x - L.origin.x) / L.cellW;
+  d.row1 = (L.areaMax.y - L.origin.y) / L.cellH;
+  d.vmin = spec.range.vmin;
+  d.vmax = spec.range.vmax;
+  d.colormap = spec.range.colormap;
+  d.pinRow = spec.pinRow;
+  d.pinCol = spec.pinCol;
+  addHeatmap(list, d);
+
+  const int r0 = std::max(0, int(d.row0)), r1 = std::min(rows, int(std::ceil(d.row1)));
+  const int c0 = std::max(0, int(d.col0)), c1 = std::min(cols, int(std::ceil(d.col1)));
+  auto cellMin = [&](int r, int c) { return ImVec2(L.origin.x + c * L.cellW, L.origin.y + r * L.cellH); };
+  const float fs = ImGui::GetFontSize();
+  const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text);
+
+  list->PushClipRect(L.areaMin, L.areaMax, true);
+  // Numbers inside cells big enough to read them (and not too many to draw).
+  ImFont* mono = fonts().mono;
+  const float valueSize = std::min(fs * 0.9f, L.cellH * 0.42f);
+  const float valueWidth = mono->CalcTextSizeA(valueSize, FLT_MAX, 0, "−0.00").x;
+  if (spec.valueText && valueSize >= 9 && valueWidth + 4 <= L.cellW && (r1 - r0) * (c1 - c0) <= 6000) {
+    char buf[24];
+    for (int r = r0; r < r1; ++r)
+      for (int c = c0; c < c1; ++c) {
+        const float v = m(r, c);
+        if (!std::isfinite(v)) continue;
+        std::snprintf(buf, sizeof buf, std::fabs(v) >= 100 ? "%.0f" : std::fabs(v) >= 10 ? "%.1f" : "%.2f", double(v));
+        const ImVec2 ts = mono->CalcTextSizeA(valueSize, FLT_MAX, 0, buf);
+        if (ts.x + 4 > L.cellW) continue;
+        const ImVec2 p = cellMin(r, c);
+        const Rgb8 bg = colormapColor(spec.range.colormap, v, spec.range.vmin, spec.range.vmax);
+        list->AddText(mono, valueSize, ImVec2(p.x + (L.cellW - ts.x) * 0.5f, p.y + (L.cellH - ts.y) * 0.5f),
+                      textOn(bg), buf);
+      }
+  }
+  if (spec.pinRow >= 0 && spec.pinCol >= 0 && spec.pinRow < rows && spec.pinCol < cols) {
+    const ImVec2 p = cellMin(spec.pinRow, spec.pinCol);
+    list->AddRect(p, ImVec2(p.x + L.cellW, p.y + L.cellH), IM_COL32(255, 200, 0, 255), 0, 0, 2.5f);
+  }
+  if (spec.hoverRow >= 0 && spec.hoverCol >= 0 && spec.hoverRow < rows && spec.hoverCol < cols) {
+    const ImVec2 p = cellMin(spec.hoverRow, spec.hoverCol);
+    list->AddRect(p, ImVec2(p.x + L.cellW, p.y + L.cellH), IM_COL32(255, 255, 255, 255), 0, 0, 2.0f);
+  }
+  list->PopClipRect();
+
+  // Axis labels, every k-th when rows are thinner than a line of text.
+  const ImVec2 clipMin = ImGui::GetWindowPos();
+  const ImVec2 clipMax(clipMin.x + ImGui::GetWindowWidth(), clipMin.y + ImGui::GetWindowHeight());
+  auto highlighted = [](bool on) { return on ? IM_COL32(255, 210, 60, 255) : ImGui::GetColorU32(ImGuiCol_Text); };
+  if (spec.rowLabels) {
+    const int k = std::max(1, int(std::ceil(fs / L.cellH)));
+    list->PushClipRect(ImVec2(clipMin.x, L.areaMin.y - fs * 0.5f), ImVec2(L.areaMin.x, L.areaMax.y + fs * 0.5f), true);
+    for (int r = r0; r < r1 && r < int(spec.rowLabels->size()); ++r) {
+      if (r % k != 0 && r != spec.pinRow) continue;
+      const char* t = (*spec.rowLabels)[std::size_t(r)].c_str();
+      const float w = ImGui::CalcTextSize(t).x;
+      list->AddText(ImVec2(L.areaMin.x - w - 6, L.origin.y + (r + 0.5f) * L.cellH - fs * 0.5f),
+                    highlighted(r == spec.pinRow || r == spec.hoverRow), t);
+    }
+    list->PopClipRect();
+  }
+  if (spec.colLabels) {
+    const float colW = widest(spec.colLabels);
+    const bool flat = colW + 6 <= L.cellW;
+    const int k = flat ? 1 : std::max(1, int(std::ceil(fs / L.cellW)));
+    list->PushClipRect(ImVec2(L.areaMin.x - fs, clipMin.y), ImVec2(L.areaMax.x + fs, L.areaMin.y), true);
+    for (int c = c0; c < c1 && c < int(spec.colLabels->size()); ++c) {
+      if (c % k != 0 && c != spec.pinCol) continue;
+      const char* t = (*spec.colLabels)[std::size_t(c)].c_str();
+      const ImU32 color = highlighted(c == spec.pinCol || c == spec.hoverCol);
+      const float cx = L.origin.x + (c + 0.5f) * L.cellW;
+      if (flat)
+        list->AddText(ImVec2(cx - ImGui::CalcTextSize(t).x * 0.5f, L.areaMin.y - fs - 4), color, t);
+      else
+        addVerticalText(list, ImVec2(cx - fs * 0.5f, L.areaMin.y - 5), color, t);
+    }
+    list->PopClipRect();
+  }
+  if (spec.rowSums) {
+    const float x = L.areaMax.x + 8;
+    ImFont* f = fonts().mono;
+    list->AddText(ImVec2(x, L.areaMin.y - fs - 4), text, "Z_i = Σ_j");
+    const int k = std::max(1, int(std::ceil(fs / L.cellH)));
+    for (int r = r0; r < r1 && r < spec.rowSums->size(); r += k)
+      list->AddText(f, fs * 0.9f, ImVec2(x, L.origin.y + (r + 0.5f) * L.cellH - fs * 0.45f),
+                    highlighted(r == spec.pinRow), formatValue((*spec.rowSums)(r)).c_str());
+  }
+  (void)clipMax;
+  if (spec.colourBar) {
+    drawColourBar(list, spec.range, L.colourBarMin, L.colourBarMax, spec.anyMasked);
+  }
+}
+
+}  // namespace attnviz::gui

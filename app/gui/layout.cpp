@@ -1,0 +1,70 @@
+// Places the views: inputs and options on the left, the pipeline strip and heatmap in the
+// middle, linked views on the right, the status bar at the bottom. Recomputed from the window
+// size every frame, so resizing (and HiDPI scale) just works.
+#include <imgui.h>
+
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+
+constexpr ImGuiWindowFlags kPanel = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize |
+                                    ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoBringToFrontOnFocus;
+
+void place(float x, float y, float w, float h) {
+  ImGui::SetNextWindowPos(ImVec2(x, y));
+  ImGui::SetNextWindowSize(ImVec2(w, h));
+}
+
+}  // namespace
+
+void drawLayout(AppState& app) {
+  drawMenuBar(app);
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  const float s = ImGui::GetFontSize() / 16.0f;
+  const float top = vp->WorkPos.y, W = vp->WorkSize.x;
+  const float statusH = ImGui::GetFrameHeight() + 6 * s;
+  const float H = vp->WorkSize.y - statusH;
+  const float left = app.view.showInputs ? std::min(340 * s, W * 0.24f) : 0;
+  const float right = app.view.showLinked ? std::min(370 * s, W * 0.26f) : 0;
+  const float center = W - left - right;
+
+  if (left > 0) {
+    const float inputsH = H * 0.52f;
+    place(0, top, left, inputsH);
+    if (ImGui::Begin("Inputs", nullptr, kPanel)) drawInputsPanel(app);
+    ImGui::End();
+    place(0, top + inputsH, left, H - inputsH);
+    if (ImGui::Begin("Options", nullptr, kPanel)) drawOptionsPanel(app);
+    ImGui::End();
+  }
+  const float stripH = ImGui::GetFrameHeightWithSpacing() * 2 + ImGui::GetTextLineHeightWithSpacing() * 3 + 24 * s;
+  place(left, top, center, stripH);
+  if (ImGui::Begin("Pipeline", nullptr, kPanel | ImGuiWindowFlags_NoScrollbar)) drawPipelineStrip(app);
+  ImGui::End();
+  place(left, top + stripH, center, H - stripH);
+  if (ImGui::Begin("Heatmap", nullptr, kPanel | ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse))
+    drawHeatmapView(app);
+  ImGui::End();
+  if (right > 0) {
+    place(left + center, top, right, H);
+    if (ImGui::Begin("Linked views", nullptr, kPanel)) {
+      if (ImGui::CollapsingHeader("Selected row: weights", ImGuiTreeNodeFlags_DefaultOpen)) drawBarChart(app);
+      if (ImGui::CollapsingHeader("Lines: queries → keys", ImGuiTreeNodeFlags_DefaultOpen)) drawLinesView(app);
+      if (ImGui::CollapsingHeader("All heads", ImGuiTreeNodeFlags_DefaultOpen)) drawHeadsGrid(app);
+      if (ImGui::CollapsingHeader("Row statistics", ImGuiTreeNodeFlags_DefaultOpen)) drawStatsTable(app);
+    }
+    ImGui::End();
+  }
+  place(0, top + H, W, statusH);
+  if (ImGui::Begin("##status", nullptr, kPanel | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar))
+    drawStatusBar(app);
+  ImGui::End();
+
+  drawFileChooser(app);
+  drawSamplesBrowser(app);
+  drawRecoveryPrompt(app);
+}
+
+}  // namespace attnviz::gui

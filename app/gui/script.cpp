@@ -1,0 +1,148 @@
+#include "script.hpp"
+
+#include <iostream>
+#include <sstream>
+
+#include "actions.hpp"
+#include "document.hpp"
+#include "matrix_io.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+
+MatrixSlot parseSlot(const std::string& s) {
+  if (s == "Q" || s == "q") return MatrixSlot::Q;
+  if (s == "K" || s == "k") return MatrixSlot::K;
+  if (s == "V" || s == "v") return MatrixSlot::V;
+  throw Error("expected Q, K or V, got \"" + s + "\"");
+}
+
+std::string rest(std::istringstream& in) {
+  std::string r;
+  std::getline(in >> std::ws, r);
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> readScript(const std::string& path) {
+  std::istringstream in(readFile(path));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    lines.push_back(line.substr(first));
+  }
+  return lines;
+}
+
+bool runScriptLine(AppState& app, const std::string& line) {
+  std::istringstream in(line);
+  std::string op;
+  in >> op;
+  try {
+    if (op == "sample") return loadSample(app, rest(in));
+    if (op == "open") return openFile(app, rest(in));
+    if (op == "save") return saveSessionAs(app, rest(in));
+    if (op == "load") {
+      std::string what;
+      in >> what;
+      return what == "mask" ? loadMask(app, rest(in)) : loadMatrix(app, parseSlot(what), rest(in));
+    }
+    if (op == "paste") {
+      std::string what;
+      in >> what;
+      std::string text = rest(in);
+      for (char& c : text) if (c == ';') c = '\n';  // rows separated by ';' on one script line
+      return pasteMatrix(app, parseSlot(what), text);
+    }
+    if (op == "set") {
+      std::string key;
+      in >> key;
+      return setOption(app, key, rest(in));
+    }
+    if (op == "step") {
+      std::string dir;
+      in >> dir;
+      if (dir == "next") stepNext(app);
+      else if (dir == "prev") stepPrev(app);
+      else throw Error("step next|prev");
+      return true;
+    }
+    if (op == "next") { stepNext(app); return true; }
+    if (op == "prev") { stepPrev(app); return true; }
+    if (op == "goto") { int s; if (!(in >> s)) throw Error("goto N"); stepGoto(app, s); return true; }
+    if (op == "play") { togglePlay(app); return true; }
+    if (op == "head") {
+      std::string h;
+      in >> h;
+      selectHead(app, h == "all" ? -1 : std::stoi(h));
+      return true;
+    }
+    if (op == "hover") {
+      int r = -1, c = -1, h = -1;
+      in >> r >> c;
+      if (!(in >> h)) h = app.doc.session.view.head;
+      hoverCell(app, r, c, h, true);
+      return true;
+    }
+    if (op == "unhover") { clearHover(app); return true; }
+    if (op == "pin") { int r = -1, c = -1; in >> r >> c; pinCell(app, r, c); return true; }
+    if (op == "unpin") { pinCell(app, -1, -1); return true; }
+    if (op == "mask-toggle") { int r = -1, c = -1; in >> r >> c; toggleMaskCell(app, r, c); return true; }
+    if (op == "resize") {
+      int n, m, dk, dv;
+      if (!(in >> n >> m >> dk >> dv)) throw Error("resize N M DK DV");
+      return resizeMatrices(app, n, m, dk, dv);
+    }
+    if (op == "fill") {
+      std::string what, kind;
+      std::uint64_t seed = 1;
+      in >> what >> kind >> seed;
+      const FillKind k = kind == "random" ? FillKind::Random : kind == "identity" ? FillKind::Identity
+                         : kind == "zeros" ? FillKind::Zeros : throw Error("fill random|identity|zeros");
+      fillMatrix(app, parseSlot(what), k, seed);
+      return true;
+    }
+    if (op == "fit") { fitView(app); return true; }
+    if (op == "zoom") {
+      float f = 1;
+      in >> f;
+      zoomView(app, f, app.camera.originCol, app.camera.originRow);
+      return true;
+    }
+    if (op == "export-png" || op == "export-svg") return exportFigure(app, rest(in));
+    if (op == "export-numbers") {
+      std::string dir, fmt = "npy";
+      in >> dir >> fmt;
+      return exportNumbers(app, dir, fmt);
+    }
+    if (op == "export-series") return exportSeries(app, rest(in));
+    if (op == "screenshot") { screenshot(app, rest(in)); return true; }
+    if (op == "wait-frames") { in >> app.automation.waitFrames; return true; }
+    if (op == "dump-state") { dumpState(app, rest(in)); return true; }
+    if (op == "quit") { quit(app); return true; }
+    throw Error("unknown action \"" + op + "\"");
+  } catch (const std::exception& e) {
+    report(app, "script: " + line + ": " + e.what(), true);
+    return false;
+  }
+}
+
+void runScript(AppState& app) {
+  Automation& a = app.automation;
+  while (a.nextLine < a.script.size() && !app.quitRequested) {
+    if (a.waitFrames > 0) { --a.waitFrames; return; }
+    if (!a.pendingScreenshot.empty()) return;
+    if (isComputing(app.doc)) return;  // let a worker result arrive before the next action
+    const std::string line = a.script[a.nextLine++];
+    if (!runScriptLine(app, line)) {
+      std::cerr << "attnviz: " << app.message << "\n";
+      a.failed = true;
+    }
+  }
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,25 @@
+#pragma once
+// --script FILE: one action per line, run through the same functions as the UI (actions.hpp).
+//   sample NAME | open FILE | save FILE | load Q|K|V|mask FILE | paste Q|K|V TEXT
+//   set KEY VALUE   (temperature, scale auto|x, score, mask none|causal|custom, heads, colormap,
+//                    diverging, values, text, source, tokenizer, d_model, seed, positional, mode, speed)
+//   step next|prev | next | prev | goto N | play | head N|all
+//   hover ROW COL [HEAD] | unhover | pin ROW COL | unpin | mask-toggle ROW COL
+//   resize N M DK DV | fill Q|K|V random|identity|zeros [SEED] | fit | zoom FACTOR
+//   export-png FILE | export-svg FILE | export-numbers DIR npy|csv | export-series DIR
+//   screenshot FILE | wait-frames N | dump-state FILE | quit
+// Rows, columns, heads and steps are 0-based. '#' starts a comment line.
+#include <string>
+#include <vector>
+
+#include "app_state.hpp"
+
+namespace attnviz::gui {
+
+std::vector<std::string> readScript(const std::string& path);  // throws Error
+// Runs lines until one must wait for a frame (screenshot, wait-frames, a worker computation).
+void runScript(AppState& app);
+// One line; returns false on an unknown action or a failed one (also reported).
+bool runScriptLine(AppState& app, const std::string& line);
+
+}  // namespace attnviz::gui

@@ -1,0 +1,211 @@
+// File menu, samples browser, the in-app file chooser and the recovery prompt.
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "actions.hpp"
+#include "colormap_lut.hpp"
+#include "recovery.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+namespace fs = std::filesystem;
+using Purpose = FileChooser::Purpose;
+
+namespace {
+
+void choose(AppState& app, Purpose p, const std::string& suggested) {
+  FileChooser& c = app.chooser;
+  c.open = true;
+  c.purpose = p;
+  c.error.clear();
+  if (c.directory.empty()) {
+    std::error_code ec;
+    c.directory = app.doc.path.empty() ? fs::current_path(ec).string() : fs::path(app.doc.path).parent_path().string();
+  }
+  c.fileName = suggested;
+}
+
+const char* title(Purpose p) {
+  switch (p) {
+    case Purpose::OpenSession: return "Open session or matrix";
+    case Purpose::SaveSession: return "Save session";
+    case Purpose::ExportPng: return "Export heatmap as PNG";
+    case Purpose::ExportSvg: return "Export heatmap as SVG";
+    case Purpose::ExportNumbers: return "Export every stage's numbers (folder)";
+    case Purpose::ExportSeries: return "Export all steps as PNG series (folder)";
+    case Purpose::LoadMatrixQ: return "Load Q";
+    case Purpose::LoadMatrixK: return "Load K";
+    case Purpose::LoadMatrixV: return "Load V";
+    case Purpose::LoadMask: return "Load mask";
+  }
+  return "";
+}
+
+bool accept(AppState& app, const std::string& path) {
+  switch (app.chooser.purpose) {
+    case Purpose::OpenSession: return openFile(app, path);
+    case Purpose::SaveSession: return saveSessionAs(app, path);
+    case Purpose::ExportPng:
+    case Purpose::ExportSvg: return exportFigure(app, path);
+    case Purpose::ExportNumbers:
+      return exportNumbers(app, path, fs::path(app.chooser.fileName).extension() == ".csv" ? "csv" : "npy");
+    case Purpose::ExportSeries: return exportSeries(app, path);
+    case Purpose::LoadMatrixQ: return loadMatrix(app, MatrixSlot::Q, path);
+    case Purpose::LoadMatrixK: return loadMatrix(app, MatrixSlot::K, path);
+    case Purpose::LoadMatrixV: return loadMatrix(app, MatrixSlot::V, path);
+    case Purpose::LoadMask: return loadMask(app, path);
+  }
+  return false;
+}
+
+}  // namespace
+
+void drawMenuBar(AppState& app) {
+  const ImGuiIO& io = ImGui::GetIO();
+  if (io.KeyCtrl && ImGui::IsKeyPressed('S', false)) {
+    if (app.doc.path.empty()) choose(app, Purpose::SaveSession, "session.json");
+    else saveSessionAs(app, app.doc.path);
+  }
+  if (io.KeyCtrl && ImGui::IsKeyPressed('O', false)) choose(app, Purpose::OpenSession, "");
+  if (io.KeyCtrl && ImGui::IsKeyPressed('Q', false)) quit(app);
+  if (!ImGui::BeginMainMenuBar()) return;
+  if (ImGui::BeginMenu("File")) {
+    if (ImGui::MenuItem("Samples…")) app.showSamples = true;
+    if (ImGui::MenuItem("Open…", "Ctrl+O")) choose(app, Purpose::OpenSession, "");
+    if (ImGui::MenuItem("Save", "Ctrl+S")) {
+      if (app.doc.path.empty()) choose(app, Purpose::SaveSession, "session.json");
+      else saveSessionAs(app, app.doc.path);
+    }
+    if (ImGui::MenuItem("Save as…")) choose(app, Purpose::SaveSession, "session.json");
+    ImGui::Separator();
+    if (ImGui::MenuItem("Export heatmap as PNG…")) choose(app, Purpose::ExportPng, "heatmap.png");
+    if (ImGui::MenuItem("Export heatmap as SVG…")) choose(app, Purpose::ExportSvg, "heatmap.svg");
+    if (ImGui::MenuItem("Export every stage (.npy)…")) choose(app, Purpose::ExportNumbers, "stages");
+    if (ImGui::MenuItem("Export every stage (CSV)…")) choose(app, Purpose::ExportNumbers, "stages.csv");
+    if (ImGui::MenuItem("Export all steps as PNG series…")) choose(app, Purpose::ExportSeries, "steps");
+    ImGui::Separator();
+    if (ImGui::MenuItem("Quit", "Ctrl+Q")) quit(app);
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu("View")) {
+    ImGui::MenuItem("Inputs and options", nullptr, &app.view.showInputs);
+    ImGui::MenuItem("Linked views", nullptr, &app.view.showLinked);
+    ImGui::MenuItem("Values in cells", nullptr, &app.view.showValues);
+    ImGui::MenuItem("Diverging map for signed values", nullptr, &app.view.divergingForSigned);
+    ImGui::MenuItem("Weights on a fixed 0–1 scale", nullptr, &app.view.probabilitiesZeroToOne);
+    if (ImGui::BeginMenu("Colour map")) {
+      for (int i = 0; i < 3; ++i)
+        if (ImGui::MenuItem(colormapName(ColormapId(i)), nullptr, app.view.sequential == ColormapId(i)))
+          setColormap(app, ColormapId(i));
+      ImGui::EndMenu();
+    }
+    if (ImGui::MenuItem("Fit heatmap", "F")) fitView(app);
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu("Help")) {
+    ImGui::TextUnformatted("← → step   Space play   Home/End first/last   Esc unpin   F fit");
+    ImGui::TextUnformatted("Wheel zoom, drag pan, double-click fit, click a cell to pin it.");
+    ImGui::TextUnformatted("Drop a .json session or a .npy/.csv matrix on the window to load it.");
+    ImGui::EndMenu();
+  }
+  ImGui::EndMainMenuBar();
+}
+
+void drawSamplesBrowser(AppState& app) {
+  if (!app.showSamples) return;
+  ImGui::SetNextWindowSize(ImVec2(640, 420), ImGuiCond_FirstUseEver);
+  if (ImGui::Begin("Samples", &app.showSamples)) {
+    static std::vector<SampleInfo> samples = listSamples();
+    for (const SampleInfo& s : samples) {
+      if (ImGui::Button(s.name.c_str(), ImVec2(200, 0))) {
+        loadSample(app, s.name);
+        app.showSamples = false;
+      }
+      ImGui::SameLine();
+      ImGui::PushTextWrapPos(0);
+      ImGui::TextDisabled("%s", s.description.c_str());
+      ImGui::PopTextWrapPos();
+    }
+  }
+  ImGui::End();
+}
+
+void drawFileChooser(AppState& app) {
+  FileChooser& c = app.chooser;
+  if (!c.open) return;
+  ImGui::SetNextWindowSize(ImVec2(720, 480), ImGuiCond_FirstUseEver);
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + vp->WorkSize.x * 0.5f, vp->WorkPos.y + vp->WorkSize.y * 0.4f),
+                          ImGuiCond_Appearing, ImVec2(0.5f, 0.5f));
+  if (!ImGui::Begin(title(c.purpose), &c.open, ImGuiWindowFlags_NoCollapse)) {
+    ImGui::End();
+    return;
+  }
+  ImGui::SetNextItemWidth(-1);
+  ImGui::InputText("##dir", &c.directory);
+  if (ImGui::Button("↑ Parent")) c.directory = fs::path(c.directory).parent_path().string();
+  ImGui::SameLine();
+  if (ImGui::Button("Samples folder")) c.directory = (fs::path(dataDirectory()) / "samples").string();
+  ImGui::SameLine();
+  if (const char* home = std::getenv("HOME"); home && ImGui::Button("Home")) c.directory = home;
+  std::vector<fs::directory_entry> entries;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(c.directory, fs::directory_options::skip_permission_denied, ec))
+    if (e.path().filename().string()[0] != '.') entries.push_back(e);
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    if (a.is_directory() != b.is_directory()) return a.is_directory();
+    return a.path().filename() < b.path().filename();
+  });
+  const float footer = ImGui::GetFrameHeightWithSpacing() * 2 + 8;
+  if (ImGui::BeginChild("##entries", ImVec2(0, -footer), true)) {
+    if (ec) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", ec.message().c_str());
+    for (const auto& e : entries) {
+      const std::string name = e.path().filename().string();
+      const bool dir = e.is_directory();
+      if (ImGui::Selectable((dir ? "▸ " + name + "/" : "  " + name).c_str(), c.fileName == name,
+                            ImGuiSelectableFlags_AllowDoubleClick)) {
+        if (dir && ImGui::IsMouseDoubleClicked(0)) c.directory = e.path().string();
+        else c.fileName = name;
+        if (!dir && ImGui::IsMouseDoubleClicked(0) && accept(app, e.path().string())) c.open = false;
+      }
+    }
+  }
+  ImGui::EndChild();
+  ImGui::SetNextItemWidth(-160);
+  const bool enter = ImGui::InputText("##name", &c.fileName, ImGuiInputTextFlags_EnterReturnsTrue);
+  ImGui::SameLine();
+  if ((ImGui::Button("OK", ImVec2(70, 0)) || enter) && !c.fileName.empty()) {
+    const fs::path p = fs::path(c.fileName).is_absolute() ? fs::path(c.fileName) : fs::path(c.directory) / c.fileName;
+    if (accept(app, p.string())) c.open = false;
+    else c.error = app.message;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Cancel", ImVec2(70, 0))) c.open = false;
+  if (!c.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", c.error.c_str());
+  ImGui::End();
+}
+
+void drawRecoveryPrompt(AppState& app) {
+  if (!app.offerRecovery) return;
+  ImGui::OpenPopup("Restore unsaved work?");
+  if (ImGui::BeginPopupModal("Restore unsaved work?", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+    ImGui::TextUnformatted("attnviz closed last time with edits that were not saved.");
+    ImGui::TextDisabled("%s", app.recoveryPath.c_str());
+    if (ImGui::Button("Restore", ImVec2(120, 0))) {
+      restoreRecovery(app);
+      ImGui::CloseCurrentPopup();
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Discard", ImVec2(120, 0))) {
+      discardRecovery(app);
+      ImGui::CloseCurrentPopup();
+    }
+    ImGui::EndPopup();
+  }
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,206 @@
+// The main heatmap: the current step's matrix for the selected head (or all heads side by side),
+// with zoom, pan, fit, hover tooltips that derive the value, and click to pin.
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "actions.hpp"
+#include "derivation.hpp"
+#include "document.hpp"
+#include "fonts.hpp"
+#include "gl_heatmap.hpp"
+#include "heatmap_panel.hpp"
+#include "steps.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+
+void drawTooltip(AppState& app, StepId step, int head, int row, int col, ImVec2 cellMax, ImVec2 cellMin) {
+  const Document& d = app.doc;
+  const AttentionTrace& t = d.trace();
+  const bool keyCol = step != StepId::Output && step != StepId::Projection;
+  // Placed beside the cell (not at the mouse) so scripted hovers look the same as real ones.
+  const ImVec2 display = ImGui::GetIO().DisplaySize;
+  const bool leftSide = cellMax.x > display.x * 0.55f;
+  const bool above = cellMax.y > display.y * 0.6f;
+  ImGui::SetNextWindowPos(ImVec2(leftSide ? cellMin.x - 8 : cellMax.x + 8, above ? cellMin.y - 4 : cellMax.y + 4),
+                          ImGuiCond_Always, ImVec2(leftSide ? 1.0f : 0.0f, above ? 1.0f : 0.0f));
+  ImGui::BeginTooltip();
+  const std::string q = queryLabel(d, row);
+  const std::string k = keyCol ? keyLabel(d, col) : "d" + std::to_string(col + 1);
+  ImGui::TextColored(ImVec4(1, 0.85f, 0.35f, 1), "“%s” (query %d)  →  %s%s%s (%s %d)", q.c_str(), row + 1,
+                     keyCol ? "“" : "", k.c_str(), keyCol ? "”" : "", keyCol ? "key" : "dimension", col + 1);
+  if (t.heads > 1 && step != StepId::Projection) {
+    ImGui::SameLine();
+    ImGui::TextDisabled("head %d", head + 1);
+  }
+  ImGui::Separator();
+  ImGui::PushFont(fonts().mono);
+  for (const std::string& line : deriveCell(d, step, head, row, col)) ImGui::TextUnformatted(line.c_str());
+  ImGui::PopFont();
+  if (keyCol && step == StepId::Normalise && row < t.n) {
+    const HeadTrace& h = t.head[std::size_t(std::clamp(head, 0, t.heads - 1))];
+    if (!h.stats.fullyMasked[std::size_t(row)]) {
+      ImGui::TextDisabled("row %d: entropy %.3f nats, max weight %.3f at “%s”", row + 1, double(h.stats.entropy(row)),
+                          double(h.stats.maxWeight(row)), keyLabel(d, h.stats.argmax(row)).c_str());
+    }
+  }
+  ImGui::TextDisabled("click to pin, wheel to zoom, drag to pan, double-click to fit");
+  ImGui::EndTooltip();
+}
+
+// One panel: layout, mouse interaction, drawing. Returns the layout for the caller's records.
+PanelLayout panel(AppState& app, StepId step, int head, ImVec2 min, ImVec2 max, bool labels, bool interactive,
+                  HeatmapCamera& camera, const char* id, const StepRange* sharedRange = nullptr) {
+  Document& d = app.doc;
+  const StepView sv = stepView(d, app.view, step, head);
+  static std::vector<std::string> cols;
+  cols = columnLabels(d, step);
+  PanelSpec spec;
+  spec.values = sv.values;
+  spec.range = sharedRange ? *sharedRange : sv.range;
+  spec.anyMasked = sv.anyMasked;
+  spec.texture = matrixTexture(sv.key, sv.revision, [&]() -> const Matrix& { return *sv.values; });
+  spec.rowLabels = labels ? &d.prepared.queryLabels : nullptr;
+  spec.colLabels = labels ? &cols : nullptr;
+  spec.valueText = app.view.showValues;
+  spec.colourBar = labels;
+  if (step == StepId::RowSum && labels && step != StepId::Projection)
+    spec.rowSums = &d.trace().head[std::size_t(std::clamp(head, 0, d.trace().heads - 1))].rowSum;
+  const ViewState& v = d.session.view;
+  const bool keyCols = step != StepId::Output && step != StepId::Projection;
+  spec.pinRow = v.selectedRow;
+  spec.pinCol = keyCols ? v.selectedCol : -1;
+  const bool hoverHere = app.hover.head == head || app.hover.head < 0 || step == StepId::Projection;
+  if (hoverHere) {
+    spec.hoverRow = app.hover.row;
+    spec.hoverCol = app.hover.col;
+  }
+  PanelLayout L = layoutPanel(spec, min, max, camera);
+
+  ImDrawList* list = ImGui::GetWindowDrawList();
+  if (interactive) {
+    ImGui::SetCursorScreenPos(L.areaMin);
+    const ImVec2 size(std::max(1.0f, L.areaMax.x - L.areaMin.x), std::max(1.0f, L.areaMax.y - L.areaMin.y));
+    ImGui::InvisibleButton(id, size);
+    const ImGuiIO& io = ImGui::GetIO();
+    int r = -1, c = -1;
+    const bool onCell = ImGui::IsItemHovered() && cellAt(spec, L, io.MousePos, &r, &c);
+    if (onCell) hoverCell(app, r, c, head, false);
+    if (ImGui::IsItemHovered() && io.MouseWheel != 0 && &camera == &app.camera) {
+      const float ac = (io.MousePos.x - L.origin.x) / L.cellW, ar = (io.MousePos.y - L.origin.y) / L.cellH;
+      zoomView(app, std::pow(1.2f, io.MouseWheel), ac, ar);
+    }
+    if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 4) && &camera == &app.camera) {
+      camera.fit = false;
+      camera.originCol -= io.MouseDelta.x / L.cellW;
+      camera.originRow -= io.MouseDelta.y / L.cellH;
+    }
+    if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) fitView(app);
+    else if (ImGui::IsItemDeactivated() && onCell &&
+             std::hypot(io.MousePos.x - io.MouseClickedPos[0].x, io.MousePos.y - io.MouseClickedPos[0].y) < 4) {
+      if (app.view.paintMask && step == StepId::Mask) toggleMaskCell(app, r, keyCols ? c : -1);
+      else pinCell(app, r, keyCols ? c : -1);
+    }
+  }
+  drawPanel(list, spec, L);
+  if (hoverHere && app.hover.row >= 0 && app.hover.row < spec.values->rows() && app.hover.col >= 0 &&
+      app.hover.col < spec.values->cols() && (interactive || app.hover.fromScript)) {
+    const ImVec2 cmin(L.origin.x + app.hover.col * L.cellW, L.origin.y + app.hover.row * L.cellH);
+    const ImVec2 cmax(cmin.x + L.cellW, cmin.y + L.cellH);
+    if (cmax.x > L.areaMin.x && cmin.x < L.areaMax.x && cmax.y > L.areaMin.y && cmin.y < L.areaMax.y)
+      drawTooltip(app, step, head < 0 ? 0 : head, app.hover.row, app.hover.col, cmax, cmin);
+  }
+  return L;
+}
+
+}  // namespace
+
+void drawHeatmapView(AppState& app) {
+  Document& d = app.doc;
+  app.geometry.valid = false;
+  if (!d.hasTrace || d.trace().head.empty()) {
+    ImGui::TextWrapped("%s", d.error.empty() ? "Computing…" : d.error.c_str());
+    return;
+  }
+  const ViewState& v = d.session.view;
+  const StepId step = stepAt(v.step);
+  const int heads = d.trace().heads;
+  const StepInfo& info = stepInfo(step);
+
+  // Toolbar: what is shown, head switcher, fit and value toggles.
+  ImGui::PushFont(fonts().title);
+  ImGui::Text("%s  %s", info.label, info.name);
+  ImGui::PopFont();
+  ImGui::SameLine();
+  const Matrix* shape = stepView(d, app.view, step, v.head).values;
+  ImGui::TextDisabled("  %ld × %ld", long(shape->rows()), long(shape->cols()));
+  if (heads > 1 && step != StepId::Projection) {
+    ImGui::SameLine();
+    ImGui::TextUnformatted("   head");
+    for (int h = -1; h < heads; ++h) {
+      ImGui::SameLine();
+      char label[16];
+      std::snprintf(label, sizeof label, h < 0 ? "all##h" : "%d##h", h + 1);
+      if (ImGui::RadioButton(label, v.head == h)) selectHead(app, h);
+    }
+  }
+  ImGui::SameLine();
+  if (ImGui::SmallButton("Fit")) fitView(app);
+  ImGui::SameLine();
+  ImGui::Checkbox("values", &app.view.showValues);
+
+  if (d.stale || isComputing(d)) {
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - d.jobStart).count();
+    const char spinner[] = "|/-\\";
+    ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "%c computing %.1f s — showing the previous result (stale)",
+                       spinner[int(secs * 8) & 3], secs);
+  }
+  if (!d.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", d.error.c_str());
+
+  const ImVec2 min = ImGui::GetCursorScreenPos();
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const ImVec2 max(min.x + avail.x, min.y + avail.y);
+  if (v.head >= 0 || step == StepId::Projection || heads == 1) {
+    const int head = step == StepId::Projection ? 0 : std::max(0, v.head);
+    PanelLayout L = panel(app, step, head, min, max, true, true, app.camera, "##cells");
+    HeatmapGeometry& g = app.geometry;
+    const StepView sv = stepView(d, app.view, step, head);
+    g = {true, L.origin.x, L.origin.y, L.cellW, L.cellH, L.areaMin.x, L.areaMin.y, L.areaMax.x, L.areaMax.y,
+         int(sv.values->rows()), int(sv.values->cols()), sv.range.vmin, sv.range.vmax, sv.range.colormap,
+         v.step, head};
+  } else {
+    // All heads: small multiples, each fitted, one shared colour bar.
+    const int gc = int(std::ceil(std::sqrt(double(heads) * std::max(1.0f, avail.x / std::max(1.0f, avail.y)))));
+    const int gcols = std::clamp(gc, 1, heads), grows = (heads + gcols - 1) / gcols;
+    const float s = ImGui::GetFontSize() / 16.0f;
+    const float barW = 90 * s, w = (avail.x - barW) / float(gcols), h = avail.y / float(grows);
+    StepRange shared = stepView(d, app.view, step, 0).range;
+    for (int k = 1; k < heads; ++k) {
+      const StepRange r = stepView(d, app.view, step, k).range;
+      shared.vmin = std::min(shared.vmin, r.vmin);
+      shared.vmax = std::max(shared.vmax, r.vmax);
+    }
+    static std::vector<HeatmapCamera> cams;
+    cams.resize(std::size_t(heads));
+    for (int k = 0; k < heads; ++k) {
+      const ImVec2 pmin(min.x + float(k % gcols) * w, min.y + float(k / gcols) * h);
+      ImGui::SetCursorScreenPos(pmin);
+      ImGui::Text("head %d", k + 1);
+      if (ImGui::IsItemClicked()) selectHead(app, k);
+      const ImVec2 cmin(pmin.x, pmin.y + ImGui::GetFontSize() + 4), cmax(pmin.x + w - 8 * s, pmin.y + h - 6 * s);
+      cams[std::size_t(k)].fit = true;
+      char id[24];
+      std::snprintf(id, sizeof id, "##cells%d", k);
+      panel(app, step, k, cmin, cmax, false, true, cams[std::size_t(k)], id, &shared);
+    }
+    ImDrawList* list = ImGui::GetWindowDrawList();
+    drawColourBar(list, shared, ImVec2(max.x - barW + 10 * s, min.y + 30 * s),
+                  ImVec2(max.x - barW + 26 * s, std::max(min.y + 200 * s, max.y - 40 * s)), false);
+  }
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,194 @@
+// The inputs panel: tokens mode (text, tokenizer, d_model, heads, seed, positional encoding,
+// token chips, X and the projections) or matrices mode (editable Q, K, V grids).
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+
+#include "actions.hpp"
+#include "derivation.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+
+constexpr int kEditableCells = 64 * 64;  // larger matrices are loaded or pasted, not typed
+
+// Tokens as chips; the pinned query row is highlighted, clicking a chip pins that row.
+void tokenChips(AppState& app, const std::vector<std::string>& tokens, bool queries) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  const ViewState& v = app.doc.session.view;
+  for (std::size_t i = 0; i < tokens.size() && i < 2000; ++i) {
+    const bool pinned = queries ? int(i) == v.selectedRow : int(i) == v.selectedCol;
+    ImGui::PushID(int(i) + (queries ? 0 : 100000));
+    ImGui::PushStyleColor(ImGuiCol_Button, pinned ? ImVec4(0.85f, 0.65f, 0.1f, 1) : ImVec4(0.2f, 0.3f, 0.42f, 1));
+    ImGui::PushStyleColor(ImGuiCol_Text, pinned ? ImVec4(0, 0, 0, 1) : ImVec4(1, 1, 1, 1));
+    ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(5, 2));
+    if (ImGui::Button(tokens[i].c_str())) {
+      if (queries) pinCell(app, int(i), std::max(0, v.selectedCol));
+      else pinCell(app, std::max(0, v.selectedRow), int(i));
+    }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s %zu", queries ? "query" : "key", i + 1);
+    ImGui::PopStyleVar();
+    ImGui::PopStyleColor(2);
+    ImGui::PopID();
+    const float next = ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x +
+                       (i + 1 < tokens.size() ? ImGui::CalcTextSize(tokens[i + 1].c_str()).x + 10 : 0);
+    if (i + 1 < tokens.size() && next < right) ImGui::SameLine(0, 4);
+  }
+}
+
+// A read-only or editable grid of a matrix (first rows/columns when large).
+void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot) {
+  const int rows = int(m.rows()), cols = int(m.cols());
+  const bool editable = slot && rows * cols <= kEditableCells;
+  const int shownCols = std::min(cols, 64);
+  const float h = std::min(ImGui::GetTextLineHeightWithSpacing() * float(std::min(rows, 8) + 1) + 8, 220.0f);
+  if (!ImGui::BeginTable(id, shownCols + 1,
+                         ImGuiTableFlags_ScrollX | ImGuiTableFlags_ScrollY | ImGuiTableFlags_BordersInnerV |
+                             ImGuiTableFlags_RowBg,
+                         ImVec2(0, h)))
+    return;
+  ImGui::TableSetupScrollFreeze(1, 1);
+  ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed, 30);
+  for (int c = 0; c < shownCols; ++c) ImGui::TableSetupColumn(std::to_string(c + 1).c_str(), ImGuiTableColumnFlags_WidthFixed, 52);
+  ImGui::TableHeadersRow();
+  ImGuiListClipper clip;
+  clip.Begin(rows);
+  while (clip.Step()) {
+    for (int r = clip.DisplayStart; r < clip.DisplayEnd; ++r) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextDisabled("%d", r + 1);
+      for (int c = 0; c < shownCols; ++c) {
+        ImGui::TableNextColumn();
+        if (editable) {
+          float v = m(r, c);
+          ImGui::PushID(r * 4096 + c);
+          ImGui::SetNextItemWidth(-1);
+          if (ImGui::DragFloat("##v", &v, 0.01f, 0, 0, "%.2f")) setMatrixValue(app, *slot, r, c, v);
+          ImGui::PopID();
+        } else {
+          ImGui::Text("%.2f", double(m(r, c)));
+        }
+      }
+    }
+  }
+  ImGui::EndTable();
+}
+
+void tokensMode(AppState& app) {
+  Document& d = app.doc;
+  TokenConfig& t = d.session.tokens;
+  std::string text = t.text;
+  ImGui::TextUnformatted("sequence (queries)");
+  if (ImGui::InputTextMultiline("##text", &text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) setTokensText(app, text);
+  std::string source = t.source;
+  ImGui::TextUnformatted("source for cross-attention (keys, values; empty = self-attention)");
+  if (ImGui::InputTextMultiline("##source", &source, ImVec2(-1, ImGui::GetTextLineHeight() * 2.2f))) setSourceText(app, source);
+
+  ImGui::PushItemWidth(110);
+  int tok = int(t.tokenizer);
+  if (ImGui::Combo("tokenizer", &tok, "words\0chars\0")) setTokenizer(app, TokenizerKind(tok));
+  ImGui::SameLine();
+  bool pos = t.positional;
+  if (ImGui::Checkbox("positional", &pos)) setPositional(app, pos);
+  int dModel = t.dModel;
+  if (ImGui::InputInt("d_model", &dModel, 4, 16) && dModel != t.dModel) setDModel(app, dModel);
+  int seed = int(t.seed);
+  ImGui::SameLine();
+  if (ImGui::InputInt("seed", &seed, 1, 10)) setSeed(app, std::uint64_t(std::max(0, seed)));
+  ImGui::PopItemWidth();
+
+  if (d.prepared.model) {
+    ImGui::Text("query tokens (%zu)", d.prepared.queryLabels.size());
+    tokenChips(app, d.prepared.queryLabels, true);
+    if (d.prepared.model->cross) {
+      ImGui::Text("key tokens (%zu)", d.prepared.keyLabels.size());
+      tokenChips(app, d.prepared.keyLabels, false);
+    }
+    if (ImGui::TreeNode("X and projections")) {
+      const TokenModel& m = *d.prepared.model;
+      ImGui::TextDisabled("X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V");
+      const std::pair<const char*, const Matrix*> shown[] = {
+          {"X (queries)", &m.xQuery}, {"W_Q", &m.wQ}, {"W_K", &m.wK}, {"W_V", &m.wV}, {"W_O", &m.wO}};
+      for (const auto& [name, mat] : shown) {
+        if (ImGui::TreeNode(name, "%s  %ld×%ld", name, long(mat->rows()), long(mat->cols()))) {
+          matrixGrid(app, name, *mat, nullptr);
+          ImGui::TreePop();
+        }
+      }
+      ImGui::TreePop();
+    }
+  }
+}
+
+void matricesMode(AppState& app) {
+  Session& s = app.doc.session;
+  AttentionInputs& in = s.matrices;
+  static int sizes[4] = {0, 0, 0, 0};
+  const int current[4] = {int(in.q.rows()), int(in.k.rows()), int(in.q.cols()), int(in.v.cols())};
+  if (!ImGui::IsAnyItemActive()) std::copy(current, current + 4, sizes);
+  ImGui::SetNextItemWidth(-60);
+  ImGui::InputInt4("n m d_k d_v", sizes);
+  if (!std::equal(sizes, sizes + 4, current)) {
+    if (ImGui::Button("resize")) resizeMatrices(app, sizes[0], sizes[1], sizes[2], sizes[3]);
+    ImGui::SameLine();
+    ImGui::TextDisabled("new cells are 0");
+  }
+  static int seed = 1;
+  for (MatrixSlot slot : {MatrixSlot::Q, MatrixSlot::K, MatrixSlot::V}) {
+    const Matrix& m = slot == MatrixSlot::Q ? in.q : slot == MatrixSlot::K ? in.k : in.v;
+    ImGui::PushID(int(slot));
+    if (ImGui::CollapsingHeader((std::string(slotName(slot)) + "  " + std::to_string(m.rows()) + "×" +
+                                 std::to_string(m.cols()) + "###hdr").c_str(), ImGuiTreeNodeFlags_DefaultOpen)) {
+      if (ImGui::SmallButton("random")) fillMatrix(app, slot, FillKind::Random, std::uint64_t(seed++));
+      ImGui::SameLine();
+      if (ImGui::SmallButton("identity")) fillMatrix(app, slot, FillKind::Identity, 0);
+      ImGui::SameLine();
+      if (ImGui::SmallButton("zeros")) fillMatrix(app, slot, FillKind::Zeros, 0);
+      ImGui::SameLine();
+      if (ImGui::SmallButton("paste")) {
+        const char* clip = ImGui::GetClipboardText();
+        pasteMatrix(app, slot, clip ? clip : "");
+      }
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("CSV, TSV, whitespace or a NumPy-printed array");
+      ImGui::SameLine();
+      if (ImGui::SmallButton("load…")) {
+        app.chooser.open = true;
+        app.chooser.purpose = slot == MatrixSlot::Q ? FileChooser::Purpose::LoadMatrixQ
+                              : slot == MatrixSlot::K ? FileChooser::Purpose::LoadMatrixK
+                                                      : FileChooser::Purpose::LoadMatrixV;
+      }
+      if (m.size() > kEditableCells) ImGui::TextDisabled("large: shown read-only; load or paste to change");
+      MatrixSlot sl = slot;
+      matrixGrid(app, slotName(slot), m, &sl);
+    }
+    ImGui::PopID();
+  }
+}
+
+}  // namespace
+
+void drawInputsPanel(AppState& app) {
+  Session& s = app.doc.session;
+  if (ImGui::RadioButton("tokens", s.mode == InputMode::Tokens)) setInputMode(app, InputMode::Tokens);
+  ImGui::SameLine();
+  if (ImGui::RadioButton("matrices Q, K, V", s.mode == InputMode::Matrices)) setInputMode(app, InputMode::Matrices);
+  ImGui::SameLine();
+  if (ImGui::SmallButton("samples…")) app.showSamples = true;
+  if (!s.name.empty()) ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "%s", s.name.c_str());
+  if (!s.description.empty() && ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::PushTextWrapPos(420);
+    ImGui::TextUnformatted(s.description.c_str());
+    ImGui::PopTextWrapPos();
+    ImGui::EndTooltip();
+  }
+  ImGui::Separator();
+  if (s.mode == InputMode::Tokens) tokensMode(app);
+  else matricesMode(app);
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,100 @@
+// The options panel: score function, scale, temperature, mask (with the painted-mask editor),
+// heads, and how the heatmaps are coloured. Every change is live.
+#include <imgui.h>
+
+#include <cmath>
+
+#include "actions.hpp"
+#include "colormap_lut.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+void drawOptionsPanel(AppState& app) {
+  Session& s = app.doc.session;
+  AttentionOptions& o = s.options;
+  const AttentionTrace& t = app.doc.trace();
+  ImGui::PushItemWidth(-130 * ImGui::GetFontSize() / 16);
+
+  int score = int(o.score);
+  if (ImGui::Combo("score", &score, "scaled dot product\0dot product\0cosine\0")) setScoreFunction(app, ScoreFunction(score));
+
+  bool autoScale = !o.scaleOverride.has_value();
+  const float defaultScale = o.score == ScoreFunction::Scaled ? 1.0f / std::sqrt(float(std::max(1, t.headKeyWidth()))) : 1.0f;
+  if (ImGui::Checkbox("auto scale", &autoScale)) setScaleOverride(app, autoScale ? std::nullopt : std::optional(defaultScale));
+  ImGui::SameLine();
+  if (autoScale) {
+    if (o.score == ScoreFunction::Scaled) ImGui::TextDisabled("1/√%d = %.4f", t.headKeyWidth(), double(defaultScale));
+    else ImGui::TextDisabled("1 (no scaling)");
+  } else {
+    float v = *o.scaleOverride;
+    ImGui::SetNextItemWidth(100);
+    if (ImGui::DragFloat("##scale", &v, 0.005f, 0.001f, 100.0f, "%.4f", ImGuiSliderFlags_Logarithmic))
+      setScaleOverride(app, v);
+  }
+
+  float temperature = o.temperature;
+  ImGui::SetNextItemWidth(ImGui::CalcItemWidth() - 50 * ImGui::GetFontSize() / 16);
+  if (ImGui::SliderFloat("temperature T", &temperature, 0.05f, 20.0f, "%.3f", ImGuiSliderFlags_Logarithmic))
+    setTemperature(app, temperature);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("T < 1 sharpens the softmax, T > 1 flattens it (log scale)");
+  ImGui::SameLine();
+  if (ImGui::SmallButton("T=1")) setTemperature(app, 1);
+
+  ImGui::Separator();
+  ImGui::TextUnformatted("mask");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("none", o.mask == MaskKind::None)) setMaskKind(app, MaskKind::None);
+  ImGui::SameLine();
+  if (ImGui::RadioButton("causal", o.mask == MaskKind::Causal)) setMaskKind(app, MaskKind::Causal);
+  ImGui::SameLine();
+  if (ImGui::RadioButton("painted", o.mask == MaskKind::Custom)) setMaskKind(app, MaskKind::Custom);
+  if (ImGui::Checkbox("paint mask by clicking cells", &app.view.paintMask) && app.view.paintMask) {
+    stepGoto(app, int(StepId::Mask));
+    if (o.mask != MaskKind::Custom) setMaskKind(app, MaskKind::Custom);
+  }
+  if (app.view.paintMask) ImGui::TextDisabled("click cells of step 3 to allow/forbid them");
+  if (o.mask == MaskKind::Custom) {
+    if (ImGui::SmallButton("allow all")) {
+      setMaskKind(app, MaskKind::None);
+      setMaskKind(app, MaskKind::Custom);
+    }
+    ImGui::SameLine();
+    if (ImGui::SmallButton("start from causal")) {
+      setMaskKind(app, MaskKind::Causal);
+      setMaskKind(app, MaskKind::Custom);
+    }
+  }
+  ImGui::SameLine();
+  if (ImGui::SmallButton("load mask…")) {
+    app.chooser.open = true;
+    app.chooser.purpose = FileChooser::Purpose::LoadMask;
+  }
+
+  ImGui::Separator();
+  int heads = o.heads;
+  if (ImGui::InputInt("heads", &heads, 1, 1, ImGuiInputTextFlags_EnterReturnsTrue) && heads != o.heads) {
+    // Step to the next divisor in the direction of the click so +/− never lands on an invalid count.
+    const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
+    const int dir = heads > o.heads ? 1 : -1;
+    int h = heads;
+    while (h >= 1 && h <= width && !setHeadsQuiet(app, h)) h += dir;
+  }
+  ImGui::TextUnformatted("show head");
+  for (int h = -1; h < o.heads && h < 16; ++h) {
+    ImGui::SameLine();
+    char label[16];
+    std::snprintf(label, sizeof label, h < 0 ? "all##sh" : "%d##sh", h + 1);
+    if (ImGui::RadioButton(label, s.view.head == h)) selectHead(app, h);
+  }
+
+  ImGui::Separator();
+  int cmap = int(app.view.sequential);
+  if (ImGui::Combo("colour map", &cmap, "viridis\0magma\0cividis (colour-blind safe)\0")) setColormap(app, ColormapId(cmap));
+  ImGui::Checkbox("diverging map for signed values", &app.view.divergingForSigned);
+  ImGui::Checkbox("weights on a fixed 0–1 scale", &app.view.probabilitiesZeroToOne);
+  ImGui::Checkbox("values in cells", &app.view.showValues);
+  ImGui::PopItemWidth();
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,75 @@
+// The pipeline strip: every step as a chip, Previous/Next/Play, and the current step's formula
+// and explanation. Also the step-through keyboard shortcuts.
+#include <imgui.h>
+
+#include "actions.hpp"
+#include "fonts.hpp"
+#include "steps.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+const char* kShort[kStepCount] = {"QKᵀ", "scale", "mask", "−max", "exp", "Σ", "÷Σ", "AV", "W_O"};
+}
+
+void handleShortcuts(AppState& app) {
+  const ImGuiIO& io = ImGui::GetIO();
+  if (io.WantTextInput) return;  // arrows move the text cursor while typing
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) stepNext(app);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) stepPrev(app);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Home), false)) stepGoto(app, 0);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_End), false)) stepGoto(app, kStepCount);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false)) togglePlay(app);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) pinCell(app, -1, -1);
+  if (ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) fitView(app);
+}
+
+void drawPipelineStrip(AppState& app) {
+  Document& d = app.doc;
+  const int current = d.session.view.step;
+  const int count = stepCount(d);
+  if (ImGui::ArrowButton("##prev", ImGuiDir_Left)) stepPrev(app);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Previous step (←)");
+  ImGui::SameLine();
+  for (int i = 0; i < count; ++i) {
+    const StepInfo& info = stepInfo(stepAt(i));
+    const bool sub = info.label[1] != 0;
+    if (i > 0) {
+      ImGui::SameLine(0, sub && info.label[1] != 'a' ? 2 : 3);
+      if (!sub || info.label[1] == 'a') {
+        ImGui::TextDisabled("→");
+        ImGui::SameLine(0, 3);
+      }
+    }
+    const bool on = i == current;
+    ImGui::PushStyleColor(ImGuiCol_Button, on ? ImVec4(0.26f, 0.52f, 0.88f, 1) : sub ? ImVec4(0.22f, 0.25f, 0.32f, 1)
+                                                                                   : ImVec4(0.20f, 0.29f, 0.42f, 1));
+    char label[64];
+    std::snprintf(label, sizeof label, "%s %s##step%d", info.label, kShort[i], i);
+    if (ImGui::Button(label)) stepGoto(app, i);
+    ImGui::PopStyleColor();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s", info.name, info.formula);
+  }
+  ImGui::SameLine();
+  if (ImGui::ArrowButton("##next", ImGuiDir_Right)) stepNext(app);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Next step (→)");
+
+  // Second line: play controls, then the step's formula.
+  if (ImGui::Button(app.view.playing ? "■ Stop" : "▶ Play")) togglePlay(app);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Play through the steps (Space)");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(120 * ImGui::GetFontSize() / 16);
+  ImGui::SliderFloat("##speed", &app.view.playStepsPerSecond, 0.2f, 5.0f, "%.1f steps/s",
+                     ImGuiSliderFlags_Logarithmic);
+  const StepInfo& info = stepInfo(stepAt(current));
+  ImGui::SameLine(0, 20);
+  ImGui::PushFont(fonts().mono);
+  ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1), "%s", info.formula);
+  ImGui::PopFont();
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextUnformatted(info.explanation);
+  ImGui::PopStyleColor();
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,35 @@
+// The status bar: sizes, backend, compute time of the last update, frame rate, last message.
+#include <imgui.h>
+
+#include "document.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+void drawStatusBar(AppState& app) {
+  const Document& d = app.doc;
+  const AttentionTrace& t = d.trace();
+  ImGui::Text("n=%d  m=%d  d_k=%d  d_v=%d  heads=%d", t.n, t.m, t.dk, t.dv, t.heads);
+  ImGui::SameLine(0, 24);
+  ImGui::TextDisabled("%s", app.backendName.c_str());
+  ImGui::SameLine(0, 24);
+  if (isComputing(d))
+    ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "computing…");
+  else
+    ImGui::Text("update %.2f ms", d.lastComputeMs);
+  ImGui::SameLine(0, 24);
+  ImGui::Text("%.0f fps (%.1f ms)", double(ImGui::GetIO().Framerate), app.lastFrameMs);
+  if (d.unsaved) {
+    ImGui::SameLine(0, 24);
+    ImGui::TextDisabled("● unsaved");
+  }
+  if (!app.message.empty()) {
+    ImGui::SameLine(0, 24);
+    const double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - app.messageTime).count();
+    if (app.messageIsError || age < 8)
+      ImGui::TextColored(app.messageIsError ? ImVec4(1, 0.45f, 0.45f, 1) : ImVec4(0.6f, 0.9f, 0.6f, 1), "%s",
+                         app.message.c_str());
+  }
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,24 @@
+#pragma once
+// One function per view; each draws from AppState and changes it only through actions.
+#include "app_state.hpp"
+
+namespace attnviz::gui {
+
+void drawLayout(AppState& app);        // layout.cpp: places the views below in the window
+
+void drawMenuBar(AppState& app);       // view_files.cpp
+void drawFileChooser(AppState& app);   // view_files.cpp
+void drawSamplesBrowser(AppState& app);
+void drawRecoveryPrompt(AppState& app);
+void drawPipelineStrip(AppState& app); // view_pipeline.cpp
+void drawHeatmapView(AppState& app);   // view_heatmap.cpp
+void drawInputsPanel(AppState& app);   // view_inputs.cpp
+void drawOptionsPanel(AppState& app);  // view_options.cpp
+void drawBarChart(AppState& app);      // view_barchart.cpp
+void drawLinesView(AppState& app);     // view_lines.cpp
+void drawHeadsGrid(AppState& app);     // view_heads.cpp
+void drawStatsTable(AppState& app);    // view_stats.cpp
+void drawStatusBar(AppState& app);     // view_status.cpp
+void handleShortcuts(AppState& app);   // view_pipeline.cpp: ←/→, space, Home/End
+
+}  // namespace attnviz::gui
