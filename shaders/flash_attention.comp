@@ -30,9 +30,10 @@ uniform float scale;
 shared float queryTile[FLASH_ROWS][FLASH_CHUNKS * CHUNK + 1u];
 shared float keyValueTile[FLASH_KEYS][CHUNK + 1u];
 shared float probabilities[FLASH_ROWS][FLASH_KEYS + 1u];
-shared float runningMax[FLASH_ROWS];
-shared float runningSum[FLASH_ROWS];
-shared float correction[FLASH_ROWS];
+// Each lane's partial max and sum for its row; every lane of a row then combines the same
+// eight values in the same order, so all eight keep identical running statistics in registers.
+shared float laneMax[FLASH_ROWS][THREADS_PER_ROW];
+shared float laneSum[FLASH_ROWS][THREADS_PER_ROW];
 
 void main() {
   const uint thread = gl_LocalInvocationIndex;
@@ -48,10 +49,7 @@ void main() {
     queryTile[r][c] = (rowBase + r < n && c < keyWidth)
                           ? queries[(rowBase + r) * keyRowStride + head * keyWidth + c] : 0.0;
   }
-  if (thread < FLASH_ROWS) {
-    runningMax[thread] = negInf;
-    runningSum[thread] = 0.0;
-  }
+  float runningMax = negInf, runningSum = 0.0;
   float accumulator[FLASH_CHUNKS * 8u];
   for (uint a = 0u; a < FLASH_CHUNKS * 8u; ++a) accumulator[a] = 0.0;
 
@@ -81,40 +79,38 @@ void main() {
       barrier();
     }
     // Scaled like the CPU (raw·scale, one rounding), then masked.
+    float localMax = negInf;
     for (uint u = 0u; u < 4u; ++u) {
       const uint key = keyBase + lane + THREADS_PER_ROW * u;
       const bool visible = query < n && key < m && isAllowed(query, key);
-      probabilities[localRow][lane + THREADS_PER_ROW * u] = visible ? score[u] * scale : negInf;
+      score[u] = visible ? score[u] * scale : negInf;
+      localMax = max(localMax, score[u]);
     }
+    laneMax[localRow][lane] = localMax;
     barrier();
 
-    if (thread < FLASH_ROWS) {
-      float tileMax = negInf;
-      for (uint k = 0u; k < FLASH_KEYS; ++k) tileMax = max(tileMax, probabilities[thread][k]);
-      const float previousMax = runningMax[thread];
-      const float newMax = max(previousMax, tileMax);
-      float factor = 1.0, tileSum = 0.0;
-      if (newMax != negInf) {
-        factor = previousMax == negInf ? 0.0 : exp(previousMax - newMax);
-        for (uint k = 0u; k < FLASH_KEYS; ++k) {
-          const float s = probabilities[thread][k];
-          const float p = s == negInf ? 0.0 : exp(s - newMax);
-          probabilities[thread][k] = p;
-          tileSum += p;
-        }
-      } else {
-        for (uint k = 0u; k < FLASH_KEYS; ++k) probabilities[thread][k] = 0.0;
-      }
-      runningMax[thread] = newMax;
-      runningSum[thread] = runningSum[thread] * factor + tileSum;
-      correction[thread] = factor;
+    float tileMax = negInf;
+    for (uint l = 0u; l < THREADS_PER_ROW; ++l) tileMax = max(tileMax, laneMax[localRow][l]);
+    const float newMax = max(runningMax, tileMax);
+    // While every key so far is masked the sum and O are zero and need no rescaling.
+    const float factor = runningMax == negInf ? 0.0 : exp(runningMax - newMax);
+    float localSum = 0.0;
+    for (uint u = 0u; u < 4u; ++u) {
+      const float p = score[u] == negInf ? 0.0 : exp(score[u] - newMax);
+      probabilities[localRow][lane + THREADS_PER_ROW * u] = p;
+      localSum += p;
     }
+    laneSum[localRow][lane] = localSum;
     barrier();
+    float tileSum = 0.0;
+    for (uint l = 0u; l < THREADS_PER_ROW; ++l) tileSum += laneSum[localRow][l];
+    runningSum = runningSum * factor + tileSum;
+    runningMax = newMax;
 
-    const float factor = correction[localRow];
+    // Constant loop bounds let the compiler unroll and keep the accumulator in registers.
     for (uint chunk = 0u; chunk < FLASH_CHUNKS; ++chunk) {
       const uint columnBase = chunk * CHUNK;
-      if (columnBase >= valueWidth) break;  // uniform: every thread sees the same widths
+      if (columnBase >= valueWidth) continue;  // uniform: every thread sees the same widths
       for (uint e = thread; e < FLASH_KEYS * CHUNK; e += FLASH_THREADS) {
         const uint k = e / CHUNK, c = e % CHUNK;
         keyValueTile[k][c] = (keyBase + k < m && columnBase + c < valueWidth)
@@ -132,8 +128,7 @@ void main() {
   }
 
   if (query >= n) return;
-  const float total = runningSum[localRow];
-  const float inverseSum = total > 0.0 ? 1.0 / total : 0.0;  // fully masked row: zeros
+  const float inverseSum = runningSum > 0.0 ? 1.0 / runningSum : 0.0;  // fully masked row: zeros
   for (uint chunk = 0u; chunk < FLASH_CHUNKS; ++chunk) {
     for (uint w = 0u; w < 8u; ++w) {
       const uint column = chunk * CHUNK + lane + THREADS_PER_ROW * w;

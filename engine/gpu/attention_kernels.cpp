@@ -24,20 +24,34 @@ std::string mebibytes(std::uint64_t bytes) {
   return std::to_string((bytes + kMiB - 1) / kMiB) + " MiB";
 }
 
-// Collects GL_TIME_ELAPSED queries and adds their results to the chosen counters at the end,
-// so reading them back does not stall the pipeline between dispatches.
+// Times the dispatches between begin() and end() into a counter. Query results are read at
+// collect(), so timing does not stall the pipeline between dispatches; the clock mode does.
 class GpuTimer {
  public:
+  explicit GpuTimer(KernelTiming timing) : timing_(timing) {}
   ~GpuTimer() {
     for (const auto& p : pending_) glDeleteQueries(1, &p.query);
   }
   void begin(double* sink) {
-    GLuint query = 0;
-    glGenQueries(1, &query);
-    glBeginQuery(GL_TIME_ELAPSED, query);
-    pending_.push_back({query, sink});
+    sink_ = sink;
+    if (timing_ == KernelTiming::TimerQueries) {
+      GLuint query = 0;
+      glGenQueries(1, &query);
+      glBeginQuery(GL_TIME_ELAPSED, query);
+      pending_.push_back({query, sink});
+    } else if (timing_ == KernelTiming::FinishAndClock) {
+      glFinish();
+      start_ = std::chrono::steady_clock::now();
+    }
   }
-  void end() { glEndQuery(GL_TIME_ELAPSED); }
+  void end() {
+    if (timing_ == KernelTiming::TimerQueries) {
+      glEndQuery(GL_TIME_ELAPSED);
+    } else if (timing_ == KernelTiming::FinishAndClock) {
+      glFinish();
+      *sink_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+    }
+  }
   void collect() {
     for (const auto& p : pending_) {
       GLuint64 nanoseconds = 0;
@@ -53,7 +67,10 @@ class GpuTimer {
     GLuint query;
     double* sink;
   };
+  KernelTiming timing_;
   std::vector<Pending> pending_;
+  double* sink_ = nullptr;
+  std::chrono::steady_clock::time_point start_;
 };
 
 // GL reports running out of memory through its error flag rather than failing the call.
@@ -183,7 +200,7 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
   validate(in, opt);
   const auto start = std::chrono::steady_clock::now();
   times_ = {};
-  GpuTimer timer;
+  GpuTimer timer(timing_);
 
   AttentionTrace t;
   t.n = int(in.q.rows());
@@ -349,7 +366,7 @@ Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions
   uploadInputs(in, opt);
   const GlBuffer* queries = &queries_;
   const GlBuffer* keys = &keys_;
-  GpuTimer timer;
+  GpuTimer timer(timing_);
   if (opt.score == ScoreFunction::Cosine) {
     normalizedQueries_.reserve(std::uint64_t(in.q.size()) * sizeof(float));
     normalizedKeys_.reserve(std::uint64_t(in.k.size()) * sizeof(float));
@@ -401,7 +418,7 @@ Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions
 
 std::vector<double> AttentionKernels::timeSgemm(int batch, int rows, int columns, int depth,
                                                 const std::vector<float>& a, const std::vector<float>& b,
-                                                int repeats) {
+                                                int repeats, KernelTiming timing) {
   if (!sgemm_) sgemm_ = std::make_unique<ComputeProgram>("sgemm.comp");
   const std::uint64_t cBytes = std::uint64_t(batch) * rows * columns * sizeof(float);
   requireFits("the SGEMM's A", a.size() * sizeof(float));
@@ -419,7 +436,7 @@ std::vector<double> AttentionKernels::timeSgemm(int batch, int rows, int columns
   bufferB.bind(1);
   bufferC.bind(3);
   std::vector<double> ms(std::size_t(std::max(repeats, 0)), 0.0);
-  GpuTimer timer;
+  GpuTimer timer(timing == KernelTiming::Off ? KernelTiming::FinishAndClock : timing);
   for (double& each : ms) {
     timer.begin(&each);
     glDispatchCompute(groupsFor(columns, kGemmTile), groupsFor(rows, kGemmTile), unsigned(batch));

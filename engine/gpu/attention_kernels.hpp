@@ -32,7 +32,11 @@ class GlBuffer {
   std::uint64_t capacity_ = 0;
 };
 
-// GPU milliseconds per kernel of the last run, summed over chunks (GL_TIME_ELAPSED).
+// How kernels are timed: not at all (normal runs), by GL_TIME_ELAPSED queries, or by wall
+// clock between glFinish calls (for drivers such as llvmpipe whose queries do not see the work).
+enum class KernelTiming { Off, TimerQueries, FinishAndClock };
+
+// Milliseconds per kernel of the last run, summed over chunks.
 struct KernelTimes {
   double normalizeMs = 0, scoresMs = 0, softmaxMs = 0, weightedSumMs = 0, flashMs = 0;
   double kernelsMs() const { return normalizeMs + scoresMs + softmaxMs + weightedSumMs + flashMs; }
@@ -53,11 +57,13 @@ class AttentionKernels {
   AttentionTrace trace(const AttentionInputs& inputs, const AttentionOptions& options);
   Matrix flash(const AttentionInputs& inputs, const AttentionOptions& options);
   const KernelTimes& lastTimes() const { return times_; }
+  void setTiming(KernelTiming timing) { timing_ = timing; }
 
   // Batched row-major C = A·B with `batch` pairs of rows×depth and depth×columns matrices of
-  // `a` and `b`, for the benchmark. Returns the GPU milliseconds of each of `repeats` runs.
+  // `a` and `b`, for the benchmark. Returns the milliseconds of each of `repeats` runs, timed
+  // as `timing` says (Off counts as FinishAndClock).
   std::vector<double> timeSgemm(int batch, int rows, int columns, int depth, const std::vector<float>& a,
-                                const std::vector<float>& b, int repeats);
+                                const std::vector<float>& b, int repeats, KernelTiming timing);
 
   // How the trace of an n×m problem with `heads` heads is split (exposed for tests).
   std::vector<StageChunk> planChunks(int heads, long n, long m) const;
@@ -80,6 +86,7 @@ class AttentionKernels {
   std::uint64_t maxBlockBytes_ = 0, stageLimit_ = 0;
   int maxGroups_[3] = {65535, 65535, 65535};
   KernelTimes times_;
+  KernelTiming timing_ = KernelTiming::Off;
 };
 
 }  // namespace attnviz::gpu

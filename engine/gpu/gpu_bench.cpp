@@ -76,10 +76,6 @@ GpuBenchResult runGpuBenchmark(GpuBackend& backend, const GpuBenchConfig& config
   GpuBenchResult result;
   result.device = backend.name();
   result.config = config;
-  result.timingMethod =
-      "GL_TIME_ELAPSED queries around each dispatch (summed over chunks), median of " +
-      std::to_string(config.repeats) + " runs after one warm-up; full_trace_wall is steady_clock "
-      "around the whole run, uploads and read-back included";
 
   if (config.validate) {
     const long rows = std::clamp<long>(kMaxValidatedCells / (long(heads) * config.m), 1, config.n);
@@ -101,6 +97,29 @@ GpuBenchResult runGpuBenchmark(GpuBackend& backend, const GpuBenchConfig& config
   }
 
   gpu::AttentionKernels& kernels = glBackend->kernels();
+  const std::vector<float> a = pseudoRandom(std::size_t(heads) * config.n * d, 4);
+  const std::vector<float> b = pseudoRandom(std::size_t(heads) * d * config.m, 5);
+  // Timer queries are the GPU's own clock, but some drivers (llvmpipe) run the work outside
+  // them and report ~0; then glFinish around each dispatch and the wall clock stand in.
+  kernels.timeSgemm(heads, config.n, config.m, d, a, b, 1, gpu::KernelTiming::FinishAndClock);  // warm-up
+  const double byClock = kernels.timeSgemm(heads, config.n, config.m, d, a, b, 1,
+                                           gpu::KernelTiming::FinishAndClock).front();
+  const double byQuery = kernels.timeSgemm(heads, config.n, config.m, d, a, b, 1,
+                                           gpu::KernelTiming::TimerQueries).front();
+  const bool queriesWork = byQuery >= 0.25 * byClock;
+  const gpu::KernelTiming timing = queriesWork ? gpu::KernelTiming::TimerQueries : gpu::KernelTiming::FinishAndClock;
+  result.timingMethod =
+      std::string(queriesWork ? "GL_TIME_ELAPSED queries around each dispatch"
+                              : "glFinish and steady_clock around each dispatch (this driver's timer "
+                                "queries do not cover the work)") +
+      ", summed over chunks; median of " + std::to_string(config.repeats) +
+      " runs after one warm-up; full_trace_wall is the whole run, uploads and read-back included";
+  kernels.setTiming(timing);
+  struct TimingOff {
+    gpu::AttentionKernels& kernels;
+    ~TimingOff() { kernels.setTiming(gpu::KernelTiming::Off); }
+  } timingOff{kernels};
+
   std::vector<double> scores, softmax, weightedSum, kernelsTotal, wall, flash;
   for (int run = 0; run <= config.repeats; ++run) {
     const AttentionTrace trace = backend.run(inputs, options);
@@ -116,10 +135,7 @@ GpuBenchResult runGpuBenchmark(GpuBackend& backend, const GpuBenchConfig& config
     backend.runFlash(inputs, options);
     if (run > 0) flash.push_back(kernels.lastTimes().flashMs);
   }
-  const std::vector<float> a = pseudoRandom(std::size_t(heads) * config.n * d, 4);
-  const std::vector<float> b = pseudoRandom(std::size_t(heads) * d * config.m, 5);
-  std::vector<double> sgemm = glBackend->kernels().timeSgemm(heads, config.n, config.m, d, a, b, config.repeats + 1);
-  sgemm.erase(sgemm.begin());
+  const std::vector<double> sgemm = kernels.timeSgemm(heads, config.n, config.m, d, a, b, config.repeats, timing);
 
   const double cells = double(heads) * config.n * config.m;
   const double matmulFlops = 2.0 * cells * d;
