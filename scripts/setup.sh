@@ -6,11 +6,11 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config
-  libeigen3-dev libopenblas-openmp-dev libimgui-dev libglfw3-dev libstb-dev nlohmann-json3-dev
+  libeigen3-dev libimgui-dev libglfw3-dev libstb-dev nlohmann-json3-dev
   python3-glad python3-jinja2
   libgl-dev libegl-dev libgl1-mesa-dri libegl-mesa0 mesa-utils
   libgtest-dev libbenchmark-dev
-  xvfb xauth xdotool x11-utils libxml2-utils python3-numpy
+  xvfb xauth xdotool x11-utils libxml2-utils python3-numpy libopenblas0-pthread
   fonts-dejavu-core fonts-droid-fallback
   clang-14 libclang-rt-14-dev
 )
