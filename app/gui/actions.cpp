@@ -239,6 +239,7 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "colormap") setColormap(app, parseColormapId(value));
     else if (key == "diverging") app.view.divergingForSigned = parseBool(value);
     else if (key == "values") app.view.showValues = parseBool(value);
+    else if (key == "export-scale") app.view.exportScale = std::clamp(parseFloat(value), 0.25f, 8.0f);
     else if (key == "range") app.view.probabilitiesZeroToOne = value == "unit";
     else if (key == "text") setTokensText(app, value);
     else if (key == "source") setSourceText(app, value);
@@ -442,6 +443,7 @@ void dumpState(const AppState& app, const std::string& path) {
   j["error"] = d.error;
   j["message"] = app.message;
   j["script_failed"] = app.automation.failed;
+  for (const auto& [name, r] : app.widgetRects) j["widgets"][name] = r;
   std::ofstream(path) << j.dump(2) << "\n";
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // The desktop app's state: one plain struct the views read and the actions (actions.hpp) change.
 // No GL and no ImGui here, so actions and scripts can be reasoned about on their own.
+#include <array>
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -95,6 +97,7 @@ struct ViewSettings {
   float playStepsPerSecond = 1.0f;
   double playAccumulator = 0;
   float linesThreshold = 0.05f;
+  float exportScale = 1.0f;                     // figure size factor for PNG/SVG export
   int linesFilterQuery = -1, linesFilterKey = -1;
   bool showInputs = true, showLinked = true;
 };
@@ -145,6 +148,9 @@ struct AppState {
   long frameIndex = 0;
   double lastFrameMs = 0;
   std::string backendName = "CPU (Eigen)";
+  // Screen rectangles of a few widgets (x0, y0, x1, y1), written by --dump-state so the
+  // xdotool test knows where to click without hard-coding the layout.
+  std::map<std::string, std::array<float, 4>> widgetRects;
 };
 
 }  // namespace attnviz::gui

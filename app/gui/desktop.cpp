@@ -7,6 +7,7 @@
 #include <imgui.h>
 
 #include <cfloat>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -29,13 +30,14 @@ namespace {
 struct Options {
   std::string sample, sessionFile, script, screenshot, frameStats, dumpState;
   int frames = -1;
+  int width = 1600, height = 1000;
   bool recovery = true;
   bool ignorePointer = false;
 };
 
 const char* kUsage =
     "usage: attnviz [FILE.json | --sample NAME] [--script FILE] [--screenshot FILE] [--frames N]\n"
-    "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--ignore-pointer]\n"
+    "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--ignore-pointer]\n               [--window-size WxH]\n"
     "Opens the desktop visualizer. --script runs one action per line (see app/gui/script.hpp);\n"
     "--screenshot writes the last frame as PNG; --frames quits after N frames; --ignore-pointer\n"
     "keeps a pointer resting over the window from hovering cells (reproducible screenshots).\n";
@@ -54,6 +56,12 @@ bool parseArgs(int argc, char** argv, Options& o) {
     else if (a == "--dump-state") value(o.dumpState);
     else if (a == "--no-recovery") o.recovery = false;
     else if (a == "--ignore-pointer") o.ignorePointer = true;
+    else if (a == "--window-size") {
+      std::string v;
+      value(v);
+      if (std::sscanf(v.c_str(), "%dx%d", &o.width, &o.height) != 2 || o.width < 320 || o.height < 240)
+        throw Error("--window-size WIDTHxHEIGHT, at least 320x240");
+    }
     else if (a == "--frames") { std::string n; value(n); o.frames = std::stoi(n); }
     else if (a == "--help" || a == "-h") { std::cout << kUsage; return false; }
     else if (!a.empty() && a[0] != '-') o.sessionFile = a;
@@ -128,7 +136,7 @@ int runDesktopApp(int argc, char** argv) {
   glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
   glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
   glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);
-  GLFWwindow* window = glfwCreateWindow(1600, 1000, "attnviz", nullptr, nullptr);
+  GLFWwindow* window = glfwCreateWindow(opt.width, opt.height, "attnviz", nullptr, nullptr);
   if (!window) {
     std::cerr << "attnviz: cannot create an OpenGL 4.3 core window\n";
     glfwTerminate();

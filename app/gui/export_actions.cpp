@@ -1,7 +1,10 @@
 // The export actions: stage numbers (.npy / CSV), figures and PNG series.
+#include <algorithm>
 #include <filesystem>
 
 #include "actions.hpp"
+#include "colormap_lut.hpp"
+#include "figure/figure.hpp"
 #include "matrix_io.hpp"
 #include "steps.hpp"
 
@@ -54,10 +57,56 @@ bool exportNumbers(AppState& app, const std::string& directory, const std::strin
 }
 
 bool exportFigure(AppState& app, const std::string& path) {
-  // Waits for engine/figure's renderFigurePng/Svg (shared with `attnviz export`); until it lands
-  // the window screenshot is the only image export.
-  report(app, "figure export is not in this build yet; use File › Screenshot (" + path + ")", true);
-  return false;
+  // The same renderer as `attnviz export`, fed the stage, head, colour map and range on screen.
+  try {
+    const Document& d = app.doc;
+    const StepId step = stepAt(d.session.view.step);
+    const int head = d.session.view.head;
+    FigureOptions o;
+    o.head = head < 0 ? kAllHeads : head;
+    o.values = app.view.showValues;
+    o.scale = std::clamp(app.view.exportScale, 0.25f, 8.0f);
+    const StepView sv = stepView(d, app.view, step, std::max(head, 0));
+    o.colormap = toFigureColormap(sv.range.colormap);
+    o.range = ValueRange{sv.range.vmin, sv.range.vmax};
+    const std::string inputName = d.session.name.empty() ? "attnviz" : d.session.name;
+    const std::optional<FigureStage> direct =
+        step == StepId::Scores ? std::optional(FigureStage::Scores)
+        : step == StepId::Scale ? std::optional(FigureStage::Scaled)
+        : step == StepId::Mask ? std::optional(FigureStage::Masked)
+        : step == StepId::Normalise ? std::optional(FigureStage::Weights)
+        : step == StepId::Output ? std::optional(FigureStage::Output) : std::nullopt;
+    o.stage = direct.value_or(FigureStage::Weights);
+    FigureRequest r = makeFigureRequest(d.trace(), d.prepared.queryLabels, d.prepared.keyLabels, inputName, o);
+    if (!direct) {
+      // Softmax sub-steps and W_O are app-only stages: same figure, other numbers.
+      const StepInfo& info = stepInfo(step);
+      r.panels.clear();
+      const int first = step == StepId::Projection || head >= 0 ? std::max(head, 0) : 0;
+      const int last = step == StepId::Projection || head >= 0 ? first : d.trace().heads - 1;
+      for (int h = first; h <= last; ++h) {
+        Matrix scratch;
+        FigurePanel p;
+        p.caption = last > first ? "head " + std::to_string(h + 1) : "";
+        p.values = stepMatrix(d, step, h, scratch);
+        r.panels.push_back(std::move(p));
+      }
+      r.title = std::string(info.label) + " " + info.name + " — " + inputName;
+      if (step == StepId::Projection) {
+        r.colLabels = columnLabels(d, step);
+        r.colAxis = "dimension";
+        r.mask.resize(0, 0);
+      }
+    }
+    std::string ext = fs::path(path).extension().string();
+    const std::string bytes = ext == ".svg" ? renderFigureSvg(r) : renderFigurePng(r);
+    writeFileAtomic(path, bytes);
+    report(app, "Exported " + path);
+    return true;
+  } catch (const std::exception& e) {
+    report(app, e.what(), true);
+    return false;
+  }
 }
 
 bool exportSeries(AppState& app, const std::string& directory) {
@@ -67,19 +116,18 @@ bool exportSeries(AppState& app, const std::string& directory) {
     report(app, e.what(), true);
     return false;
   }
-  // Queued as automation lines so each step is drawn before it is captured.
-  std::vector<std::string> lines;
-  char name[32];
+  const int current = app.doc.session.view.step;
+  int written = 0;
   for (int s = 0; s < stepCount(app.doc); ++s) {
+    char name[32];
     std::snprintf(name, sizeof name, "step_%02d.png", s + 1);
-    lines.push_back("goto " + std::to_string(s));
-    lines.push_back("screenshot " + (fs::path(directory) / name).string());
+    app.doc.session.view.step = s;
+    written += exportFigure(app, (fs::path(directory) / name).string()) ? 1 : 0;
   }
-  lines.push_back("goto " + std::to_string(app.doc.session.view.step));
-  auto& script = app.automation.script;
-  script.insert(script.begin() + long(app.automation.nextLine), lines.begin(), lines.end());
-  report(app, "Exporting " + std::to_string(stepCount(app.doc)) + " steps to " + directory);
-  return true;
+  app.doc.session.view.step = current;
+  const bool ok = written == stepCount(app.doc);
+  if (ok) report(app, "Exported " + std::to_string(written) + " steps to " + directory);
+  return ok;
 }
 
 }  // namespace attnviz::gui

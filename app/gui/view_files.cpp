@@ -84,6 +84,8 @@ void drawMenuBar(AppState& app) {
     ImGui::Separator();
     if (ImGui::MenuItem("Export heatmap as PNG…")) choose(app, Purpose::ExportPng, "heatmap.png");
     if (ImGui::MenuItem("Export heatmap as SVG…")) choose(app, Purpose::ExportSvg, "heatmap.svg");
+    ImGui::SetNextItemWidth(120);
+    ImGui::SliderFloat("figure scale", &app.view.exportScale, 0.5f, 4.0f, "%.1f×");
     if (ImGui::MenuItem("Export every stage (.npy)…")) choose(app, Purpose::ExportNumbers, "stages");
     if (ImGui::MenuItem("Export every stage (CSV)…")) choose(app, Purpose::ExportNumbers, "stages.csv");
     if (ImGui::MenuItem("Export all steps as PNG series…")) choose(app, Purpose::ExportSeries, "steps");

@@ -84,6 +84,7 @@ void tokensMode(AppState& app) {
   std::string text = t.text;
   ImGui::TextUnformatted("sequence (queries)");
   if (ImGui::InputTextMultiline("##text", &text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) setTokensText(app, text);
+  recordItemRect(app, "tokens-text");
   std::string source = t.source;
   ImGui::TextUnformatted("source for cross-attention (keys, values; empty = self-attention)");
   if (ImGui::InputTextMultiline("##source", &source, ImVec2(-1, ImGui::GetTextLineHeight() * 2.2f))) setSourceText(app, source);

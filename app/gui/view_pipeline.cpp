@@ -13,6 +13,11 @@ namespace {
 const char* kShort[kStepCount] = {"QKᵀ", "scale", "mask", "−max", "exp", "Σ", "÷Σ", "AV", "W_O"};
 }
 
+void recordItemRect(AppState& app, const char* name) {
+  const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+  app.widgetRects[name] = {a.x, a.y, b.x, b.y};
+}
+
 void handleShortcuts(AppState& app) {
   const ImGuiIO& io = ImGui::GetIO();
   if (io.WantTextInput) return;  // arrows move the text cursor while typing
@@ -53,6 +58,7 @@ void drawPipelineStrip(AppState& app) {
   }
   ImGui::SameLine();
   if (ImGui::ArrowButton("##next", ImGuiDir_Right)) stepNext(app);
+  recordItemRect(app, "next");
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Next step (→)");
 
   // Second line: play controls, then the step's formula.

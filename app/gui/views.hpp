@@ -20,5 +20,6 @@ void drawHeadsGrid(AppState& app);     // view_heads.cpp
 void drawStatsTable(AppState& app);    // view_stats.cpp
 void drawStatusBar(AppState& app);     // view_status.cpp
 void handleShortcuts(AppState& app);   // view_pipeline.cpp: ←/→, space, Home/End
+void recordItemRect(AppState& app, const char* name);  // the last ImGui item's rectangle
 
 }  // namespace attnviz::gui

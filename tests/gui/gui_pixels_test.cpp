@@ -1,0 +1,210 @@
+// Drives the real desktop app (under the X server ctest started with xvfb-run) with --script:
+// every sample, every step, a screenshot each. The pixels of the heatmap are then compared with
+// the colour map of values this test computes itself with the engine, so the texture upload,
+// the LUT, the shader and the geometry are all checked together.
+#include <gtest/gtest.h>
+#include <stb_image.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "attention.hpp"
+#include "figure/colormap.hpp"
+#include "matrix_io.hpp"
+#include "session.hpp"
+#include "tokens.hpp"
+
+namespace fs = std::filesystem;
+using namespace attnviz;
+using nlohmann::json;
+
+namespace {
+
+fs::path workDir() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("attnviz_gui_test_" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+int runApp(const std::string& args) {
+  const std::string cmd = std::string(ATTNVIZ_APP) + " --no-recovery --ignore-pointer " + args + " > " +
+                          (workDir() / "app.log").string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+int stepsOf(const Session& s) { return s.mode == InputMode::Tokens ? 9 : 8; }
+
+// The matrix each step shows, computed here from the engine's trace (not the app's code).
+Matrix expected(const AttentionTrace& t, const PreparedSession& p, int step, int head) {
+  const HeadTrace& h = t.head[std::size_t(head)];
+  const float ninf = -std::numeric_limits<float>::infinity();
+  auto maskedLike = [&](const Matrix& src) {
+    Matrix m = src;
+    for (int i = 0; i < t.n; ++i)
+      for (int j = 0; j < t.m; ++j)
+        if (!isAllowed(t.options, t.n, t.m, i, j)) m(i, j) = ninf;
+    return m;
+  };
+  switch (step) {
+    case 0: return h.scores;
+    case 1: return h.scaled;
+    case 2: return h.masked;
+    case 3: {
+      Matrix m = h.masked;
+      for (int i = 0; i < t.n; ++i) m.row(i).array() -= h.rowMax(i);
+      return maskedLike(m);
+    }
+    case 4:
+    case 5: return t.options.mask == MaskKind::None ? h.expValues : maskedLike(h.expValues);
+    case 6: return t.options.mask == MaskKind::None ? h.weights : maskedLike(h.weights);
+    case 7: return h.output;
+    default: return outputProjection(*p.model, t);
+  }
+}
+
+bool near(const Rgb8& a, const unsigned char* px, int tol) {
+  for (int c = 0; c < 3; ++c)
+    if (std::abs(int(a[std::size_t(c)]) - int(px[c])) > tol) return false;
+  return true;
+}
+
+struct Shot {
+  std::string sample;
+  int step;
+  fs::path png;
+};
+
+std::vector<SampleInfo> samples() { return listSamples(); }
+
+class GuiPixels : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::ostringstream script;
+    for (const SampleInfo& info : samples()) {
+      const Session s = loadSample(info.name);
+      script << "sample " << info.name << "\n";
+      for (int k = 0; k < stepsOf(s); ++k) {
+        const fs::path png = workDir() / (info.name + "_" + std::to_string(k) + ".png");
+        script << "goto " << k << "\nscreenshot " << png.string() << "\n";
+        shots_.push_back({info.name, k, png});
+      }
+    }
+    script << "quit\n";
+    std::ofstream(workDir() / "steps.txt") << script.str();
+    rc_ = runApp("--script " + (workDir() / "steps.txt").string() + " --frame-stats " +
+                 (workDir() / "frames.csv").string());
+  }
+  static inline std::vector<Shot> shots_;
+  static inline int rc_ = -1;
+};
+
+TEST_F(GuiPixels, EverySampleEveryStepMatchesTheColourMap) {
+  ASSERT_EQ(rc_, 0) << readFile((workDir() / "app.log").string());
+  ASSERT_GE(shots_.size(), 9u * 8u);
+  std::string currentSample;
+  AttentionTrace trace;
+  PreparedSession prepared;
+  for (const Shot& shot : shots_) {
+    SCOPED_TRACE(shot.sample + " step " + std::to_string(shot.step));
+    if (shot.sample != currentSample) {
+      const Session s = loadSample(shot.sample);
+      prepared = prepare(s);
+      trace = computeAttention(prepared.inputs, s.options);
+      currentSample = shot.sample;
+    }
+    const json g = json::parse(readFile(shot.png.string() + ".json"));
+    ASSERT_TRUE(g["valid"].get<bool>());
+    ASSERT_EQ(g["step"].get<int>(), shot.step);
+    const int head = g["head"].get<int>();
+    const Matrix want = expected(trace, prepared, shot.step, head);
+    ASSERT_EQ(g["rows"].get<int>(), want.rows());
+    ASSERT_EQ(g["cols"].get<int>(), want.cols());
+    const float lo = g["range"][0], hi = g["range"][1];
+    const Colormap map = parseColormap(g["colormap"].get<std::string>());
+    const float ox = g["origin"][0], oy = g["origin"][1], cw = g["cell"][0], ch = g["cell"][1];
+    const float x0 = g["clip"][0], y0 = g["clip"][1], x1 = g["clip"][2], y1 = g["clip"][3];
+
+    int w = 0, h = 0, n = 0;
+    unsigned char* img = stbi_load(shot.png.c_str(), &w, &h, &n, 3);
+    ASSERT_NE(img, nullptr) << shot.png;
+    int checked = 0, bad = 0;
+    std::string firstBad;
+    // A grid of sample points; each maps to the cell the shader draws there (pixel centres).
+    const int steps = 40;
+    for (int a = 0; a < steps; ++a) {
+      for (int b = 0; b < steps; ++b) {
+        const int px = int(x0 + (x1 - x0) * (a + 0.5f) / steps), py = int(y0 + (y1 - y0) * (b + 0.5f) / steps);
+        const float fc = (px + 0.5f - ox) / cw, fr = (py + 0.5f - oy) / ch;
+        const int col = int(std::floor(fc)), row = int(std::floor(fr));
+        const float fx = fc - float(col), fy = fr - float(row);
+        if (row < 0 || col < 0 || row >= want.rows() || col >= want.cols()) continue;
+        if (fx < 0.15f || fx > 0.9f || fy < 0.15f || fy > 0.9f) continue;       // separators, rounding
+        if (ch >= 20 && fy > 0.22f && fy < 0.78f) continue;                    // numbers inside cells
+        const unsigned char* p = img + (std::size_t(py) * std::size_t(w) + std::size_t(px)) * 3;
+        const float v = want(row, col);
+        bool ok;
+        if (!std::isfinite(v)) {
+          ok = near(kMaskedColor, p, 3) || near(kMaskedHatch, p, 3);
+        } else {
+          const int idx = lutIndex(v, lo, hi);
+          const ColormapLut& lut = colormapLut(map);
+          ok = near(lut[std::size_t(idx)], p, 3) || (idx > 0 && near(lut[std::size_t(idx - 1)], p, 3)) ||
+               (idx < 255 && near(lut[std::size_t(idx + 1)], p, 3));
+        }
+        ++checked;
+        if (!ok && ++bad == 1) {
+          std::ostringstream o;
+          o << "pixel (" << px << "," << py << ") cell (" << row << "," << col << ") value " << v << " got "
+            << int(p[0]) << "," << int(p[1]) << "," << int(p[2]);
+          firstBad = o.str();
+        }
+      }
+    }
+    stbi_image_free(img);
+    EXPECT_GT(checked, 20);
+    EXPECT_EQ(bad, 0) << firstBad << " (" << bad << " of " << checked << " differ)";
+  }
+}
+
+TEST(GuiSession, SaveRestoresInputsOptionsStepHeadAndSelection) {
+  const fs::path session = workDir() / "saved.json", state = workDir() / "state.json";
+  std::ofstream(workDir() / "save.txt") << "sample causal-lm\nset temperature 0.5\nhead 1\ngoto 5\npin 3 2\n"
+                                        << "save " << session.string() << "\nquit\n";
+  ASSERT_EQ(runApp("--script " + (workDir() / "save.txt").string()), 0);
+  ASSERT_EQ(runApp(session.string() + " --frames 3 --dump-state " + state.string()), 0);
+  const json j = json::parse(readFile(state.string()));
+  EXPECT_EQ(j["step"], 5);
+  EXPECT_EQ(j["head"], 1);
+  EXPECT_EQ(j["selected"][0], 3);
+  EXPECT_EQ(j["selected"][1], 2);
+  EXPECT_FLOAT_EQ(j["temperature"].get<float>(), 0.5f);
+  EXPECT_EQ(j["mask"], "causal");
+  EXPECT_EQ(j["text"], "The cat sat on the mat because it was warm");
+}
+
+TEST(GuiExport, FigureAndNumbersFromTheApp) {
+  const fs::path png = workDir() / "fig.png", svg = workDir() / "fig.svg", numbers = workDir() / "numbers";
+  std::ofstream(workDir() / "export.txt") << "sample pronoun\ngoto 6\nexport-png " << png.string() << "\nexport-svg "
+                                          << svg.string() << "\nexport-numbers " << numbers.string()
+                                          << " npy\nquit\n";
+  ASSERT_EQ(runApp("--script " + (workDir() / "export.txt").string()), 0) << readFile((workDir() / "app.log").string());
+  EXPECT_GT(fs::file_size(png), 1000u);
+  EXPECT_NE(readFile(svg.string()).find("<svg"), std::string::npos);
+  const LoadedMatrix w = readMatrixFile((numbers / "head1_4d_weights.npy").string());
+  const Session s = loadSample("pronoun");
+  const PreparedSession p = prepare(s);
+  const AttentionTrace t = computeAttention(p.inputs, s.options);
+  ASSERT_EQ(w.values.rows(), t.n);
+  EXPECT_TRUE(w.values.isApprox(t.head[0].weights, 1e-6f));
+}
+
+}  // namespace
