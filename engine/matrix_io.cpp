@@ -313,7 +313,10 @@ Matrix parseClipboardMatrix(std::string_view text) {
     int depth = 0, maxDepth = 0;
     for (char c : t) {
       if (c == '[') maxDepth = std::max(maxDepth, ++depth);
-      else if (c == ']') { if (depth-- == maxDepth) rows += '\n'; }
+      else if (c == ']') {
+        if (depth == 0) throw Error("clipboard: unbalanced brackets");  // "[1]]2[" balances only in count
+        if (depth-- == maxDepth) rows += '\n';
+      }
       else if (c == ',' || c == '\n' || c == '\r') rows += ' ';
       else rows += c;
     }

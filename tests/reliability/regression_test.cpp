@@ -61,5 +61,11 @@ TEST(Regression, NpyHugeColumnsDoNotOverflow) {
             "h.npy: 3×9223372036854775807 is above the size limit (65536 rows or columns, 134217728 values)");
 }
 
+// "[1]]2[" balanced only in count, and was read as two rows.
+TEST(Regression, ClipboardBracketsMustNest) {
+  EXPECT_EQ(errorOf([] { parseClipboardMatrix("[1]]2["); }), "clipboard: unbalanced brackets");
+  EXPECT_EQ(parseClipboardMatrix("[[1, 2], [3, 4]]").rows(), 2);
+}
+
 }  // namespace
 }  // namespace attnviz
