@@ -203,6 +203,10 @@ void writeFileAtomic(const std::string& path, std::string_view bytes) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw Error("cannot write " + path + ": it is a directory");
+  // The rename would replace a device or pipe (as root, /dev/full or /dev/null itself) with a
+  // regular file.
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw Error("cannot write " + path + ": not a regular file");
   std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
   const int fd = ::mkstemp(tmp.data());
   if (fd < 0) throw Error("cannot write " + path + ": " + errnoText());
