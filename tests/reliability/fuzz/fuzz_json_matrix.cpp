@@ -1,0 +1,9 @@
+// JSON matrices: [[...], ...], a flat [...] column, or {"data": ...}.
+#include "fuzz_common.hpp"
+#include "matrix_io.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  attnviz::fuzz::parseOrError([&] { attnviz::fuzz::checkMatrix(attnviz::parseJsonMatrix(text, "fuzz.json")); });
+  return 0;
+}
