@@ -157,8 +157,9 @@ bool loadMask(AppState& app, const std::string& path) {
   });
 }
 
-void screenshot(AppState& app, const std::string& path) {
+void screenshot(AppState& app, const std::string& path, std::array<int, 4> crop) {
   app.automation.pendingScreenshot = path;
+  app.automation.screenshotCrop = crop;
   app.automation.screenshotCountdown = 1;
 }
 

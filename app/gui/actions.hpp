@@ -21,7 +21,7 @@ bool loadMask(AppState& app, const std::string& path);
 bool exportFigure(AppState& app, const std::string& path);      // .png or .svg by extension
 bool exportNumbers(AppState& app, const std::string& directory, const std::string& format);  // npy|csv
 bool exportSeries(AppState& app, const std::string& directory);  // one PNG per step
-void screenshot(AppState& app, const std::string& path);         // taken after the next frame
+void screenshot(AppState& app, const std::string& path, std::array<int, 4> crop = {});  // after the next frame
 void quit(AppState& app);
 
 // Options (all live).

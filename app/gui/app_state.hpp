@@ -123,6 +123,7 @@ struct Automation {
   std::vector<double> frameMs;
   // A screenshot waits one frame so auto-sized windows settle, then reads the back buffer.
   std::string pendingScreenshot;
+  std::array<int, 4> screenshotCrop{0, 0, 0, 0};  // x, y, w, h in window pixels; w = 0: whole window
   int screenshotCountdown = -1;
   bool failed = false;
 };

@@ -6,6 +6,7 @@
 #include <backends/imgui_impl_opengl3.h>
 #include <imgui.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cstdio>
 #include <chrono>
@@ -225,7 +226,13 @@ int runDesktopApp(int argc, char** argv) {
     ++app.frameIndex;
     const bool lastFrame = a.maxFrames >= 0 && app.frameIndex >= a.maxFrames;
     if (!a.pendingScreenshot.empty() && a.screenshotCountdown-- <= 0) {
-      if (saveScreenshot(a.pendingScreenshot, fbw, fbh, &error)) {
+      auto [cx, cy, cw, chh] = a.screenshotCrop;
+      if (cw <= 0 || chh <= 0) cx = cy = 0, cw = fbw, chh = fbh;
+      cx = std::clamp(cx, 0, fbw - 1);
+      cy = std::clamp(cy, 0, fbh - 1);
+      cw = std::min(cw, fbw - cx);
+      chh = std::min(chh, fbh - cy);
+      if (saveScreenshot(a.pendingScreenshot, cx, cy, cw, chh, fbh, &error)) {
         writeScreenshotSidecar(app, a.pendingScreenshot + ".json");
         report(app, "Saved " + a.pendingScreenshot);
       } else {
@@ -233,7 +240,7 @@ int runDesktopApp(int argc, char** argv) {
       }
       a.pendingScreenshot.clear();
     }
-    if (lastFrame && !a.screenshotAtExit.empty() && !saveScreenshot(a.screenshotAtExit, fbw, fbh, &error))
+    if (lastFrame && !a.screenshotAtExit.empty() && !saveScreenshot(a.screenshotAtExit, 0, 0, fbw, fbh, fbh, &error))
       std::cerr << "attnviz: " << error << "\n";
     glfwSwapBuffers(window);
 

@@ -193,15 +193,17 @@ void addHeatmap(ImDrawList* list, const HeatmapDraw& draw) {
   list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
 }
 
-bool saveScreenshot(const std::string& path, int width, int height, std::string* error) {
+bool saveScreenshot(const std::string& path, int x, int y, int width, int height, int windowHeight,
+                    std::string* error) {
   std::vector<unsigned char> pixels(std::size_t(width) * std::size_t(height) * 3);
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
   glReadBuffer(GL_BACK);
-  glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE, pixels.data());
+  glReadPixels(x, windowHeight - y - height, width, height, GL_RGB, GL_UNSIGNED_BYTE, pixels.data());
   std::vector<unsigned char> flipped(pixels.size());
   const std::size_t row = std::size_t(width) * 3;
   for (int y = 0; y < height; ++y)
     std::copy_n(&pixels[std::size_t(height - 1 - y) * row], row, &flipped[std::size_t(y) * row]);
+  stbi_write_png_compression_level = 9;
   if (!stbi_write_png(path.c_str(), width, height, 3, flipped.data(), int(row))) {
     *error = path + ": cannot write PNG";
     return false;

@@ -36,6 +36,8 @@ struct HeatmapDraw {
 void addHeatmap(ImDrawList* list, const HeatmapDraw& draw);
 
 // Reads the back buffer (bottom-up in GL, so rows are flipped) and writes a PNG.
-bool saveScreenshot(const std::string& path, int width, int height, std::string* error);
+// (x, y) is the top-left corner in window pixels; the region is clamped to the window.
+bool saveScreenshot(const std::string& path, int x, int y, int width, int height, int windowHeight,
+                    std::string* error);
 
 }  // namespace attnviz::gui

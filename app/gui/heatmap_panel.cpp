@@ -80,7 +80,9 @@ PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCa
   L.areaMax.y = std::max(L.areaMax.y, L.areaMin.y);
   const float barX = L.areaMax.x + (spec.rowSums ? 78 * s : 0) + 12 * s;
   L.colourBarMin = ImVec2(barX, L.areaMin.y);
-  L.colourBarMax = ImVec2(barX + 16 * s, std::max(L.areaMax.y, L.areaMin.y + 160 * s));
+  // Room under the bar for the hatched "masked" swatch.
+  const float barBottom = std::min(L.areaMax.y, max.y - (spec.anyMasked ? 2 * fs : 0));
+  L.colourBarMax = ImVec2(barX + 16 * s, std::max(barBottom, L.areaMin.y + 160 * s));
   return L;
 }
 

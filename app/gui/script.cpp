@@ -120,7 +120,13 @@ bool runScriptLine(AppState& app, const std::string& line) {
       return exportNumbers(app, dir, fmt);
     }
     if (op == "export-series") return exportSeries(app, rest(in));
-    if (op == "screenshot") { screenshot(app, rest(in)); return true; }
+    if (op == "screenshot") {
+      std::string path;
+      std::array<int, 4> crop{};
+      in >> path >> crop[0] >> crop[1] >> crop[2] >> crop[3];  // optional region x y w h
+      screenshot(app, path, crop);
+      return true;
+    }
     if (op == "wait-frames") { in >> app.automation.waitFrames; return true; }
     if (op == "dump-state") { dumpState(app, rest(in)); return true; }
     if (op == "quit") { quit(app); return true; }

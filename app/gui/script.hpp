@@ -7,7 +7,7 @@
 //   hover ROW COL [HEAD] | unhover | pin ROW COL | unpin | mask-toggle ROW COL
 //   resize N M DK DV | fill Q|K|V random|identity|zeros [SEED] | fit | zoom FACTOR
 //   export-png FILE | export-svg FILE | export-numbers DIR npy|csv | export-series DIR
-//   screenshot FILE | wait-frames N | dump-state FILE | quit
+//   screenshot FILE [X Y W H] | wait-frames N | dump-state FILE | quit
 // Rows, columns, heads and steps are 0-based. '#' starts a comment line.
 #include <string>
 #include <vector>
