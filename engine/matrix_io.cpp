@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -44,7 +45,9 @@ bool parseCell(std::string_view cell, float& out) {
   double value = 0;
   const auto [ptr, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
   if (ptr != cell.data() + cell.size()) return false;
-  if (ec == std::errc::result_out_of_range) value = std::copysign(HUGE_VAL, cell.front() == '-' ? -1 : 1);
+  // from_chars reports underflow (1e-400) as out of range too; strtod tells the two apart:
+  // ±HUGE_VAL for overflow, a zero or subnormal for underflow.
+  if (ec == std::errc::result_out_of_range) value = std::strtod(std::string(cell).c_str(), nullptr);
   else if (ec != std::errc()) return false;
   out = float(value);
   return true;

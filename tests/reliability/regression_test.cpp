@@ -67,5 +67,15 @@ TEST(Regression, ClipboardBracketsMustNest) {
   EXPECT_EQ(parseClipboardMatrix("[[1, 2], [3, 4]]").rows(), 2);
 }
 
+// from_chars reports underflow as result_out_of_range, and 1e-400 was refused as "infinite".
+TEST(Regression, TextUnderflowIsZeroNotInfinite) {
+  const Matrix m = parseDelimitedText("1e-400,-1e-400,1e-40\n", "u.csv");
+  EXPECT_EQ(m(0, 0), 0.0f);
+  EXPECT_EQ(m(0, 1), 0.0f);
+  EXPECT_GT(m(0, 2), 0.0f);  // float32 subnormal
+  EXPECT_EQ(errorOf([] { parseDelimitedText("1e400\n", "o.csv"); }),
+            "o.csv: line 1, column 1: infinite value (only finite numbers are accepted)");
+}
+
 }  // namespace
 }  // namespace attnviz
