@@ -41,7 +41,10 @@ bool parseCell(std::string_view cell, float& out) {
   const std::string l = lower(cell);
   if (l == "true") { out = 1; return true; }
   if (l == "false") { out = 0; return true; }
-  if (cell.front() == '+') cell.remove_prefix(1);
+  if (cell.front() == '+') {
+    cell.remove_prefix(1);
+    if (!cell.empty() && cell.front() == '-') return false;  // "+-1" is not a number
+  }
   double value = 0;
   const auto [ptr, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
   if (ptr != cell.data() + cell.size()) return false;

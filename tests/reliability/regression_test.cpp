@@ -77,5 +77,11 @@ TEST(Regression, TextUnderflowIsZeroNotInfinite) {
             "o.csv: line 1, column 1: infinite value (only finite numbers are accepted)");
 }
 
+// The '+' was stripped before from_chars, which then read "+-1" as -1.
+TEST(Regression, TextPlusMinusIsNotANumber) {
+  EXPECT_EQ(errorOf([] { parseDelimitedText("1,2\n+-1,2\n", "p.csv"); }), "p.csv: line 2, column 1: \"+-1\" is not a number");
+  EXPECT_EQ(parseDelimitedText("+1,-2\n", "p.csv")(0, 0), 1.0f);
+}
+
 }  // namespace
 }  // namespace attnviz
