@@ -35,6 +35,22 @@ json matrixToJson(const Matrix& m) {
   return rows;
 }
 
+// Text from the input quoted in a message, control characters escaped so the message stays
+// one line.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (const unsigned char c : s) {
+    if (c >= 0x20 && c != 0x7F) {
+      out += char(c);
+    } else {
+      out += "\\x";
+      out += "0123456789ABCDEF"[c >> 4];
+      out += "0123456789ABCDEF"[c & 15];
+    }
+  }
+  return out;
+}
+
 class Reader {
  public:
   explicit Reader(std::string source) : source_(std::move(source)) {}
@@ -49,7 +65,7 @@ class Reader {
     for (const auto& item : obj.items()) {
       const std::string& key = item.key();
       if (std::find_if(keys.begin(), keys.end(), [&](const char* k) { return key == k; }) == keys.end())
-        fail(where, "unknown key \"" + key + "\"");
+        fail(where, "unknown key \"" + printable(key) + "\"");
     }
   }
 
@@ -278,7 +294,7 @@ Session loadSample(const std::string& name) {
     if (s.name == name) return loadSession(s.path);
     known += (known.empty() ? "" : ", ") + s.name;
   }
-  throw Error("unknown sample \"" + name + "\" (known: " + known + ")");
+  throw Error("unknown sample \"" + printable(name) + "\" (known: " + known + ")");
 }
 
 }  // namespace attnviz

@@ -83,5 +83,12 @@ TEST(Regression, TextPlusMinusIsNotANumber) {
   EXPECT_EQ(parseDelimitedText("+1,-2\n", "p.csv")(0, 0), 1.0f);
 }
 
+// A sample name (from --sample) or a session key holding a newline was quoted raw.
+TEST(Regression, SampleNameAndSessionKeyStayOneLine) {
+  const std::string sample = errorOf([] { loadSample("artic\nles"); });
+  EXPECT_EQ(sample.rfind("unknown sample \"artic\\x0Ales\" (known: ", 0), 0u) << sample;
+  EXPECT_EQ(errorOf([] { parseSession("{\"version\": 1, \"a\\nb\": 1}", "s.json"); }), "s.json: unknown key \"a\\x0Ab\"");
+}
+
 }  // namespace
 }  // namespace attnviz
