@@ -10,6 +10,7 @@
 #include "colormap_lut.hpp"
 #include "document.hpp"
 #include "matrix_io.hpp"
+#include "recovery.hpp"
 #include "steps.hpp"
 
 namespace attnviz::gui {
@@ -163,7 +164,10 @@ void screenshot(AppState& app, const std::string& path, std::array<int, 4> crop)
   app.automation.screenshotCountdown = 1;
 }
 
-void quit(AppState& app) { app.quitRequested = true; }
+void quit(AppState& app) {
+  if (quitNeedsAnswer(app)) app.recovery.askQuit = true;  // Save / Don't save / Cancel
+  else app.quitRequested = true;
+}
 
 // ---- options ----
 
@@ -444,6 +448,10 @@ void dumpState(const AppState& app, const std::string& path) {
   j["error"] = d.error;
   j["message"] = app.message;
   j["script_failed"] = app.automation.failed;
+  j["unsaved"] = d.unsaved;
+  j["recovery_offered"] = app.recovery.offer;
+  j["quit_question"] = app.recovery.askQuit;
+  j["gl_errors"] = app.glErrors;
   for (const auto& [name, r] : app.widgetRects) j["widgets"][name] = r;
   std::ofstream(path) << j.dump(2) << "\n";
 }

@@ -22,7 +22,7 @@ bool exportFigure(AppState& app, const std::string& path);      // .png or .svg 
 bool exportNumbers(AppState& app, const std::string& directory, const std::string& format);  // npy|csv
 bool exportSeries(AppState& app, const std::string& directory);  // one PNG per step
 void screenshot(AppState& app, const std::string& path, std::array<int, 4> crop = {});  // after the next frame
-void quit(AppState& app);
+void quit(AppState& app);  // with unsaved edits it asks first (recovery.hpp)
 
 // Options (all live).
 bool setOption(AppState& app, const std::string& key, const std::string& value);  // script form

@@ -128,6 +128,22 @@ struct Automation {
   bool failed = false;
 };
 
+// Unsaved work survives a crash (the recovery file, a few seconds behind the edits) and a quit
+// (the question Save / Don't save / Cancel). Both are off when path is empty (--no-recovery and
+// automated runs without --recovery). recovery.hpp has the functions.
+struct Recovery {
+  std::string path;
+  double intervalSeconds = 2.0;  // the file is at most this far behind the edits
+  bool offer = false;            // a file left by an earlier run awaits Restore or Discard
+  std::string offerWhen;         // when that file was written, for the question
+  bool onDisk = false;           // this run's edits are in the file
+  bool pending = false;          // edits not yet in the file, the oldest made at pendingSince
+  std::chrono::steady_clock::time_point pendingSince;
+  bool writeFailed = false;
+  bool askQuit = false;          // quit requested with unsaved edits: the question is showing
+  bool quitAfterSave = false;    // the question's Save opened the file chooser
+};
+
 struct AppState {
   Document doc;
   Hover hover;      // last frame's hovered cell (what the views show)
@@ -140,8 +156,8 @@ struct AppState {
   bool quitRequested = false;
   bool showSamples = false;
   bool showAbout = false;
-  bool offerRecovery = false;
-  std::string recoveryPath;
+  Recovery recovery;
+  long glErrors = -1;  // GL_DEBUG_TYPE_ERROR messages so far (gl_debug.hpp); -1: not counted
   std::string message;  // last action's outcome, shown in the status bar
   bool messageIsError = false;
   std::chrono::steady_clock::time_point messageTime;

@@ -18,6 +18,7 @@
 #include "desktop.hpp"
 #include "document.hpp"
 #include "fonts.hpp"
+#include "gl_debug.hpp"
 #include "gl_heatmap.hpp"
 #include "recovery.hpp"
 #include "script.hpp"
@@ -32,16 +33,20 @@ struct Options {
   std::string sample, sessionFile, script, screenshot, frameStats, dumpState;
   int frames = -1;
   int width = 1600, height = 1000;
-  bool recovery = true;
+  bool recovery = true;       // --no-recovery: no recovery file and no question on quit
+  bool forceRecovery = false;  // --recovery: keep them in automated runs too (the recovery test)
   bool ignorePointer = false;
 };
 
 const char* kUsage =
     "usage: attnviz [FILE.json | --sample NAME] [--script FILE] [--screenshot FILE] [--frames N]\n"
-    "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--ignore-pointer]\n               [--window-size WxH]\n"
+    "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--recovery]\n               [--ignore-pointer] [--window-size WxH]\n"
     "Opens the desktop visualizer. --script runs one action per line (see app/gui/script.hpp);\n"
     "--screenshot writes the last frame as PNG; --frames quits after N frames; --ignore-pointer\n"
-    "keeps a pointer resting over the window from hovering cells (reproducible screenshots).\n";
+    "keeps a pointer resting over the window from hovering cells (reproducible screenshots).\n"
+    "Unsaved edits go to $XDG_STATE_HOME/attnviz/recovery.json every ATTNVIZ_RECOVERY_SECONDS (2)\n"
+    "and are offered back after a crash; automated runs keep no recovery file unless --recovery.\n"
+    "ATTNVIZ_GL_DEBUG=1 counts GL errors through KHR_debug (on by default in debug builds).\n";
 
 bool parseArgs(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
@@ -56,6 +61,7 @@ bool parseArgs(int argc, char** argv, Options& o) {
     else if (a == "--frame-stats") value(o.frameStats);
     else if (a == "--dump-state") value(o.dumpState);
     else if (a == "--no-recovery") o.recovery = false;
+    else if (a == "--recovery") o.forceRecovery = true;
     else if (a == "--ignore-pointer") o.ignorePointer = true;
     else if (a == "--window-size") {
       std::string v;
@@ -137,6 +143,8 @@ int runDesktopApp(int argc, char** argv) {
   glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
   glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
   glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);
+  const bool glDebug = glDebugWanted();
+  glfwWindowHint(GLFW_OPENGL_DEBUG_CONTEXT, glDebug ? GLFW_TRUE : GLFW_FALSE);
   GLFWwindow* window = glfwCreateWindow(opt.width, opt.height, "attnviz", nullptr, nullptr);
   if (!window) {
     std::cerr << "attnviz: cannot create an OpenGL 4.3 core window\n";
@@ -149,6 +157,7 @@ int runDesktopApp(int argc, char** argv) {
     std::cerr << "attnviz: cannot load OpenGL functions\n";
     return 1;
   }
+  const bool countGlErrors = glDebug && installGlDebug();
   float xscale = 1, yscale = 1;
   glfwGetWindowContentScale(window, &xscale, &yscale);
   app.uiScale = std::max(1.0f, xscale);
@@ -173,14 +182,18 @@ int runDesktopApp(int argc, char** argv) {
     std::cerr << "attnviz: " << app.message << "\n";
     if (!opt.sample.empty()) return 2;
   }
-  if (opt.recovery && !automated) {
-    app.recoveryPath = defaultRecoveryPath();
-    offerRecoveryIfPresent(app);
+  if (opt.recovery && (!automated || opt.forceRecovery)) {
+    app.recovery.intervalSeconds = recoveryIntervalFromEnv();
+    enableRecovery(app, defaultRecoveryPath());
   }
 
   std::uint64_t glyphGen = 0;
   auto last = std::chrono::steady_clock::now();
-  while (!glfwWindowShouldClose(window) && !app.quitRequested) {
+  while (!app.quitRequested) {
+    if (glfwWindowShouldClose(window)) {  // the close button asks like Ctrl+Q when edits are unsaved
+      glfwSetWindowShouldClose(window, GLFW_FALSE);
+      quit(app);
+    }
     if (busy(app)) glfwPollEvents();
     else glfwWaitEventsTimeout(0.1);
     const auto frameStart = std::chrono::steady_clock::now();
@@ -247,16 +260,13 @@ int runDesktopApp(int argc, char** argv) {
     app.lastFrameMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frameStart).count();
     if (!a.frameStatsPath.empty()) a.frameMs.push_back(app.lastFrameMs);
     if (app.frameIndex % 600 == 0) collectUnusedTextures();
-    writeRecoveryIfDue(app);
+    updateRecovery(app);
+    if (countGlErrors) app.glErrors = glDebugErrorCount();
     if (lastFrame) app.quitRequested = true;
   }
 
-  // A clean quit with nothing unsaved needs no recovery file; unsaved edits keep theirs.
-  if (!app.recoveryPath.empty()) {
-    app.doc.lastEdit = {};
-    app.doc.recoveryWritten = false;
-    writeRecoveryIfDue(app);
-  }
+  // Quitting asked about unsaved edits, so a clean exit leaves no recovery file behind.
+  finishRecovery(app);
   finishComputation(app.doc);
   if (!a.frameStatsPath.empty()) writeFrameStats(a);
   if (!a.dumpStatePath.empty()) dumpState(app, a.dumpStatePath);

@@ -1,7 +1,11 @@
 #pragma once
-// The recovery file: unsaved edits are written a few seconds after they happen to
-// $XDG_STATE_HOME/attnviz/recovery.json (~/.local/state/...), removed on save or a clean quit
-// with nothing unsaved, and offered back on the next launch.
+// Unsaved work is never lost, on a crash or on a quit.
+// - A crash or a kill: edits reach $XDG_STATE_HOME/attnviz/recovery.json (~/.local/state/...)
+//   at most Recovery::intervalSeconds after they are made (ATTNVIZ_RECOVERY_SECONDS overrides
+//   the 2 s default); the next launch offers to restore the file.
+// - A quit (window close, Ctrl+Q, the menu, the script's quit) with unsaved edits asks
+//   Save / Don't save / Cancel, so a clean exit never leaves a recovery file behind: the file
+//   is removed on save, on a quit and whenever nothing is unsaved.
 #include <string>
 
 #include "app_state.hpp"
@@ -9,9 +13,20 @@
 namespace attnviz::gui {
 
 std::string defaultRecoveryPath();
-void writeRecoveryIfDue(AppState& app);  // each frame; cheap when nothing changed
-void offerRecoveryIfPresent(AppState& app);
+double recoveryIntervalFromEnv();  // ATTNVIZ_RECOVERY_SECONDS, clamped to [0.1, 60]; 2 s default
+// Turns recovery on with the file at `path`, offering it back when an earlier run left one.
+void enableRecovery(AppState& app, const std::string& path);
+void updateRecovery(AppState& app);  // each frame; cheap when nothing changed
 void restoreRecovery(AppState& app);
 void discardRecovery(AppState& app);
+// The end of a clean run: this run's file goes (an offer not yet answered stays for next time).
+void finishRecovery(AppState& app);
+
+// quit() in actions.hpp asks through these when there are unsaved edits.
+enum class QuitAnswer { Save, DontSave, Cancel };
+bool quitNeedsAnswer(const AppState& app);
+// Save writes to the session's own file; with none, the caller opens the file chooser and sets
+// Recovery::quitAfterSave, and the quit happens once the save succeeds (cancelled with it).
+void answerQuit(AppState& app, QuitAnswer answer);
 
 }  // namespace attnviz::gui

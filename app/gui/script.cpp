@@ -1,11 +1,14 @@
 #include "script.hpp"
 
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
 #include "actions.hpp"
 #include "document.hpp"
 #include "matrix_io.hpp"
+#include "recovery.hpp"
 
 namespace attnviz::gui {
 
@@ -130,6 +133,43 @@ bool runScriptLine(AppState& app, const std::string& line) {
     if (op == "wait-frames") { in >> app.automation.waitFrames; return true; }
     if (op == "dump-state") { dumpState(app, rest(in)); return true; }
     if (op == "quit") { quit(app); return true; }
+    if (op == "quit-answer") {
+      std::string a;
+      in >> a;
+      answerQuit(app, a == "save" ? QuitAnswer::Save : a == "dont-save" ? QuitAnswer::DontSave
+                      : a == "cancel" ? QuitAnswer::Cancel : throw Error("quit-answer save|dont-save|cancel"));
+      return true;
+    }
+    if (op == "recovery") {
+      std::string a;
+      in >> a;
+      if (!app.recovery.offer) throw Error("no recovery file is on offer");
+      if (a == "restore") restoreRecovery(app);
+      else if (a == "discard") discardRecovery(app);
+      else throw Error("recovery restore|discard");
+      return true;
+    }
+    if (op == "wait-for-file") {
+      // A test outside the app says when to go on (after it has seen the recovery file, say).
+      std::error_code ec;
+      if (!std::filesystem::exists(rest(in), ec)) {
+        --app.automation.nextLine;
+        app.automation.waitFrames = 1;
+      }
+      return true;
+    }
+    if (op == "loop-until") {
+      // Long unattended runs (scripts/soak.sh): start the script over until a wall-clock time.
+      long long deadline = 0;
+      if (!(in >> deadline)) throw Error("loop-until UNIX_SECONDS");
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count();
+      if (now < deadline) {
+        app.automation.nextLine = 0;
+        app.automation.waitFrames = 1;  // at least one frame per pass, never a busy loop
+      }
+      return true;
+    }
     throw Error("unknown action \"" + op + "\"");
   } catch (const std::exception& e) {
     report(app, "script: " + line + ": " + e.what(), true);

@@ -8,6 +8,8 @@
 //   resize N M DK DV | fill Q|K|V random|identity|zeros [SEED] | fit | zoom FACTOR
 //   export-png FILE | export-svg FILE | export-numbers DIR npy|csv | export-series DIR
 //   screenshot FILE [X Y W H] | wait-frames N | dump-state FILE | quit
+//   quit-answer save|dont-save|cancel (quit asks when edits are unsaved, see recovery.hpp)
+//   recovery restore|discard | wait-for-file PATH | loop-until UNIX_SECONDS (start over until then)
 // Rows, columns, heads and steps are 0-based. '#' starts a comment line.
 #include <string>
 #include <vector>

@@ -192,18 +192,49 @@ void drawFileChooser(AppState& app) {
 }
 
 void drawRecoveryPrompt(AppState& app) {
-  if (!app.offerRecovery) return;
-  ImGui::OpenPopup("Restore unsaved work?");
-  if (ImGui::BeginPopupModal("Restore unsaved work?", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
-    ImGui::TextUnformatted("attnviz closed last time with edits that were not saved.");
-    ImGui::TextDisabled("%s", app.recoveryPath.c_str());
-    if (ImGui::Button("Restore", ImVec2(120, 0))) {
-      restoreRecovery(app);
+  Recovery& r = app.recovery;
+  if (r.offer) {
+    ImGui::OpenPopup("Restore unsaved work?");
+    if (ImGui::BeginPopupModal("Restore unsaved work?", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+      ImGui::TextUnformatted("attnviz stopped last time before these edits were saved.");
+      ImGui::TextDisabled("%s (%s)", r.path.c_str(), r.offerWhen.c_str());
+      ImGui::TextUnformatted("Restore opens them as an unsaved session; Discard deletes the file.");
+      if (ImGui::Button("Restore", ImVec2(120, 0))) {
+        restoreRecovery(app);
+        ImGui::CloseCurrentPopup();
+      }
+      ImGui::SameLine();
+      if (ImGui::Button("Discard", ImVec2(120, 0))) {
+        discardRecovery(app);
+        ImGui::CloseCurrentPopup();
+      }
+      ImGui::EndPopup();
+    }
+    return;
+  }
+  if (!r.askQuit) return;
+  ImGui::OpenPopup("Save changes before quitting?");
+  if (ImGui::BeginPopupModal("Save changes before quitting?", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+    const std::string name = app.doc.path.empty() ? std::string("This session") : app.doc.path;
+    ImGui::Text("%s has edits that are not saved.", name.c_str());
+    if (ImGui::Button("Save…", ImVec2(120, 0))) {
+      if (app.doc.path.empty()) {
+        r.askQuit = false;
+        r.quitAfterSave = true;
+        choose(app, Purpose::SaveSession, "session.json");
+      } else {
+        answerQuit(app, QuitAnswer::Save);
+      }
       ImGui::CloseCurrentPopup();
     }
     ImGui::SameLine();
-    if (ImGui::Button("Discard", ImVec2(120, 0))) {
-      discardRecovery(app);
+    if (ImGui::Button("Don't save", ImVec2(120, 0))) {
+      answerQuit(app, QuitAnswer::DontSave);
+      ImGui::CloseCurrentPopup();
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel", ImVec2(120, 0)) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) {
+      answerQuit(app, QuitAnswer::Cancel);
       ImGui::CloseCurrentPopup();
     }
     ImGui::EndPopup();
