@@ -6,6 +6,7 @@
 # usage: scripts/sanitize.sh [CTEST ARGS...]
 #   default selection: the engine, CLI, GPU, export and reliability tests (-L 'engine|cli|gpu|export|reliability')
 #   e.g. scripts/sanitize.sh -R 'BadInput|fuzz_replay'    or    scripts/sanitize.sh -LE gui
+# ATTNVIZ_ASAN_CMAKE_ARGS adds configure options, e.g. "-DATTNVIZ_WITH_GUI=OFF" to skip the GUI build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,8 @@ selection=("$@")
 [ ${#selection[@]} -gt 0 ] || selection=(-L 'engine|cli|gpu|export|reliability')
 
 # -march=native is off so that the sanitized build also runs on another CI machine's CPU.
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNVIZ_SANITIZE=ON -DATTNVIZ_NATIVE=OFF >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNVIZ_SANITIZE=ON -DATTNVIZ_NATIVE=OFF \
+  ${ATTNVIZ_ASAN_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j"$jobs"
 
 # detect_leaks: every leak is a failure. halt_on_error + abort: a report is a failed test, not
