@@ -9,6 +9,7 @@
 
 #include "colormap_lut.hpp"
 #include "document.hpp"
+#include "gpu_compare.hpp"
 #include "matrix_io.hpp"
 #include "recovery.hpp"
 #include "steps.hpp"
@@ -91,6 +92,7 @@ bool loadSample(AppState& app, const std::string& name) {
   return attempt(app, [&] {
     Session s = attnviz::loadSample(name);
     replaceSession(app.doc, std::move(s), "");
+    app.doc.sample = name;
     afterNewSession(app);
     report(app, "Loaded sample \"" + name + "\"");
   });
@@ -233,6 +235,28 @@ void setColormap(AppState& app, ColormapId id) {
   if (id == ColormapId::RdBu) app.view.divergingForSigned = true; else app.view.sequential = id;
 }
 
+void selectBackend(AppState& app, BackendKind kind) {
+  GpuCompare& g = app.doc.gpu;
+  g.selected = kind;
+  g.note.clear();
+  if (kind == BackendKind::Gpu) {
+    probeGpu(app.doc);
+    if (!g.unavailable.empty()) {
+      g.selected = BackendKind::Cpu;
+      g.note = "GPU unavailable, using the CPU: " + g.unavailable;
+      report(app, g.note, true);
+      return;
+    }
+  }
+  markBackendChanged(app.doc);
+}
+
+void setGpuBufferLimit(AppState& app, std::uint64_t bytes) {
+  releaseGpu(app.doc);
+  app.doc.gpu.bufferLimit = bytes;
+  if (app.doc.gpu.selected == BackendKind::Gpu) selectBackend(app, BackendKind::Gpu);
+}
+
 bool setOption(AppState& app, const std::string& key, const std::string& value) {
   return attempt(app, [&] {
     Session& s = app.doc.session;
@@ -253,6 +277,11 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "seed") setSeed(app, std::stoull(value));
     else if (key == "positional") setPositional(app, parseBool(value));
     else if (key == "mode") setInputMode(app, value == "tokens" ? InputMode::Tokens : InputMode::Matrices);
+    else if (key == "backend") {
+      if (value != "cpu" && value != "gpu") throw Error("backend must be cpu or gpu");
+      selectBackend(app, value == "gpu" ? BackendKind::Gpu : BackendKind::Cpu);
+    }
+    else if (key == "gpu-buffer-limit") setGpuBufferLimit(app, std::stoull(value));
     else if (key == "speed") app.view.playStepsPerSecond = std::clamp(parseFloat(value), 0.1f, 10.0f);
     else throw Error("unknown option \"" + key + "\"");
     (void)s;
@@ -448,6 +477,24 @@ void dumpState(const AppState& app, const std::string& path) {
   j["error"] = d.error;
   j["message"] = app.message;
   j["script_failed"] = app.automation.failed;
+  const GpuCompare& g = d.gpu;
+  j["backend"] = g.active ? "GPU" : "CPU";
+  j["backend_name"] = activeBackendName(d);
+  j["gpu"] = {{"selected", g.selected == BackendKind::Gpu ? "gpu" : "cpu"},
+              {"active", g.active},
+              {"renderer", g.renderer},
+              {"unavailable", g.unavailable},
+              {"note", g.note},
+              {"cpu_ms", g.cpuMs},
+              {"gpu_ms", g.gpuMs}};
+  // NaN and infinity have no JSON form: a difference that is not a finite number is null.
+  for (const auto& [stage, diff] : g.maxDiff)
+    j["gpu"]["max_diff"][stage] = std::isfinite(diff) ? nlohmann::json(diff) : nlohmann::json();
+  for (const Document::WorkerRun& r : d.workerRuns)
+    j["worker_runs"].push_back({{"start_frame", r.startFrame}, {"end_frame", r.endFrame}, {"ms", r.ms},
+                                {"n", r.n}, {"m", r.m}});
+  j["computing"] = isComputing(d);
+  j["stale"] = d.stale;
   j["unsaved"] = d.unsaved;
   j["recovery_offered"] = app.recovery.offer;
   j["quit_question"] = app.recovery.askQuit;
@@ -470,6 +517,9 @@ void writeScreenshotSidecar(const AppState& app, const std::string& path) {
   j["step"] = g.step;
   j["head"] = g.head;
   j["pinned"] = {app.doc.session.view.selectedRow, app.doc.session.view.selectedCol};
+  // What the progress/stale marker showed when the screenshot was taken.
+  j["computing"] = isComputing(app.doc);
+  j["stale"] = app.doc.stale || isComputing(app.doc);
   std::ofstream(path) << j.dump(2) << "\n";
 }
 

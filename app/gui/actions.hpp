@@ -34,6 +34,11 @@ void toggleMaskCell(AppState& app, int row, int col);
 bool setHeads(AppState& app, int heads);
 bool setHeadsQuiet(AppState& app, int heads);  // false (no message) when heads does not divide d_k, d_v
 void setColormap(AppState& app, ColormapId id);
+// CPU or GPU. The GPU is made on the window's context on first use; when it cannot run, the
+// CPU stays selected and gpu.note says why.
+void selectBackend(AppState& app, BackendKind kind);
+// Caps the GPU's n×m stage buffers (bytes, 0 = the driver's limit), making the backend anew.
+void setGpuBufferLimit(AppState& app, std::uint64_t bytes);
 
 // Tokens mode.
 void setTokensText(AppState& app, const std::string& text);

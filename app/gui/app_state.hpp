@@ -3,14 +3,16 @@
 // No GL and no ImGui here, so actions and scripts can be reasoned about on their own.
 #include <array>
 #include <chrono>
-#include <map>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "attention.hpp"
+#include "backend.hpp"
 #include "session.hpp"
 
 namespace attnviz::gui {
@@ -22,11 +24,34 @@ inline constexpr int kStepCount = 9;
 enum class ColormapId { Viridis, Magma, Cividis, RdBu };
 inline constexpr int kColormapCount = 4;
 
-// Result of a computation done off the UI thread.
+// Result of a computation done off the UI thread. Tokens are prepared there too, since
+// projecting thousands of tokens is as slow as the attention itself.
 struct WorkerResult {
   std::unique_ptr<AttentionPipeline> pipeline;
+  std::optional<PreparedSession> prepared;  // set when the job had to prepare the session
+  std::uint64_t inputsGen = 0, valuesGen = 0;  // the edits the job saw
   std::string error;
   double ms = 0;
+};
+
+enum class BackendKind { Cpu, Gpu };
+
+// The GPU backend beside the CPU engine. It runs on the window's GL context, so only on the UI
+// thread; the CPU engine still runs on every update as the reference the GPU is compared with.
+struct GpuCompare {
+  BackendKind selected = BackendKind::Cpu;
+  std::unique_ptr<Backend> backend;  // made on the window's context at the first probe
+  bool probed = false;
+  std::string renderer;              // GL_RENDERER, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
+  std::string unavailable;           // why the GPU cannot run here; "" when it can
+  std::string note;                  // why the current result comes from the CPU after all
+  std::uint64_t bufferLimit = 0;     // GpuSettings::stageBufferLimitBytes (0: the driver's)
+  bool active = false;               // the views show `trace` (the GPU's, for current inputs)
+  AttentionTrace trace;
+  Matrix cpuProjected;               // tokens mode: the CPU trace's heads · W_O, for the diff
+  double cpuMs = 0, gpuMs = 0;
+  std::map<std::string, float> maxDiff;  // stage name → max |CPU − GPU| over all heads
+  std::uint64_t rev = 0;             // bumped with every GPU result
 };
 
 // The document: what the user edits (session) and what the engine made of it (pipeline).
@@ -53,11 +78,21 @@ struct Document {
   bool stale = false;        // views show an older result than the inputs
   // Files.
   std::string path;          // where the session was loaded from / saved to ("" for samples)
+  std::string sample;        // the built-in sample it was loaded from (names it in figure titles)
   bool unsaved = false;
   std::chrono::steady_clock::time_point lastEdit;
   bool recoveryWritten = true;
+  GpuCompare gpu;
+  // Frames in which the main loop updated the document (one per frame, from 0), and the worker
+  // runs by frame: --dump-state lists them so tests can check the UI kept drawing meanwhile.
+  long frame = -1;
+  struct WorkerRun { long startFrame = 0, endFrame = -1; double ms = 0; long n = 0, m = 0; };
+  std::vector<WorkerRun> workerRuns;
 
-  const AttentionTrace& trace() const { return front->trace(); }
+  // What the views show: the selected backend's trace.
+  const AttentionTrace& trace() const { return gpu.active ? gpu.trace : front->trace(); }
+  // The CPU engine's trace, the reference that files are written from.
+  const AttentionTrace& cpuTrace() const { return front->trace(); }
 };
 
 inline constexpr int kSyncLimit = 1024;
@@ -164,7 +199,6 @@ struct AppState {
   float uiScale = 1.0f;
   long frameIndex = 0;
   double lastFrameMs = 0;
-  std::string backendName = "CPU (Eigen)";
   // Screen rectangles of a few widgets (x0, y0, x1, y1), written by --dump-state so the
   // xdotool test knows where to click without hard-coding the layout.
   std::map<std::string, std::array<float, 4>> widgetRects;

@@ -63,7 +63,8 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
   const HeadTrace& ht = t.head[std::size_t(h)];
   const int dkh = t.headKeyWidth(), dvh = t.headValueWidth();
   const AttentionInputs& in = doc.front->inputs();
-  const std::string I = std::to_string(i + 1), J = std::to_string(j + 1);
+  // Indices from 0, like the views, `attnviz export --head`, and the .npy files.
+  const std::string I = std::to_string(i), J = std::to_string(j);
   const bool keyCell = step != StepId::Output && step != StepId::Projection;
   if (keyCell && (j < 0 || j >= t.m)) return out;
   const std::string sIJ = "s_" + I + "," + J;
@@ -78,8 +79,8 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
         out.push_back(sIJ + " = cos(q_" + I + ", k_" + J + ") = q·k / (‖q‖ ‖k‖)");
         out.push_back("= " + formatValue(dot) + " / (" + formatValue(nq) + " · " + formatValue(nk) + ")");
       } else {
-        out.push_back(sIJ + " = q_" + I + " · k_" + J + " = Σ_c q_" + I + ",c k_" + J + ",c  (c = 1…" +
-                      std::to_string(dkh) + ")");
+        out.push_back(sIJ + " = q_" + I + " · k_" + J + " = Σ_c q_" + I + ",c k_" + J + ",c  (c = 0…" +
+                      std::to_string(dkh - 1) + ")");
         out.push_back("= " + sumOfProducts(dkh, [&](int c) { return paren(q(c)) + "·" + paren(k(c)); }));
       }
       out.push_back("= " + formatValue(ht.scores(i, j)));
@@ -113,7 +114,7 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
       for (int c = 0; c < t.m; ++c) if (ht.masked(i, c) == mx) { arg = c; break; }
       out.push_back(scaledName + " − max_" + I + " = " + formatValue(v) + " − " + formatValue(mx) + " = " +
                     formatValue(v - mx));
-      out.push_back("row max at key " + std::to_string(arg + 1) + " \"" + keyLabel(doc, arg) + "\"");
+      out.push_back("row max at key " + std::to_string(arg) + " \"" + keyLabel(doc, arg) + "\"");
       break;
     }
     case StepId::Exp: {
@@ -141,7 +142,7 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
     case StepId::Output: {
       if (j < 0 || j >= dvh) return out;
       const int col = h * dvh + j;
-      out.push_back("o_" + I + "," + J + " = Σ_j a_" + I + ",j v_j," + J + "  (j = 1…" + std::to_string(t.m) + ")");
+      out.push_back("o_" + I + "," + J + " = Σ_j a_" + I + ",j v_j," + J + "  (j = 0…" + std::to_string(t.m - 1) + ")");
       out.push_back("= " + sumOfProducts(t.m, [&](int c) {
                       return formatValue(ht.weights(i, c)) + "·" + paren(in.v(c, col));
                     }));
@@ -151,8 +152,8 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
     case StepId::Projection: {
       if (!doc.prepared.model || j < 0 || j >= doc.projected.cols()) return out;
       const Matrix& wo = doc.prepared.model->wO;
-      out.push_back("y_" + I + "," + J + " = Σ_c concat_" + I + ",c W_O[c," + J + "]  (c = 1…" +
-                    std::to_string(t.dv) + ")");
+      out.push_back("y_" + I + "," + J + " = Σ_c concat_" + I + ",c W_O[c," + J + "]  (c = 0…" +
+                    std::to_string(t.dv - 1) + ")");
       out.push_back("= " + sumOfProducts(t.dv, [&](int c) {
                       return paren(t.concatenated(i, c)) + "·" + paren(wo(c, j));
                     }));

@@ -1,7 +1,9 @@
 #include "document.hpp"
 
+#include <optional>
 #include <thread>
 
+#include "gpu_compare.hpp"
 #include "tokens.hpp"
 
 namespace attnviz::gui {
@@ -37,13 +39,130 @@ void bumpRevisions(Document& doc, Stage from) {
 }
 
 void afterRun(Document& doc) {
-  const AttentionTrace& t = doc.front->trace();
+  const AttentionTrace& t = doc.trace();
   if (doc.prepared.model && !t.head.empty())
     doc.projected = outputProjection(*doc.prepared.model, t);
   else
     doc.projected.resize(0, 0);
   doc.hasTrace = true;
-  doc.lastComputeMs = t.timings.totalMs;
+  doc.lastComputeMs = doc.gpu.active ? doc.gpu.gpuMs : doc.front->trace().timings.totalMs;
+}
+
+// n and m without projecting tokens: tokenising is cheap, projecting thousands of them is not.
+std::pair<long, long> sessionShape(const Document& doc) {
+  if (!doc.needsPrepare) return {long(doc.prepared.inputs.q.rows()), long(doc.prepared.inputs.k.rows())};
+  const Session& s = doc.session;
+  if (s.mode == InputMode::Matrices) return {long(s.matrices.q.rows()), long(s.matrices.k.rows())};
+  const long n = long(tokenize(s.tokens.text, s.tokens.tokenizer).size());
+  const long m = s.tokens.source.empty() ? n : long(tokenize(s.tokens.source, s.tokens.tokenizer).size());
+  return {n, m};
+}
+
+void collectWorkerResult(Document& doc) {
+  WorkerResult r = doc.job.get();
+  Document::WorkerRun& run = doc.workerRuns.back();
+  run.endFrame = doc.frame;
+  run.ms = r.ms;
+  doc.error = r.error;
+  if (r.error.empty()) {
+    std::swap(doc.front, r.pipeline);
+    doc.backInputsGen = doc.frontInputsGen;
+    doc.backValuesGen = doc.frontValuesGen;
+    doc.frontInputsGen = r.inputsGen;
+    doc.frontValuesGen = r.valuesGen;
+    if (r.prepared) {
+      doc.prepared = std::move(*r.prepared);
+      // A V edit made meanwhile went into the previous prepared inputs: prepare again.
+      if (doc.valuesGen != r.valuesGen) doc.needsPrepare = true;
+    }
+    if (doc.gpu.selected == BackendKind::Gpu)
+      doc.gpu.note = "n or m above " + std::to_string(kSyncLimit) +
+                     ": computed by the CPU on a worker thread (the GPU shares the window's context, "
+                     "so it runs only on the UI thread, for inputs up to " + std::to_string(kSyncLimit) + ")";
+    doc.gpu.active = false;
+    doc.gpu.cpuMs = r.ms;
+    bumpRevisions(doc, Stage::Scores);  // the other buffer: every texture is out of date
+    afterRun(doc);
+    doc.lastComputeMs = r.ms;
+  } else {
+    // Whatever the failed job did to its pipeline, the next one gives it all inputs again.
+    doc.backInputsGen = doc.backValuesGen = 0;
+    if (r.prepared) doc.needsPrepare = true;
+  }
+  doc.back = std::move(r.pipeline);
+  doc.stale = doc.needsRun;
+}
+
+void startWorker(Document& doc, long n, long m) {
+  std::optional<Session> session;
+  if (doc.needsPrepare) session = doc.session;
+  doc.needsPrepare = false;
+  const bool newInputs = session || doc.backInputsGen != doc.inputsGen;
+  const bool newValues = doc.backValuesGen != doc.valuesGen;
+  AttentionInputs inputs = session ? AttentionInputs{} : doc.prepared.inputs;
+  WorkerResult base;
+  base.inputsGen = doc.inputsGen;
+  base.valuesGen = doc.valuesGen;
+  doc.stale = doc.hasTrace;
+  doc.jobStart = Clock::now();
+  doc.workerRuns.push_back({doc.frame, -1, 0, n, m});
+  doc.job = std::async(std::launch::async, [p = std::move(doc.back), session = std::move(session),
+                                            inputs = std::move(inputs), options = doc.session.options,
+                                            newInputs, newValues, r = std::move(base)]() mutable {
+    const auto start = Clock::now();
+    try {
+      if (session) {
+        r.prepared = prepare(*session);
+        inputs = r.prepared->inputs;
+      }
+      if (newInputs) p->setInputs(std::move(inputs));
+      else if (newValues) p->setValues(std::move(inputs.v));
+      p->setOptions(options);
+      p->run();
+    } catch (const std::exception& e) {
+      r.error = e.what();
+    }
+    r.ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    r.pipeline = std::move(p);
+    return std::move(r);
+  });
+}
+
+bool update(Document& doc) {
+  bool changed = false;
+  if (doc.job.valid()) {
+    if (doc.job.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+    collectWorkerResult(doc);
+    changed = true;
+  }
+  if (!doc.needsRun) return changed;
+  doc.needsRun = false;
+  try {
+    const auto [n, m] = sessionShape(doc);
+    if (n > kSyncLimit || m > kSyncLimit) {
+      startWorker(doc, n, m);
+      return changed;
+    }
+    if (doc.needsPrepare) {
+      doc.prepared = prepare(doc.session);
+      doc.needsPrepare = false;
+    }
+    syncPipeline(doc, *doc.front, doc.frontInputsGen, doc.frontValuesGen);
+    doc.front->run();
+    bumpRevisions(doc, doc.front->lastRecomputedFrom());
+    const bool gpuBefore = doc.gpu.active;
+    doc.gpu.note.clear();
+    compareWithGpu(doc);
+    if (doc.gpu.active || gpuBefore) bumpRevisions(doc, Stage::Scores);  // another trace is shown
+    afterRun(doc);
+    doc.error.clear();
+    doc.stale = false;
+    return true;
+  } catch (const std::exception& e) {
+    doc.error = e.what();
+    changed = true;
+  }
+  return changed;
 }
 
 }  // namespace
@@ -52,6 +171,7 @@ void replaceSession(Document& doc, Session session, std::string path) {
   finishComputation(doc);
   doc.session = std::move(session);
   doc.path = std::move(path);
+  doc.sample.clear();
   markInputsChanged(doc);
   doc.unsaved = false;
   doc.recoveryWritten = true;
@@ -71,68 +191,22 @@ void markValuesChanged(Document& doc) {
 
 void markOptionsChanged(Document& doc) { touched(doc); }
 
+void markBackendChanged(Document& doc) { doc.needsRun = true; }
+
 bool isComputing(const Document& doc) { return doc.job.valid(); }
 
 void finishComputation(Document& doc) {
   if (doc.job.valid()) doc.job.wait();
-  updateDocument(doc);
+  update(doc);
+}
+
+void bringUpToDate(Document& doc) {
+  while (doc.needsRun || doc.job.valid()) finishComputation(doc);
 }
 
 bool updateDocument(Document& doc) {
-  bool changed = false;
-  if (doc.job.valid()) {
-    if (doc.job.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
-    WorkerResult r = doc.job.get();
-    doc.error = r.error;
-    if (r.error.empty()) {
-      std::swap(doc.front, r.pipeline);
-      std::swap(doc.frontInputsGen, doc.backInputsGen);
-      std::swap(doc.frontValuesGen, doc.backValuesGen);
-      bumpRevisions(doc, Stage::Scores);  // the other buffer: every texture is out of date
-      afterRun(doc);
-      doc.lastComputeMs = r.ms;
-    }
-    doc.back = std::move(r.pipeline);
-    doc.stale = doc.needsRun;
-    changed = true;
-  }
-  if (!doc.needsRun) return changed;
-  doc.needsRun = false;
-  try {
-    if (doc.needsPrepare) {
-      doc.prepared = prepare(doc.session);
-      doc.needsPrepare = false;
-    }
-    const long n = doc.prepared.inputs.q.rows(), m = doc.prepared.inputs.k.rows();
-    if (n <= kSyncLimit && m <= kSyncLimit) {
-      syncPipeline(doc, *doc.front, doc.frontInputsGen, doc.frontValuesGen);
-      doc.front->run();
-      bumpRevisions(doc, doc.front->lastRecomputedFrom());
-      afterRun(doc);
-      doc.error.clear();
-      doc.stale = false;
-      return true;
-    }
-    syncPipeline(doc, *doc.back, doc.backInputsGen, doc.backValuesGen);
-    doc.stale = doc.hasTrace;
-    doc.jobStart = std::chrono::steady_clock::now();
-    doc.job = std::async(std::launch::async, [p = std::move(doc.back)]() mutable {
-      WorkerResult r;
-      const auto start = std::chrono::steady_clock::now();
-      try {
-        p->run();
-      } catch (const std::exception& e) {
-        r.error = e.what();
-      }
-      r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      r.pipeline = std::move(p);
-      return r;
-    });
-  } catch (const std::exception& e) {
-    doc.error = e.what();
-    changed = true;
-  }
-  return changed;
+  ++doc.frame;
+  return update(doc);
 }
 
 }  // namespace attnviz::gui

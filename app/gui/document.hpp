@@ -9,6 +9,7 @@ void replaceSession(Document& doc, Session session, std::string path);
 void markInputsChanged(Document& doc);   // Q, K, V shapes/values or token settings
 void markValuesChanged(Document& doc);   // V only (matrices mode): softmax stays cached
 void markOptionsChanged(Document& doc);  // options: from Scale on (or all for heads/score)
+void markBackendChanged(Document& doc);  // CPU/GPU choice: run again, nothing unsaved
 
 // Called once per frame before the views: collects a finished worker result and starts or runs
 // the next computation. Returns true when the trace changed.
@@ -16,5 +17,7 @@ bool updateDocument(Document& doc);
 bool isComputing(const Document& doc);
 // Waits for a running worker (automation does this before screenshots).
 void finishComputation(Document& doc);
+// Computes whatever is pending, waiting for workers: exports write the current inputs' numbers.
+void bringUpToDate(Document& doc);
 
 }  // namespace attnviz::gui

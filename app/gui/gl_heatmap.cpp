@@ -31,6 +31,7 @@ struct Renderer {
         uPinned = -1;
   std::unordered_map<std::string, CachedTexture> textures;
   std::deque<HeatmapDraw> draws;  // stable addresses until the frame is rendered
+  std::vector<std::function<void()>> atShutdown;
   long frame = 0;
   GLint maxTextureSize = 0;
 };
@@ -133,8 +134,13 @@ bool initHeatmapRenderer(std::string* error) {
   return true;
 }
 
+void atRendererShutdown(std::function<void()> release) {
+  if (gR) gR->atShutdown.push_back(std::move(release));
+}
+
 void shutdownHeatmapRenderer() {
   if (!gR) return;
+  for (auto& release : gR->atShutdown) release();
   for (auto& [key, t] : gR->textures) glDeleteTextures(1, &t.id);
   glDeleteTextures(kColormapCount, gR->luts);
   glDeleteVertexArrays(1, &gR->vao);
@@ -191,6 +197,11 @@ void addHeatmap(ImDrawList* list, const HeatmapDraw& draw) {
   gR->draws.push_back(draw);
   list->AddCallback(drawCallback, &gR->draws.back());
   list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
+}
+
+std::string glRenderer() {
+  const auto* text = reinterpret_cast<const char*>(glGetString(GL_RENDERER));
+  return text ? text : "";
 }
 
 bool saveScreenshot(const std::string& path, int x, int y, int width, int height, int windowHeight,

@@ -12,7 +12,10 @@ struct ImDrawList;
 namespace attnviz::gui {
 
 bool initHeatmapRenderer(std::string* error);
+// Also runs the callbacks given to atRendererShutdown, while the window's context still exists.
 void shutdownHeatmapRenderer();
+// For other owners of GL objects on the window's context (the GPU backend).
+void atRendererShutdown(std::function<void()> release);
 // Called at the start of each frame: forgets last frame's draw records.
 void beginHeatmapFrame();
 
@@ -34,6 +37,9 @@ struct HeatmapDraw {
 };
 // Queues the heatmap into `list` at the current position in its draw order.
 void addHeatmap(ImDrawList* list, const HeatmapDraw& draw);
+
+// GL_RENDERER of the window's context, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
+std::string glRenderer();
 
 // Reads the back buffer (bottom-up in GL, so rows are flipped) and writes a PNG.
 // (x, y) is the top-left corner in window pixels; the region is clamped to the window.

@@ -50,6 +50,9 @@ void drawLayout(AppState& app) {
   if (right > 0) {
     place(left + center, top, right, H);
     if (ImGui::Begin("Linked views", nullptr, kPanel)) {
+      if (app.doc.gpu.selected == BackendKind::Gpu &&
+          ImGui::CollapsingHeader("CPU vs GPU: |difference|", ImGuiTreeNodeFlags_DefaultOpen))
+        drawBackendDifference(app);
       if (ImGui::CollapsingHeader("Selected row: weights", ImGuiTreeNodeFlags_DefaultOpen)) drawBarChart(app);
       if (ImGui::CollapsingHeader("Lines: queries → keys", ImGuiTreeNodeFlags_DefaultOpen)) drawLinesView(app);
       if (ImGui::CollapsingHeader("All heads", ImGuiTreeNodeFlags_DefaultOpen)) drawHeadsGrid(app);

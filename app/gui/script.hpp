@@ -2,7 +2,8 @@
 // --script FILE: one action per line, run through the same functions as the UI (actions.hpp).
 //   sample NAME | open FILE | save FILE | load Q|K|V|mask FILE | paste Q|K|V TEXT
 //   set KEY VALUE   (temperature, scale auto|x, score, mask none|causal|custom, heads, colormap,
-//                    diverging, values, text, source, tokenizer, d_model, seed, positional, mode, speed)
+//                    diverging, values, text, source, tokenizer, d_model, seed, positional, mode, speed,
+//                    backend cpu|gpu, gpu-buffer-limit BYTES, export-scale, range auto|unit)
 //   step next|prev | next | prev | goto N | play | head N|all
 //   hover ROW COL [HEAD] | unhover | pin ROW COL | unpin | mask-toggle ROW COL
 //   resize N M DK DV | fill Q|K|V random|identity|zeros [SEED] | fit | zoom FACTOR

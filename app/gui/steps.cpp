@@ -51,8 +51,12 @@ int stepCount(const Document& doc) {
 }
 
 const Matrix& stepMatrix(const Document& doc, StepId step, int head, Matrix& scratch) {
-  const AttentionTrace& t = doc.trace();
-  if (step == StepId::Projection) return doc.projected;
+  return stepMatrix(doc.trace(), doc.projected, step, head, scratch);
+}
+
+const Matrix& stepMatrix(const AttentionTrace& t, const Matrix& projected, StepId step, int head,
+                         Matrix& scratch) {
+  if (step == StepId::Projection) return projected;
   const HeadTrace& h = t.head[std::size_t(std::clamp(head, 0, t.heads - 1))];
   switch (step) {
     case StepId::Scores: return h.scores;
@@ -93,7 +97,7 @@ std::vector<std::string> columnLabels(const Document& doc, StepId step) {
   const Eigen::Index cols = step == StepId::Projection ? doc.projected.cols()
                                                        : doc.trace().headValueWidth();
   std::vector<std::string> labels;
-  for (Eigen::Index c = 0; c < cols; ++c) labels.push_back("d" + std::to_string(c + 1));
+  for (Eigen::Index c = 0; c < cols; ++c) labels.push_back("d" + std::to_string(c));  // from 0, like every index in the app
   return labels;
 }
 

@@ -21,6 +21,9 @@ int stepCount(const Document& doc);
 
 // The matrix a step shows for one head. `scratch` holds derived matrices (masked − row max).
 const Matrix& stepMatrix(const Document& doc, StepId step, int head, Matrix& scratch);
+// The same from a given trace (the CPU's or the GPU's); `projected` is its heads · W_O.
+const Matrix& stepMatrix(const AttentionTrace& trace, const Matrix& projected, StepId step, int head,
+                         Matrix& scratch);
 
 // Rows/columns labels for a step (the output steps label columns by dimension).
 std::vector<std::string> columnLabels(const Document& doc, StepId step);

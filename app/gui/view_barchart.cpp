@@ -26,7 +26,7 @@ void drawBarChart(AppState& app) {
   if (t.head.empty()) return;
   const int row = focusRow(app), head = focusHead(app);
   const HeadTrace& h = t.head[std::size_t(head)];
-  ImGui::Text("query %d “%s”, head %d", row + 1, queryLabel(d, row).c_str(), head + 1);
+  ImGui::Text("query %d “%s”, head %d", row, queryLabel(d, row).c_str(), head);
   if (d.session.view.selectedRow < 0) {
     ImGui::SameLine();
     ImGui::TextDisabled("(click a cell to pin a row)");

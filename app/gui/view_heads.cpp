@@ -43,7 +43,7 @@ void drawHeadsGrid(AppState& app) {
     list->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(L.areaMax.x + 2, L.areaMax.y + 2),
                   d.session.view.head == h ? IM_COL32(80, 160, 255, 255) : IM_COL32(70, 70, 70, 255), 0, 0,
                   d.session.view.head == h ? 2.5f : 1.0f);
-    ImGui::Text("%shead %d", selected && d.session.view.head == h ? "▶ " : "", h + 1);
+    ImGui::Text("%shead %d", selected && d.session.view.head == h ? "▶ " : "", h);
     ImGui::EndGroup();
   }
   ImGui::TextDisabled("softmax weights · click to select a head");

@@ -30,12 +30,12 @@ void drawTooltip(AppState& app, StepId step, int head, int row, int col, ImVec2 
                           ImGuiCond_Always, ImVec2(leftSide ? 1.0f : 0.0f, above ? 1.0f : 0.0f));
   ImGui::BeginTooltip();
   const std::string q = queryLabel(d, row);
-  const std::string k = keyCol ? keyLabel(d, col) : "d" + std::to_string(col + 1);
-  ImGui::TextColored(ImVec4(1, 0.85f, 0.35f, 1), "“%s” (query %d)  →  %s%s%s (%s %d)", q.c_str(), row + 1,
-                     keyCol ? "“" : "", k.c_str(), keyCol ? "”" : "", keyCol ? "key" : "dimension", col + 1);
+  const std::string k = keyCol ? keyLabel(d, col) : "d" + std::to_string(col);
+  ImGui::TextColored(ImVec4(1, 0.85f, 0.35f, 1), "query %d “%s”  →  %s %d %s%s%s", row, q.c_str(),
+                     keyCol ? "key" : "dimension", col, keyCol ? "“" : "(", k.c_str(), keyCol ? "”" : ")");
   if (t.heads > 1 && step != StepId::Projection) {
     ImGui::SameLine();
-    ImGui::TextDisabled("head %d", head + 1);
+    ImGui::TextDisabled("head %d", head);
   }
   ImGui::Separator();
   ImGui::PushFont(fonts().mono);
@@ -44,7 +44,7 @@ void drawTooltip(AppState& app, StepId step, int head, int row, int col, ImVec2 
   if (keyCol && step == StepId::Normalise && row < t.n) {
     const HeadTrace& h = t.head[std::size_t(std::clamp(head, 0, t.heads - 1))];
     if (!h.stats.fullyMasked[std::size_t(row)]) {
-      ImGui::TextDisabled("row %d: entropy %.3f nats, max weight %.3f at “%s”", row + 1, double(h.stats.entropy(row)),
+      ImGui::TextDisabled("row %d: entropy %.3f nats, max weight %.3f at “%s”", row, double(h.stats.entropy(row)),
                           double(h.stats.maxWeight(row)), keyLabel(d, h.stats.argmax(row)).c_str());
     }
   }
@@ -117,13 +117,35 @@ PanelLayout panel(AppState& app, StepId step, int head, ImVec2 min, ImVec2 max, 
   return L;
 }
 
+// The engine reports no progress, so the bar estimates it from the previous worker run's pace
+// (time per n·m cell); without one it sweeps, to show the UI is alive.
+void drawProgress(const Document& d) {
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - d.jobStart).count();
+  float fraction = float(std::fmod(secs, 1.0));
+  char label[64] = "computing…";
+  const auto& runs = d.workerRuns;
+  if (runs.size() >= 2 && runs[runs.size() - 2].ms > 0 && runs.back().endFrame < 0) {
+    const auto& prev = runs[runs.size() - 2];
+    const double estimateMs = prev.ms * double(runs.back().n * runs.back().m) / double(std::max(1L, prev.n * prev.m));
+    fraction = float(std::min(0.95, secs * 1000 / std::max(1.0, estimateMs)));
+    std::snprintf(label, sizeof label, "about %.0f%%", double(fraction) * 100);
+  }
+  const float s = ImGui::GetFontSize() / 16.0f;
+  ImGui::ProgressBar(fraction, ImVec2(180 * s, 0), label);
+  ImGui::SameLine();
+  const long n = runs.empty() ? 0 : runs.back().n, m = runs.empty() ? 0 : runs.back().m;
+  ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "computing %ld × %ld on a worker thread, %.1f s — the views show the previous result (stale)",
+                     n, m, secs);
+}
+
 }  // namespace
 
 void drawHeatmapView(AppState& app) {
   Document& d = app.doc;
   app.geometry.valid = false;
   if (!d.hasTrace || d.trace().head.empty()) {
-    ImGui::TextWrapped("%s", d.error.empty() ? "Computing…" : d.error.c_str());
+    if (isComputing(d)) drawProgress(d);
+    else ImGui::TextWrapped("%s", d.error.empty() ? "Computing…" : d.error.c_str());
     return;
   }
   const ViewState& v = d.session.view;
@@ -144,7 +166,7 @@ void drawHeatmapView(AppState& app) {
     for (int h = -1; h < heads; ++h) {
       ImGui::SameLine();
       char label[16];
-      std::snprintf(label, sizeof label, h < 0 ? "all##h" : "%d##h", h + 1);
+      std::snprintf(label, sizeof label, h < 0 ? "all##h" : "%d##h", h);
       if (ImGui::RadioButton(label, v.head == h)) selectHead(app, h);
     }
   }
@@ -153,12 +175,7 @@ void drawHeatmapView(AppState& app) {
   ImGui::SameLine();
   ImGui::Checkbox("values", &app.view.showValues);
 
-  if (d.stale || isComputing(d)) {
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - d.jobStart).count();
-    const char spinner[] = "|/-\\";
-    ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "%c computing %.1f s — showing the previous result (stale)",
-                       spinner[int(secs * 8) & 3], secs);
-  }
+  if (d.stale || isComputing(d)) drawProgress(d);
   if (!d.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", d.error.c_str());
 
   const ImVec2 min = ImGui::GetCursorScreenPos();
@@ -189,7 +206,7 @@ void drawHeatmapView(AppState& app) {
     for (int k = 0; k < heads; ++k) {
       const ImVec2 pmin(min.x + float(k % gcols) * w, min.y + float(k / gcols) * h);
       ImGui::SetCursorScreenPos(pmin);
-      ImGui::Text("head %d", k + 1);
+      ImGui::Text("head %d", k);
       if (ImGui::IsItemClicked()) selectHead(app, k);
       const ImVec2 cmin(pmin.x, pmin.y + ImGui::GetFontSize() + 4), cmax(pmin.x + w - 8 * s, pmin.y + h - 6 * s);
       cams[std::size_t(k)].fit = true;

@@ -29,7 +29,7 @@ void tokenChips(AppState& app, const std::vector<std::string>& tokens, bool quer
       if (queries) pinCell(app, int(i), std::max(0, v.selectedCol));
       else pinCell(app, std::max(0, v.selectedRow), int(i));
     }
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s %zu", queries ? "query" : "key", i + 1);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s %zu", queries ? "query" : "key", i);
     ImGui::PopStyleVar();
     ImGui::PopStyleColor(2);
     ImGui::PopID();
@@ -43,7 +43,8 @@ void tokenChips(AppState& app, const std::vector<std::string>& tokens, bool quer
 void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot) {
   const int rows = int(m.rows()), cols = int(m.cols());
   const bool editable = slot && rows * cols <= kEditableCells;
-  const int shownCols = std::min(cols, 64);
+  // Dear ImGui tables hold at most 64 columns, the row numbers included (it asserts beyond).
+  const int shownCols = std::min(cols, 63);
   const float h = std::min(ImGui::GetTextLineHeightWithSpacing() * float(std::min(rows, 8) + 1) + 8, 220.0f);
   if (!ImGui::BeginTable(id, shownCols + 1,
                          ImGuiTableFlags_ScrollX | ImGuiTableFlags_ScrollY | ImGuiTableFlags_BordersInnerV |
@@ -52,7 +53,7 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
     return;
   ImGui::TableSetupScrollFreeze(1, 1);
   ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed, 30);
-  for (int c = 0; c < shownCols; ++c) ImGui::TableSetupColumn(std::to_string(c + 1).c_str(), ImGuiTableColumnFlags_WidthFixed, 52);
+  for (int c = 0; c < shownCols; ++c) ImGui::TableSetupColumn(std::to_string(c).c_str(), ImGuiTableColumnFlags_WidthFixed, 52);
   ImGui::TableHeadersRow();
   ImGuiListClipper clip;
   clip.Begin(rows);
@@ -60,7 +61,7 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
     for (int r = clip.DisplayStart; r < clip.DisplayEnd; ++r) {
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
-      ImGui::TextDisabled("%d", r + 1);
+      ImGui::TextDisabled("%d", r);
       for (int c = 0; c < shownCols; ++c) {
         ImGui::TableNextColumn();
         if (editable) {

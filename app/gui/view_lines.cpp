@@ -72,7 +72,7 @@ void drawLinesView(AppState& app) {
     if (labels) list->AddText(ImVec2(xk + 6, yk(j) - ImGui::GetFontSize() * 0.5f), j == fk ? hot : text, keyLabel(d, j).c_str());
   }
   ImGui::Dummy(ImVec2(width, rowH * float(rows) + 4));
-  ImGui::TextDisabled("head %d · hover a token to isolate its lines", head + 1);
+  ImGui::TextDisabled("head %d · hover a token to isolate its lines", head);
 }
 
 }  // namespace attnviz::gui

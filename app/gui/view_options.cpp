@@ -15,6 +15,8 @@ void drawOptionsPanel(AppState& app) {
   AttentionOptions& o = s.options;
   const AttentionTrace& t = app.doc.trace();
   ImGui::PushItemWidth(-130 * ImGui::GetFontSize() / 16);
+  drawBackendChooser(app);
+  ImGui::Separator();
 
   int score = int(o.score);
   if (ImGui::Combo("score", &score, "scaled dot product\0dot product\0cosine\0")) setScoreFunction(app, ScoreFunction(score));
@@ -84,7 +86,7 @@ void drawOptionsPanel(AppState& app) {
   for (int h = -1; h < o.heads && h < 16; ++h) {
     ImGui::SameLine();
     char label[16];
-    std::snprintf(label, sizeof label, h < 0 ? "all##sh" : "%d##sh", h + 1);
+    std::snprintf(label, sizeof label, h < 0 ? "all##sh" : "%d##sh", h);
     if (ImGui::RadioButton(label, s.view.head == h)) selectHead(app, h);
   }
 

@@ -17,7 +17,7 @@ void drawStatsTable(AppState& app) {
   if (t.head.empty()) return;
   const int head = focusHead(app);
   const RowStats& st = t.head[std::size_t(head)].stats;
-  ImGui::TextDisabled("head %d · entropy in nats (uniform over m keys = ln m = %.2f)", head + 1,
+  ImGui::TextDisabled("head %d · entropy in nats (uniform over m keys = ln m = %.2f)", head,
                       std::log(double(std::max(1, t.m))));
   const float h = std::min(ImGui::GetTextLineHeightWithSpacing() * float(t.n + 1) + 10, 300.0f);
   if (!ImGui::BeginTable("stats", 4, ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV,
@@ -37,7 +37,7 @@ void drawStatsTable(AppState& app) {
       if (i == d.session.view.selectedRow)
         ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg0, IM_COL32(120, 90, 20, 200));
       ImGui::TableNextColumn();
-      const std::string label = std::to_string(i + 1) + " " + queryLabel(d, i);
+      const std::string label = std::to_string(i) + " " + queryLabel(d, i);
       if (ImGui::Selectable(label.c_str(), false, ImGuiSelectableFlags_SpanAllColumns))
         pinCell(app, i, st.argmax(i) >= 0 ? st.argmax(i) : 0);
       ImGui::TableNextColumn();

@@ -2,6 +2,7 @@
 #include <imgui.h>
 
 #include "document.hpp"
+#include "gpu_compare.hpp"
 #include "views.hpp"
 
 namespace attnviz::gui {
@@ -11,7 +12,14 @@ void drawStatusBar(AppState& app) {
   const AttentionTrace& t = d.trace();
   ImGui::Text("n=%d  m=%d  d_k=%d  d_v=%d  heads=%d", t.n, t.m, t.dk, t.dv, t.heads);
   ImGui::SameLine(0, 24);
-  ImGui::TextDisabled("%s", app.backendName.c_str());
+  ImGui::TextDisabled("%s", activeBackendName(d).c_str());
+  if (!d.gpu.note.empty()) {
+    ImGui::SameLine();
+    // The note is long (it carries the driver's reason); the full text is in the Options panel.
+    const std::string& note = d.gpu.note;
+    ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "%s", note.size() > 90 ? (note.substr(0, 87) + "…").c_str() : note.c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", note.c_str());
+  }
   ImGui::SameLine(0, 24);
   if (isComputing(d))
     ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "computing…");

@@ -14,6 +14,8 @@ void drawPipelineStrip(AppState& app); // view_pipeline.cpp
 void drawHeatmapView(AppState& app);   // view_heatmap.cpp
 void drawInputsPanel(AppState& app);   // view_inputs.cpp
 void drawOptionsPanel(AppState& app);  // view_options.cpp
+void drawBackendChooser(AppState& app);     // view_backend.cpp: CPU / GPU, renderer, fallback note
+void drawBackendDifference(AppState& app);  // view_backend.cpp: |CPU − GPU| of the current step
 void drawBarChart(AppState& app);      // view_barchart.cpp
 void drawLinesView(AppState& app);     // view_lines.cpp
 void drawHeadsGrid(AppState& app);     // view_heads.cpp
