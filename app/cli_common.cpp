@@ -52,13 +52,6 @@ bool InputArgs::consume(const std::vector<std::string>& args, size_t& i) {
   return false;
 }
 
-std::string InputArgs::displayName() const {
-  if (sample) return *sample;
-  if (sessionFile) return *sessionFile;
-  if (tokens) return "tokens";
-  return "matrices";
-}
-
 Session InputArgs::build() const {
   const int inputKinds = int(bool(sample)) + int(bool(sessionFile)) + int(bool(qFile || kFile || vFile)) +
                          int(bool(tokens));

@@ -25,8 +25,6 @@ struct InputArgs {
   bool consume(const std::vector<std::string>& args, size_t& i);
   // Throws UsageError for missing/conflicting inputs and Error for bad files or values.
   Session build() const;
-  // A short name for titles and messages: the sample, session file or "tokens".
-  std::string displayName() const;
 };
 
 inline constexpr const char* kInputHelp =

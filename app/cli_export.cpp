@@ -13,6 +13,7 @@
 
 #if HAVE_ATTNVIZ_FIGURE
 #include "figure/figure.hpp"
+#include "figure/session_figure.hpp"
 #endif
 
 namespace attnviz::cli {
@@ -64,6 +65,11 @@ void checkWritable(const std::string& path) {
   const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   if (!fs::is_directory(dir, ec)) throw Error("cannot write " + path + ": " + dir.string() + " is not a directory");
   if (::access(dir.c_str(), W_OK) != 0) throw Error("cannot write " + path + ": " + dir.string() + " is not writable");
+}
+
+FigureInput figureInput(const InputArgs& input) {
+  return {input.sample.value_or(""), input.sessionFile.value_or(""),
+          input.tokens ? InputMode::Tokens : InputMode::Matrices};
 }
 
 }  // namespace
@@ -118,11 +124,7 @@ int cmdExport(const std::vector<std::string>& args) {
   if (png) checkWritable(*png);
   if (svg) checkWritable(*svg);
 
-  const Session session = input.build();
-  const PreparedSession prepared = prepare(session);
-  const AttentionTrace trace = computeAttention(prepared.inputs, session.options);
-  const FigureRequest request =
-      makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, input.displayName(), options);
+  const FigureRequest request = makeSessionFigure(input.build(), figureInput(input), options);
   // Render everything first: a failure then leaves no file at all.
   const std::string pngBytes = png ? renderFigurePng(request) : std::string();
   const std::string svgBytes = svg ? renderFigureSvg(request) : std::string();

@@ -1,12 +1,16 @@
 // The export actions: stage numbers (.npy / CSV), figures and PNG series.
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "actions.hpp"
 #include "colormap_lut.hpp"
+#include "document.hpp"
 #include "figure/figure.hpp"
+#include "figure/session_figure.hpp"
 #include "matrix_io.hpp"
 #include "steps.hpp"
+#include "tokens.hpp"
 
 namespace attnviz::gui {
 
@@ -19,7 +23,9 @@ bool exportNumbers(AppState& app, const std::string& directory, const std::strin
   }
   try {
     fs::create_directories(directory);
-    const AttentionTrace& t = app.doc.trace();
+    bringUpToDate(app.doc);
+    // The CPU engine's numbers (the reference), whichever backend is on screen.
+    const AttentionTrace& t = app.doc.cpuTrace();
     int files = 0;
     auto write = [&](const std::string& name, const Matrix& m) {
       const std::string path = (fs::path(directory) / (name + "." + format)).string();
@@ -35,19 +41,20 @@ bool exportNumbers(AppState& app, const std::string& directory, const std::strin
     write("v", in.v);
     for (int h = 0; h < t.heads; ++h) {
       const HeadTrace& ht = t.head[std::size_t(h)];
-      const std::string p = t.heads > 1 ? "head" + std::to_string(h + 1) + "_" : "";
+      // Heads from 0, as in `attnviz export --head`, figure captions and the .npy head axis.
+      const std::string p = t.heads > 1 ? "head" + std::to_string(h) + "_" : "";
       write(p + "1_scores", ht.scores);
       write(p + "2_scaled", ht.scaled);
       write(p + "3_masked", ht.masked);
       Matrix scratch;
-      write(p + "4a_minus_row_max", stepMatrix(app.doc, StepId::SubtractMax, h, scratch));
+      write(p + "4a_minus_row_max", stepMatrix(t, Matrix(), StepId::SubtractMax, h, scratch));
       write(p + "4b_exp", ht.expValues);
       write(p + "4c_row_sum", Matrix(ht.rowSum.transpose()));
       write(p + "4d_weights", ht.weights);
       write(p + "5_output", ht.output);
     }
     write("5_concatenated", t.concatenated);
-    if (app.doc.projected.size() > 0) write("6_projected", app.doc.projected);
+    if (app.doc.prepared.model && !t.head.empty()) write("6_projected", outputProjection(*app.doc.prepared.model, t));
     report(app, "Exported " + std::to_string(files) + " ." + format + " files to " + directory);
     return true;
   } catch (const std::exception& e) {
@@ -56,51 +63,84 @@ bool exportNumbers(AppState& app, const std::string& directory, const std::strin
   }
 }
 
+namespace {
+
+// How `attnviz export` would be told about this document: a session file by its path, else
+// the sample it was loaded from by its name.
+FigureInput figureInput(const Document& d) {
+  FigureInput in;
+  in.mode = d.session.mode;
+  if (!d.path.empty()) in.sessionFile = d.path;
+  else in.sample = d.sample;
+  return in;
+}
+
+// The export flags that reproduce what is on screen: colour map, values in cells, size, and
+// the fixed 0–1 scale. Other ranges are the exporter's automatic one, as on the command line.
+FigureOptions figureOptions(const AppState& app, StepId step, FigureStage stage) {
+  const int head = app.doc.session.view.head;
+  FigureOptions o;
+  o.stage = stage;
+  o.head = head < 0 ? kAllHeads : head;
+  o.values = app.view.showValues;
+  o.scale = std::clamp(app.view.exportScale, 0.25f, 8.0f);
+  const bool probabilities = step == StepId::Exp || step == StepId::RowSum || step == StepId::Normalise;
+  o.colormap = toFigureColormap(probabilities || !app.view.divergingForSigned ? app.view.sequential : ColormapId::RdBu);
+  if (stage == FigureStage::Weights && app.view.probabilitiesZeroToOne) o.range = ValueRange{0, 1};
+  return o;
+}
+
+std::optional<FigureStage> figureStage(StepId step) {
+  switch (step) {
+    case StepId::Scores: return FigureStage::Scores;
+    case StepId::Scale: return FigureStage::Scaled;
+    case StepId::Mask: return FigureStage::Masked;
+    case StepId::Normalise: return FigureStage::Weights;
+    case StepId::Output: return FigureStage::Output;
+    default: return std::nullopt;
+  }
+}
+
+// Softmax sub-steps and W_O are app-only stages: the weights figure's layout, other numbers.
+FigureRequest appOnlyFigure(const AppState& app, StepId step) {
+  const Document& d = app.doc;
+  const int head = d.session.view.head;
+  FigureRequest r = makeSessionFigure(d.session, figureInput(d), figureOptions(app, step, FigureStage::Weights));
+  const AttentionTrace& t = d.cpuTrace();
+  const Matrix projected = d.prepared.model && !t.head.empty() ? outputProjection(*d.prepared.model, t) : Matrix();
+  const bool one = step == StepId::Projection || head >= 0;
+  const int first = one ? std::max(head, 0) : 0, last = one ? first : t.heads - 1;
+  r.panels.clear();
+  for (int h = first; h <= last; ++h) {
+    Matrix scratch;
+    FigurePanel p;
+    p.caption = last > first ? "head " + std::to_string(h) : "";
+    p.values = stepMatrix(t, projected, step, h, scratch);
+    r.panels.push_back(std::move(p));
+  }
+  const StepInfo& info = stepInfo(step);
+  r.title = std::string(info.label) + " " + info.name + " — " + figureInputName(figureInput(d));
+  if (step == StepId::Projection) {
+    r.colLabels = columnLabels(d, step);
+    r.colAxis = "dimension";
+    r.mask.resize(0, 0);
+  }
+  return r;
+}
+
+}  // namespace
+
 bool exportFigure(AppState& app, const std::string& path) {
-  // The same renderer as `attnviz export`, fed the stage, head, colour map and range on screen.
   try {
-    const Document& d = app.doc;
-    const StepId step = stepAt(d.session.view.step);
-    const int head = d.session.view.head;
-    FigureOptions o;
-    o.head = head < 0 ? kAllHeads : head;
-    o.values = app.view.showValues;
-    o.scale = std::clamp(app.view.exportScale, 0.25f, 8.0f);
-    const StepView sv = stepView(d, app.view, step, std::max(head, 0));
-    o.colormap = toFigureColormap(sv.range.colormap);
-    o.range = ValueRange{sv.range.vmin, sv.range.vmax};
-    const std::string inputName = d.session.name.empty() ? "attnviz" : d.session.name;
-    const std::optional<FigureStage> direct =
-        step == StepId::Scores ? std::optional(FigureStage::Scores)
-        : step == StepId::Scale ? std::optional(FigureStage::Scaled)
-        : step == StepId::Mask ? std::optional(FigureStage::Masked)
-        : step == StepId::Normalise ? std::optional(FigureStage::Weights)
-        : step == StepId::Output ? std::optional(FigureStage::Output) : std::nullopt;
-    o.stage = direct.value_or(FigureStage::Weights);
-    FigureRequest r = makeFigureRequest(d.trace(), d.prepared.queryLabels, d.prepared.keyLabels, inputName, o);
-    if (!direct) {
-      // Softmax sub-steps and W_O are app-only stages: same figure, other numbers.
-      const StepInfo& info = stepInfo(step);
-      r.panels.clear();
-      const int first = step == StepId::Projection || head >= 0 ? std::max(head, 0) : 0;
-      const int last = step == StepId::Projection || head >= 0 ? first : d.trace().heads - 1;
-      for (int h = first; h <= last; ++h) {
-        Matrix scratch;
-        FigurePanel p;
-        p.caption = last > first ? "head " + std::to_string(h + 1) : "";
-        p.values = stepMatrix(d, step, h, scratch);
-        r.panels.push_back(std::move(p));
-      }
-      r.title = std::string(info.label) + " " + info.name + " — " + inputName;
-      if (step == StepId::Projection) {
-        r.colLabels = columnLabels(d, step);
-        r.colAxis = "dimension";
-        r.mask.resize(0, 0);
-      }
-    }
-    std::string ext = fs::path(path).extension().string();
-    const std::string bytes = ext == ".svg" ? renderFigureSvg(r) : renderFigurePng(r);
-    writeFileAtomic(path, bytes);
+    // Files come from the CPU engine on the current inputs, whichever backend is on screen.
+    bringUpToDate(app.doc);
+    const StepId step = stepAt(app.doc.session.view.step);
+    const std::optional<FigureStage> stage = figureStage(step);
+    const FigureRequest r = stage ? makeSessionFigure(app.doc.session, figureInput(app.doc),
+                                                      figureOptions(app, step, *stage))
+                                  : appOnlyFigure(app, step);
+    const std::string ext = fs::path(path).extension().string();
+    writeFileAtomic(path, ext == ".svg" ? renderFigureSvg(r) : renderFigurePng(r));
     report(app, "Exported " + path);
     return true;
   } catch (const std::exception& e) {

@@ -199,7 +199,7 @@ TEST(GuiExport, FigureAndNumbersFromTheApp) {
   ASSERT_EQ(runApp("--script " + (workDir() / "export.txt").string()), 0) << readFile((workDir() / "app.log").string());
   EXPECT_GT(fs::file_size(png), 1000u);
   EXPECT_NE(readFile(svg.string()).find("<svg"), std::string::npos);
-  const LoadedMatrix w = readMatrixFile((numbers / "head1_4d_weights.npy").string());
+  const LoadedMatrix w = readMatrixFile((numbers / "head0_4d_weights.npy").string());
   const Session s = loadSample("pronoun");
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);

@@ -1,0 +1,33 @@
+#pragma once
+// A session's figure exactly as `attnviz export` makes it. The command line and the desktop
+// app both build their requests here, so the same state gives byte-identical files.
+#include <string>
+
+#include "figure/figure.hpp"
+#include "session.hpp"
+
+namespace attnviz {
+
+// How the input was given; the figure's title names it after this.
+struct FigureInput {
+  std::string sample;       // a built-in sample: named by its name
+  std::string sessionFile;  // a session file: named by its path as given
+  InputMode mode = InputMode::Matrices;  // anything else: "tokens" or "matrices"
+};
+
+inline std::string figureInputName(const FigureInput& input) {
+  if (!input.sample.empty()) return input.sample;
+  if (!input.sessionFile.empty()) return input.sessionFile;
+  return input.mode == InputMode::Tokens ? "tokens" : "matrices";
+}
+
+// Computes the session on the CPU engine (the reference, whatever backend a caller shows) and
+// builds the request for the stage and head in `options`. Throws Error.
+inline FigureRequest makeSessionFigure(const Session& session, const FigureInput& input,
+                                       const FigureOptions& options) {
+  const PreparedSession prepared = prepare(session);
+  const AttentionTrace trace = computeAttention(prepared.inputs, session.options);
+  return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, figureInputName(input), options);
+}
+
+}  // namespace attnviz
