@@ -1,6 +1,8 @@
 // The status bar: sizes, backend, compute time of the last update, frame rate, last message.
 #include <imgui.h>
 
+#include <algorithm>
+
 #include "document.hpp"
 #include "gpu_compare.hpp"
 #include "views.hpp"
@@ -17,7 +19,10 @@ void drawStatusBar(AppState& app) {
     ImGui::SameLine();
     // The note is long (it carries the driver's reason); the full text is in the Options panel.
     const std::string& note = d.gpu.note;
-    ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "%s", note.size() > 90 ? (note.substr(0, 87) + "…").c_str() : note.c_str());
+    std::size_t cut = std::min<std::size_t>(note.size(), 90);
+    while (cut < note.size() && cut > 0 && (static_cast<unsigned char>(note[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+    const std::string shown = cut < note.size() ? note.substr(0, cut) + "…" : note;
+    ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "%s", shown.c_str());
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", note.c_str());
   }
   ImGui::SameLine(0, 24);
