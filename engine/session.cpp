@@ -249,8 +249,8 @@ PreparedSession prepare(const Session& session) {
     p.keyLabels = p.model->keyTokens;
   } else {
     p.inputs = session.matrices;
-    for (Eigen::Index i = 0; i < p.inputs.q.rows(); ++i) p.queryLabels.push_back("q" + std::to_string(i + 1));
-    for (Eigen::Index j = 0; j < p.inputs.k.rows(); ++j) p.keyLabels.push_back("k" + std::to_string(j + 1));
+    for (Eigen::Index i = 0; i < p.inputs.q.rows(); ++i) p.queryLabels.push_back("q" + std::to_string(i));
+    for (Eigen::Index j = 0; j < p.inputs.k.rows(); ++j) p.keyLabels.push_back("k" + std::to_string(j));
   }
   return p;
 }

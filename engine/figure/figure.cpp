@@ -165,7 +165,7 @@ Scene buildScene(const FigureRequest& r) {
   L.colLabelStep = L.rowLabelStep;
   const float maxLabelW = 100 * s;
   const auto labelOf = [](const std::vector<std::string>& v, long i) {
-    return i < long(v.size()) ? displayLabel(v[i]) : std::to_string(i + 1);
+    return i < long(v.size()) ? displayLabel(v[i]) : std::to_string(i);
   };
   std::vector<std::string> rowText, colText;
   float rowLabelW = 0, colLabelH = 0;
