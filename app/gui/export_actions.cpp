@@ -75,6 +75,8 @@ FigureInput figureInput(const Document& d) {
   return in;
 }
 
+constexpr int kMaxValueLabelledCells = 64;
+
 // The export flags that reproduce what is on screen: colour map, values in cells, size, and
 // the fixed 0–1 scale. Other ranges are the exporter's automatic one, as on the command line.
 FigureOptions figureOptions(const AppState& app, StepId step, FigureStage stage) {
@@ -82,7 +84,10 @@ FigureOptions figureOptions(const AppState& app, StepId step, FigureStage stage)
   FigureOptions o;
   o.stage = stage;
   o.head = head < 0 ? kAllHeads : head;
-  o.values = app.view.showValues;
+  // As on screen, numbers go into the cells only where a matrix is small enough to read them;
+  // a 512-wide figure with readable numbers would be thousands of pixels wide.
+  const AttentionTrace& t = app.doc.cpuTrace();
+  o.values = app.view.showValues && std::max(t.n, t.m) <= kMaxValueLabelledCells;
   o.scale = std::clamp(app.view.exportScale, 0.25f, 8.0f);
   const bool probabilities = step == StepId::Exp || step == StepId::RowSum || step == StepId::Normalise;
   o.colormap = toFigureColormap(probabilities || !app.view.divergingForSigned ? app.view.sequential : ColormapId::RdBu);

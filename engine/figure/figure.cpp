@@ -145,8 +145,22 @@ Scene buildScene(const FigureRequest& r) {
   const float s = r.scale;
   const auto S = [s](float v) { return int(std::lround(v * s)); };
 
+  // The widest value label at 1 px, and the unscaled cell it needs: 6 px high text with 2 px
+  // either side.
+  float widest = 0;
+  if (r.values)
+    for (const FigurePanel& p : r.panels)
+      for (long i = 0; i < rows; ++i)
+        for (long j = 0; j < cols; ++j)
+          if (!cellMasked(r, p.values, int(i), int(j)))
+            widest = std::max(widest, fonts.advance(cellText(p.values(i, j)), 1.0f));
+  const int valuesNeed = int(std::ceil(std::max(6 / 0.34f, 4 + 6 * widest)));
+
   const long maxDim = std::max(rows, cols);
-  const int baseCell = r.cellPx > 0 ? r.cellPx : int(std::clamp(560L / maxDim, 1L, r.values ? 48L : 36L));
+  int baseCell = r.cellPx > 0 ? r.cellPx : int(std::clamp(560L / maxDim, 1L, r.values ? 48L : 36L));
+  // With an automatic size, values make the cells as large as they need (an explicit --cell
+  // that is too small is an error below).
+  if (r.values && r.cellPx == 0) baseCell = std::max(baseCell, valuesNeed);
   const int cell = std::max(1, S(float(baseCell)));
   L.cellPx = cell;
 
@@ -291,19 +305,12 @@ Scene buildScene(const FigureRequest& r) {
 
   // Values inside cells: as large as fits, never larger than the labels.
   if (r.values) {
-    float widest = 0;
-    for (const FigurePanel& p : r.panels)
-      for (long i = 0; i < rows; ++i)
-        for (long j = 0; j < cols; ++j)
-          if (!cellMasked(r, p.values, int(i), int(j)))
-            widest = std::max(widest, fonts.advance(cellText(p.values(i, j)), 1.0f));
     float px = std::min(10 * s, float(cell) * 0.34f);
     if (widest > 0) px = std::min(px, (float(cell) - 4 * s) / widest);
     if (px < 6 * s) {
       // In unscaled pixels: the text must be 6 px high and fit with 2 px either side.
-      const int need = int(std::ceil(std::max(6 / 0.34f, 4 + 6 * widest)));
-      throw Error("figure: --values needs cells of at least " + std::to_string(need) + " px (use --cell " +
-                  std::to_string(need) + " or more)");
+      throw Error("figure: --values needs cells of at least " + std::to_string(valuesNeed) + " px (use --cell " +
+                  std::to_string(valuesNeed) + " or more)");
     }
     scene.valuePx = px;
   }
