@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "types.hpp"
@@ -16,13 +17,44 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 // Bigger stage chunks buy nothing once a chunk fills the GPU; the cap bounds memory use and
 // keeps every float index inside a chunk far below the shaders' 32-bit limit.
 constexpr std::uint64_t kStageChunkCap = 256 * kMiB;
-constexpr unsigned kGemmTile = 64, kFlashRows = 16, kFlashChunkWidth = 64;
+constexpr unsigned kGemmTile = 64, kFlashChunkWidth = 64;
 
 unsigned groupsFor(long count, unsigned perGroup) { return unsigned((count + perGroup - 1) / perGroup); }
 
 std::string mebibytes(std::uint64_t bytes) {
   return std::to_string((bytes + kMiB - 1) / kMiB) + " MiB";
 }
+
+// GL reports running out of memory through its error flag rather than failing the call.
+void throwOnGlError(const char* during) {
+  GLenum error = glGetError();
+  GLenum first = error;
+  while (error != GL_NO_ERROR) error = glGetError();  // drain so the next check starts clean
+  if (first == GL_NO_ERROR) return;
+  if (first == GL_OUT_OF_MEMORY) throw Error(std::string("the GPU ran out of memory ") + during);
+  throw Error(std::string("OpenGL error 0x") + [&] {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%04X", first);
+    return std::string(hex);
+  }() + " " + during);
+}
+
+void storageBarrier() { glMemoryBarrier(GL_SHADER_STORAGE_BARRIER_BIT); }
+
+// Renderers that run shaders on the CPU (SIMD lanes of a few threads, not warps of an SM).
+bool isCpuRenderer() {
+  const auto* renderer = reinterpret_cast<const char*>(glGetString(GL_RENDERER));
+  const std::string name = renderer ? renderer : "";
+  for (const char* cpu : {"llvmpipe", "softpipe", "SwiftShader", "lavapipe"})
+    if (name.find(cpu) != std::string::npos) return true;
+  return false;
+}
+
+int headChunks(int headKeyWidth, int headValueWidth) {
+  return std::max(1, int((std::max(headKeyWidth, headValueWidth) + kFlashChunkWidth - 1) / kFlashChunkWidth));
+}
+
+}  // namespace
 
 // Times the dispatches between begin() and end() into a counter. Query results are read at
 // collect(), so timing does not stall the pipeline between dispatches; the clock mode does.
@@ -73,23 +105,6 @@ class GpuTimer {
   std::chrono::steady_clock::time_point start_;
 };
 
-// GL reports running out of memory through its error flag rather than failing the call.
-void throwOnGlError(const char* during) {
-  GLenum error = glGetError();
-  GLenum first = error;
-  while (error != GL_NO_ERROR) error = glGetError();  // drain so the next check starts clean
-  if (first == GL_NO_ERROR) return;
-  if (first == GL_OUT_OF_MEMORY) throw Error(std::string("the GPU ran out of memory ") + during);
-  throw Error(std::string("OpenGL error 0x") + [&] {
-    char hex[16];
-    std::snprintf(hex, sizeof hex, "%04X", first);
-    return std::string(hex);
-  }() + " " + during);
-}
-
-void storageBarrier() { glMemoryBarrier(GL_SHADER_STORAGE_BARRIER_BIT); }
-
-}  // namespace
 
 GlBuffer::~GlBuffer() {
   if (id_) glDeleteBuffers(1, &id_);
@@ -119,7 +134,11 @@ void GlBuffer::download(std::uint64_t offset, std::uint64_t bytes, void* destina
 
 void GlBuffer::bind(unsigned binding) const { glBindBufferBase(GL_SHADER_STORAGE_BUFFER, binding, id_); }
 
-AttentionKernels::AttentionKernels(std::uint64_t stageBufferLimitBytes) {
+AttentionKernels::AttentionKernels(const GpuSettings& settings) {
+  const std::uint64_t stageBufferLimitBytes = settings.stageBufferLimitBytes;
+  cpuShapes_ = settings.kernelShapes == GpuKernelShapes::Auto ? isCpuRenderer()
+                                                              : settings.kernelShapes == GpuKernelShapes::Cpu;
+  setTraceMethod(settings.traceMethod);
   GLint64 maxBlock = 0;
   glGetInteger64v(GL_MAX_SHADER_STORAGE_BLOCK_SIZE, &maxBlock);
   maxBlockBytes_ = std::uint64_t(std::max<GLint64>(maxBlock, 0));
@@ -134,17 +153,63 @@ AttentionKernels::AttentionKernels(std::uint64_t stageBufferLimitBytes) {
   scores_ = ComputeProgram("scores.comp");
   softmax_ = ComputeProgram("softmax.comp");
   weightedSum_ = ComputeProgram("weighted_sum.comp");
-  for (int chunks = 1; chunks * int(kFlashChunkWidth) <= kMaxFlashHeadWidth; ++chunks) flashProgram(chunks);
+  for (int chunks = 1; chunks * int(kFlashChunkWidth) <= kMaxFlashHeadWidth; ++chunks) {
+    flashProgram(chunks);
+    twoPassProgram(1, chunks);
+    twoPassProgram(2, chunks);
+  }
   throwOnGlError("while compiling the compute shaders");
+}
+
+// The row-per-invocation kernels keep Q (and O) of rowsPerThread rows in registers and read
+// every shared K/V value once per invocation for all of them. On llvmpipe an invocation is a
+// SIMD lane and each shared-memory read a per-lane gather, so reads per FMA set the speed:
+// 8 rows per lane (fewer for wide heads, whose registers are stack memory there) measured
+// 3–5× faster than one at n = 1024, d = 64, and 16 lanes per group keep the coroutine
+// switches at barriers few. On a GPU 8 rows of Q and O would be 1024 registers at d = 64:
+// one row per invocation (128 registers) and 64 invocations per group keep occupancy.
+AttentionKernels::RowShape AttentionKernels::rowShape(int chunks) const {
+  if (cpuShapes_) return {16u, unsigned(std::max(1, 8 / chunks))};
+  return {64u, 1u};
 }
 
 const ComputeProgram& AttentionKernels::flashProgram(int chunks) {
   auto it = flash_.find(chunks);
-  if (it == flash_.end())
+  if (it == flash_.end()) {
+    const RowShape shape = rowShape(chunks);
     it = flash_.emplace(chunks, ComputeProgram("flash_attention.comp",
-                                               {{"FLASH_CHUNKS", std::to_string(chunks) + "u"}}))
+                                               {{"FLASH_CHUNKS", std::to_string(chunks) + "u"},
+                                                {"FLASH_THREADS", std::to_string(shape.threads)},
+                                                {"FLASH_ROWS_PER_THREAD", std::to_string(shape.rowsPerThread) + "u"}}))
              .first;
+  }
   return it->second;
+}
+
+const ComputeProgram& AttentionKernels::twoPassProgram(int pass, int chunks) {
+  auto it = twoPass_.find(pass * 16 + chunks);
+  if (it == twoPass_.end()) {
+    const RowShape shape = rowShape(chunks);
+    it = twoPass_.emplace(pass * 16 + chunks,
+                          ComputeProgram("trace_two_pass.comp",
+                                         {{"TRACE_PASS", std::to_string(pass)},
+                                          {"TRACE_CHUNKS", std::to_string(chunks) + "u"},
+                                          {"TRACE_THREADS", std::to_string(shape.threads)},
+                                          {"TRACE_ROWS_PER_THREAD", std::to_string(shape.rowsPerThread) + "u"}}))
+             .first;
+  }
+  return it->second;
+}
+
+void AttentionKernels::setTraceMethod(GpuTraceMethod method) {
+  // Two-pass measured faster on llvmpipe (engine/gpu/README-section.md); no GPU has been
+  // measured yet, so it is the default everywhere until one is.
+  traceMethod_ = method == GpuTraceMethod::Auto ? GpuTraceMethod::TwoPass : method;
+}
+
+bool AttentionKernels::usesTwoPass(int headKeyWidth, int headValueWidth) const {
+  return traceMethod_ == GpuTraceMethod::TwoPass && headKeyWidth <= kMaxFlashHeadWidth &&
+         headValueWidth <= kMaxFlashHeadWidth;
 }
 
 void AttentionKernels::requireFits(const char* what, std::uint64_t bytes) const {
@@ -270,44 +335,49 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
 
   std::vector<float> stats;
   std::vector<int> argmax;
+  const bool twoPass = usesTwoPass(dkh, dvh);
   for (const StageChunk& c : chunks) {
-    scores_.use();
-    scores_.set("rowBegin", unsigned(c.rowBegin));
-    scores_.set("rowCount", unsigned(c.rowCount));
-    scores_.set("headBegin", unsigned(c.headBegin));
-    queries->bind(0);
-    keys->bind(1);
-    maskBits_.bind(2);
-    scoresBuffer_.bind(3);
-    scaledBuffer_.bind(4);
-    maskedBuffer_.bind(5);
-    timer.begin(&times_.scoresMs);
-    glDispatchCompute(groupsFor(m, kGemmTile), groupsFor(c.rowCount, kGemmTile), unsigned(c.headCount));
-    timer.end();
-    storageBarrier();
+    if (twoPass) {
+      dispatchTwoPass(c, *queries, *keys, t, scale, maskKind, timer);
+    } else {
+      scores_.use();
+      scores_.set("rowBegin", unsigned(c.rowBegin));
+      scores_.set("rowCount", unsigned(c.rowCount));
+      scores_.set("headBegin", unsigned(c.headBegin));
+      queries->bind(0);
+      keys->bind(1);
+      maskBits_.bind(2);
+      scoresBuffer_.bind(3);
+      scaledBuffer_.bind(4);
+      maskedBuffer_.bind(5);
+      timer.begin(&times_.scoresMs);
+      glDispatchCompute(groupsFor(m, kGemmTile), groupsFor(c.rowCount, kGemmTile), unsigned(c.headCount));
+      timer.end();
+      storageBarrier();
 
-    softmax_.use();
-    softmax_.set("rowCount", unsigned(c.rowCount));
-    maskedBuffer_.bind(0);
-    expBuffer_.bind(1);
-    weightsBuffer_.bind(3);
-    statsBuffer_.bind(4);
-    argmaxBuffer_.bind(5);
-    timer.begin(&times_.softmaxMs);
-    glDispatchCompute(unsigned(c.rowCount), unsigned(c.headCount), 1);
-    timer.end();
-    storageBarrier();
+      softmax_.use();
+      softmax_.set("rowCount", unsigned(c.rowCount));
+      maskedBuffer_.bind(0);
+      expBuffer_.bind(1);
+      weightsBuffer_.bind(3);
+      statsBuffer_.bind(4);
+      argmaxBuffer_.bind(5);
+      timer.begin(&times_.softmaxMs);
+      glDispatchCompute(unsigned(c.rowCount), unsigned(c.headCount), 1);
+      timer.end();
+      storageBarrier();
 
-    weightedSum_.use();
-    weightedSum_.set("rowBegin", unsigned(c.rowBegin));
-    weightedSum_.set("rowCount", unsigned(c.rowCount));
-    weightedSum_.set("headBegin", unsigned(c.headBegin));
-    weightsBuffer_.bind(0);
-    values_.bind(1);
-    output_.bind(3);
-    timer.begin(&times_.weightedSumMs);
-    glDispatchCompute(groupsFor(dvh, kGemmTile), groupsFor(c.rowCount, kGemmTile), unsigned(c.headCount));
-    timer.end();
+      weightedSum_.use();
+      weightedSum_.set("rowBegin", unsigned(c.rowBegin));
+      weightedSum_.set("rowCount", unsigned(c.rowCount));
+      weightedSum_.set("headBegin", unsigned(c.headBegin));
+      weightsBuffer_.bind(0);
+      values_.bind(1);
+      output_.bind(3);
+      timer.begin(&times_.weightedSumMs);
+      glDispatchCompute(groupsFor(dvh, kGemmTile), groupsFor(c.rowCount, kGemmTile), unsigned(c.headCount));
+      timer.end();
+    }
     glMemoryBarrier(GL_BUFFER_UPDATE_BARRIER_BIT | GL_SHADER_STORAGE_BARRIER_BIT);
 
     // Each head's rows of this chunk are one contiguous run in the chunk buffers and in the trace.
@@ -326,7 +396,16 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
     stats.resize(std::size_t(c.headCount) * c.rowCount * 4);
     argmax.resize(std::size_t(c.headCount) * c.rowCount);
     statsBuffer_.download(0, stats.size() * sizeof(float), stats.data());
-    argmaxBuffer_.download(0, argmax.size() * sizeof(int), argmax.data());
+    if (twoPass) {
+      // The two-pass kernel packs the argmax into the fourth statistic; the max weight is
+      // 1 / sum, divided here exactly as the CPU does.
+      for (std::size_t slot = 0; slot < argmax.size(); ++slot) {
+        std::memcpy(&argmax[slot], &stats[slot * 4 + 3], sizeof(int));
+        stats[slot * 4 + 3] = stats[slot * 4 + 1] > 0 ? 1.0f / stats[slot * 4 + 1] : 0.0f;
+      }
+    } else {
+      argmaxBuffer_.download(0, argmax.size() * sizeof(int), argmax.data());
+    }
     for (int local = 0; local < c.headCount; ++local) {
       HeadTrace& ht = t.head[c.headBegin + local];
       for (long r = 0; r < c.rowCount; ++r) {
@@ -352,6 +431,46 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
   t.timings.totalMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return t;
+}
+
+void AttentionKernels::dispatchTwoPass(const StageChunk& c, const GlBuffer& queries, const GlBuffer& keys,
+                                       const AttentionTrace& t, float scale, int maskKind, GpuTimer& timer) {
+  const int dkh = t.headKeyWidth(), dvh = t.headValueWidth(), chunks = headChunks(dkh, dvh);
+  const RowShape shape = rowShape(chunks);
+  queries.bind(0);
+  keys.bind(1);
+  maskBits_.bind(2);
+  values_.bind(3);
+  statsBuffer_.bind(7);
+  for (int pass = 1; pass <= 2; ++pass) {
+    const ComputeProgram& program = twoPassProgram(pass, chunks);
+    program.use();
+    program.set("n", unsigned(t.n));
+    program.set("m", unsigned(t.m));
+    program.set("maskKind", maskKind);
+    program.set("maskWordsPerRow", unsigned((t.m + 31) / 32));
+    program.set("keyWidth", unsigned(dkh));
+    program.set("valueWidth", unsigned(dvh));
+    program.set("keyRowStride", unsigned(t.dk));
+    program.set("valueRowStride", unsigned(t.dv));
+    program.set("rowBegin", unsigned(c.rowBegin));
+    program.set("rowCount", unsigned(c.rowCount));
+    program.set("headBegin", unsigned(c.headBegin));
+    program.set("scale", scale);
+    if (pass == 1) {
+      scoresBuffer_.bind(4);
+      scaledBuffer_.bind(5);
+      maskedBuffer_.bind(6);
+    } else {
+      expBuffer_.bind(4);
+      weightsBuffer_.bind(5);
+      output_.bind(6);
+    }
+    timer.begin(pass == 1 ? &times_.twoPassStatsMs : &times_.twoPassWeightsMs);
+    glDispatchCompute(groupsFor(c.rowCount, shape.threads * shape.rowsPerThread), unsigned(c.headCount), 1);
+    timer.end();
+    storageBarrier();
+  }
 }
 
 Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions& opt) {
@@ -387,8 +506,9 @@ Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions
     keys = &normalizedKeys_;
   }
 
-  const int chunks = std::max(1, int((std::max(dkh, dvh) + kFlashChunkWidth - 1) / kFlashChunkWidth));
+  const int chunks = headChunks(dkh, dvh);
   const ComputeProgram& program = flashProgram(chunks);
+  const RowShape shape = rowShape(chunks);
   program.use();
   program.set("n", unsigned(n));
   program.set("m", unsigned(m));
@@ -405,7 +525,7 @@ Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions
   values_.bind(3);
   output_.bind(4);
   timer.begin(&times_.flashMs);
-  glDispatchCompute(groupsFor(n, kFlashRows), unsigned(heads), 1);
+  glDispatchCompute(groupsFor(n, shape.threads * shape.rowsPerThread), unsigned(heads), 1);
   timer.end();
   glMemoryBarrier(GL_BUFFER_UPDATE_BARRIER_BIT);
   Matrix out(n, in.v.cols());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attention.hpp"
+#include "gpu_backend.hpp"
 #include "shader_program.hpp"
 
 namespace attnviz::gpu {
@@ -39,7 +40,10 @@ enum class KernelTiming { Off, TimerQueries, FinishAndClock };
 // Milliseconds per kernel of the last run, summed over chunks.
 struct KernelTimes {
   double normalizeMs = 0, scoresMs = 0, softmaxMs = 0, weightedSumMs = 0, flashMs = 0;
-  double kernelsMs() const { return normalizeMs + scoresMs + softmaxMs + weightedSumMs + flashMs; }
+  double twoPassStatsMs = 0, twoPassWeightsMs = 0;  // the two-pass trace's passes
+  double kernelsMs() const {
+    return normalizeMs + scoresMs + softmaxMs + weightedSumMs + flashMs + twoPassStatsMs + twoPassWeightsMs;
+  }
 };
 
 // Rows [rowBegin, rowBegin + rowCount) of heads [headBegin, headBegin + headCount): the part of
@@ -49,15 +53,23 @@ struct StageChunk {
   long rowBegin = 0, rowCount = 0;
 };
 
+class GpuTimer;
+
 class AttentionKernels {
  public:
   // Compiles every kernel and reads the driver's limits. Throws Error with the driver's log.
-  explicit AttentionKernels(std::uint64_t stageBufferLimitBytes);
+  explicit AttentionKernels(const GpuSettings& settings);
 
   AttentionTrace trace(const AttentionInputs& inputs, const AttentionOptions& options);
   Matrix flash(const AttentionInputs& inputs, const AttentionOptions& options);
   const KernelTimes& lastTimes() const { return times_; }
   void setTiming(KernelTiming timing) { timing_ = timing; }
+  // StoredScores or TwoPass (Auto resolves to the default); the benchmark alternates them.
+  void setTraceMethod(GpuTraceMethod method);
+  GpuTraceMethod traceMethod() const { return traceMethod_; }
+  // Whether the trace of heads d_k, d_v wide runs as the method says (the two-pass kernels
+  // take heads up to kMaxFlashHeadWidth; wider ones use the stored-scores path).
+  bool usesTwoPass(int headKeyWidth, int headValueWidth) const;
 
   // Batched row-major C = A·B with `batch` pairs of rows×depth and depth×columns matrices of
   // `a` and `b`, for the benchmark. Returns the milliseconds of each of `repeats` runs, timed
@@ -75,10 +87,20 @@ class AttentionKernels {
   void uploadInputs(const AttentionInputs& inputs, const AttentionOptions& options);
   void requireFits(const char* what, std::uint64_t bytes) const;
   const ComputeProgram& flashProgram(int chunks);
+  const ComputeProgram& twoPassProgram(int pass, int chunks);
+  void dispatchTwoPass(const StageChunk& c, const GlBuffer& queries, const GlBuffer& keys,
+                       const AttentionTrace& t, float scale, int maskKind, GpuTimer& timer);
+  struct RowShape {
+    unsigned threads, rowsPerThread;
+  };
+  RowShape rowShape(int chunks) const;
   double elapsedMs(unsigned query) const;
 
   ComputeProgram normalize_, scores_, softmax_, weightedSum_;
-  std::map<int, ComputeProgram> flash_;  // by 64-wide chunks per head
+  std::map<int, ComputeProgram> flash_;     // by 64-wide chunks per head
+  std::map<int, ComputeProgram> twoPass_;   // by pass · 16 + chunks
+  bool cpuShapes_ = false;
+  GpuTraceMethod traceMethod_ = GpuTraceMethod::TwoPass;
   std::unique_ptr<ComputeProgram> sgemm_;
   GlBuffer queries_, keys_, values_, normalizedQueries_, normalizedKeys_, maskBits_, output_;
   GlBuffer scoresBuffer_, scaledBuffer_, maskedBuffer_, expBuffer_, weightsBuffer_, statsBuffer_,

@@ -29,7 +29,7 @@ GlGpuBackend::GlGpuBackend(bool headless, GlProcAddressLoader loader, const GpuS
     }
     renderer_ = currentRenderer();
     ProgramRestorer restorer;
-    kernels_ = std::make_unique<AttentionKernels>(settings.stageBufferLimitBytes);
+    kernels_ = std::make_unique<AttentionKernels>(settings);
   } catch (const Error& e) {
     unavailable_ = e.what();
     kernels_.reset();

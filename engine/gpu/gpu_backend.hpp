@@ -13,11 +13,20 @@ namespace attnviz {
 // The address of a GL entry point, as glfwGetProcAddress and eglGetProcAddress give it.
 using GlProcAddressLoader = void (*(*)(const char* name))();
 
+// How the full trace is computed: S stored and re-read by a softmax kernel and a weighted
+// sum, or two passes that recompute S instead (see shaders/trace_two_pass.comp).
+enum class GpuTraceMethod { Auto, StoredScores, TwoPass };
+// Tile shapes of the row-per-invocation kernels (flash, two-pass trace): Auto picks Cpu for
+// CPU rasterizers such as llvmpipe and Gpu otherwise; tests force each on llvmpipe.
+enum class GpuKernelShapes { Auto, Gpu, Cpu };
+
 struct GpuSettings {
   // Largest n×m stage buffer (bytes) before the trace is split into chunks of rows and heads.
   // 0 = the driver's GL_MAX_SHADER_STORAGE_BLOCK_SIZE (capped at 256 MiB); tests set it lower
   // to exercise the split on small inputs.
   std::uint64_t stageBufferLimitBytes = 0;
+  GpuTraceMethod traceMethod = GpuTraceMethod::Auto;
+  GpuKernelShapes kernelShapes = GpuKernelShapes::Auto;
 };
 
 class GpuBackend : public Backend {

@@ -21,7 +21,10 @@ struct GpuBenchConfig {
 };
 
 struct GpuKernelTiming {
-  std::string kernel;  // scores, softmax, weighted_sum, full_trace, full_trace_wall, flash, sgemm
+  // scores, softmax, weighted_sum (the stored-S trace's kernels), two_pass_stats,
+  // two_pass_weights (the two-pass trace's), full_trace_stored_s, full_trace_two_pass,
+  // full_trace (whichever is the default), full_trace_wall, flash, sgemm
+  std::string kernel;
   double medianMs = 0;
   double gflops = 0;   // counted operations / median time; see `flopsCounted`
   double flopsCounted = 0;

@@ -67,15 +67,32 @@ TEST(GpuBackend, SplitsStagesLargerThanTheBufferLimitIntoChunks) {
   options.mask = MaskKind::Causal;
   const AttentionTrace cpu = computeAttention(in, options);
   // 64 KiB: 16 rows of 3 heads per chunk; 8000 bytes: heads split too (2 rows of 1000 keys).
-  for (std::uint64_t limit : {std::uint64_t(64 * 1024), std::uint64_t(8000)}) {
-    const auto gpu = makeHeadlessGpuBackend({limit});
-    ASSERT_GPU_AVAILABLE(*gpu);
-    EXPECT_EQ(compareTraces(gpu->run(in, options), cpu, in), "") << "limit " << limit;
-  }
+  for (GpuTraceMethod method : {GpuTraceMethod::StoredScores, GpuTraceMethod::TwoPass})
+    for (std::uint64_t limit : {std::uint64_t(64 * 1024), std::uint64_t(8000)}) {
+      GpuSettings settings;
+      settings.stageBufferLimitBytes = limit;
+      settings.traceMethod = method;
+      const auto gpu = makeHeadlessGpuBackend(settings);
+      ASSERT_GPU_AVAILABLE(*gpu);
+      EXPECT_EQ(compareTraces(gpu->run(in, options), cpu, in), "")
+          << "limit " << limit << (method == GpuTraceMethod::TwoPass ? ", two-pass" : ", stored S");
+    }
+}
+
+// The two-pass kernels hold heads up to 256 wide in registers; wider ones take the stored-S path.
+TEST(GpuBackend, TwoPassTraceFallsBackForHeadsWiderThan256) {
+  GpuSettings settings;
+  settings.traceMethod = GpuTraceMethod::TwoPass;
+  const auto gpu = makeHeadlessGpuBackend(settings);
+  ASSERT_GPU_AVAILABLE(*gpu);
+  const AttentionInputs in = smallInputs(5, 7, 300, 8, 3);
+  EXPECT_EQ(compareTraces(gpu->run(in, {}), computeAttention(in, {}), in), "");
 }
 
 TEST(GpuBackend, RejectsARowLargerThanTheBufferLimit) {
-  const auto gpu = makeHeadlessGpuBackend({1024});
+  GpuSettings settings;
+  settings.stageBufferLimitBytes = 1024;
+  const auto gpu = makeHeadlessGpuBackend(settings);
   ASSERT_GPU_AVAILABLE(*gpu);
   try {
     gpu->run(smallInputs(4, 300, 8, 8, 1), {});

@@ -30,8 +30,9 @@ TEST(GpuBench, TimesEveryKernelAfterValidating) {
     EXPECT_GT(k.gflops, 0) << k.kernel;
     EXPECT_GT(k.flopsCounted, 0) << k.kernel;
   }
-  EXPECT_EQ(kernels, (std::set<std::string>{"scores", "softmax", "weighted_sum", "full_trace",
-                                            "full_trace_wall", "flash", "sgemm"}));
+  EXPECT_EQ(kernels, (std::set<std::string>{"scores", "softmax", "weighted_sum", "two_pass_stats",
+                                            "two_pass_weights", "full_trace_stored_s", "full_trace_two_pass",
+                                            "full_trace", "full_trace_wall", "flash", "sgemm"}));
 }
 
 TEST(GpuBench, RejectsNonsenseSizes) {

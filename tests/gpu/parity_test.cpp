@@ -9,6 +9,8 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
+#include <memory>
 #include <sstream>
 
 #include "gpu_fixture.hpp"
@@ -141,21 +143,49 @@ AttentionOptions makeOptions(const ParityCase& p, std::uint64_t seed) {
 
 class GpuParity : public ::testing::TestWithParam<ParityCase> {};
 
+// Every case runs on the default backend (on llvmpipe: two-pass trace, CPU-shaped tiles) and
+// on two that force what a real GPU would run, so CI checks every kernel variant there.
+struct BackendVariant {
+  const char* name;
+  GpuTraceMethod method;
+  GpuKernelShapes shapes;
+};
+constexpr BackendVariant kVariants[] = {
+    {"default", GpuTraceMethod::Auto, GpuKernelShapes::Auto},
+    {"stored S, GPU tile shapes", GpuTraceMethod::StoredScores, GpuKernelShapes::Gpu},
+    {"two-pass, GPU tile shapes", GpuTraceMethod::TwoPass, GpuKernelShapes::Gpu},
+};
+
+GpuBackend& variantBackend(int index) {
+  if (index == 0) return sharedGpuBackend();
+  static std::unique_ptr<GpuBackend> backends[std::size(kVariants)];
+  if (!backends[index]) {
+    GpuSettings settings;
+    settings.traceMethod = kVariants[index].method;
+    settings.kernelShapes = kVariants[index].shapes;
+    backends[index] = makeHeadlessGpuBackend(settings);
+  }
+  return *backends[index];
+}
+
 TEST_P(GpuParity, TraceAndFlashMatchCpu) {
-  GpuBackend& gpu = sharedGpuBackend();
-  ASSERT_GPU_AVAILABLE(gpu);
   const ParityCase& p = GetParam();
   const std::uint64_t seed = std::hash<std::string>{}(caseName(p)) & 0xffffffff;
   const AttentionOptions options = makeOptions(p, seed);
   const AttentionInputs inputs = makeInputs(p, options, seed);
   const AttentionTrace cpu = computeAttention(inputs, options);
 
-  const AttentionTrace trace = gpu.run(inputs, options);
-  EXPECT_EQ(compareTraces(trace, cpu, inputs), "") << "full trace on " << gpu.name();
-
-  const Matrix flash = gpu.runFlash(inputs, options);
-  EXPECT_EQ(compareMatrices("flash output", flash, cpu.concatenated, kOutputTolerance), "")
-      << "flash path on " << gpu.name();
+  for (int v = 0; v < int(std::size(kVariants)); ++v) {
+    GpuBackend& gpu = variantBackend(v);
+    ASSERT_GPU_AVAILABLE(gpu);
+    const bool runFlash = v != 2;  // variant 1 already ran flash with the GPU tile shapes
+    const AttentionTrace trace = gpu.run(inputs, options);
+    EXPECT_EQ(compareTraces(trace, cpu, inputs), "") << "full trace (" << kVariants[v].name << ") on " << gpu.name();
+    if (!runFlash) continue;
+    const Matrix flash = gpu.runFlash(inputs, options);
+    EXPECT_EQ(compareMatrices("flash output", flash, cpu.concatenated, kOutputTolerance), "")
+        << "flash path (" << kVariants[v].name << ") on " << gpu.name();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Sampled, GpuParity, ::testing::ValuesIn(sampledCases()),
