@@ -73,13 +73,40 @@ HeadInputs headInputs(const AttentionInputs& in, const AttentionOptions& opt, in
 
 // Scale, mask and softmax of rows [r0, r1) of one head, with per-row statistics. The masked
 // row is built in a per-thread buffer; exp values are written straight into the weights.
+// Float GEMM scores carry an accumulated error of up to d·u·|q|·|k| (u = 2^-24). Where that,
+// times the scale, could move a weight by more than ~5e-7, the scores that matter (within
+// kRefineWindow of the row max, i.e. weights above e^-25) are recomputed as double dot products
+// and stored correctly rounded. Peaked rows of large inputs refine only a few cells; small
+// inputs (the usual case) refine none.
+constexpr float kRefineWindow = 25.0f;
+constexpr double kRefineThreshold = 2e-6;  // a worst-case bound; weights move by at most a quarter of it
+
+void refineScoresNearMax(const HeadInputs& hi, const Vector& qNorms, float kNormMax, int i, HeadTrace& ht,
+                         bool keepDerived, Eigen::RowVectorXf& buffer) {
+  const int d = int(hi.q.cols());
+  const double bound = std::abs(double(ht.scale)) * d * 0x1p-24 * double(qNorms(i)) * double(kNormMax);
+  if (!(bound > kRefineThreshold)) return;
+  const float rowMax = buffer.maxCoeff();
+  if (rowMax == kNegInf) return;  // every key masked: nothing to refine
+  const auto q = hi.q.row(i).cast<double>();
+  for (Eigen::Index j = 0; j < buffer.size(); ++j) {
+    if (!(buffer(j) >= rowMax - kRefineWindow)) continue;  // masked (-inf) or negligible
+    const float exact = float(q.dot(hi.k.row(j).cast<double>()));
+    ht.scores(i, j) = exact;
+    buffer(j) = exact * ht.scale;
+    if (keepDerived) ht.scaled(i, j) = ht.masked(i, j) = buffer(j);
+  }
+}
+
 void softmaxRows(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool keepDerived, int r0, int r1,
-                 Eigen::RowVectorXf& buffer, std::vector<char>& fullyMasked) {
+                 Eigen::RowVectorXf& buffer, std::vector<char>& fullyMasked, const HeadInputs& hi,
+                 const Vector& qNorms, float kNormMax) {
   for (int i = r0; i < r1; ++i) {
     buffer = ht.scores.row(i) * ht.scale;
     if (keepDerived) ht.scaled.row(i) = buffer;
     hideMaskedCells(opt, n, m, i, buffer);
     if (keepDerived) ht.masked.row(i) = buffer;
+    refineScoresNearMax(hi, qNorms, kNormMax, i, ht, keepDerived, buffer);
     const float rowMax = buffer.maxCoeff();
     ht.rowMax(i) = rowMax;
     auto w = ht.weights.row(i);
@@ -154,7 +181,13 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
     if (from == Stage::Scores) resizeHead(ht, n, m, dvh, keepDerived);
     ht.scale = effectiveScale(opt, dkh);
     HeadInputs hi;
-    if (from == Stage::Scores) hi = headInputs(in, opt, h, dkh);
+    Vector qNorms;
+    float kNormMax = 0;
+    if (from <= Stage::Scale) {
+      hi = headInputs(in, opt, h, dkh);
+      qNorms = hi.q.rowwise().norm();
+      kNormMax = hi.k.rowwise().norm().maxCoeff();
+    }
     const auto vh = in.v.middleCols(h * dvh, dvh);
     std::vector<char> fullyMasked(n, 0);  // vector<bool> is not safe to write from threads
     if (from == Stage::Output)
@@ -168,7 +201,8 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
         const int r0 = b * block, rows = std::min(block, n - r0);
         if (from == Stage::Scores)
           ht.scores.middleRows(r0, rows).noalias() = hi.q.middleRows(r0, rows) * hi.k.transpose();
-        if (from <= Stage::Scale) softmaxRows(opt, n, m, ht, keepDerived, r0, r0 + rows, buffer, fullyMasked);
+        if (from <= Stage::Scale)
+          softmaxRows(opt, n, m, ht, keepDerived, r0, r0 + rows, buffer, fullyMasked, hi, qNorms, kNormMax);
         ht.output.middleRows(r0, rows).noalias() = ht.weights.middleRows(r0, rows) * vh;
       }
     }

@@ -298,3 +298,22 @@ TEST(Pipeline, LeanTraceDerivesTheSameIntermediateStages) {
 
 }  // namespace
 }  // namespace attnviz
+
+namespace attnviz {
+namespace {
+
+TEST(Attention, ScoresNearTheRowMaxAreCorrectlyRoundedForLargeInputs) {
+  const AttentionInputs in{test::randomMatrix(64, 64, 5, -10, 10), test::randomMatrix(96, 64, 6, -10, 10),
+                           test::randomMatrix(96, 8, 7)};
+  const AttentionTrace t = computeAttention(in, {});
+  const HeadTrace& h = t.head[0];
+  for (int i = 0; i < t.n; ++i) {
+    const int j = h.stats.argmax(i);
+    double exact = 0;
+    for (int c = 0; c < 64; ++c) exact += double(in.q(i, c)) * double(in.k(j, c));
+    EXPECT_EQ(h.scores(i, j), float(exact)) << "row " << i;
+  }
+}
+
+}  // namespace
+}  // namespace attnviz
