@@ -235,13 +235,13 @@ ScoreFunction parseScoreFunction(const std::string& s) {
   if (s == "scaled") return ScoreFunction::Scaled;
   if (s == "dot") return ScoreFunction::Dot;
   if (s == "cosine") return ScoreFunction::Cosine;
-  throw Error("unknown score function \"" + s + "\" (expected scaled, dot or cosine)");
+  throw Error("unknown score function \"" + printable(s) + "\" (expected scaled, dot or cosine)");
 }
 
 MaskKind parseMaskKind(const std::string& s) {
   if (s == "none") return MaskKind::None;
   if (s == "causal") return MaskKind::Causal;
-  throw Error("unknown mask \"" + s + "\" (expected none, causal or a mask file)");
+  throw Error("unknown mask \"" + printable(s) + "\" (expected none, causal or a mask file)");
 }
 
 bool AttentionOptions::operator==(const AttentionOptions& o) const {

@@ -95,22 +95,6 @@ void checkShapeLimits(const std::string& name, long rows, long cols) {
 
 std::string errnoText() { return std::strerror(errno); }
 
-// Text from the input quoted in a message, control characters escaped so the message stays
-// one line.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (const unsigned char c : s) {
-    if (c >= 0x20 && c != 0x7F) {
-      out += char(c);
-    } else {
-      out += "\\x";
-      out += "0123456789ABCDEF"[c >> 4];
-      out += "0123456789ABCDEF"[c & 15];
-    }
-  }
-  return out;
-}
-
 // --- .npy ---------------------------------------------------------------------------------
 
 struct NpyHeader {
@@ -176,6 +160,20 @@ T readLittleEndian(const char* p) {
 }
 
 }  // namespace
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (const unsigned char c : s) {
+    if (c >= 0x20 && c != 0x7F) {
+      out += char(c);
+    } else {
+      out += "\\x";
+      out += "0123456789ABCDEF"[c >> 4];
+      out += "0123456789ABCDEF"[c & 15];
+    }
+  }
+  return out;
+}
 
 std::string jsonSyntaxError(const std::string& name, const std::exception& parseError, size_t byte) {
   // nlohmann reports the 1-based position of the offending character and a long message whose

@@ -35,22 +35,6 @@ json matrixToJson(const Matrix& m) {
   return rows;
 }
 
-// Text from the input quoted in a message, control characters escaped so the message stays
-// one line.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (const unsigned char c : s) {
-    if (c >= 0x20 && c != 0x7F) {
-      out += char(c);
-    } else {
-      out += "\\x";
-      out += "0123456789ABCDEF"[c >> 4];
-      out += "0123456789ABCDEF"[c & 15];
-    }
-  }
-  return out;
-}
-
 class Reader {
  public:
   explicit Reader(std::string source) : source_(std::move(source)) {}

@@ -79,17 +79,7 @@ const char* toString(TokenizerKind k) { return k == TokenizerKind::Words ? "word
 TokenizerKind parseTokenizerKind(const std::string& s) {
   if (s == "words") return TokenizerKind::Words;
   if (s == "chars") return TokenizerKind::Chars;
-  std::string shown;  // control characters escaped, so the message stays one line
-  for (const unsigned char c : s) {
-    if (c >= 0x20 && c != 0x7F) {
-      shown += char(c);
-    } else {
-      shown += "\\x";
-      shown += "0123456789ABCDEF"[c >> 4];
-      shown += "0123456789ABCDEF"[c & 15];
-    }
-  }
-  throw Error("unknown tokenizer \"" + shown + "\" (expected words or chars)");
+  throw Error("unknown tokenizer \"" + printable(s) + "\" (expected words or chars)");
 }
 
 std::vector<char32_t> decodeUtf8(std::string_view s) {

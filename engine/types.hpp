@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace attnviz {
 
@@ -19,6 +20,10 @@ class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Text from the input quoted in an Error, control characters escaped as \xNN so that the
+// message stays one line. Defined in matrix_io.cpp.
+std::string printable(std::string_view text);
 
 // Documented size limits, checked before allocating.
 inline constexpr long kMaxDimension = 65536;          // rows or columns of any input matrix

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -33,7 +34,7 @@ RunResult runAttnviz(const std::vector<std::string>& args, const RunOptions& opt
   ::chmod(capture.path().c_str(), 0777);
   const std::string outPath = capture.file("stdout"), errPath = capture.file("stderr");
   std::vector<char*> argv;
-  std::string binary = ATTNVIZ_BIN;
+  std::string binary = options.binary.empty() ? std::string(ATTNVIZ_BIN) : options.binary;
   argv.push_back(binary.data());
   std::vector<std::string> copies(args);
   for (std::string& a : copies) argv.push_back(a.data());
@@ -77,6 +78,37 @@ RunResult runAttnviz(const std::vector<std::string>& args, const RunOptions& opt
   r.stdoutText = slurp(outPath);
   r.stderrText = slurp(errPath);
   return r;
+}
+
+std::string runAsNobody(void (*body)(int reportFd, const std::string& argument), const std::string& argument) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
+      ::_exit(124);
+    body(fds[1], argument);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string report;
+  char buffer[512];
+  for (ssize_t got; (got = ::read(fds[0], buffer, sizeof buffer)) != 0;) {
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    report.append(buffer, size_t(got));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("the child running as nobody failed (status " + std::to_string(status) + ")");
+  return report;
 }
 
 TempDir::TempDir() {

@@ -11,6 +11,7 @@ struct RunOptions {
   long fileSizeLimit = -1;    // RLIMIT_FSIZE in bytes, with SIGXFSZ ignored so writes fail with EFBIG
   long addressSpaceLimit = -1;  // RLIMIT_AS in bytes
   bool dropRoot = false;      // run as nobody (65534) when started as root, so permissions apply
+  std::string binary;         // "" = the attnviz under test (ATTNVIZ_BIN)
 };
 
 struct RunResult {
@@ -38,19 +39,22 @@ class TempDir {
   std::string path_;
 };
 
+// Runs `body` in a child process that has dropped root to nobody (65534) when started as root,
+// so that permission bits apply; returns what the child wrote with `report`.
+std::string runAsNobody(void (*body)(int reportFd, const std::string& argument), const std::string& argument);
+
 // Whether this test binary (and so the attnviz built beside it) runs under AddressSanitizer,
 // which reserves terabytes of address space and so cannot run under RLIMIT_AS.
-constexpr bool kAddressSanitizer =
 #if defined(__SANITIZE_ADDRESS__)
-    true;
+#define ATTNVIZ_TEST_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-    true;
-#else
-    false;
+#define ATTNVIZ_TEST_ASAN 1
 #endif
-#else
-    false;
 #endif
+#ifndef ATTNVIZ_TEST_ASAN
+#define ATTNVIZ_TEST_ASAN 0
+#endif
+constexpr bool kAddressSanitizer = ATTNVIZ_TEST_ASAN;
 
 }  // namespace attnviz::testing
