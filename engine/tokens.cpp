@@ -54,24 +54,6 @@ bool isPunctuation(char32_t c) {
 
 bool isApostrophe(char32_t c) { return c == '\'' || c == 0x2019; }
 
-void appendUtf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += char(c);
-  } else if (c < 0x800) {
-    out += char(0xC0 | (c >> 6));
-    out += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += char(0xE0 | (c >> 12));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  } else {
-    out += char(0xF0 | (c >> 18));
-    out += char(0x80 | ((c >> 12) & 0x3F));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  }
-}
-
 }  // namespace
 
 const char* toString(TokenizerKind k) { return k == TokenizerKind::Words ? "words" : "chars"; }
@@ -80,36 +62,6 @@ TokenizerKind parseTokenizerKind(const std::string& s) {
   if (s == "words") return TokenizerKind::Words;
   if (s == "chars") return TokenizerKind::Chars;
   throw Error("unknown tokenizer \"" + printable(s) + "\" (expected words or chars)");
-}
-
-std::vector<char32_t> decodeUtf8(std::string_view s) {
-  std::vector<char32_t> out;
-  out.reserve(s.size());
-  size_t i = 0;
-  const auto fail = [&](size_t at) {
-    throw Error("invalid UTF-8 at byte " + std::to_string(at));
-  };
-  while (i < s.size()) {
-    const unsigned char b = s[i];
-    int len;
-    char32_t c;
-    if (b < 0x80) { len = 1; c = b; }
-    else if ((b & 0xE0) == 0xC0) { len = 2; c = b & 0x1F; }
-    else if ((b & 0xF0) == 0xE0) { len = 3; c = b & 0x0F; }
-    else if ((b & 0xF8) == 0xF0) { len = 4; c = b & 0x07; }
-    else fail(i);
-    if (i + len > s.size()) fail(i);
-    for (int k = 1; k < len; ++k) {
-      const unsigned char cb = s[i + k];
-      if ((cb & 0xC0) != 0x80) fail(i + k);
-      c = (c << 6) | (cb & 0x3F);
-    }
-    const bool overlong = (len == 2 && c < 0x80) || (len == 3 && c < 0x800) || (len == 4 && c < 0x10000);
-    if (overlong || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) fail(i);
-    out.push_back(c);
-    i += len;
-  }
-  return out;
 }
 
 std::vector<std::string> tokenize(std::string_view utf8, TokenizerKind kind) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention.hpp"
+#include "utf8.hpp"
 
 namespace attnviz {
 
@@ -19,9 +20,6 @@ TokenizerKind parseTokenizerKind(const std::string& s);  // throws Error
 // hangul syllable is its own token. Chars: every Unicode code point except whitespace.
 // Throws Error on invalid UTF-8 (naming the byte offset).
 std::vector<std::string> tokenize(std::string_view utf8, TokenizerKind kind);
-
-// Decodes UTF-8 into code points; throws Error("invalid UTF-8 at byte N") on bad input.
-std::vector<char32_t> decodeUtf8(std::string_view utf8);
 
 // The embedding of a token: d values in [-1, 1) from a hash of (seed, token text), so the same
 // token always gets the same vector (FNV-1a 64 of the UTF-8 bytes, mixed with the seed, driving

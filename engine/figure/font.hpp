@@ -50,8 +50,4 @@ class FontSet {
   std::vector<std::unique_ptr<Face>> faces_;
 };
 
-// Decodes UTF-8 leniently: each invalid byte becomes U+FFFD (labels must always render).
-std::u32string decodeUtf8Lenient(std::string_view utf8);
-std::string encodeUtf8(std::u32string_view text);
-
 }  // namespace attnviz
