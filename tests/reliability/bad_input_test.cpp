@@ -1,7 +1,7 @@
-// The bad-input table (docs/bad-input.md), row by row: each case runs the real attnviz binary
+// The bad-input table (README.md), row by row: each case runs the real attnviz binary
 // in a scratch directory (so paths in messages are short and stable) and checks the exit code
 // and the exact one-line message. A last test checks that every message here appears verbatim
-// in docs/bad-input.md, so the table cannot drift from what attnviz prints.
+// in README.md, so the table cannot drift from what attnviz prints.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@ namespace attnviz::testing {
 namespace {
 
 struct BadInput {
-  const char* id;  // the docs/bad-input.md row
+  const char* id;  // the README.md row
   std::function<void(const TempDir&)> setup;
   std::vector<std::string> args;
   int exitCode;
@@ -282,10 +282,10 @@ TEST(BadInput, TooManyTokens) {
   EXPECT_EQ(r.stderrText, "attnviz compute: the target text has 16385 tokens (the limit is 16384)\n");
 }
 
-// docs/bad-input.md quotes every message above verbatim.
+// README.md quotes every message above verbatim.
 TEST(BadInput, TableInDocsMatches) {
-  std::ifstream in(ATTNVIZ_SOURCE_DIR "/docs/bad-input.md");
-  ASSERT_TRUE(in) << "docs/bad-input.md is missing";
+  std::ifstream in(ATTNVIZ_SOURCE_DIR "/README.md");
+  ASSERT_TRUE(in) << "README.md is missing";
   const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::string> messages;
   for (const BadInput& c : cases())
@@ -298,7 +298,7 @@ TEST(BadInput, TableInDocsMatches) {
                    "attnviz compute: the target text has 16385 tokens (the limit is 16384)"});
   for (const std::string& m : messages) {
     // Markdown table cells escape '|'; none of the messages contains one.
-    EXPECT_NE(doc.find("`" + m + "`"), std::string::npos) << "not in docs/bad-input.md: " << m;
+    EXPECT_NE(doc.find("`" + m + "`"), std::string::npos) << "not in README.md: " << m;
   }
 }
 
