@@ -12,6 +12,7 @@
 #include "gpu_compare.hpp"
 #include "matrix_io.hpp"
 #include "recovery.hpp"
+#include "replace.hpp"
 #include "steps.hpp"
 
 namespace attnviz::gui {
@@ -41,12 +42,6 @@ void keepViewInRange(AppState& app) {
   ViewState& v = d.session.view;
   v.step = std::clamp(v.step, 0, stepCount(d) - 1);
   if (v.head >= d.session.options.heads) v.head = 0;
-}
-
-void afterNewSession(AppState& app) {
-  app.hover = {};
-  fitView(app);
-  keepViewInRange(app);
 }
 
 // A painted mask starts from what the user currently sees (causal or everything allowed).
@@ -88,13 +83,19 @@ void report(AppState& app, const std::string& message, bool error) {
 
 // ---- files and samples ----
 
+void afterNewSession(AppState& app) {
+  app.hover = {};
+  fitView(app);
+  keepViewInRange(app);
+}
+
 bool loadSample(AppState& app, const std::string& name) {
   return attempt(app, [&] {
-    Session s = attnviz::loadSample(name);
-    replaceSession(app.doc, std::move(s), "");
-    app.doc.sample = name;
-    afterNewSession(app);
-    report(app, "Loaded sample \"" + name + "\"");
+    PendingReplace r;
+    r.session = attnviz::loadSample(name);
+    r.sample = name;
+    r.what = "sample \u201c" + name + "\u201d";
+    replaceDocument(app, std::move(r));
   });
 }
 
@@ -114,16 +115,20 @@ bool openFile(AppState& app, const std::string& path) {
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   if (ext == ".json") {
     // A JSON file is a session unless it holds a bare matrix.
+    std::optional<Session> s;
     try {
-      Session s = loadSession(path);
-      replaceSession(app.doc, std::move(s), path);
-      afterNewSession(app);
-      report(app, "Opened " + path);
-      return true;
+      s = loadSession(path);
     } catch (const std::exception&) {
     }
+    if (s) {
+      PendingReplace r;
+      r.session = std::move(s);
+      r.path = r.what = path;
+      replaceDocument(app, std::move(r));
+      return true;
+    }
   }
-  // A dropped matrix goes into the first of Q, K, V whose shape it fits, else replaces Q.
+  // A matrix goes into Q: an edit of the current document, not a replacement, so no question.
   return loadMatrix(app, MatrixSlot::Q, path);
 }
 
@@ -191,15 +196,25 @@ void setTemperature(AppState& app, float t) {
 void setMaskKind(AppState& app, MaskKind k) {
   Session& s = app.doc.session;
   if (k == MaskKind::Custom) {
-    ensureCustomMask(s, app.doc.trace().n, app.doc.trace().m);
+    const auto [n, m] = sessionShape(app.doc);
+    ensureCustomMask(s, int(n), int(m));
   } else {
     s.options.mask = k;
   }
   markOptionsChanged(app.doc);
 }
 
+void setPaintMask(AppState& app, bool on) {
+  app.view.paintMask = on;
+  if (!on) return;
+  // Painting happens on the mask step, starting from the mask the user sees.
+  stepGoto(app, int(StepId::Mask));
+  if (app.doc.session.options.mask != MaskKind::Custom) setMaskKind(app, MaskKind::Custom);
+}
+
 void toggleMaskCell(AppState& app, int row, int col) {
-  const int n = app.doc.trace().n, m = app.doc.trace().m;
+  const auto [rows, cols] = sessionShape(app.doc);
+  const int n = int(rows), m = int(cols);
   if (row < 0 || col < 0 || row >= n || col >= m) return;
   Session& s = app.doc.session;
   ensureCustomMask(s, n, m);
@@ -268,6 +283,7 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "colormap") setColormap(app, parseColormapId(value));
     else if (key == "diverging") app.view.divergingForSigned = parseBool(value);
     else if (key == "values") app.view.showValues = parseBool(value);
+    else if (key == "paint-mask") setPaintMask(app, parseBool(value));
     else if (key == "export-scale") app.view.exportScale = std::clamp(parseFloat(value), 0.25f, 8.0f);
     else if (key == "range") app.view.probabilitiesZeroToOne = value == "unit";
     else if (key == "text") setTokensText(app, value);
@@ -498,6 +514,19 @@ void dumpState(const AppState& app, const std::string& path) {
   j["unsaved"] = d.unsaved;
   j["recovery_offered"] = app.recovery.offer;
   j["quit_question"] = app.recovery.askQuit;
+  j["replace_question"] = app.replace.asking;
+  j["replace_with"] = app.replace.session ? app.replace.what : "";
+  j["recovery_file"] = app.recovery.path;
+  j["recovery_offer_file"] = app.recovery.offer ? app.recovery.offerPath : "";
+  j["paint_mask"] = app.view.paintMask;
+  // Masked cells of a painted mask as [row, col] pairs (small masks only: tests read them).
+  const MaskMatrix& cm = s.options.customMask;
+  if (s.options.mask == MaskKind::Custom && cm.size() <= 4096) {
+    j["masked_cells"] = nlohmann::json::array();
+    for (int r = 0; r < cm.rows(); ++r)
+      for (int c = 0; c < cm.cols(); ++c)
+        if (!cm(r, c)) j["masked_cells"].push_back({r, c});
+  }
   j["gl_errors"] = app.glErrors;
   for (const auto& [name, r] : app.widgetRects) j["widgets"][name] = r;
   std::ofstream(path) << j.dump(2) << "\n";

@@ -11,9 +11,11 @@ namespace attnviz::gui {
 enum class MatrixSlot { Q, K, V };
 enum class FillKind { Random, Identity, Zeros };
 
-// Files and samples.
+// Files and samples. Loading a sample or opening a session replaces the document: with unsaved
+// edits that asks first (replace.hpp) and the replacement waits for the answer.
 bool loadSample(AppState& app, const std::string& name);
 bool openFile(AppState& app, const std::string& path);  // .json session, or a matrix into Q/K/V
+void afterNewSession(AppState& app);  // hover, camera and step fitted to a replaced document
 bool openSession(AppState& app, const std::string& path);
 bool saveSessionAs(AppState& app, const std::string& path);
 bool loadMatrix(AppState& app, MatrixSlot slot, const std::string& path);
@@ -30,6 +32,7 @@ void setScoreFunction(AppState& app, ScoreFunction f);
 void setScaleOverride(AppState& app, std::optional<float> scale);
 void setTemperature(AppState& app, float t);
 void setMaskKind(AppState& app, MaskKind k);
+void setPaintMask(AppState& app, bool on);  // on: go to the mask step, clicks there toggle cells
 void toggleMaskCell(AppState& app, int row, int col);
 bool setHeads(AppState& app, int heads);
 bool setHeadsQuiet(AppState& app, int heads);  // false (no message) when heads does not divide d_k, d_v

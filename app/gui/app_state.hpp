@@ -163,13 +163,16 @@ struct Automation {
   bool failed = false;
 };
 
-// Unsaved work survives a crash (the recovery file, a few seconds behind the edits) and a quit
-// (the question Save / Don't save / Cancel). Both are off when path is empty (--no-recovery and
-// automated runs without --recovery). recovery.hpp has the functions.
+// Unsaved work survives a crash (the recovery file, a few seconds behind the edits), a quit and
+// a replaced document (the question Save / Don't save / Cancel). All are off when path is empty
+// (--no-recovery and automated runs without --recovery). recovery.hpp has the functions.
 struct Recovery {
-  std::string path;
+  std::string path;              // this process's own file, recovery-<pid>.json
+  int lockFd = -1;               // held while running: tells other windows this file is alive
   double intervalSeconds = 2.0;  // the file is at most this far behind the edits
-  bool offer = false;            // a file left by an earlier run awaits Restore or Discard
+  bool offer = false;            // a file left by a run that ended awaits Restore or Discard
+  std::string offerPath;         // that file
+  int offerLockFd = -1;          // its lock, held so no other window offers it at the same time
   std::string offerWhen;         // when that file was written, for the question
   bool onDisk = false;           // this run's edits are in the file
   bool pending = false;          // edits not yet in the file, the oldest made at pendingSince
@@ -177,6 +180,17 @@ struct Recovery {
   bool writeFailed = false;
   bool askQuit = false;          // quit requested with unsaved edits: the question is showing
   bool quitAfterSave = false;    // the question's Save opened the file chooser
+};
+
+// A sample or session that would replace a document with unsaved edits waits here while the
+// question Save / Don't save / Cancel is showing (replace.hpp).
+struct PendingReplace {
+  bool asking = false;
+  bool afterSave = false;          // the question's Save opened the file chooser
+  std::optional<Session> session;  // already read, so a broken file is refused before asking
+  std::string path;                // where it came from ("" for a sample)
+  std::string sample;              // the sample's name, for figure titles
+  std::string what;                // "sample “pronoun”" or the path, for the question
 };
 
 struct AppState {
@@ -192,6 +206,7 @@ struct AppState {
   bool showSamples = false;
   bool showAbout = false;
   Recovery recovery;
+  PendingReplace replace;
   long glErrors = -1;  // GL_DEBUG_TYPE_ERROR messages so far (gl_debug.hpp); -1: not counted
   std::string message;  // last action's outcome, shown in the status bar
   bool messageIsError = false;

@@ -21,6 +21,7 @@
 #include "gl_debug.hpp"
 #include "gl_heatmap.hpp"
 #include "recovery.hpp"
+#include "replace.hpp"
 #include "script.hpp"
 #include "views.hpp"
 
@@ -33,7 +34,7 @@ struct Options {
   std::string sample, sessionFile, script, screenshot, frameStats, dumpState;
   int frames = -1;
   int width = 1600, height = 1000;
-  bool recovery = true;       // --no-recovery: no recovery file and no question on quit
+  bool recovery = true;       // --no-recovery: no recovery file and no questions
   bool forceRecovery = false;  // --recovery: keep them in automated runs too (the recovery test)
   bool ignorePointer = false;
 };
@@ -44,8 +45,9 @@ const char* kUsage =
     "Opens the desktop visualizer. --script runs one action per line (see app/gui/script.hpp);\n"
     "--screenshot writes the last frame as PNG; --frames quits after N frames; --ignore-pointer\n"
     "keeps a pointer resting over the window from hovering cells (reproducible screenshots).\n"
-    "Unsaved edits go to $XDG_STATE_HOME/attnviz/recovery.json every ATTNVIZ_RECOVERY_SECONDS (2)\n"
-    "and are offered back after a crash; automated runs keep no recovery file unless --recovery.\n"
+    "Unsaved edits go to $XDG_STATE_HOME/attnviz/recovery-<pid>.json (one per window) every\n"
+    "ATTNVIZ_RECOVERY_SECONDS (2) and are offered back after a crash; quitting or replacing the\n"
+    "document with unsaved edits asks first. Automated runs do neither unless --recovery.\n"
     "ATTNVIZ_GL_DEBUG=1 counts GL errors through KHR_debug (on by default in debug builds).\n";
 
 bool parseArgs(int argc, char** argv, Options& o) {
@@ -184,7 +186,7 @@ int runDesktopApp(int argc, char** argv) {
   }
   if (opt.recovery && (!automated || opt.forceRecovery)) {
     app.recovery.intervalSeconds = recoveryIntervalFromEnv();
-    enableRecovery(app, defaultRecoveryPath());
+    enableRecovery(app, defaultRecoveryDirectory());
   }
 
   std::uint64_t glyphGen = 0;
@@ -261,6 +263,7 @@ int runDesktopApp(int argc, char** argv) {
     if (!a.frameStatsPath.empty()) a.frameMs.push_back(app.lastFrameMs);
     if (app.frameIndex % 600 == 0) collectUnusedTextures();
     updateRecovery(app);
+    updateReplace(app);
     if (countGlErrors) app.glErrors = glDebugErrorCount();
     if (lastFrame) app.quitRequested = true;
   }

@@ -48,6 +48,8 @@ void afterRun(Document& doc) {
   doc.lastComputeMs = doc.gpu.active ? doc.gpu.gpuMs : doc.front->trace().timings.totalMs;
 }
 
+}  // namespace
+
 // n and m without projecting tokens: tokenising is cheap, projecting thousands of them is not.
 std::pair<long, long> sessionShape(const Document& doc) {
   if (!doc.needsPrepare) return {long(doc.prepared.inputs.q.rows()), long(doc.prepared.inputs.k.rows())};
@@ -57,6 +59,8 @@ std::pair<long, long> sessionShape(const Document& doc) {
   const long m = s.tokens.source.empty() ? n : long(tokenize(s.tokens.source, s.tokens.tokenizer).size());
   return {n, m};
 }
+
+namespace {
 
 void collectWorkerResult(Document& doc) {
   WorkerResult r = doc.job.get();

@@ -1,6 +1,8 @@
 #pragma once
 // Keeps the trace in step with the session: recomputes only dirty stages, on the UI thread for
 // n, m ≤ kSyncLimit and on a worker thread above that.
+#include <utility>
+
 #include "app_state.hpp"
 
 namespace attnviz::gui {
@@ -14,6 +16,9 @@ void markBackendChanged(Document& doc);  // CPU/GPU choice: run again, nothing u
 // Called once per frame before the views: collects a finished worker result and starts or runs
 // the next computation. Returns true when the trace changed.
 bool updateDocument(Document& doc);
+// n and m of the current inputs, which the trace catches up with only at the next update (a
+// script's line right after `sample` would otherwise size a painted mask for the old document).
+std::pair<long, long> sessionShape(const Document& doc);
 bool isComputing(const Document& doc);
 // Waits for a running worker (automation does this before screenshots).
 void finishComputation(Document& doc);

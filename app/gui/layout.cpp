@@ -68,6 +68,7 @@ void drawLayout(AppState& app) {
   drawFileChooser(app);
   drawSamplesBrowser(app);
   drawRecoveryPrompt(app);
+  drawReplacePrompt(app);
 }
 
 }  // namespace attnviz::gui

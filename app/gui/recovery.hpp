@@ -1,8 +1,12 @@
 #pragma once
 // Unsaved work is never lost, on a crash or on a quit.
-// - A crash or a kill: edits reach $XDG_STATE_HOME/attnviz/recovery.json (~/.local/state/...)
-//   at most Recovery::intervalSeconds after they are made (ATTNVIZ_RECOVERY_SECONDS overrides
-//   the 2 s default); the next launch offers to restore the file.
+// - A crash or a kill: edits reach $XDG_STATE_HOME/attnviz/recovery-<pid>.json
+//   (~/.local/state/...) at most Recovery::intervalSeconds after they are made
+//   (ATTNVIZ_RECOVERY_SECONDS overrides the 2 s default). Each window has its own file, locked
+//   (flock on recovery-<pid>.lock) for as long as it runs, so two windows never overwrite or
+//   delete each other's. A launch offers the newest file whose lock nobody holds, i.e. whose
+//   process has ended; the kernel drops a killed process's lock, and the pid being reused by an
+//   unrelated process changes nothing.
 // - A quit (window close, Ctrl+Q, the menu, the script's quit) with unsaved edits asks
 //   Save / Don't save / Cancel, so a clean exit never leaves a recovery file behind: the file
 //   is removed on save, on a quit and whenever nothing is unsaved.
@@ -12,10 +16,11 @@
 
 namespace attnviz::gui {
 
-std::string defaultRecoveryPath();
+std::string defaultRecoveryDirectory();
 double recoveryIntervalFromEnv();  // ATTNVIZ_RECOVERY_SECONDS, clamped to [0.1, 60]; 2 s default
-// Turns recovery on with the file at `path`, offering it back when an earlier run left one.
-void enableRecovery(AppState& app, const std::string& path);
+// Turns recovery on with this process's file in `directory`, offering back the newest file that
+// an ended run left there.
+void enableRecovery(AppState& app, const std::string& directory);
 void updateRecovery(AppState& app);  // each frame; cheap when nothing changed
 void restoreRecovery(AppState& app);
 void discardRecovery(AppState& app);

@@ -9,6 +9,7 @@
 #include "document.hpp"
 #include "matrix_io.hpp"
 #include "recovery.hpp"
+#include "replace.hpp"
 
 namespace attnviz::gui {
 
@@ -139,6 +140,16 @@ bool runScriptLine(AppState& app, const std::string& line) {
       answerQuit(app, a == "save" ? QuitAnswer::Save : a == "dont-save" ? QuitAnswer::DontSave
                       : a == "cancel" ? QuitAnswer::Cancel : throw Error("quit-answer save|dont-save|cancel"));
       return true;
+    }
+    if (op == "replace-answer") {
+      std::string a, file;
+      in >> a >> file;
+      if (!app.replace.asking) throw Error("no sample or session is waiting to replace the document");
+      const ReplaceAnswer answer = a == "save" ? ReplaceAnswer::Save : a == "dont-save" ? ReplaceAnswer::DontSave
+                                   : a == "cancel" ? ReplaceAnswer::Cancel
+                                   : throw Error("replace-answer save [FILE]|dont-save|cancel");
+      if (!answerReplace(app, answer, file)) throw Error("the session has no file yet: replace-answer save FILE");
+      return !app.messageIsError;
     }
     if (op == "recovery") {
       std::string a;

@@ -3,13 +3,14 @@
 //   sample NAME | open FILE | save FILE | load Q|K|V|mask FILE | paste Q|K|V TEXT
 //   set KEY VALUE   (temperature, scale auto|x, score, mask none|causal|custom, heads, colormap,
 //                    diverging, values, text, source, tokenizer, d_model, seed, positional, mode, speed,
-//                    backend cpu|gpu, gpu-buffer-limit BYTES, export-scale, range auto|unit)
+//                    paint-mask, backend cpu|gpu, gpu-buffer-limit BYTES, export-scale, range auto|unit)
 //   step next|prev | next | prev | goto N | play | head N|all
 //   hover ROW COL [HEAD] | unhover | pin ROW COL | unpin | mask-toggle ROW COL
 //   resize N M DK DV | fill Q|K|V random|identity|zeros [SEED] | fit | zoom FACTOR
 //   export-png FILE | export-svg FILE | export-numbers DIR npy|csv | export-series DIR
 //   screenshot FILE [X Y W H] | wait-frames N | dump-state FILE | quit
 //   quit-answer save|dont-save|cancel (quit asks when edits are unsaved, see recovery.hpp)
+//   replace-answer save [FILE]|dont-save|cancel (so do sample and open, see replace.hpp)
 //   recovery restore|discard | wait-for-file PATH | loop-until UNIX_SECONDS (start over until then)
 // Rows, columns, heads and steps are 0-based. '#' starts a comment line.
 #include <string>

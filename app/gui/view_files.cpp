@@ -1,4 +1,4 @@
-// File menu, samples browser, the in-app file chooser and the recovery prompt.
+// File menu, samples browser, the in-app file chooser, the recovery prompt and the quit question.
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
@@ -15,9 +15,7 @@ namespace attnviz::gui {
 namespace fs = std::filesystem;
 using Purpose = FileChooser::Purpose;
 
-namespace {
-
-void choose(AppState& app, Purpose p, const std::string& suggested) {
+void openFileChooser(AppState& app, Purpose p, const std::string& suggested) {
   FileChooser& c = app.chooser;
   c.open = true;
   c.purpose = p;
@@ -28,6 +26,8 @@ void choose(AppState& app, Purpose p, const std::string& suggested) {
   }
   c.fileName = suggested;
 }
+
+namespace {
 
 const char* title(Purpose p) {
   switch (p) {
@@ -67,28 +67,28 @@ bool accept(AppState& app, const std::string& path) {
 void drawMenuBar(AppState& app) {
   const ImGuiIO& io = ImGui::GetIO();
   if (io.KeyCtrl && ImGui::IsKeyPressed('S', false)) {
-    if (app.doc.path.empty()) choose(app, Purpose::SaveSession, "session.json");
+    if (app.doc.path.empty()) openFileChooser(app, Purpose::SaveSession, "session.json");
     else saveSessionAs(app, app.doc.path);
   }
-  if (io.KeyCtrl && ImGui::IsKeyPressed('O', false)) choose(app, Purpose::OpenSession, "");
+  if (io.KeyCtrl && ImGui::IsKeyPressed('O', false)) openFileChooser(app, Purpose::OpenSession, "");
   if (io.KeyCtrl && ImGui::IsKeyPressed('Q', false)) quit(app);
   if (!ImGui::BeginMainMenuBar()) return;
   if (ImGui::BeginMenu("File")) {
     if (ImGui::MenuItem("Samples…")) app.showSamples = true;
-    if (ImGui::MenuItem("Open…", "Ctrl+O")) choose(app, Purpose::OpenSession, "");
+    if (ImGui::MenuItem("Open…", "Ctrl+O")) openFileChooser(app, Purpose::OpenSession, "");
     if (ImGui::MenuItem("Save", "Ctrl+S")) {
-      if (app.doc.path.empty()) choose(app, Purpose::SaveSession, "session.json");
+      if (app.doc.path.empty()) openFileChooser(app, Purpose::SaveSession, "session.json");
       else saveSessionAs(app, app.doc.path);
     }
-    if (ImGui::MenuItem("Save as…")) choose(app, Purpose::SaveSession, "session.json");
+    if (ImGui::MenuItem("Save as…")) openFileChooser(app, Purpose::SaveSession, "session.json");
     ImGui::Separator();
-    if (ImGui::MenuItem("Export heatmap as PNG…")) choose(app, Purpose::ExportPng, "heatmap.png");
-    if (ImGui::MenuItem("Export heatmap as SVG…")) choose(app, Purpose::ExportSvg, "heatmap.svg");
+    if (ImGui::MenuItem("Export heatmap as PNG…")) openFileChooser(app, Purpose::ExportPng, "heatmap.png");
+    if (ImGui::MenuItem("Export heatmap as SVG…")) openFileChooser(app, Purpose::ExportSvg, "heatmap.svg");
     ImGui::SetNextItemWidth(120);
     ImGui::SliderFloat("figure scale", &app.view.exportScale, 0.5f, 4.0f, "%.1f×");
-    if (ImGui::MenuItem("Export every stage (.npy)…")) choose(app, Purpose::ExportNumbers, "stages");
-    if (ImGui::MenuItem("Export every stage (CSV)…")) choose(app, Purpose::ExportNumbers, "stages.csv");
-    if (ImGui::MenuItem("Export all steps as PNG series…")) choose(app, Purpose::ExportSeries, "steps");
+    if (ImGui::MenuItem("Export every stage (.npy)…")) openFileChooser(app, Purpose::ExportNumbers, "stages");
+    if (ImGui::MenuItem("Export every stage (CSV)…")) openFileChooser(app, Purpose::ExportNumbers, "stages.csv");
+    if (ImGui::MenuItem("Export all steps as PNG series…")) openFileChooser(app, Purpose::ExportSeries, "steps");
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q")) quit(app);
     ImGui::EndMenu();
@@ -124,8 +124,8 @@ void drawSamplesBrowser(AppState& app) {
     static std::vector<SampleInfo> samples = listSamples();
     for (const SampleInfo& s : samples) {
       if (ImGui::Button(s.name.c_str(), ImVec2(200, 0))) {
-        loadSample(app, s.name);
         app.showSamples = false;
+        loadSample(app, s.name);
       }
       ImGui::SameLine();
       ImGui::PushTextWrapPos(0);
@@ -197,7 +197,7 @@ void drawRecoveryPrompt(AppState& app) {
     ImGui::OpenPopup("Restore unsaved work?");
     if (ImGui::BeginPopupModal("Restore unsaved work?", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
       ImGui::TextUnformatted("attnviz stopped last time before these edits were saved.");
-      ImGui::TextDisabled("%s (%s)", r.path.c_str(), r.offerWhen.c_str());
+      ImGui::TextDisabled("%s (%s)", r.offerPath.c_str(), r.offerWhen.c_str());
       ImGui::TextUnformatted("Restore opens them as an unsaved session; Discard deletes the file.");
       if (ImGui::Button("Restore", ImVec2(120, 0))) {
         restoreRecovery(app);
@@ -221,7 +221,7 @@ void drawRecoveryPrompt(AppState& app) {
       if (app.doc.path.empty()) {
         r.askQuit = false;
         r.quitAfterSave = true;
-        choose(app, Purpose::SaveSession, "session.json");
+        openFileChooser(app, Purpose::SaveSession, "session.json");
       } else {
         answerQuit(app, QuitAnswer::Save);
       }

@@ -51,10 +51,9 @@ void drawOptionsPanel(AppState& app) {
   if (ImGui::RadioButton("causal", o.mask == MaskKind::Causal)) setMaskKind(app, MaskKind::Causal);
   ImGui::SameLine();
   if (ImGui::RadioButton("painted", o.mask == MaskKind::Custom)) setMaskKind(app, MaskKind::Custom);
-  if (ImGui::Checkbox("paint mask by clicking cells", &app.view.paintMask) && app.view.paintMask) {
-    stepGoto(app, int(StepId::Mask));
-    if (o.mask != MaskKind::Custom) setMaskKind(app, MaskKind::Custom);
-  }
+  if (bool paint = app.view.paintMask; ImGui::Checkbox("paint mask by clicking cells", &paint))
+    setPaintMask(app, paint);
+  recordItemRect(app, "paint-mask");
   if (app.view.paintMask) ImGui::TextDisabled("click cells of step 3 to allow/forbid them");
   if (o.mask == MaskKind::Custom) {
     if (ImGui::SmallButton("allow all")) {

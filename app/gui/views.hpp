@@ -1,5 +1,7 @@
 #pragma once
 // One function per view; each draws from AppState and changes it only through actions.
+#include <string>
+
 #include "app_state.hpp"
 
 namespace attnviz::gui {
@@ -10,6 +12,8 @@ void drawMenuBar(AppState& app);       // view_files.cpp
 void drawFileChooser(AppState& app);   // view_files.cpp
 void drawSamplesBrowser(AppState& app);
 void drawRecoveryPrompt(AppState& app);
+void drawReplacePrompt(AppState& app); // view_replace.cpp: Save / Don't save / Cancel before replacing
+void openFileChooser(AppState& app, FileChooser::Purpose purpose, const std::string& suggested);
 void drawPipelineStrip(AppState& app); // view_pipeline.cpp
 void drawHeatmapView(AppState& app);   // view_heatmap.cpp
 void drawInputsPanel(AppState& app);   // view_inputs.cpp

@@ -8,3 +8,7 @@ set_tests_properties(gui_recovery PROPERTIES TIMEOUT 240 LABELS gui)
 add_test(NAME gui_soak COMMAND ${xvfb} "${PROJECT_SOURCE_DIR}/scripts/soak.sh" --seconds 60
          --app $<TARGET_FILE:attnviz> --out "${CMAKE_CURRENT_BINARY_DIR}/soak")
 set_tests_properties(gui_soak PROPERTIES TIMEOUT 240 LABELS "gui;soak")
+# Loading a sample or opening a session over unsaved edits asks Save / Don't save / Cancel.
+add_test(NAME gui_replace COMMAND ${xvfb} ${NUMPY_PYTHON}
+         "${CMAKE_CURRENT_SOURCE_DIR}/replace_test.py" $<TARGET_FILE:attnviz> "${CMAKE_CURRENT_BINARY_DIR}")
+set_tests_properties(gui_replace PROPERTIES TIMEOUT 180 LABELS gui)
