@@ -10,16 +10,11 @@ import subprocess
 import sys
 import tempfile
 
+from guitest import check, finish
+
 app = sys.argv[1]
 work = tempfile.mkdtemp(prefix="attnviz_backend_")
 print("work directory:", work)
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
 
 
 def run(name, lines):
@@ -67,7 +62,4 @@ check(s["error"] == "" and s["n"] > 0, "the CPU result is shown")
 # The backend choice is not an edit: nothing becomes unsaved, and the script did not fail.
 check(not s["script_failed"], "no script line failed")
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all backend checks passed")
+finish("backend")

@@ -10,16 +10,11 @@ import subprocess
 import sys
 import tempfile
 
+from guitest import check, finish
+
 app = sys.argv[1]
 work = tempfile.mkdtemp(prefix="attnviz_export_cli_")
 print("work directory:", work)
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
 
 
 # (app step, app head, CLI stage, CLI head); the app shows values in cells by default (--values).
@@ -46,7 +41,4 @@ for backend in ("cpu", "gpu"):
             same = os.path.exists(a) and os.path.exists(b) and filecmp.cmp(a, b, shallow=False)
             check(same, f"{backend} backend, {stage}, head {cli_head}: app {ext.upper()} == CLI {ext.upper()}")
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("app and command-line exports are identical")
+finish("app-equals-CLI export")

@@ -10,16 +10,11 @@ import subprocess
 import sys
 import tempfile
 
+from guitest import check, finish
+
 app = sys.argv[1]
 work = tempfile.mkdtemp(prefix="attnviz_large_")
 print("work directory:", work)
-failures = []
-
-
-def check(ok, what):
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
 
 
 def run(name, extra_lines):
@@ -60,7 +55,4 @@ sidecar = json.load(open(shot + ".json"))
 check(sidecar.get("computing") is True and sidecar.get("stale") is True,
       f"the screenshot was taken while computing with the stale marker up ({sidecar})")
 
-if failures:
-    print(f"{len(failures)} check(s) failed")
-    sys.exit(1)
-print("all large-input checks passed")
+finish("large-input")
