@@ -55,6 +55,12 @@ void hideMaskedCells(const AttentionOptions& opt, int n, int m, int i, Eigen::Re
   }
 }
 
+// exp of a row already shifted by its max; masked cells (-inf) get exactly 0: Eigen's vectorised
+// exp clamps its argument (to about -88 in the SSE build), so exp(-inf) there is a denormal.
+void expOfShifted(const Eigen::Ref<const Eigen::RowVectorXf>& shifted, Eigen::Ref<Eigen::RowVectorXf> out) {
+  out = (shifted.array() > kNegInf).select(shifted.array().exp(), 0.0f).matrix();
+}
+
 struct HeadInputs {
   Matrix q, k;  // this head's Q and K (normalised rows for cosine)
 };
@@ -122,8 +128,7 @@ void softmaxRows(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool 
     }
     fullyMasked[i] = 0;
     buffer.array() -= rowMax;
-    // exp(-inf) is exactly 0, so masked cells contribute nothing.
-    w = buffer.array().exp().matrix();
+    expOfShifted(buffer, w);
     if (keepDerived) ht.expValues.row(i) = w;
     const float sum = w.sum();
     ht.rowSum(i) = sum;
@@ -377,7 +382,10 @@ Matrix deriveExp(const HeadTrace& head, const AttentionOptions& options) {
   Matrix e = deriveMasked(head, options);
   for (Eigen::Index i = 0; i < e.rows(); ++i) {
     if (head.rowMax(i) == kNegInf) e.row(i).setZero();
-    else e.row(i) = (e.row(i).array() - head.rowMax(i)).exp().matrix();
+    else {
+      const Eigen::RowVectorXf shifted = e.row(i).array() - head.rowMax(i);
+      expOfShifted(shifted, e.row(i));
+    }
   }
   return e;
 }

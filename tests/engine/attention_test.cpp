@@ -317,3 +317,23 @@ TEST(Attention, ScoresNearTheRowMaxAreCorrectlyRoundedForLargeInputs) {
 
 }  // namespace
 }  // namespace attnviz
+
+namespace attnviz {
+namespace {
+
+TEST(Attention, MaskedWeightsAreExactlyZeroAndEntropyFinite) {
+  AttentionOptions opt;
+  opt.mask = MaskKind::Causal;
+  const AttentionTrace t =
+      computeAttention({test::randomMatrix(20, 8, 1), test::randomMatrix(20, 8, 2), test::randomMatrix(20, 4, 3)}, opt);
+  for (int i = 0; i < t.n; ++i) {
+    EXPECT_TRUE(std::isfinite(t.head[0].stats.entropy(i))) << "row " << i;
+    for (int j = i + 1; j < t.m; ++j) {
+      EXPECT_EQ(t.head[0].weights(i, j), 0.0f);
+      EXPECT_EQ(t.head[0].expValues(i, j), 0.0f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace attnviz
