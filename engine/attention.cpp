@@ -40,25 +40,34 @@ Matrix normalizedRows(const Eigen::Ref<const Matrix>& m) {
 // block's softmax and its share of AV run, so the n×m matrices are written once.
 int rowsPerBlock(int m) { return std::clamp(65536 / std::max(m, 1), 4, 256); }
 
-void hideMaskedCells(const AttentionOptions& opt, int n, int m, int i, Eigen::Ref<Eigen::RowVectorXf> row) {
+// Sets the cells of row i that the mask hides to `value`.
+void fillMaskedCells(const AttentionOptions& opt, int n, int m, int i, Eigen::Ref<Eigen::RowVectorXf> row,
+                     float value) {
   switch (opt.mask) {
     case MaskKind::None: break;
     case MaskKind::Causal: {
       const long firstHidden = std::max<long>(0, long(i) + (m - n) + 1);
-      for (long j = firstHidden; j < m; ++j) row(j) = kNegInf;
+      if (firstHidden < m) row.tail(m - firstHidden).setConstant(value);
       break;
     }
     case MaskKind::Custom:
       for (int j = 0; j < m; ++j)
-        if (!opt.customMask(i, j)) row(j) = kNegInf;
+        if (!opt.customMask(i, j)) row(j) = value;
       break;
   }
 }
 
-// exp of a row already shifted by its max; masked cells (-inf) get exactly 0: Eigen's vectorised
-// exp clamps its argument (to about -88 in the SSE build), so exp(-inf) there is a denormal.
-void expOfShifted(const Eigen::Ref<const Eigen::RowVectorXf>& shifted, Eigen::Ref<Eigen::RowVectorXf> out) {
-  out = (shifted.array() > kNegInf).select(shifted.array().exp(), 0.0f).matrix();
+void hideMaskedCells(const AttentionOptions& opt, int n, int m, int i, Eigen::Ref<Eigen::RowVectorXf> row) {
+  fillMaskedCells(opt, n, m, i, row, kNegInf);
+}
+
+// exp of row i already shifted by its max. Masked cells are then set to exactly 0: Eigen's
+// vectorised exp clamps its argument (to about -88 in the SSE build), so exp(-inf) there is a
+// denormal; a select() would be exact too, but it stops Eigen vectorising the exp (5× slower).
+void expOfShifted(const AttentionOptions& opt, int n, int m, int i, const Eigen::Ref<const Eigen::RowVectorXf>& shifted,
+                  Eigen::Ref<Eigen::RowVectorXf> out) {
+  out = shifted.array().exp().matrix();
+  fillMaskedCells(opt, n, m, i, out, 0.0f);
 }
 
 struct HeadInputs {
@@ -77,79 +86,85 @@ HeadInputs headInputs(const AttentionInputs& in, const AttentionOptions& opt, in
   return hi;
 }
 
-// Scale, mask and softmax of rows [r0, r1) of one head, with per-row statistics. The masked
-// row is built in a per-thread buffer; exp values are written straight into the weights.
-// Float GEMM scores carry an accumulated error of up to d·u·|q|·|k| (u = 2^-24). Where that,
-// times the scale, could move a weight by more than ~5e-7, the scores that matter (within
-// kRefineWindow of the row max, i.e. weights above e^-25) are recomputed as double dot products
-// and stored correctly rounded. Peaked rows of large inputs refine only a few cells; small
-// inputs (the usual case) refine none.
-constexpr float kRefineWindow = 25.0f;
-constexpr double kRefineThreshold = 2e-6;  // a worst-case bound; weights move by at most a quarter of it
-
-void refineScoresNearMax(const HeadInputs& hi, const Vector& qNorms, float kNormMax, int i, HeadTrace& ht,
-                         bool keepDerived, Eigen::RowVectorXf& buffer) {
-  const int d = int(hi.q.cols());
-  const double bound = std::abs(double(ht.scale)) * d * 0x1p-24 * double(qNorms(i)) * double(kNormMax);
-  if (!(bound > kRefineThreshold)) return;
+// Scale, mask and softmax of query row i of one head, with its statistics, from the stored
+// scores. The masked row is built in a per-thread buffer; exp values go straight into the
+// weights. Returns false when every key is masked.
+bool softmaxRow(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool keepDerived, int i,
+                Eigen::RowVectorXf& buffer) {
+  buffer = ht.scores.row(i) * ht.scale;
+  if (keepDerived) ht.scaled.row(i) = buffer;
+  hideMaskedCells(opt, n, m, i, buffer);
+  if (keepDerived) ht.masked.row(i) = buffer;
   const float rowMax = buffer.maxCoeff();
-  if (rowMax == kNegInf) return;  // every key masked: nothing to refine
-  const auto q = hi.q.row(i).cast<double>();
-  for (Eigen::Index j = 0; j < buffer.size(); ++j) {
-    if (!(buffer(j) >= rowMax - kRefineWindow)) continue;  // masked (-inf) or negligible
-    const float exact = float(q.dot(hi.k.row(j).cast<double>()));
-    ht.scores(i, j) = exact;
-    buffer(j) = exact * ht.scale;
-    if (keepDerived) ht.scaled(i, j) = ht.masked(i, j) = buffer(j);
+  ht.rowMax(i) = rowMax;
+  auto w = ht.weights.row(i);
+  if (rowMax == kNegInf) {  // every key masked: zero weights, flagged, never NaN
+    w.setZero();
+    if (keepDerived) ht.expValues.row(i).setZero();
+    ht.rowSum(i) = 0;
+    ht.stats.entropy(i) = 0;
+    ht.stats.maxWeight(i) = 0;
+    ht.stats.argmax(i) = -1;
+    return false;
   }
+  buffer.array() -= rowMax;
+  expOfShifted(opt, n, m, i, buffer, w);
+  if (keepDerived) ht.expValues.row(i) = w;
+  const float sum = w.sum();
+  ht.rowSum(i) = sum;
+  const float inverseSum = 1.0f / sum;
+  w *= inverseSum;
+  // The row's maximum sits where x - max == 0, so its weight is exp(0) / sum: no second
+  // (scalar, index-tracking) pass over the row is needed.
+  int arg = 0;
+  while (buffer(arg) != 0.0f) ++arg;
+  ht.stats.maxWeight(i) = inverseSum;
+  ht.stats.argmax(i) = arg;
+  // -Σ w log w with log w = (x - max) - log(sum): one dot product instead of m logarithms.
+  // Masked cells have w = 0 and x - max = -inf; skip them rather than multiply 0 by -inf.
+  float weighted = 0;
+  if (opt.mask == MaskKind::None) {
+    weighted = w.dot(buffer);
+  } else {
+    for (int j = 0; j < m; ++j)
+      if (w(j) > 0) weighted += w(j) * buffer(j);
+  }
+  ht.stats.entropy(i) = std::max(0.0f, std::log(sum) - weighted);
+  return true;
+}
+
+// A float GEMM score carries a rounding error of about 2·sqrt(d)·u·|q_i|·max|k_j| (u = 2^-24),
+// which moves weight w_ij by about w_ij times that error times the scale. Where this could exceed
+// kWeightErrorGoal, those scores are recomputed as double dot products (stored correctly rounded)
+// and the row's softmax is redone. Only large inputs with peaked rows refine, and only their few
+// heavy cells; typical inputs refine nothing. Returns whether any score changed.
+constexpr double kWeightErrorGoal = 1e-7;
+constexpr long kExactScoreWork = 1L << 24;  // n·m·d up to which scores come from a double product
+
+bool refineHeavyScores(const HeadInputs& hi, const Vector& qNorms, float kNormMax, int i, HeadTrace& ht) {
+  const int d = int(hi.q.cols());
+  const double scoreError =
+      std::abs(double(ht.scale)) * 2 * std::sqrt(double(d)) * 0x1p-24 * double(qNorms(i)) * double(kNormMax);
+  const double heavy = kWeightErrorGoal / scoreError;  // weights above this need exact scores
+  if (!(ht.stats.maxWeight(i) > heavy)) return false;
+  bool changed = false;
+  const Eigen::RowVectorXd q = hi.q.row(i).cast<double>();
+  for (Eigen::Index j = 0; j < ht.weights.cols(); ++j) {
+    if (!(ht.weights(i, j) > heavy)) continue;
+    const float exact = float(q.dot(hi.k.row(j).cast<double>()));
+    changed |= exact != ht.scores(i, j);
+    ht.scores(i, j) = exact;
+  }
+  return changed;
 }
 
 void softmaxRows(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool keepDerived, int r0, int r1,
                  Eigen::RowVectorXf& buffer, std::vector<char>& fullyMasked, const HeadInputs& hi,
                  const Vector& qNorms, float kNormMax) {
   for (int i = r0; i < r1; ++i) {
-    buffer = ht.scores.row(i) * ht.scale;
-    if (keepDerived) ht.scaled.row(i) = buffer;
-    hideMaskedCells(opt, n, m, i, buffer);
-    if (keepDerived) ht.masked.row(i) = buffer;
-    refineScoresNearMax(hi, qNorms, kNormMax, i, ht, keepDerived, buffer);
-    const float rowMax = buffer.maxCoeff();
-    ht.rowMax(i) = rowMax;
-    auto w = ht.weights.row(i);
-    if (rowMax == kNegInf) {  // every key masked: zero weights, flagged, never NaN
-      w.setZero();
-      if (keepDerived) ht.expValues.row(i).setZero();
-      ht.rowSum(i) = 0;
-      ht.stats.entropy(i) = 0;
-      ht.stats.maxWeight(i) = 0;
-      ht.stats.argmax(i) = -1;
-      fullyMasked[i] = 1;
-      continue;
-    }
-    fullyMasked[i] = 0;
-    buffer.array() -= rowMax;
-    expOfShifted(buffer, w);
-    if (keepDerived) ht.expValues.row(i) = w;
-    const float sum = w.sum();
-    ht.rowSum(i) = sum;
-    const float inverseSum = 1.0f / sum;
-    w *= inverseSum;
-    // The row's maximum sits where x - max == 0, so its weight is exp(0) / sum: no second
-    // (scalar, index-tracking) pass over the row is needed.
-    int arg = 0;
-    while (buffer(arg) != 0.0f) ++arg;
-    ht.stats.maxWeight(i) = inverseSum;
-    ht.stats.argmax(i) = arg;
-    // -Σ w log w with log w = (x - max) - log(sum): one dot product instead of m logarithms.
-    // Masked cells have w = 0 and x - max = -inf; skip them rather than multiply 0 by -inf.
-    float weighted = 0;
-    if (opt.mask == MaskKind::None) {
-      weighted = w.dot(buffer);
-    } else {
-      for (int j = 0; j < m; ++j)
-        if (w(j) > 0) weighted += w(j) * buffer(j);
-    }
-    ht.stats.entropy(i) = std::max(0.0f, std::log(sum) - weighted);
+    const bool attends = softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
+    fullyMasked[i] = !attends;
+    if (attends && refineHeavyScores(hi, qNorms, kNormMax, i, ht)) softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
   }
 }
 
@@ -193,6 +208,11 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
       qNorms = hi.q.rowwise().norm();
       kNormMax = hi.k.rowwise().norm().maxCoeff();
     }
+    // Small problems get exact (correctly rounded) scores from a double product: it costs
+    // little there, and their scores then never change when a temperature edit refines cells.
+    const bool exactScores = from == Stage::Scores && long(n) * m * dkh <= kExactScoreWork;
+    Eigen::MatrixXd kExact;
+    if (exactScores) kExact = hi.k.cast<double>();
     const auto vh = in.v.middleCols(h * dvh, dvh);
     std::vector<char> fullyMasked(n, 0);  // vector<bool> is not safe to write from threads
     if (from == Stage::Output)
@@ -204,7 +224,9 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
 #pragma omp for schedule(dynamic, 1)
       for (int b = 0; b < blocks; ++b) {
         const int r0 = b * block, rows = std::min(block, n - r0);
-        if (from == Stage::Scores)
+        if (exactScores)
+          ht.scores.middleRows(r0, rows) = (hi.q.middleRows(r0, rows).cast<double>() * kExact.transpose()).cast<float>();
+        else if (from == Stage::Scores)
           ht.scores.middleRows(r0, rows).noalias() = hi.q.middleRows(r0, rows) * hi.k.transpose();
         if (from <= Stage::Scale)
           softmaxRows(opt, n, m, ht, keepDerived, r0, r0 + rows, buffer, fullyMasked, hi, qNorms, kNormMax);
@@ -384,7 +406,7 @@ Matrix deriveExp(const HeadTrace& head, const AttentionOptions& options) {
     if (head.rowMax(i) == kNegInf) e.row(i).setZero();
     else {
       const Eigen::RowVectorXf shifted = e.row(i).array() - head.rowMax(i);
-      expOfShifted(shifted, e.row(i));
+      expOfShifted(options, int(e.rows()), int(e.cols()), int(i), shifted, e.row(i));
     }
   }
   return e;

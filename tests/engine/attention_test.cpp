@@ -302,9 +302,11 @@ TEST(Pipeline, LeanTraceDerivesTheSameIntermediateStages) {
 namespace attnviz {
 namespace {
 
+// Above the size where every score comes from a double product (n·m·d > 2^24), the heavy cells
+// of peaked rows are refined to correctly rounded scores.
 TEST(Attention, ScoresNearTheRowMaxAreCorrectlyRoundedForLargeInputs) {
-  const AttentionInputs in{test::randomMatrix(64, 64, 5, -10, 10), test::randomMatrix(96, 64, 6, -10, 10),
-                           test::randomMatrix(96, 8, 7)};
+  const AttentionInputs in{test::randomMatrix(64, 64, 5, -10, 10), test::randomMatrix(4200, 64, 6, -10, 10),
+                           test::randomMatrix(4200, 8, 7)};
   const AttentionTrace t = computeAttention(in, {});
   const HeadTrace& h = t.head[0];
   for (int i = 0; i < t.n; ++i) {
