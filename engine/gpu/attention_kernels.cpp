@@ -234,6 +234,26 @@ std::vector<StageChunk> AttentionKernels::planChunks(int heads, long n, long m) 
   return chunks;
 }
 
+// Cosine scores: each head's rows of Q and K scaled to unit length, into their own buffers.
+void AttentionKernels::normalizeForCosine(const AttentionInputs& in, int heads, GpuTimer& timer) {
+  const int n = int(in.q.rows()), m = int(in.k.rows()), dkh = int(in.q.cols()) / heads;
+  normalizedQueries_.reserve(std::uint64_t(in.q.size()) * sizeof(float));
+  normalizedKeys_.reserve(std::uint64_t(in.k.size()) * sizeof(float));
+  normalize_.use();
+  normalize_.set("headWidth", unsigned(dkh));
+  normalize_.set("rowStride", unsigned(in.q.cols()));
+  timer.begin(&times_.normalizeMs);
+  for (auto [source, target, rows] : {std::tuple{&queries_, &normalizedQueries_, n},
+                                      std::tuple{&keys_, &normalizedKeys_, m}}) {
+    source->bind(0);
+    target->bind(1);
+    normalize_.set("rows", unsigned(rows));
+    glDispatchCompute(groupsFor(rows, 64), unsigned(heads), 1);
+  }
+  timer.end();
+  storageBarrier();
+}
+
 void AttentionKernels::uploadInputs(const AttentionInputs& in, const AttentionOptions& opt) {
   if (opt.heads > maxGroups_[1])
     throw Error(std::to_string(opt.heads) + " heads are more than this GPU dispatches at once (" +
@@ -283,21 +303,7 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
   const GlBuffer* queries = &queries_;
   const GlBuffer* keys = &keys_;
   if (opt.score == ScoreFunction::Cosine) {
-    normalizedQueries_.reserve(std::uint64_t(in.q.size()) * sizeof(float));
-    normalizedKeys_.reserve(std::uint64_t(in.k.size()) * sizeof(float));
-    normalize_.use();
-    normalize_.set("headWidth", unsigned(dkh));
-    normalize_.set("rowStride", unsigned(t.dk));
-    timer.begin(&times_.normalizeMs);
-    for (auto [source, target, rows] : {std::tuple{&queries_, &normalizedQueries_, n},
-                                        std::tuple{&keys_, &normalizedKeys_, m}}) {
-      source->bind(0);
-      target->bind(1);
-      normalize_.set("rows", unsigned(rows));
-      glDispatchCompute(groupsFor(rows, 64), unsigned(t.heads), 1);
-    }
-    timer.end();
-    storageBarrier();
+    normalizeForCosine(in, t.heads, timer);
     queries = &normalizedQueries_;
     keys = &normalizedKeys_;
   }
@@ -487,21 +493,7 @@ Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions
   const GlBuffer* keys = &keys_;
   GpuTimer timer(timing_);
   if (opt.score == ScoreFunction::Cosine) {
-    normalizedQueries_.reserve(std::uint64_t(in.q.size()) * sizeof(float));
-    normalizedKeys_.reserve(std::uint64_t(in.k.size()) * sizeof(float));
-    normalize_.use();
-    normalize_.set("headWidth", unsigned(dkh));
-    normalize_.set("rowStride", unsigned(in.q.cols()));
-    timer.begin(&times_.normalizeMs);
-    for (auto [source, target, rows] : {std::tuple{&queries_, &normalizedQueries_, n},
-                                        std::tuple{&keys_, &normalizedKeys_, m}}) {
-      source->bind(0);
-      target->bind(1);
-      normalize_.set("rows", unsigned(rows));
-      glDispatchCompute(groupsFor(rows, 64), unsigned(heads), 1);
-    }
-    timer.end();
-    storageBarrier();
+    normalizeForCosine(in, heads, timer);
     queries = &normalizedQueries_;
     keys = &normalizedKeys_;
   }

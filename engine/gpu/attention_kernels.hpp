@@ -85,6 +85,7 @@ class AttentionKernels {
 
  private:
   void uploadInputs(const AttentionInputs& inputs, const AttentionOptions& options);
+  void normalizeForCosine(const AttentionInputs& inputs, int heads, GpuTimer& timer);
   void requireFits(const char* what, std::uint64_t bytes) const;
   const ComputeProgram& flashProgram(int chunks);
   const ComputeProgram& twoPassProgram(int pass, int chunks);
