@@ -24,13 +24,14 @@ import sys
 import tempfile
 import time
 
+from guitest import check, finish, load, wait_for
+
 APP = sys.argv[1]
 OUT = sys.argv[2] if len(sys.argv) > 2 else None  # where the offer's screenshot is kept
 INTERVAL = 1.0
 # The first frame and a software-rendered UI on a loaded CI machine: generous, but bounded.
 SLACK = 4.0
 
-failures = []
 temporary = []
 
 
@@ -48,32 +49,12 @@ def state_files(state_home):
     return sorted(os.listdir(os.path.join(state_home, "attnviz")))
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def wait_for(pred, timeout, step=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
 def launch(state_home, work, lines, *extra):
     script = os.path.join(work, "script-%d.txt" % time.monotonic_ns())
     with open(script, "w") as f:
         f.write("\n".join(lines) + "\n")
     env = dict(os.environ, XDG_STATE_HOME=state_home, ATTNVIZ_RECOVERY_SECONDS=str(INTERVAL))
     return subprocess.Popen([APP, "--recovery", "--ignore-pointer", "--script", script, *extra], env=env)
-
-
-def load(path):
-    with open(path) as f:
-        return json.load(f)
 
 
 def case_killed():
@@ -214,7 +195,4 @@ try:
 finally:
     for path in temporary:
         shutil.rmtree(path, ignore_errors=True)
-if failures:
-    print("%d check(s) failed" % len(failures))
-    sys.exit(1)
-print("all recovery checks passed")
+finish("recovery")
