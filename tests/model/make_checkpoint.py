@@ -146,12 +146,12 @@ def randomWeights(cfg, rng):
     def gain(n):
         return (1.0 + rng.normal(0.0, 0.2, size=n)).astype(np.float32)
 
-    w = [("wte.weight", normal(V, d, std=0.5)), ("wpe.weight", normal(P, d, std=0.3))]
+    w = [("wte.weight", normal(V, d)), ("wpe.weight", normal(P, d))]
     for l in range(cfg["n_layer"]):
         p = f"h.{l}."
         w += [
             (p + "ln_1.weight", gain(d)), (p + "ln_1.bias", normal(d, std=0.1)),
-            (p + "attn.c_attn.weight", normal(d, 3 * d, std=0.3)),
+            (p + "attn.c_attn.weight", normal(d, 3 * d)),
             (p + "attn.c_attn.bias", normal(3 * d, std=0.1)),
             (p + "attn.c_proj.weight", normal(d, d)), (p + "attn.c_proj.bias", normal(d, std=0.1)),
             (p + "ln_2.weight", gain(d)), (p + "ln_2.bias", normal(d, std=0.1)),

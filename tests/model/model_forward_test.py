@@ -81,6 +81,7 @@ class Failures:
 
 
 FAIL = Failures()
+WORST = [0.0]  # the largest error / tolerance seen since the last reset, reported per config
 
 
 def run(cmd, timeout=60):
@@ -116,6 +117,7 @@ def compare(where, got, ref, atol=None, rel=None):
         scale = np.abs(ref[finite]).max() if finite.any() else 0.0
         atol = rel * max(scale, 1e-30)
     err = np.where(finite, np.abs(g - np.where(finite, ref, 0.0)), 0.0)
+    WORST[0] = max(WORST[0], float(err.max()) / atol if err.size else 0.0)
     bad = err > atol
     if bad.any():
         FAIL.add(where, f"{int(bad.sum())}/{bad.size} cells off by more than {atol:.3g} "
@@ -243,8 +245,10 @@ def testConfigs(binary, tmp, only):
             FAIL.add(name, f"compute exited {rc}: {err.strip()}")
             continue
         ref = Gpt2Reference(model).forward(ids)
+        WORST[0] = 0.0
         ok = compareRun(name, out, ref, ids, cfg)
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: n={n} ({time.time() - t0:.2f} s)", flush=True)
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: n={n}, worst error {WORST[0]:.2f} of the "
+              f"tolerance ({time.time() - t0:.2f} s)", flush=True)
 
 
 # ---- --text, --temperature, --layer ------------------------------------------------------------
