@@ -257,6 +257,33 @@ def runTests(binary, node, pkg, tmp):
             failures += 1
             print(f"FAIL {s!r}: ids {ids} do not decode to the input")
 
+    # The same vocabulary as one Hugging Face tokenizer.json (GPT-2's layout: merges as "a b"
+    # strings, <|endoftext|> as an added token) gives the same ids and texts.
+    hfModel = os.path.join(tmp, "gpt2_tokenizer_json")
+    os.makedirs(hfModel)
+    with open(os.path.join(pkg, "vocab.bpe"), encoding="utf-8") as f:
+        merges = f.read().split("\n")[1:-1]
+    hf = {"version": "1.0", "truncation": None, "padding": None,
+          "added_tokens": [{"id": 50256, "content": "<|endoftext|>", "single_word": False,
+                            "lstrip": False, "rstrip": False, "normalized": True,
+                            "special": True}],
+          "normalizer": None,
+          "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True},
+          "post_processor": {"type": "ByteLevel", "add_prefix_space": True,
+                             "trim_offsets": False},
+          "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True},
+          "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                    "continuing_subword_prefix": "", "end_of_word_suffix": "",
+                    "fuse_unk": False, "vocab": encoder, "merges": merges}}
+    with open(os.path.join(hfModel, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(hf, f, ensure_ascii=False)
+    gotHf = tokenizeJsonl(binary, hfModel, utf8Path)
+    diff = [(s, a, b) for s, a, b in zip(strings, got, gotHf) if a != b]
+    if len(gotHf) != len(got) or diff:
+        failures += 1
+        print(f"FAIL tokenizer.json gives different results on {len(diff)} strings, e.g. "
+              f"{diff[:3]}")
+
     # " the" is one token, GPT-2 id 262, shown as "·the".
     one = os.path.join(tmp, "the.jsonl")
     with open(one, "w") as f:
