@@ -24,6 +24,9 @@ constexpr const char* kUsage =
     "  attnviz compute INPUT [OPTIONS] --out DIR   write every stage as .npy\n"
     "  attnviz export INPUT [OPTIONS] ...    write a heatmap figure (PNG/SVG)\n"
     "  attnviz bench [--n N] [--d D] ...     measure the engine\n"
+    "  attnviz models                        list the built-in models\n"
+    "  attnviz tokenize --model M --text T   a model's tokens for a text\n"
+    "  attnviz compute --model M --text T --out DIR   every layer of a real model\n"
     "  attnviz --version | --help\n"
     "\n"
     "`attnviz COMMAND --help` explains each command.\n";
@@ -71,12 +74,13 @@ std::vector<float> stackHeads(const AttentionTrace& t, Matrix HeadTrace::*stage)
 }
 
 int cmdCompute(const std::vector<std::string>& args) {
+  if (hasFlag(args, "--model")) return cmdComputeModel(args);
   InputArgs input;
   std::optional<std::string> out;
   std::string backendName = "cpu";
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << kComputeHelp << kInputHelp;
+      std::cout << kComputeHelp << kInputHelp << modelComputeHelp();
       return 0;
     }
     if (input.consume(args, i)) continue;
@@ -144,6 +148,8 @@ const std::vector<CommandTable>& commands() {
       {"compute", cmdCompute},
       {"export", cmdExport},
       {"bench", cmdBench},
+      {"models", cmdModels},
+      {"tokenize", cmdTokenize},
   };
   return table;
 }

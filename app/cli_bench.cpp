@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "backends.hpp"
+#include "gpt2.hpp"
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
 #include "matrix_io.hpp"
@@ -116,9 +117,95 @@ int benchGpu(long n, long m, long d, long heads, long repeat, bool asJson) {
 #endif
 }
 
+constexpr const char* kBenchModelHelp =
+    "usage: attnviz bench (--model NAME|PATH | --model-shape gpt2) [--n N] [--repeat R] [--json]\n"
+    "\n"
+    "Times the forward pass (every layer's attention weights kept, logits of the last position\n"
+    "only) R times after a warm-up at n = 128 and 1024 (or N) and prints medians, the rate in\n"
+    "GFLOP/s, the rate of an SGEMM of the MLP's shape measured in the same run, and the peak\n"
+    "resident memory. --model-shape gpt2 uses GPT-2 small's shapes with seeded random weights.\n";
+
+// FLOPs of one forward pass as attnviz computes it: the full n×n scores and AV of every head.
+double forwardFlops(const model::Gpt2Config& c, long n, long logitRows) {
+  const double d = c.dModel, inner = c.inner, nn = double(n);
+  const double perLayer = 2 * nn * d * 3 * d + 2 * 2 * nn * nn * d + 2 * nn * d * d + 2 * 2 * nn * d * inner;
+  return c.layers * perLayer + 2.0 * double(logitRows) * d * c.vocabSize;
+}
+
 }  // namespace
 
+int cmdBenchModel(const std::vector<std::string>& args) {
+  std::optional<std::string> modelArg, shape;
+  std::vector<long> lengths;
+  long repeat = 3;
+  bool asJson = false;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kBenchModelHelp;
+      return 0;
+    }
+    if (a == "--model") modelArg = takeValue(args, i);
+    else if (a == "--model-shape") shape = takeValue(args, i);
+    else if (a == "--n") lengths = {parseLong(a, takeValue(args, i), 1, kMaxSequenceLength)};
+    else if (a == "--repeat") repeat = parseLong(a, takeValue(args, i), 1, 1000);
+    else if (a == "--json") asJson = true;
+    else throw UsageError("unknown option " + a + " with a model");
+  }
+  if (bool(modelArg) == bool(shape)) throw UsageError("give --model NAME|PATH or --model-shape gpt2");
+  model::Gpt2Config config;
+  model::Gpt2Weights weights;
+  std::string name;
+  if (shape) {
+    if (*shape != "gpt2") throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes)");
+    config.vocabSize = 50257;
+    config.positions = 1024;
+    config.dModel = 768;
+    config.layers = 12;
+    config.heads = 12;
+    config.inner = 3072;
+    weights = model::randomGpt2Weights(config, 7);
+    name = "gpt2 shape (random weights)";
+  } else {
+    model::Gpt2Model loaded = model::loadGpt2(*modelArg);
+    config = loaded.config;
+    weights = std::move(loaded.weights);
+    name = *modelArg;
+  }
+  if (lengths.empty()) lengths = {128, 1024};
+  model::ForwardOptions options;
+  options.allLogits = false;
+  for (long n : lengths) {
+    if (n > config.positions)
+      throw Error("--n " + std::to_string(n) + " is beyond the model's n_positions (" + std::to_string(config.positions) + ")");
+    std::vector<int> ids(static_cast<size_t>(n));
+    for (long i = 0; i < n; ++i) ids[size_t(i)] = int((i * 7919) % config.vocabSize);
+    const double forwardMs = medianMs(int(repeat), [&] { model::forward(config, weights, ids, options); });
+    const double rss = peakRssMiB();
+    const double gflops = forwardFlops(config, n, 1) / (forwardMs * 1e6);
+    const Matrix a = seededRandom(n, config.dModel, 1), b = seededRandom(config.dModel, config.inner, 2);
+    Matrix product(n, config.inner);
+    const double sgemmMs = medianMs(int(repeat), [&] { product.noalias() = a * b; });
+    const double sgemmGflops = 2.0 * double(n) * config.dModel * config.inner / (sgemmMs * 1e6);
+    if (asJson) {
+      nlohmann::json j = {{"model", name},       {"n", n},
+                          {"forward_ms", forwardMs}, {"gflops", gflops},
+                          {"sgemm_gflops", sgemmGflops}, {"fraction_of_sgemm", gflops / sgemmGflops},
+                          {"peak_rss_mib", rss},     {"repeat", repeat},
+                          {"threads", Eigen::nbThreads()}};
+      std::cout << j.dump() << "\n";
+    } else {
+      std::cout << name << ", n = " << n << ": forward " << fixed(forwardMs, 1) << " ms (median of " << repeat
+                << "), " << fixed(gflops, 1) << " GFLOP/s = " << fixed(100 * gflops / sgemmGflops, 0)
+                << "% of SGEMM (" << fixed(sgemmGflops, 1) << " GFLOP/s, " << n << "×" << config.dModel << " · "
+                << config.dModel << "×" << config.inner << "), peak RSS " << fixed(rss, 0) << " MiB\n";
+    }
+  }
+  return 0;
+}
+
 int cmdBench(const std::vector<std::string>& args) {
+  if (hasFlag(args, "--model") || hasFlag(args, "--model-shape")) return cmdBenchModel(args);
   long n = 4096, m = -1, d = 64, heads = 1, repeat = 5;
   std::string backendName = "cpu";
   bool asJson = false, allStages = false;

@@ -8,5 +8,13 @@ namespace attnviz::cli {
 
 int cmdExport(const std::vector<std::string>& args);  // cli_export.cpp
 int cmdBench(const std::vector<std::string>& args);   // cli_bench.cpp
+int cmdModels(const std::vector<std::string>& args);        // cli_model.cpp
+int cmdTokenize(const std::vector<std::string>& args);      // cli_model.cpp
+int cmdComputeModel(const std::vector<std::string>& args);  // cli_model.cpp: compute --model
+const char* modelComputeHelp();                              // cli_model.cpp
+int cmdBenchModel(const std::vector<std::string>& args);    // cli_bench.cpp: bench --model
+
+// Whether `flag` is among the arguments (for commands that switch to their model form).
+bool hasFlag(const std::vector<std::string>& args, const std::string& flag);
 
 }  // namespace attnviz::cli

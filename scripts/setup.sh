@@ -13,9 +13,13 @@ packages=(
   xvfb xauth xdotool x11-utils libxml2-utils python3-numpy libopenblas0-pthread
   fonts-dejavu-core fonts-droid-fallback
   clang-14 libclang-rt-14-dev
+  libpcre2-dev libzip-dev python3-torch
 )
 
 missing=()
+# The tokenizer tests' reference encoder comes from the npm registry; a machine with Node.js from
+# elsewhere already has npm, and Debian's npm would conflict with it.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

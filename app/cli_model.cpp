@@ -1,0 +1,298 @@
+// The model commands: `models`, `tokenize`, and `compute --model` (every layer's attention of a
+// real checkpoint, with the hidden states and logits).
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "cli_commands.hpp"
+#include "cli_common.hpp"
+#include "gpt2.hpp"
+#include "head_scores.hpp"
+#include "matrix_io.hpp"
+#include "session.hpp"
+
+namespace attnviz::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace attnviz::model;
+
+constexpr const char* kModelsHelp =
+    "usage: attnviz models [--scores NAME|PATH [--text TEXT]]\n"
+    "\n"
+    "Lists the built-in models: name, shape, and what each was trained on.\n"
+    "--scores prints every head's scores (README: \"Head scores\"): previous-token, first-token,\n"
+    "duplicate-token, induction and entropy on TEXT (default: the pronoun sample's text), and the\n"
+    "prefix-matching score on a repeated random sequence (Olsson et al. 2022: the start token,\n"
+    "then 50 random tokens twice; attention from the second copy to the token after the first).\n";
+
+constexpr const char* kTokenizeHelp =
+    "usage: attnviz tokenize --model NAME|PATH (--text TEXT | --jsonl FILE)\n"
+    "\n"
+    "Prints {\"ids\": [...], \"tokens\": [...]} for TEXT, tokens as display texts (a space shows\n"
+    "as ·, a newline as ↵, bytes that are not whole UTF-8 as \\xNN). --jsonl reads one JSON\n"
+    "string per line and prints one object per line. Needs only the tokenizer files.\n";
+
+const char* const kModelComputeHelp =
+    "\n"
+    "With a model (GPT-2 family; README \"Models\"):\n"
+    "  attnviz compute --model NAME|PATH (--text TEXT | --ids 1,2,3) [--layer L|all]\n"
+    "                  [--temperature T] [--scale X] [--mask causal|none] [--ablate L.H]... --out DIR\n"
+    "writes tokens.json, hidden.npy [L+1, n, d_model] (0: embeddings; l: after block l),\n"
+    "logits.npy [n, vocab], model.json (config, options, per-head scores), and per layer\n"
+    "layerL/ with q.npy, k.npy, v.npy [H, n, d_head], scores, scaled, masked, weights [H, n, n]\n"
+    "and output.npy [H, n, d_head]. --temperature, --scale and --mask apply to every layer as a\n"
+    "\"what if\"; --ablate zeroes a head's output.\n";
+
+void writeJsonLine(const std::vector<int>& ids, const BpeTokenizer& tok) {
+  json tokens = json::array();
+  for (int id : ids) tokens.push_back(tok.displayText(id));
+  std::cout << json{{"ids", ids}, {"tokens", tokens}}.dump() << "\n";
+}
+
+std::vector<int> parseIds(const std::string& text) {
+  std::vector<int> ids;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) ids.push_back(int(parseLong("--ids", item, 0, 1L << 30)));
+  if (ids.empty()) throw UsageError("--ids needs a comma-separated list of token ids");
+  return ids;
+}
+
+// An n × (H · w) matrix as [H, n, w] C-order data.
+std::vector<float> splitHeads(const Matrix& m, int heads) {
+  const long n = m.rows(), w = m.cols() / heads;
+  std::vector<float> out;
+  out.reserve(size_t(m.size()));
+  for (int h = 0; h < heads; ++h)
+    for (long i = 0; i < n; ++i)
+      for (long c = 0; c < w; ++c) out.push_back(m(i, h * w + c));
+  return out;
+}
+
+std::vector<float> stack(const AttentionTrace& t, const Matrix HeadTrace::*stage) {
+  std::vector<float> out;
+  for (const HeadTrace& h : t.head) out.insert(out.end(), (h.*stage).data(), (h.*stage).data() + (h.*stage).size());
+  return out;
+}
+
+json configJson(const Gpt2Model& m) {
+  const Gpt2Config& c = m.config;
+  return {{"model_type", "gpt2"},
+          {"vocab_size", c.vocabSize},
+          {"n_positions", c.positions},
+          {"n_embd", c.dModel},
+          {"n_layer", c.layers},
+          {"n_head", c.heads},
+          {"n_inner", c.inner},
+          {"layer_norm_epsilon", c.layerNormEpsilon},
+          {"activation_function", toString(c.activation)},
+          {"scale_attn_weights", c.scaleAttnWeights},
+          {"scale_attn_by_inverse_layer_idx", c.scaleAttnByInverseLayerIdx}};
+}
+
+json headScoresJson(const ForwardRecord& rec) {
+  json layers = json::array();
+  for (size_t l = 0; l < rec.layers.size(); ++l) {
+    json heads = json::array();
+    for (const HeadTrace& h : rec.layers[l].pattern.head) {
+      const HeadScores s = scoreHead(h.weights, rec.ids);
+      json j;
+      for (int k = 0; k < kHeadScoreKinds; ++k) j[headScoreName(k)] = headScore(s, k);
+      heads.push_back(j);
+    }
+    layers.push_back(heads);
+  }
+  return layers;
+}
+
+// Mean next-token loss (nats) over the positions that have a next token.
+std::optional<double> meanLoss(const ForwardRecord& rec) {
+  if (rec.ids.size() < 2 || size_t(rec.logits.rows()) != rec.ids.size()) return std::nullopt;
+  double sum = 0;
+  for (size_t i = 0; i + 1 < rec.ids.size(); ++i) sum -= logSoftmax(rec.logits.row(long(i)))(rec.ids[i + 1]);
+  return sum / double(rec.ids.size() - 1);
+}
+
+// The text's ids, from --text (tokenised) or --ids.
+std::vector<int> inputIds(const Gpt2Model& model, const std::optional<std::string>& text,
+                          const std::optional<std::string>& ids) {
+  if (text && ids) throw UsageError("give --text or --ids, not both");
+  if (!text && !ids) throw UsageError("a model needs --text TEXT or --ids 1,2,3");
+  if (ids) return parseIds(*ids);
+  return model.tokenizer.encode(*text);
+}
+
+}  // namespace
+
+bool hasFlag(const std::vector<std::string>& args, const std::string& flag) {
+  for (size_t i = 1; i < args.size(); ++i)
+    if (args[i] == flag) return true;
+  return false;
+}
+
+int cmdModels(const std::vector<std::string>& args) {
+  std::optional<std::string> scoresOf, text;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << kModelsHelp;
+      return 0;
+    }
+    if (args[i] == "--scores") scoresOf = takeValue(args, i);
+    else if (args[i] == "--text") text = takeValue(args, i);
+    else throw UsageError("unknown option " + args[i]);
+  }
+  if (!scoresOf) {
+    if (text) throw UsageError("--text goes with --scores");
+    for (const BuiltinModel& b : listBuiltinModels()) std::cout << b.name << "\t" << b.shape << "\t" << b.description << "\n";
+    return 0;
+  }
+  const Gpt2Model model = loadGpt2(*scoresOf);
+  if (!text) text = loadSample(kDefaultSample).tokens.text;
+  const ForwardRecord onText = forward(model.config, model.weights, model.tokenizer.encode(*text));
+  const ForwardRecord onRepeat = forward(model.config, model.weights, repeatedRandomTokens(model, 50, 1));
+  std::cout << "layer\thead\tprevious_token\tfirst_token\tduplicate_token\tinduction\tentropy\tprefix_matching\n";
+  for (int l = 0; l < model.config.layers; ++l)
+    for (int h = 0; h < model.config.heads; ++h) {
+      const HeadScores s = scoreHead(onText.layers[l].pattern.head[h].weights, onText.ids);
+      const HeadScores r = scoreHead(onRepeat.layers[l].pattern.head[h].weights, onRepeat.ids);
+      std::cout << l << "\t" << h;
+      for (int k = 0; k < kHeadScoreKinds; ++k) std::cout << "\t" << std::fixed << std::setprecision(3) << headScore(s, k);
+      std::cout << "\t" << r.induction << "\n";
+    }
+  return 0;
+}
+
+int cmdTokenize(const std::vector<std::string>& args) {
+  std::optional<std::string> modelArg, text, jsonl;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::cout << kTokenizeHelp;
+      return 0;
+    }
+    if (args[i] == "--model") modelArg = takeValue(args, i);
+    else if (args[i] == "--text") text = takeValue(args, i);
+    else if (args[i] == "--jsonl") jsonl = takeValue(args, i);
+    else throw UsageError("unknown option " + args[i]);
+  }
+  if (!modelArg) throw UsageError("tokenize needs --model NAME|PATH");
+  if (bool(text) == bool(jsonl)) throw UsageError("tokenize needs --text TEXT or --jsonl FILE");
+  const BpeTokenizer tok = loadTokenizer(*modelArg);
+  if (text) {
+    writeJsonLine(tok.encode(*text), tok);
+    return 0;
+  }
+  const std::string lines = readFile(*jsonl);
+  std::stringstream in(lines);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    const json j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_string())
+      throw Error(*jsonl + ": line " + std::to_string(number) + " is not a JSON string");
+    writeJsonLine(tok.encode(j.get<std::string>()), tok);
+  }
+  return 0;
+}
+
+const char* modelComputeHelp() { return kModelComputeHelp; }
+
+int cmdComputeModel(const std::vector<std::string>& args) {
+  std::optional<std::string> modelArg, text, ids, out, layerArg;
+  ForwardOptions options;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--model") modelArg = takeValue(args, i);
+    else if (a == "--text") text = takeValue(args, i);
+    else if (a == "--ids") ids = takeValue(args, i);
+    else if (a == "--out") out = takeValue(args, i);
+    else if (a == "--layer") layerArg = takeValue(args, i);
+    else if (a == "--temperature") options.temperature = float(parseDouble(a, takeValue(args, i)));
+    else if (a == "--scale") options.scale = float(parseDouble(a, takeValue(args, i)));
+    else if (a == "--mask") {
+      const std::string m = takeValue(args, i);
+      if (m == "causal") options.mask = MaskKind::Causal;
+      else if (m == "none") options.mask = MaskKind::None;
+      else throw UsageError("--mask with a model expects causal or none (got " + m + ")");
+    } else if (a == "--ablate") {
+      const std::string v = takeValue(args, i);
+      const size_t dot = v.find('.');
+      if (dot == std::string::npos) throw UsageError("--ablate expects LAYER.HEAD, e.g. 1.3 (got " + v + ")");
+      options.ablatedHeads.emplace_back(int(parseLong(a, v.substr(0, dot), 0, 1 << 20)),
+                                        int(parseLong(a, v.substr(dot + 1), 0, 1 << 20)));
+    } else {
+      throw UsageError("unknown option " + a + " with --model");
+    }
+  }
+  if (!out) throw UsageError("compute needs --out DIR");
+  const Gpt2Model model = loadGpt2(*modelArg);
+  const Gpt2Config& c = model.config;
+  const std::vector<int> tokenIds = inputIds(model, text, ids);
+  std::vector<int> layers;
+  if (!layerArg || *layerArg == "all") {
+    for (int l = 0; l < c.layers; ++l) layers.push_back(l);
+  } else {
+    layers.push_back(int(parseLong("--layer", *layerArg, 0, c.layers - 1)));
+  }
+  const ForwardRecord rec = forward(c, model.weights, tokenIds, options);
+
+  // Everything is computed before the first file is written.
+  std::vector<AttentionTrace> traces;
+  for (int l : layers) traces.push_back(layerTrace(rec.layers[l]));
+
+  std::error_code ec;
+  fs::create_directories(*out, ec);
+  if (ec) throw Error("cannot create " + *out + ": " + ec.message());
+  const fs::path dir(*out);
+  const long n = long(tokenIds.size()), d = c.dModel, H = c.heads, dh = c.headWidth();
+  json tokens = json::array();
+  for (int id : tokenIds) tokens.push_back(model.tokenizer.displayText(id));
+  writeFileAtomic((dir / "tokens.json").string(), json{{"ids", tokenIds}, {"tokens", tokens}}.dump(2) + "\n");
+  std::vector<float> hidden;
+  for (const Matrix& r : rec.resid) hidden.insert(hidden.end(), r.data(), r.data() + r.size());
+  writeNpy((dir / "hidden.npy").string(), hidden.data(), {long(rec.resid.size()), n, d});
+  writeNpy((dir / "logits.npy").string(), rec.logits.data(), {rec.logits.rows(), rec.logits.cols()});
+  for (size_t k = 0; k < layers.size(); ++k) {
+    const fs::path ld = dir / ("layer" + std::to_string(layers[k]));
+    fs::create_directories(ld, ec);
+    if (ec) throw Error("cannot create " + ld.string() + ": " + ec.message());
+    const LayerRecord& L = rec.layers[layers[k]];
+    const AttentionTrace& t = traces[k];
+    writeNpy((ld / "q.npy").string(), splitHeads(L.qkv.q, int(H)).data(), {H, n, dh});
+    writeNpy((ld / "k.npy").string(), splitHeads(L.qkv.k, int(H)).data(), {H, n, dh});
+    writeNpy((ld / "v.npy").string(), splitHeads(L.qkv.v, int(H)).data(), {H, n, dh});
+    writeNpy((ld / "scores.npy").string(), stack(t, &HeadTrace::scores).data(), {H, n, n});
+    writeNpy((ld / "scaled.npy").string(), stack(t, &HeadTrace::scaled).data(), {H, n, n});
+    writeNpy((ld / "masked.npy").string(), stack(t, &HeadTrace::masked).data(), {H, n, n});
+    writeNpy((ld / "weights.npy").string(), stack(t, &HeadTrace::weights).data(), {H, n, n});
+    writeNpy((ld / "output.npy").string(), stack(t, &HeadTrace::output).data(), {H, n, dh});
+  }
+  json j;
+  j["attnviz_version"] = ATTNVIZ_VERSION;
+  j["model"] = {{"name", model.name}, {"path", model.path}, {"weights_dtype", model.weightsDtype},
+                {"parameters", c.parameterCount()}, {"config", configJson(model)}};
+  json ablated = json::array();
+  for (const auto& [l, h] : options.ablatedHeads) ablated.push_back({l, h});
+  j["options"] = {{"temperature", options.temperature},
+                  {"scale", options.scale ? json(*options.scale) : json(nullptr)},
+                  {"effective_scale", rec.layers[0].pattern.head[0].scale},
+                  {"mask", toString(options.mask)},
+                  {"ablated_heads", ablated}};
+  j["n"] = n;
+  j["layers_written"] = layers;
+  j["head_scores"] = headScoresJson(rec);
+  if (const auto loss = meanLoss(rec)) j["mean_next_token_loss"] = *loss;
+  j["forward_ms"] = rec.milliseconds;
+  writeFileAtomic((dir / "model.json").string(), j.dump(2) + "\n");
+  std::cerr << "attnviz: " << c.layers << " layers × " << c.heads << " heads on " << n << " tokens; wrote "
+            << layers.size() << " layer(s) to " << *out << "\n";
+  return 0;
+}
+
+}  // namespace attnviz::cli
