@@ -486,7 +486,18 @@ def testBadFiles(binary, tmp):
     if rc != 0:
         FAIL.add("tokenize with tokenizer files only", f"exit {rc}, stderr {err!r}")
         bad += 1
-    print(f"{'ok  ' if bad == 0 else 'FAIL'} {len(cases) + 2} malformed-folder cases", flush=True)
+    # Bad input on a good model: a nonzero exit (1 or a usage error's 2), one line, no crash.
+    inputs = [("id_out_of_range", ["--ids", "1,300,2"]), ("negative_id", ["--ids", "1,-1"]),
+              ("too_many_tokens", ["--ids", ",".join(["5"] * 49)]),
+              ("layer_out_of_range", ["--ids", "1,2", "--layer", "2"]),
+              ("zero_temperature", ["--ids", "1,2", "--temperature", "0"])]
+    for name, args in inputs:
+        rc, _, err = compute(binary, good, os.path.join(tmp, "bad_out"), *args)
+        if rc not in (1, 2) or len(err.splitlines()) != 1:
+            FAIL.add(f"bad input {name}", f"exit {rc}, stderr {err!r}; expected exit 1 or 2, one line")
+            bad += 1
+    print(f"{'ok  ' if bad == 0 else 'FAIL'} {len(cases) + 2} malformed-folder and "
+          f"{len(inputs)} bad-input cases", flush=True)
 
 
 def main():
