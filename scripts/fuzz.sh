@@ -5,14 +5,15 @@
 # left in build-fuzz/artifacts/ (add it to tests/reliability/regressions/TARGET/ with a fix).
 #
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]     targets: text clipboard npy json_matrix
-#                                                   session tokenizer cli_args (default: all)
+#                                                   session tokenizer cli_args safetensors
+#                                                   model_config bpe tokenizer_json (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(text clipboard npy json_matrix session tokenizer cli_args)
+[ ${#targets[@]} -gt 0 ] || targets=(text clipboard npy json_matrix session tokenizer cli_args safetensors model_config bpe tokenizer_json)
 build=${ATTNVIZ_FUZZ_BUILD:-build-fuzz}
 jobs=${ATTNVIZ_FUZZ_JOBS:-2}
 
