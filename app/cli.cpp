@@ -11,6 +11,7 @@
 #include "cli_common.hpp"
 #include "cli_commands.hpp"
 #include "matrix_io.hpp"
+#include "numbers.hpp"
 
 namespace attnviz::cli {
 namespace {
@@ -34,10 +35,12 @@ constexpr const char* kUsage =
 constexpr const char* kComputeHelp =
     "usage: attnviz compute INPUT [OPTIONS] --out DIR [--backend cpu|gpu]\n"
     "\n"
-    "Computes every stage and writes, with shapes [H, n, m] (output: [H, n, d_v/H]):\n"
-    "  scores.npy (raw QKᵀ or cosine), scaled.npy, masked.npy (-inf where masked),\n"
-    "  weights.npy, output.npy, trace.json (shapes, options, per-row stats, timings);\n"
-    "  in token mode also tokens.json and projected.npy ([n, d_model], heads · W_O).\n"
+    "Computes every stage and writes one .npy per stage, named as `export --stage` names them\n"
+    "(the same files as the app's File > Export numbers):\n"
+    "  scores, scaled, masked, minus_row_max (-inf where masked), exp, weights: [H, n, m]\n"
+    "  row_sum: [H, n]   output: [H, n, d_v/H]   projected (token mode, heads · W_O): [n, d_model]\n"
+    "  q, k, v: [H, n or m, d_head]; trace.json (shapes, options with the scale stated once,\n"
+    "  per-row stats, timings); in token mode also tokens.json.\n"
     "\n";
 
 struct CommandTable {
@@ -55,22 +58,6 @@ int cmdSamples(const std::vector<std::string>& args) {
   }
   for (const SampleInfo& s : listSamples()) std::cout << s.name << "\t" << s.description << "\n";
   return 0;
-}
-
-nlohmann::json vectorToJson(const Eigen::Ref<const Vector>& v) {
-  nlohmann::json a = nlohmann::json::array();
-  for (Eigen::Index i = 0; i < v.size(); ++i) a.push_back(v(i));
-  return a;
-}
-
-// Stacks one n×c matrix per head into [H, n, c] C-order data.
-std::vector<float> stackHeads(const AttentionTrace& t, Matrix HeadTrace::*stage) {
-  std::vector<float> out;
-  for (const HeadTrace& h : t.head) {
-    const Matrix& m = h.*stage;
-    out.insert(out.end(), m.data(), m.data() + m.size());
-  }
-  return out;
 }
 
 int cmdCompute(const std::vector<std::string>& args) {
@@ -93,51 +80,12 @@ int cmdCompute(const std::vector<std::string>& args) {
   const Session session = input.build();
   const PreparedSession prepared = prepare(session);
   auto backend = makeBackend(backendName);
-  const AttentionTrace trace = backend->run(prepared.inputs, session.options);
-
-  std::error_code ec;
-  std::filesystem::create_directories(*out, ec);
-  if (ec) throw Error("cannot create " + *out + ": " + ec.message());
-  const std::string dir = *out + "/";
-  const long H = trace.heads, n = trace.n, m = trace.m;
-  writeNpy(dir + "scores.npy", stackHeads(trace, &HeadTrace::scores).data(), {H, n, m});
-  writeNpy(dir + "scaled.npy", stackHeads(trace, &HeadTrace::scaled).data(), {H, n, m});
-  writeNpy(dir + "masked.npy", stackHeads(trace, &HeadTrace::masked).data(), {H, n, m});
-  writeNpy(dir + "weights.npy", stackHeads(trace, &HeadTrace::weights).data(), {H, n, m});
-  writeNpy(dir + "output.npy", stackHeads(trace, &HeadTrace::output).data(), {H, n, long(trace.headValueWidth())});
-
-  if (prepared.model) {
-    const Matrix projected = outputProjection(*prepared.model, trace);
-    writeNpy(dir + "projected.npy", projected.data(), {projected.rows(), projected.cols()});
-    const nlohmann::json tokens = {{"queries", prepared.model->queryTokens},
-                                   {"keys", prepared.model->keyTokens},
-                                   {"cross", prepared.model->cross}};
-    writeFileAtomic(dir + "tokens.json", tokens.dump(2) + "\n");
-  }
-
-  nlohmann::json j;
-  j["attnviz_version"] = ATTNVIZ_VERSION;
-  j["input"] = {{"name", session.name}, {"mode", session.mode == InputMode::Tokens ? "tokens" : "matrices"}};
-  j["shapes"] = {{"n", trace.n}, {"m", trace.m}, {"d_k", trace.dk}, {"d_v", trace.dv}, {"heads", trace.heads}};
-  j["options"] = {{"score", toString(session.options.score)},
-                  {"scale", session.options.scaleOverride ? nlohmann::json(*session.options.scaleOverride)
-                                                          : nlohmann::json(nullptr)},
-                  {"effective_scale", trace.head[0].scale},
-                  {"temperature", session.options.temperature},
-                  {"mask", toString(session.options.mask)}};
-  j["backend"] = backend->name();
-  nlohmann::json heads = nlohmann::json::array();
-  for (const HeadTrace& h : trace.head) {
-    std::vector<int> argmax(h.stats.argmax.data(), h.stats.argmax.data() + h.stats.argmax.size());
-    std::vector<bool> masked(h.stats.fullyMasked.begin(), h.stats.fullyMasked.end());
-    heads.push_back({{"entropy", vectorToJson(h.stats.entropy)},
-                     {"max_weight", vectorToJson(h.stats.maxWeight)},
-                     {"argmax", argmax},
-                     {"fully_masked", masked}});
-  }
-  j["rows"] = heads;
-  j["timings_ms"] = {{"total", trace.timings.totalMs}};
-  writeFileAtomic(dir + "trace.json", j.dump(2) + "\n");
+  AttentionTrace trace = backend->run(prepared.inputs, session.options);
+  finishTrace(trace, prepared.inputs);  // heads · W_O, whichever backend ran the heads
+  const NumbersSource source{session.name, session.mode, backend->name(),
+                             prepared.model ? &*prepared.model : nullptr};
+  writeNumbers(*out, trace, prepared.inputs, source, NumbersFormat::Npy);
+  const long n = trace.n, m = trace.m;
   std::cerr << "attnviz: wrote " << trace.heads << " head(s), " << n << "×" << m << ", to " << *out << "\n";
   return 0;
 }

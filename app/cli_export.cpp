@@ -27,14 +27,16 @@ constexpr const char* kExportHelp =
     "                      [--no-labels] [--title TEXT] [--scale F]\n"
     "\n"
     "Writes a heatmap figure of one stage, without a window or GPU:\n"
-    "  --stage scores|scaled|masked|weights|output   (default weights)\n"
+    "  --stage NAME          any stage of the step strip (default weights):\n"
+    "                        scores, scaled, masked, minus_row_max, exp, row_sum, weights,\n"
+    "                        output, projected (token mode: heads · W_O)\n"
     "  --head H|all          head index from 0, or all heads as small multiples sharing one\n"
     "                        colour scale (default 0)\n"
     "  --png FILE, --svg FILE  output files (give one or both; written atomically)\n"
-    "  --colormap viridis|magma|cividis|rdbu   default: viridis for weights, rdbu (diverging,\n"
-    "                        centred on 0) for the signed stages\n"
-    "  --range auto|MIN:MAX  colour scale limits (auto: min and max of the unmasked values,\n"
-    "                        symmetric around 0 for rdbu)\n"
+    "  --colormap viridis|magma|cividis|rdbu   default, as in the app: rdbu (diverging,\n"
+    "                        centred on 0) for the signed stages, viridis for exp, row_sum, weights\n"
+    "  --range auto|MIN:MAX  colour scale limits (auto, as in the app: [0, max] for exp, row_sum\n"
+    "                        and weights; symmetric around 0 for rdbu; else min and max)\n"
     "  --cell PX             pixels per cell, 1..512 (default: by size, up to 36)\n"
     "  --values              print each value inside its cell\n"
     "  --no-labels           no token labels or axis names\n"
@@ -117,7 +119,7 @@ int cmdExport(const std::vector<std::string>& args) {
     throw UsageError("--png and --svg name the same file");
   if (!(options.scale >= 0.25f && options.scale <= 8)) throw UsageError("--scale must be between 0.25 and 8");
   // Bad values (rather than bad syntax) are exit 1: the request was understood but cannot be met.
-  if (stage) options.stage = parseFigureStage(*stage);
+  if (stage) options.stage = parseStage(*stage);
   if (head) options.head = *head == "all" ? kAllHeads : int(parseLong("--head", *head, 0, 1 << 20));
   if (colormap) options.colormap = parseColormap(*colormap);
   if (range && *range != "auto") options.range = parseRange(*range);
@@ -139,7 +141,7 @@ int cmdExport(const std::vector<std::string>& args) {
   }
   const FigureLayout layout = layoutFigure(request);
   std::cerr << "attnviz: wrote " << (png ? *png : "") << (png && svg ? " and " : "") << (svg ? *svg : "") << " ("
-            << layout.width << "×" << layout.height << " px, " << toString(options.stage) << ", "
+            << layout.width << "×" << layout.height << " px, " << stageInfo(options.stage).name << ", "
             << request.panels.size() << " head(s), " << toString(request.colormap) << ")\n";
   return 0;
 }

@@ -279,13 +279,13 @@ bool AttentionOptions::operator==(const AttentionOptions& o) const {
          mask == o.mask && heads == o.heads && sameMask;
 }
 
+float baseScale(const AttentionOptions& options, int headKeyWidth) {
+  if (options.scaleOverride) return *options.scaleOverride;
+  return options.score == ScoreFunction::Scaled ? 1.0f / std::sqrt(float(headKeyWidth)) : 1.0f;
+}
+
 float effectiveScale(const AttentionOptions& options, int headKeyWidth) {
-  float base = 1.0f;
-  if (options.scaleOverride)
-    base = *options.scaleOverride;
-  else if (options.score == ScoreFunction::Scaled)
-    base = 1.0f / std::sqrt(float(headKeyWidth));
-  return base / options.temperature;
+  return baseScale(options, headKeyWidth) / options.temperature;
 }
 
 bool isAllowed(const AttentionOptions& options, int n, int m, int i, int j) {
@@ -332,9 +332,23 @@ void validate(const AttentionInputs& in, const AttentionOptions& opt) {
     throw Error("the mask is " + std::to_string(opt.customMask.rows()) + "×" +
                 std::to_string(opt.customMask.cols()) + " but attention is " +
                 std::to_string(in.q.rows()) + "×" + std::to_string(in.k.rows()) + " (n×m)");
+  if (in.wO.size() && in.wO.rows() != in.v.cols())
+    throw Error("W_O is " + shape(in.wO) + " but V is " + shape(in.v) +
+                ": W_O needs as many rows as V has columns (d_v)");
   checkFinite(in.q, "Q");
   checkFinite(in.k, "K");
   checkFinite(in.v, "V");
+  checkFinite(in.wO, "W_O");
+}
+
+void finishTrace(AttentionTrace& t, const AttentionInputs& in) {
+  if (t.concatenated.rows() != t.n || t.concatenated.cols() != t.dv) {
+    t.concatenated.resize(t.n, t.dv);
+    for (int h = 0; h < t.heads; ++h)
+      t.concatenated.middleCols(h * t.headValueWidth(), t.headValueWidth()) = t.head[std::size_t(h)].output;
+  }
+  if (in.wO.size() == 0) t.projected.resize(0, 0);
+  else t.projected.noalias() = t.concatenated * in.wO;
 }
 
 void AttentionPipeline::setInputs(AttentionInputs inputs) {
@@ -376,6 +390,7 @@ const AttentionTrace& AttentionPipeline::run() {
   }
   t.options = options_;
   computeFrom(dirty_, inputs_, options_, keepDerived_, t);
+  finishTrace(t, inputs_);
   t.timings = {};
   t.timings.totalMs = millisecondsSince(start);
   dirty_ = Stage::Done;

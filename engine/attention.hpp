@@ -29,13 +29,16 @@ struct AttentionOptions {
 };
 
 struct AttentionInputs {
-  Matrix q;  // n×d_k
-  Matrix k;  // m×d_k
-  Matrix v;  // m×d_v
+  Matrix q;   // n×d_k
+  Matrix k;   // m×d_k
+  Matrix v;   // m×d_v
+  Matrix wO = Matrix();  // d_v×d_out output projection (token mode); empty: no projected stage
 };
 
-// The factor applied to raw scores: (override or default) / temperature.
-// default is 1/sqrt(headKeyWidth) for Scaled, 1 for Dot and Cosine.
+// The factor before the temperature: the override, else 1/sqrt(headKeyWidth) for Scaled and 1
+// for Dot and Cosine.
+float baseScale(const AttentionOptions& options, int headKeyWidth);
+// The factor applied to raw scores: baseScale / temperature.
 float effectiveScale(const AttentionOptions& options, int headKeyWidth);
 
 // True when query i may attend to key j under `options` (causal: j <= i + (m - n)).
@@ -74,6 +77,7 @@ struct AttentionTrace {
   AttentionOptions options;
   std::vector<HeadTrace> head;
   Matrix concatenated;  // n×d_v, heads side by side
+  Matrix projected;     // n×d_out = concatenated · W_O; empty when the inputs have no W_O
   StageTimings timings;
   int headKeyWidth() const { return dk / heads; }
   int headValueWidth() const { return dv / heads; }
@@ -81,6 +85,11 @@ struct AttentionTrace {
 
 // Checks shapes, options and finite values; throws Error naming the matrix, row and column.
 void validate(const AttentionInputs& inputs, const AttentionOptions& options);
+
+// Fills the stages after the heads from the heads' outputs: the concatenation and, when the
+// inputs have W_O, the projection. The CPU pipeline calls it; so must the caller of any
+// backend whose trace holds only the per-head stages.
+void finishTrace(AttentionTrace& trace, const AttentionInputs& inputs);
 
 // Stages in pipeline order; recomputation starts at the first dirty one.
 enum class Stage { Scores = 0, Scale = 1, Output = 2, Done = 3 };

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "matrix_io.hpp"
+#include "stages.hpp"
 
 namespace attnviz {
 namespace {
@@ -170,7 +171,15 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
   if (root.contains("view")) {
     const json& v = root["view"];
     rd.allowOnly(v, "view", {"step", "head", "selected"});
-    s.view.step = int(rd.integer(v, "step", "view", 0, 0, 64));
+    // A stage name (stages.hpp); version 1 files written before names stored the step's index
+    // in the same order.
+    if (v.contains("step") && v["step"].is_string()) {
+      const auto stage = findStage(v["step"].get<std::string>());
+      if (!stage) rd.fail("view", "\"step\" must be one of " + stageNames());
+      s.view.step = int(*stage);
+    } else {
+      s.view.step = int(rd.integer(v, "step", "view", 0, 0, kStageCount - 1));
+    }
     s.view.head = int(rd.integer(v, "head", "view", 0, -1, 4096));
     if (v.contains("selected") && !v["selected"].is_null()) {
       const json& sel = v["selected"];
@@ -216,7 +225,8 @@ std::string serializeSession(const Session& s) {
     o["mask"] = toString(s.options.mask);
   root["options"] = o;
   json sel = s.view.selectedRow >= 0 ? json::array({s.view.selectedRow, s.view.selectedCol}) : json(nullptr);
-  root["view"] = {{"step", s.view.step}, {"head", s.view.head}, {"selected", sel}};
+  const StageId step = StageId(std::clamp(s.view.step, 0, kStageCount - 1));
+  root["view"] = {{"step", stageInfo(step).name}, {"head", s.view.head}, {"selected", sel}};
   return root.dump(2) + "\n";
 }
 
@@ -229,10 +239,12 @@ PreparedSession prepare(const Session& session) {
   if (session.mode == InputMode::Tokens) {
     p.model = buildTokenModel(session.tokens);
     p.inputs = projectInputs(*p.model);
+    p.inputs.wO = p.model->wO;
     p.queryLabels = p.model->queryTokens;
     p.keyLabels = p.model->keyTokens;
   } else {
     p.inputs = session.matrices;
+    p.inputs.wO.resize(0, 0);  // heads · W_O exists in token mode only
     for (Eigen::Index i = 0; i < p.inputs.q.rows(); ++i) p.queryLabels.push_back("q" + std::to_string(i));
     for (Eigen::Index j = 0; j < p.inputs.k.rows(); ++j) p.keyLabels.push_back("k" + std::to_string(j));
   }

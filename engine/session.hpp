@@ -14,7 +14,7 @@ inline constexpr int kSessionVersion = 1;
 enum class InputMode { Matrices, Tokens };
 
 struct ViewState {  // where the user was; restored exactly on load
-  int step = 0;
+  int step = 0;             // a StageId (stages.hpp) as its index; files store the stage's name
   int head = 0;             // -1 = all heads
   int selectedRow = -1;
   int selectedCol = -1;

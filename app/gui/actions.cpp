@@ -37,6 +37,20 @@ bool attempt(AppState& app, Fn&& fn) {
   }
 }
 
+// The document stops being the sample (or session) it was loaded as: its name, description and
+// the sample's name in figure titles no longer apply.
+void forgetSampleIdentity(AppState& app) {
+  app.doc.session.name.clear();
+  app.doc.session.description.clear();
+  app.doc.sample.clear();
+}
+
+// Matrices mode starts from the Q, K, V on screen (W_O belongs to token mode).
+void startMatricesFromShown(AppState& app) {
+  const AttentionInputs& shown = app.doc.prepared.inputs;
+  app.doc.session.matrices = AttentionInputs{shown.q, shown.k, shown.v};
+}
+
 void keepViewInRange(AppState& app) {
   Document& d = app.doc;
   ViewState& v = d.session.view;
@@ -145,14 +159,26 @@ bool loadMatrix(AppState& app, MatrixSlot slot, const std::string& path) {
   return attempt(app, [&] {
     LoadedMatrix lm = readMatrixFile(path);
     Session& s = app.doc.session;
-    if (s.mode != InputMode::Matrices) {
-      // Switching to matrices mode keeps the current projections as the starting point.
-      s.matrices = app.doc.prepared.inputs;
+    // One's own matrices are no longer the sample: its name and description stop applying.
+    forgetSampleIdentity(app);
+    const bool switched = s.mode != InputMode::Matrices;
+    if (switched) {
+      // Switching to matrices mode keeps the current projections as the starting point; the
+      // token model (and its W_O) goes with token mode.
+      startMatricesFromShown(app);
       s.mode = InputMode::Matrices;
     }
     slotMatrix(s, slot) = std::move(lm.values);
-    if (slot == MatrixSlot::V) markValuesChanged(app.doc); else markInputsChanged(app.doc);
-    report(app, std::string("Loaded ") + slotName(slot) + " from " + path);
+    // A 3-D [H, rows, cols] .npy sets the head count, as on the command line.
+    std::string heads;
+    if (lm.heads > 1) {
+      s.options.heads = lm.heads;
+      if (s.view.head >= lm.heads) s.view.head = 0;
+      heads = " (" + std::to_string(lm.heads) + " heads, from the file)";
+    }
+    if (slot == MatrixSlot::V && !switched) markValuesChanged(app.doc); else markInputsChanged(app.doc);
+    keepViewInRange(app);
+    report(app, std::string("Loaded ") + slotName(slot) + " from " + path + heads);
   });
 }
 
@@ -208,7 +234,7 @@ void setPaintMask(AppState& app, bool on) {
   app.view.paintMask = on;
   if (!on) return;
   // Painting happens on the mask step, starting from the mask the user sees.
-  stepGoto(app, int(StepId::Mask));
+  stepGoto(app, int(StageId::Masked));
   if (app.doc.session.options.mask != MaskKind::Custom) setMaskKind(app, MaskKind::Custom);
 }
 
@@ -281,11 +307,12 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "mask") setMaskKind(app, value == "custom" ? MaskKind::Custom : parseMaskKind(value));
     else if (key == "heads") { if (!setHeads(app, std::stoi(value))) throw Error(app.message); }
     else if (key == "colormap") setColormap(app, parseColormapId(value));
-    else if (key == "diverging") app.view.divergingForSigned = parseBool(value);
-    else if (key == "values") app.view.showValues = parseBool(value);
+    else if (key == "diverging") setViewToggle(app, ViewToggle::DivergingForSigned, parseBool(value));
+    else if (key == "values") setViewToggle(app, ViewToggle::Values, parseBool(value));
     else if (key == "paint-mask") setPaintMask(app, parseBool(value));
-    else if (key == "export-scale") app.view.exportScale = std::clamp(parseFloat(value), 0.25f, 8.0f);
-    else if (key == "range") app.view.probabilitiesZeroToOne = value == "unit";
+    else if (key == "export-scale") setExportScale(app, parseFloat(value));
+    else if (key == "range") setViewToggle(app, ViewToggle::UnitRange, value == "unit");
+    else if (key == "threshold") setLinesThreshold(app, parseFloat(value));
     else if (key == "text") setTokensText(app, value);
     else if (key == "source") setSourceText(app, value);
     else if (key == "tokenizer") setTokenizer(app, parseTokenizerKind(value));
@@ -298,10 +325,38 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
       selectBackend(app, value == "gpu" ? BackendKind::Gpu : BackendKind::Cpu);
     }
     else if (key == "gpu-buffer-limit") setGpuBufferLimit(app, std::stoull(value));
-    else if (key == "speed") app.view.playStepsPerSecond = std::clamp(parseFloat(value), 0.1f, 10.0f);
+    else if (key == "speed") setPlaySpeed(app, parseFloat(value));
     else throw Error("unknown option \"" + key + "\"");
     (void)s;
   });
+}
+
+// ---- view settings ----
+
+namespace {
+bool& toggleOf(ViewSettings& v, ViewToggle which) {
+  switch (which) {
+    case ViewToggle::Values: return v.showValues;
+    case ViewToggle::DivergingForSigned: return v.divergingForSigned;
+    case ViewToggle::UnitRange: return v.probabilitiesZeroToOne;
+    case ViewToggle::InputsPanel: return v.showInputs;
+    case ViewToggle::LinkedPanel: return v.showLinked;
+  }
+  return v.showValues;
+}
+}  // namespace
+
+void setViewToggle(AppState& app, ViewToggle which, bool on) { toggleOf(app.view, which) = on; }
+bool viewToggle(const AppState& app, ViewToggle which) { return toggleOf(const_cast<ViewSettings&>(app.view), which); }
+void setExportScale(AppState& app, float scale) { app.view.exportScale = std::clamp(scale, 0.25f, 8.0f); }
+void setLinesThreshold(AppState& app, float threshold) { app.view.linesThreshold = std::clamp(threshold, 0.0f, 1.0f); }
+void setPlaySpeed(AppState& app, float stepsPerSecond) {
+  app.view.playStepsPerSecond = std::clamp(stepsPerSecond, 0.1f, 10.0f);
+}
+void showSamplesBrowser(AppState& app, bool open) { app.showSamples = open; }
+void chooseFile(AppState& app, FileChooser::Purpose purpose) {
+  app.chooser.open = true;
+  app.chooser.purpose = purpose;
 }
 
 // ---- tokens mode ----
@@ -336,7 +391,8 @@ void setPositional(AppState& app, bool on) {
 void setInputMode(AppState& app, InputMode mode) {
   Session& s = app.doc.session;
   if (s.mode == mode) return;
-  if (mode == InputMode::Matrices) s.matrices = app.doc.prepared.inputs;  // start from what is shown
+  forgetSampleIdentity(app);
+  if (mode == InputMode::Matrices) startMatricesFromShown(app);
   if (mode == InputMode::Tokens && s.tokens.text.empty()) s.tokens.text = "The cat sat on the mat";
   s.mode = mode;
   if (mode == InputMode::Tokens) {
@@ -470,6 +526,12 @@ void zoomView(AppState& app, float factor, float anchorCol, float anchorRow) {
   c.fit = false;
 }
 
+void panView(AppState& app, float cols, float rows) {
+  app.camera.fit = false;
+  app.camera.originCol += cols;
+  app.camera.originRow += rows;
+}
+
 // ---- state dump for tests ----
 
 void dumpState(const AppState& app, const std::string& path) {
@@ -477,11 +539,21 @@ void dumpState(const AppState& app, const std::string& path) {
   const Session& s = d.session;
   nlohmann::json j;
   j["step"] = s.view.step;
-  j["step_name"] = stepInfo(stepAt(s.view.step)).name;
+  j["step_name"] = stageInfo(stepAt(s.view.step)).title;
+  j["stage"] = stageInfo(stepAt(s.view.step)).name;
   j["head"] = s.view.head;
   j["selected"] = {s.view.selectedRow, s.view.selectedCol};
   j["hover"] = {app.hover.row, app.hover.col};
   j["mode"] = s.mode == InputMode::Tokens ? "tokens" : "matrices";
+  j["name"] = s.name;
+  j["description"] = s.description;
+  j["sample"] = d.sample;
+  j["steps"] = nlohmann::json::array();
+  for (int k = 0; k < stepCount(d); ++k) j["steps"].push_back(stageInfo(stepAt(k)).name);
+  j["trace_stages"] = nlohmann::json::array();
+  for (const StageInfo& st : stageList())
+    if (stageExists(d.trace(), st.id)) j["trace_stages"].push_back(st.name);
+  j["d_v"] = d.trace().dv;
   j["text"] = s.tokens.text;
   j["query_tokens"] = d.prepared.queryLabels;
   j["n"] = d.trace().n;

@@ -58,6 +58,16 @@ bool resizeMatrices(AppState& app, int n, int m, int dk, int dv);
 void fillMatrix(AppState& app, MatrixSlot slot, FillKind kind, std::uint64_t seed);
 bool pasteMatrix(AppState& app, MatrixSlot slot, const std::string& text);
 
+// View settings: the View menu, the options panel and the toolbars call these.
+enum class ViewToggle { Values, DivergingForSigned, UnitRange, InputsPanel, LinkedPanel };
+void setViewToggle(AppState& app, ViewToggle which, bool on);
+bool viewToggle(const AppState& app, ViewToggle which);
+void setExportScale(AppState& app, float scale);
+void setLinesThreshold(AppState& app, float threshold);
+void setPlaySpeed(AppState& app, float stepsPerSecond);
+void showSamplesBrowser(AppState& app, bool open);
+void chooseFile(AppState& app, FileChooser::Purpose purpose);  // opens the in-app file chooser
+
 // The step-through and selection.
 void stepNext(AppState& app);
 void stepPrev(AppState& app);
@@ -70,6 +80,7 @@ void commitHover(AppState& app);  // end of frame: the mouse's hover becomes the
 void pinCell(AppState& app, int row, int col);  // (-1, -1) unpins
 void fitView(AppState& app);
 void zoomView(AppState& app, float factor, float anchorCol, float anchorRow);
+void panView(AppState& app, float cols, float rows);  // moves the main heatmap's view by cells
 
 void report(AppState& app, const std::string& message, bool error = false);
 // Writes the state tests check after quitting (step, head, selection, inputs, options).

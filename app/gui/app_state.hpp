@@ -14,12 +14,11 @@
 #include "attention.hpp"
 #include "backend.hpp"
 #include "session.hpp"
+#include "stages.hpp"
 
 namespace attnviz::gui {
 
-// The step-through, in pipeline order. Session.view.step is an index into this list.
-enum class StepId { Scores, Scale, Mask, SubtractMax, Exp, RowSum, Normalise, Output, Projection };
-inline constexpr int kStepCount = 9;
+// The step-through is the engine's stage registry (stages.hpp); Session.view.step is a StageId.
 
 enum class ColormapId { Viridis, Magma, Cividis, RdBu };
 inline constexpr int kColormapCount = 4;
@@ -48,7 +47,6 @@ struct GpuCompare {
   std::uint64_t bufferLimit = 0;     // GpuSettings::stageBufferLimitBytes (0: the driver's)
   bool active = false;               // the views show `trace` (the GPU's, for current inputs)
   AttentionTrace trace;
-  Matrix cpuProjected;               // tokens mode: the CPU trace's heads · W_O, for the diff
   double cpuMs = 0, gpuMs = 0;
   std::map<std::string, float> maxDiff;  // stage name → max |CPU − GPU| over all heads
   std::uint64_t rev = 0;             // bumped with every GPU result
@@ -67,7 +65,6 @@ struct Document {
   bool needsPrepare = true;  // session inputs changed: rebuild tokens / projections
   bool needsRun = true;      // inputs or options changed since the last computation
   bool hasTrace = false;
-  Matrix projected;          // tokens mode: concatenated heads · W_O
   std::string error;         // the last engine error, shown instead of silently keeping old views
   // Bumped whenever a stage group was recomputed; textures re-upload only when these move.
   std::uint64_t scoresRev = 0, scaleRev = 0, outputRev = 0;

@@ -55,7 +55,7 @@ std::string keyLabel(const Document& doc, int j) {
   return j >= 0 && j < int(l.size()) ? l[std::size_t(j)] : "?";
 }
 
-std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, int i, int j) {
+std::vector<std::string> deriveCell(const Document& doc, StageId step, int head, int i, int j) {
   std::vector<std::string> out;
   const AttentionTrace& t = doc.trace();
   if (t.head.empty() || i < 0 || i >= t.n) return out;
@@ -65,13 +65,13 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
   const AttentionInputs& in = doc.front->inputs();
   // Indices from 0, like the views, `attnviz export --head`, and the .npy files.
   const std::string I = std::to_string(i), J = std::to_string(j);
-  const bool keyCell = step != StepId::Output && step != StepId::Projection;
+  const bool keyCell = step != StageId::Output && step != StageId::Projected;
   if (keyCell && (j < 0 || j >= t.m)) return out;
   const std::string sIJ = "s_" + I + "," + J;
   const std::string scaledName = "s'_" + I + "," + J;
 
   switch (step) {
-    case StepId::Scores: {
+    case StageId::Scores: {
       auto q = in.q.row(i).segment(h * dkh, dkh);
       auto k = in.k.row(j).segment(h * dkh, dkh);
       if (t.options.score == ScoreFunction::Cosine) {
@@ -86,7 +86,7 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
       out.push_back("= " + formatValue(ht.scores(i, j)));
       break;
     }
-    case StepId::Scale: {
+    case StageId::Scaled: {
       const float base = ht.scale * t.options.temperature;
       std::string scaleText = t.options.scaleOverride ? formatValue(*t.options.scaleOverride)
                               : t.options.score == ScoreFunction::Scaled ? "1/√" + std::to_string(dkh)
@@ -97,7 +97,7 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
                     formatValue(t.options.temperature) + " = " + formatValue(ht.scaled(i, j)));
       break;
     }
-    case StepId::Mask: {
+    case StageId::Masked: {
       if (isAllowed(t.options, t.n, t.m, i, j)) {
         out.push_back("allowed: " + scaledName + " stays " + formatValue(ht.masked(i, j)));
       } else {
@@ -107,7 +107,7 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
       }
       break;
     }
-    case StepId::SubtractMax: {
+    case StageId::MinusRowMax: {
       const float v = ht.masked(i, j), mx = ht.rowMax(i);
       if (std::isinf(v)) { out.push_back("masked: stays −∞"); break; }
       int arg = 0;
@@ -117,21 +117,21 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
       out.push_back("row max at key " + std::to_string(arg) + " \"" + keyLabel(doc, arg) + "\"");
       break;
     }
-    case StepId::Exp: {
+    case StageId::Exp: {
       const float v = ht.masked(i, j), mx = ht.rowMax(i);
       if (std::isinf(v)) { out.push_back("masked: exp(−∞) = 0"); break; }
       out.push_back("e_" + I + "," + J + " = exp(" + scaledName + " − max_" + I + ") = exp(" +
                     formatValue(v - mx) + ") = " + formatValue(ht.expValues(i, j)));
       break;
     }
-    case StepId::RowSum: {
+    case StageId::RowSum: {
       out.push_back("Z_" + I + " = Σ_j exp(s'_" + I + ",j − max_" + I + ")");
       out.push_back("= " + sumOfProducts(t.m, [&](int c) { return formatValue(ht.expValues(i, c)); }) +
                     " = " + formatValue(ht.rowSum(i)));
       out.push_back("this cell: e_" + I + "," + J + " = " + formatValue(ht.expValues(i, j)));
       break;
     }
-    case StepId::Normalise: {
+    case StageId::Weights: {
       if (ht.stats.fullyMasked[std::size_t(i)]) { out.push_back("fully masked row: all weights 0"); break; }
       out.push_back("a_" + I + "," + J + " = exp(" + scaledName + " − max_" + I + ") / Σ_j exp(s'_" + I +
                     ",j − max_" + I + ")");
@@ -139,7 +139,7 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
                     formatValue(ht.weights(i, j)));
       break;
     }
-    case StepId::Output: {
+    case StageId::Output: {
       if (j < 0 || j >= dvh) return out;
       const int col = h * dvh + j;
       out.push_back("o_" + I + "," + J + " = Σ_j a_" + I + ",j v_j," + J + "  (j = 0…" + std::to_string(t.m - 1) + ")");
@@ -149,15 +149,15 @@ std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, 
       out.push_back("= " + formatValue(ht.output(i, j)));
       break;
     }
-    case StepId::Projection: {
-      if (!doc.prepared.model || j < 0 || j >= doc.projected.cols()) return out;
-      const Matrix& wo = doc.prepared.model->wO;
+    case StageId::Projected: {
+      const Matrix& wo = in.wO;
+      if (t.projected.size() == 0 || j < 0 || j >= t.projected.cols()) return out;
       out.push_back("y_" + I + "," + J + " = Σ_c concat_" + I + ",c W_O[c," + J + "]  (c = 0…" +
                     std::to_string(t.dv - 1) + ")");
       out.push_back("= " + sumOfProducts(t.dv, [&](int c) {
                       return paren(t.concatenated(i, c)) + "·" + paren(wo(c, j));
                     }));
-      out.push_back("= " + formatValue(doc.projected(i, j)));
+      out.push_back("= " + formatValue(t.projected(i, j)));
       break;
     }
   }

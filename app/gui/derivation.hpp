@@ -10,7 +10,7 @@ namespace attnviz::gui {
 std::string formatValue(float v);  // 3 decimals, −∞ for masked, compact for large magnitudes
 
 // Lines explaining cell (i, j) of `step` for `head`; j is a value dimension for the output steps.
-std::vector<std::string> deriveCell(const Document& doc, StepId step, int head, int i, int j);
+std::vector<std::string> deriveCell(const Document& doc, StageId step, int head, int i, int j);
 
 // The token (or q1/k1 name) for a row or column; "?" when out of range during an update.
 std::string queryLabel(const Document& doc, int i);

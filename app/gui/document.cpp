@@ -39,11 +39,6 @@ void bumpRevisions(Document& doc, Stage from) {
 }
 
 void afterRun(Document& doc) {
-  const AttentionTrace& t = doc.trace();
-  if (doc.prepared.model && !t.head.empty())
-    doc.projected = outputProjection(*doc.prepared.model, t);
-  else
-    doc.projected.resize(0, 0);
   doc.hasTrace = true;
   doc.lastComputeMs = doc.gpu.active ? doc.gpu.gpuMs : doc.front->trace().timings.totalMs;
 }

@@ -6,7 +6,7 @@
 
 #include "gl_heatmap.hpp"
 #include "steps.hpp"
-#include "tokens.hpp"
+#include "stages.hpp"
 
 #if HAVE_ATTNVIZ_GPU
 #include <GLFW/glfw3.h>
@@ -40,16 +40,15 @@ float maxAbsDifference(const Matrix& a, const Matrix& b) {
 }
 
 void measureDifferences(GpuCompare& g, const AttentionTrace& cpu) {
-  const struct { const char* name; Matrix HeadTrace::*member; } stages[] = {
-      {"scores", &HeadTrace::scores},   {"scaled", &HeadTrace::scaled},
-      {"masked", &HeadTrace::masked},   {"exp", &HeadTrace::expValues},
-      {"weights", &HeadTrace::weights}, {"output", &HeadTrace::output},
-  };
   g.maxDiff.clear();
-  for (const auto& s : stages) {
+  for (const StageInfo& s : stageList()) {
+    if (!stageExists(cpu, s.id)) continue;
     float worst = cpu.head.size() == g.trace.head.size() ? 0.0f : std::numeric_limits<float>::infinity();
-    for (std::size_t h = 0; h < cpu.head.size() && h < g.trace.head.size(); ++h)
-      worst = std::max(worst, maxAbsDifference(cpu.head[h].*s.member, g.trace.head[h].*s.member));
+    const int heads = s.shape == StageShape::Projected ? 1 : int(std::min(cpu.head.size(), g.trace.head.size()));
+    for (int h = 0; h < heads; ++h) {
+      Matrix a, b;
+      worst = std::max(worst, maxAbsDifference(stageValues(cpu, s.id, h, a), stageValues(g.trace, s.id, h, b)));
+    }
     g.maxDiff[s.name] = worst;
   }
 }
@@ -91,11 +90,10 @@ void compareWithGpu(Document& doc) {
   try {
     const auto start = Clock::now();
     g.trace = g.backend->run(doc.front->inputs(), doc.session.options);
+    finishTrace(g.trace, doc.front->inputs());  // heads · W_O from the GPU's heads
     g.gpuMs = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     const AttentionTrace& cpu = doc.front->trace();
     measureDifferences(g, cpu);
-    g.cpuProjected.resize(0, 0);
-    if (doc.prepared.model && !cpu.head.empty()) g.cpuProjected = outputProjection(*doc.prepared.model, cpu);
     g.active = true;
     g.note.clear();
     ++g.rev;
@@ -108,12 +106,12 @@ std::string activeBackendName(const Document& doc) {
   return doc.gpu.active ? "GPU (" + doc.gpu.renderer + ")" : "CPU (Eigen)";
 }
 
-StepDifference stepDifference(const Document& doc, StepId step, int head) {
+StepDifference stepDifference(const Document& doc, StageId step, int head) {
   StepDifference d;
   if (!doc.gpu.active) return d;
   Matrix cpuScratch, gpuScratch;
-  const Matrix& a = stepMatrix(doc.cpuTrace(), doc.gpu.cpuProjected, step, head, cpuScratch);
-  const Matrix& b = stepMatrix(doc.gpu.trace, doc.projected, step, head, gpuScratch);
+  const Matrix& a = stageDisplay(doc.cpuTrace(), step, head, cpuScratch);
+  const Matrix& b = stageDisplay(doc.gpu.trace, step, head, gpuScratch);
   if (a.rows() != b.rows() || a.cols() != b.cols()) return d;
   const float inf = std::numeric_limits<float>::infinity();
   d.values.resize(a.rows(), a.cols());

@@ -29,6 +29,6 @@ struct StepDifference {
   int worstRow = -1, worstCol = -1;
   long maskMismatches = 0;
 };
-StepDifference stepDifference(const Document& doc, StepId step, int head);
+StepDifference stepDifference(const Document& doc, StageId step, int head);
 
 }  // namespace attnviz::gui

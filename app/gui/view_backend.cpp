@@ -27,7 +27,7 @@ struct DiffCache {
   StepDifference diff;
 };
 
-const DiffCache& currentDifference(const Document& d, StepId step, int head) {
+const DiffCache& currentDifference(const Document& d, StageId step, int head) {
   static DiffCache c;
   if (c.gpuRev != d.gpu.rev || c.step != int(step) || c.head != head) {
     c.gpuRev = d.gpu.rev;
@@ -62,7 +62,7 @@ void drawBackendChooser(AppState& app) {
   if (!g.note.empty()) ImGui::TextColored(kWarn, "%s", g.note.c_str());
   if (g.active)
     ImGui::TextDisabled("CPU %.2f ms · GPU %.2f ms · max |CPU − GPU| of the weights %.1e", g.cpuMs, g.gpuMs,
-                        double(g.maxDiff.count("weights") ? g.maxDiff.at("weights") : 0.0f));
+                        double(g.maxDiff.count(stageInfo(StageId::Weights).name) ? g.maxDiff.at(stageInfo(StageId::Weights).name) : 0.0f));
   ImGui::PopTextWrapPos();
 }
 
@@ -75,8 +75,8 @@ void drawBackendDifference(AppState& app) {
     ImGui::PopTextWrapPos();
     return;
   }
-  const StepId step = stepAt(d.session.view.step);
-  const int head = step == StepId::Projection ? 0 : std::max(0, d.session.view.head);
+  const StageId step = stepAt(d.session.view.step);
+  const int head = step == StageId::Projected ? 0 : std::max(0, d.session.view.head);
   const DiffCache& c = currentDifference(d, step, head);
   const StepDifference& diff = c.diff;
   ImGui::Text("CPU %.2f ms", g.cpuMs);
@@ -95,8 +95,8 @@ void drawBackendDifference(AppState& app) {
   }
   if (diff.maskMismatches > 0)
     ImGui::TextColored(kWarn, "%ld cells masked (or NaN) in only one of them", diff.maskMismatches);
-  ImGui::TextDisabled("%s %s%s", stepInfo(step).label, stepInfo(step).name,
-                      d.trace().heads > 1 && step != StepId::Projection ? (", head " + std::to_string(head)).c_str() : "");
+  ImGui::TextDisabled("%s %s%s", stageInfo(step).label, stageInfo(step).title,
+                      d.trace().heads > 1 && step != StageId::Projected ? (", head " + std::to_string(head)).c_str() : "");
 
   const float s = ImGui::GetFontSize() / 16.0f;
   const ImVec2 p = ImGui::GetCursorScreenPos();
@@ -118,10 +118,10 @@ void drawBackendDifference(AppState& app) {
     spec.hoverRow = r;
     spec.hoverCol = col;
     Matrix a, b;
-    const float cpu = stepMatrix(d.cpuTrace(), g.cpuProjected, step, head, a)(r, col);
-    const float gpu = stepMatrix(g.trace, d.projected, step, head, b)(r, col);
+    const float cpu = stageDisplay(d.cpuTrace(), step, head, a)(r, col);
+    const float gpu = stageDisplay(g.trace, step, head, b)(r, col);
     ImGui::SetTooltip("query %d “%s”, %s %d\nCPU %s   GPU %s   |difference| %.2e", r, queryLabel(d, r).c_str(),
-                      step == StepId::Output || step == StepId::Projection ? "dimension" : "key", col,
+                      step == StageId::Output || step == StageId::Projected ? "dimension" : "key", col,
                       formatValue(cpu).c_str(), formatValue(gpu).c_str(), double(diff.values(r, col)));
   }
   drawPanel(ImGui::GetWindowDrawList(), spec, L);

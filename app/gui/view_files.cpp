@@ -65,16 +65,9 @@ bool accept(AppState& app, const std::string& path) {
 }  // namespace
 
 void drawMenuBar(AppState& app) {
-  const ImGuiIO& io = ImGui::GetIO();
-  if (io.KeyCtrl && ImGui::IsKeyPressed('S', false)) {
-    if (app.doc.path.empty()) openFileChooser(app, Purpose::SaveSession, "session.json");
-    else saveSessionAs(app, app.doc.path);
-  }
-  if (io.KeyCtrl && ImGui::IsKeyPressed('O', false)) openFileChooser(app, Purpose::OpenSession, "");
-  if (io.KeyCtrl && ImGui::IsKeyPressed('Q', false)) quit(app);
   if (!ImGui::BeginMainMenuBar()) return;
   if (ImGui::BeginMenu("File")) {
-    if (ImGui::MenuItem("Samples…")) app.showSamples = true;
+    if (ImGui::MenuItem("Samples…")) showSamplesBrowser(app, true);
     if (ImGui::MenuItem("Open…", "Ctrl+O")) openFileChooser(app, Purpose::OpenSession, "");
     if (ImGui::MenuItem("Save", "Ctrl+S")) {
       if (app.doc.path.empty()) openFileChooser(app, Purpose::SaveSession, "session.json");
@@ -85,7 +78,8 @@ void drawMenuBar(AppState& app) {
     if (ImGui::MenuItem("Export heatmap as PNG…")) openFileChooser(app, Purpose::ExportPng, "heatmap.png");
     if (ImGui::MenuItem("Export heatmap as SVG…")) openFileChooser(app, Purpose::ExportSvg, "heatmap.svg");
     ImGui::SetNextItemWidth(120);
-    ImGui::SliderFloat("figure scale", &app.view.exportScale, 0.5f, 4.0f, "%.1f×");
+    float scale = app.view.exportScale;
+    if (ImGui::SliderFloat("figure scale", &scale, 0.5f, 4.0f, "%.1f×")) setExportScale(app, scale);
     if (ImGui::MenuItem("Export every stage (.npy)…")) openFileChooser(app, Purpose::ExportNumbers, "stages");
     if (ImGui::MenuItem("Export every stage (CSV)…")) openFileChooser(app, Purpose::ExportNumbers, "stages.csv");
     if (ImGui::MenuItem("Export all steps as PNG series…")) openFileChooser(app, Purpose::ExportSeries, "steps");
@@ -94,11 +88,14 @@ void drawMenuBar(AppState& app) {
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("View")) {
-    ImGui::MenuItem("Inputs and options", nullptr, &app.view.showInputs);
-    ImGui::MenuItem("Linked views", nullptr, &app.view.showLinked);
-    ImGui::MenuItem("Values in cells", nullptr, &app.view.showValues);
-    ImGui::MenuItem("Diverging map for signed values", nullptr, &app.view.divergingForSigned);
-    ImGui::MenuItem("Weights on a fixed 0–1 scale", nullptr, &app.view.probabilitiesZeroToOne);
+    const std::pair<const char*, ViewToggle> items[] = {
+        {"Inputs and options", ViewToggle::InputsPanel},
+        {"Linked views", ViewToggle::LinkedPanel},
+        {"Values in cells", ViewToggle::Values},
+        {"Diverging map for signed values", ViewToggle::DivergingForSigned},
+        {"Weights on a fixed 0–1 scale", ViewToggle::UnitRange}};
+    for (const auto& [label, which] : items)
+      if (ImGui::MenuItem(label, nullptr, viewToggle(app, which))) setViewToggle(app, which, !viewToggle(app, which));
     if (ImGui::BeginMenu("Colour map")) {
       for (int i = 0; i < 3; ++i)
         if (ImGui::MenuItem(colormapName(ColormapId(i)), nullptr, app.view.sequential == ColormapId(i)))
@@ -124,7 +121,7 @@ void drawSamplesBrowser(AppState& app) {
     static std::vector<SampleInfo> samples = listSamples();
     for (const SampleInfo& s : samples) {
       if (ImGui::Button(s.name.c_str(), ImVec2(200, 0))) {
-        app.showSamples = false;
+        showSamplesBrowser(app, false);
         loadSample(app, s.name);
       }
       ImGui::SameLine();
@@ -212,33 +209,7 @@ void drawRecoveryPrompt(AppState& app) {
     }
     return;
   }
-  if (!r.askQuit) return;
-  ImGui::OpenPopup("Save changes before quitting?");
-  if (ImGui::BeginPopupModal("Save changes before quitting?", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
-    const std::string name = app.doc.path.empty() ? std::string("This session") : app.doc.path;
-    ImGui::Text("%s has edits that are not saved.", name.c_str());
-    if (ImGui::Button("Save…", ImVec2(120, 0))) {
-      if (app.doc.path.empty()) {
-        r.askQuit = false;
-        r.quitAfterSave = true;
-        openFileChooser(app, Purpose::SaveSession, "session.json");
-      } else {
-        answerQuit(app, QuitAnswer::Save);
-      }
-      ImGui::CloseCurrentPopup();
-    }
-    ImGui::SameLine();
-    if (ImGui::Button("Don't save", ImVec2(120, 0))) {
-      answerQuit(app, QuitAnswer::DontSave);
-      ImGui::CloseCurrentPopup();
-    }
-    ImGui::SameLine();
-    if (ImGui::Button("Cancel", ImVec2(120, 0)) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) {
-      answerQuit(app, QuitAnswer::Cancel);
-      ImGui::CloseCurrentPopup();
-    }
-    ImGui::EndPopup();
-  }
+  drawQuitPrompt(app);
 }
 
 }  // namespace attnviz::gui

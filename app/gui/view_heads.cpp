@@ -20,7 +20,7 @@ void drawHeadsGrid(AppState& app) {
   const int perRow = std::clamp(int(width / (92 * s)), 1, 8);
   const float size = width / float(perRow) - 8 * s;
   for (int h = 0; h < heads; ++h) {
-    const StepView sv = stepView(d, app.view, StepId::Normalise, h);
+    const StepView sv = stepView(d, app.view, StageId::Weights, h);
     if (h % perRow != 0) ImGui::SameLine();
     ImGui::BeginGroup();
     const ImVec2 p = ImGui::GetCursorScreenPos();

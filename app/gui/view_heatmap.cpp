@@ -18,10 +18,10 @@ namespace attnviz::gui {
 
 namespace {
 
-void drawTooltip(AppState& app, StepId step, int head, int row, int col, ImVec2 cellMax, ImVec2 cellMin) {
+void drawTooltip(AppState& app, StageId step, int head, int row, int col, ImVec2 cellMax, ImVec2 cellMin) {
   const Document& d = app.doc;
   const AttentionTrace& t = d.trace();
-  const bool keyCol = step != StepId::Output && step != StepId::Projection;
+  const bool keyCol = step != StageId::Output && step != StageId::Projected;
   // Placed beside the cell (not at the mouse) so scripted hovers look the same as real ones.
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   const bool leftSide = cellMax.x > display.x * 0.55f;
@@ -33,7 +33,7 @@ void drawTooltip(AppState& app, StepId step, int head, int row, int col, ImVec2 
   const std::string k = keyCol ? keyLabel(d, col) : "d" + std::to_string(col);
   ImGui::TextColored(ImVec4(1, 0.85f, 0.35f, 1), "query %d “%s”  →  %s %d %s%s%s", row, q.c_str(),
                      keyCol ? "key" : "dimension", col, keyCol ? "“" : "(", k.c_str(), keyCol ? "”" : ")");
-  if (t.heads > 1 && step != StepId::Projection) {
+  if (t.heads > 1 && step != StageId::Projected) {
     ImGui::SameLine();
     ImGui::TextDisabled("head %d", head);
   }
@@ -41,7 +41,7 @@ void drawTooltip(AppState& app, StepId step, int head, int row, int col, ImVec2 
   ImGui::PushFont(fonts().mono);
   for (const std::string& line : deriveCell(d, step, head, row, col)) ImGui::TextUnformatted(line.c_str());
   ImGui::PopFont();
-  if (keyCol && step == StepId::Normalise && row < t.n) {
+  if (keyCol && step == StageId::Weights && row < t.n) {
     const HeadTrace& h = t.head[std::size_t(std::clamp(head, 0, t.heads - 1))];
     if (!h.stats.fullyMasked[std::size_t(row)]) {
       ImGui::TextDisabled("row %d: entropy %.3f nats, max weight %.3f at “%s”", row, double(h.stats.entropy(row)),
@@ -53,7 +53,7 @@ void drawTooltip(AppState& app, StepId step, int head, int row, int col, ImVec2 
 }
 
 // One panel: layout, mouse interaction, drawing. Returns the layout for the caller's records.
-PanelLayout panel(AppState& app, StepId step, int head, ImVec2 min, ImVec2 max, bool labels, bool interactive,
+PanelLayout panel(AppState& app, StageId step, int head, ImVec2 min, ImVec2 max, bool labels, bool interactive,
                   HeatmapCamera& camera, const char* id, const StepRange* sharedRange = nullptr) {
   Document& d = app.doc;
   const StepView sv = stepView(d, app.view, step, head);
@@ -68,13 +68,13 @@ PanelLayout panel(AppState& app, StepId step, int head, ImVec2 min, ImVec2 max, 
   spec.colLabels = labels ? &cols : nullptr;
   spec.valueText = app.view.showValues;
   spec.colourBar = labels;
-  if (step == StepId::RowSum && labels && step != StepId::Projection)
+  if (step == StageId::RowSum && labels && step != StageId::Projected)
     spec.rowSums = &d.trace().head[std::size_t(std::clamp(head, 0, d.trace().heads - 1))].rowSum;
   const ViewState& v = d.session.view;
-  const bool keyCols = step != StepId::Output && step != StepId::Projection;
+  const bool keyCols = step != StageId::Output && step != StageId::Projected;
   spec.pinRow = v.selectedRow;
   spec.pinCol = keyCols ? v.selectedCol : -1;
-  const bool hoverHere = app.hover.head == head || app.hover.head < 0 || step == StepId::Projection;
+  const bool hoverHere = app.hover.head == head || app.hover.head < 0 || step == StageId::Projected;
   if (hoverHere) {
     spec.hoverRow = app.hover.row;
     spec.hoverCol = app.hover.col;
@@ -95,14 +95,12 @@ PanelLayout panel(AppState& app, StepId step, int head, ImVec2 min, ImVec2 max, 
       zoomView(app, std::pow(1.2f, io.MouseWheel), ac, ar);
     }
     if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 4) && &camera == &app.camera) {
-      camera.fit = false;
-      camera.originCol -= io.MouseDelta.x / L.cellW;
-      camera.originRow -= io.MouseDelta.y / L.cellH;
+      panView(app, -io.MouseDelta.x / L.cellW, -io.MouseDelta.y / L.cellH);
     }
     if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) fitView(app);
     else if (ImGui::IsItemDeactivated() && onCell &&
              std::hypot(io.MousePos.x - io.MouseClickedPos[0].x, io.MousePos.y - io.MouseClickedPos[0].y) < 4) {
-      if (app.view.paintMask && step == StepId::Mask) toggleMaskCell(app, r, keyCols ? c : -1);
+      if (app.view.paintMask && step == StageId::Masked) toggleMaskCell(app, r, keyCols ? c : -1);
       else pinCell(app, r, keyCols ? c : -1);
     }
   }
@@ -149,18 +147,18 @@ void drawHeatmapView(AppState& app) {
     return;
   }
   const ViewState& v = d.session.view;
-  const StepId step = stepAt(v.step);
+  const StageId step = stepAt(v.step);
   const int heads = d.trace().heads;
-  const StepInfo& info = stepInfo(step);
+  const StageInfo& info = stageInfo(step);
 
   // Toolbar: what is shown, head switcher, fit and value toggles.
   ImGui::PushFont(fonts().title);
-  ImGui::Text("%s  %s", info.label, info.name);
+  ImGui::Text("%s  %s", info.label, info.title);
   ImGui::PopFont();
   ImGui::SameLine();
   const Matrix* shape = stepView(d, app.view, step, v.head).values;
   ImGui::TextDisabled("  %ld × %ld", long(shape->rows()), long(shape->cols()));
-  if (heads > 1 && step != StepId::Projection) {
+  if (heads > 1 && step != StageId::Projected) {
     ImGui::SameLine();
     ImGui::TextUnformatted("   head");
     for (int h = -1; h < heads; ++h) {
@@ -173,7 +171,8 @@ void drawHeatmapView(AppState& app) {
   ImGui::SameLine();
   if (ImGui::SmallButton("Fit")) fitView(app);
   ImGui::SameLine();
-  ImGui::Checkbox("values", &app.view.showValues);
+  bool values = viewToggle(app, ViewToggle::Values);
+  if (ImGui::Checkbox("values", &values)) setViewToggle(app, ViewToggle::Values, values);
 
   if (d.stale || isComputing(d)) drawProgress(d);
   if (!d.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", d.error.c_str());
@@ -181,8 +180,8 @@ void drawHeatmapView(AppState& app) {
   const ImVec2 min = ImGui::GetCursorScreenPos();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const ImVec2 max(min.x + avail.x, min.y + avail.y);
-  if (v.head >= 0 || step == StepId::Projection || heads == 1) {
-    const int head = step == StepId::Projection ? 0 : std::max(0, v.head);
+  if (v.head >= 0 || step == StageId::Projected || heads == 1) {
+    const int head = step == StageId::Projected ? 0 : std::max(0, v.head);
     PanelLayout L = panel(app, step, head, min, max, true, true, app.camera, "##cells");
     HeatmapGeometry& g = app.geometry;
     const StepView sv = stepView(d, app.view, step, head);

@@ -158,10 +158,9 @@ void matricesMode(AppState& app) {
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("CSV, TSV, whitespace or a NumPy-printed array");
       ImGui::SameLine();
       if (ImGui::SmallButton("load…")) {
-        app.chooser.open = true;
-        app.chooser.purpose = slot == MatrixSlot::Q ? FileChooser::Purpose::LoadMatrixQ
-                              : slot == MatrixSlot::K ? FileChooser::Purpose::LoadMatrixK
-                                                      : FileChooser::Purpose::LoadMatrixV;
+        chooseFile(app, slot == MatrixSlot::Q   ? FileChooser::Purpose::LoadMatrixQ
+                        : slot == MatrixSlot::K ? FileChooser::Purpose::LoadMatrixK
+                                                : FileChooser::Purpose::LoadMatrixV);
       }
       if (m.size() > kEditableCells) ImGui::TextDisabled("large: shown read-only; load or paste to change");
       MatrixSlot sl = slot;
@@ -179,7 +178,7 @@ void drawInputsPanel(AppState& app) {
   ImGui::SameLine();
   if (ImGui::RadioButton("matrices Q, K, V", s.mode == InputMode::Matrices)) setInputMode(app, InputMode::Matrices);
   ImGui::SameLine();
-  if (ImGui::SmallButton("samples…")) app.showSamples = true;
+  if (ImGui::SmallButton("samples…")) showSamplesBrowser(app, true);
   if (!s.name.empty()) ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "%s", s.name.c_str());
   if (!s.description.empty() && ImGui::IsItemHovered()) {
     ImGui::BeginTooltip();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "actions.hpp"
 #include "derivation.hpp"
 #include "linked.hpp"
 #include "views.hpp"
@@ -21,7 +22,8 @@ void drawLinesView(AppState& app) {
   const int head = focusHead(app);
   const HeadTrace& h = t.head[std::size_t(head)];
   ImGui::SetNextItemWidth(150 * ImGui::GetFontSize() / 16);
-  ImGui::SliderFloat("threshold", &app.view.linesThreshold, 0.0f, 0.5f, "%.2f");
+  float threshold = app.view.linesThreshold;
+  if (ImGui::SliderFloat("threshold", &threshold, 0.0f, 0.5f, "%.2f")) setLinesThreshold(app, threshold);
   if (t.n > kMaxTokens || t.m > kMaxTokens) {
     ImGui::TextDisabled("%d × %d tokens: too many for lines; use the heatmap", t.n, t.m);
     return;

@@ -68,8 +68,7 @@ void drawOptionsPanel(AppState& app) {
   }
   ImGui::SameLine();
   if (ImGui::SmallButton("load mask…")) {
-    app.chooser.open = true;
-    app.chooser.purpose = FileChooser::Purpose::LoadMask;
+    chooseFile(app, FileChooser::Purpose::LoadMask);
   }
 
   ImGui::Separator();
@@ -92,9 +91,14 @@ void drawOptionsPanel(AppState& app) {
   ImGui::Separator();
   int cmap = int(app.view.sequential);
   if (ImGui::Combo("colour map", &cmap, "viridis\0magma\0cividis (colour-blind safe)\0")) setColormap(app, ColormapId(cmap));
-  ImGui::Checkbox("diverging map for signed values", &app.view.divergingForSigned);
-  ImGui::Checkbox("weights on a fixed 0–1 scale", &app.view.probabilitiesZeroToOne);
-  ImGui::Checkbox("values in cells", &app.view.showValues);
+  const std::pair<const char*, ViewToggle> toggles[] = {
+      {"diverging map for signed values", ViewToggle::DivergingForSigned},
+      {"weights on a fixed 0–1 scale", ViewToggle::UnitRange},
+      {"values in cells", ViewToggle::Values}};
+  for (const auto& [label, which] : toggles) {
+    bool on = viewToggle(app, which);
+    if (ImGui::Checkbox(label, &on)) setViewToggle(app, which, on);
+  }
   ImGui::PopItemWidth();
 }
 

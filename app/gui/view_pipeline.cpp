@@ -1,5 +1,5 @@
 // The pipeline strip: every step as a chip, Previous/Next/Play, and the current step's formula
-// and explanation. Also the step-through keyboard shortcuts.
+// and explanation. Also every keyboard shortcut of the app.
 #include <imgui.h>
 
 #include "actions.hpp"
@@ -9,22 +9,26 @@
 
 namespace attnviz::gui {
 
-namespace {
-const char* kShort[kStepCount] = {"QKᵀ", "scale", "mask", "−max", "exp", "Σ", "÷Σ", "AV", "W_O"};
-}
 
 void recordItemRect(AppState& app, const char* name) {
   const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
   app.widgetRects[name] = {a.x, a.y, b.x, b.y};
 }
 
+// Every keyboard shortcut of the app, in one place.
 void handleShortcuts(AppState& app) {
   const ImGuiIO& io = ImGui::GetIO();
+  if (io.KeyCtrl && ImGui::IsKeyPressed('S', false)) {
+    if (app.doc.path.empty()) openFileChooser(app, FileChooser::Purpose::SaveSession, "session.json");
+    else saveSessionAs(app, app.doc.path);
+  }
+  if (io.KeyCtrl && ImGui::IsKeyPressed('O', false)) openFileChooser(app, FileChooser::Purpose::OpenSession, "");
+  if (io.KeyCtrl && ImGui::IsKeyPressed('Q', false)) quit(app);
   if (io.WantTextInput) return;  // arrows move the text cursor while typing
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) stepNext(app);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) stepPrev(app);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Home), false)) stepGoto(app, 0);
-  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_End), false)) stepGoto(app, kStepCount);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_End), false)) stepGoto(app, kStageCount);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false)) togglePlay(app);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) pinCell(app, -1, -1);
   if (ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) fitView(app);
@@ -38,7 +42,7 @@ void drawPipelineStrip(AppState& app) {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Previous step (←)");
   ImGui::SameLine();
   for (int i = 0; i < count; ++i) {
-    const StepInfo& info = stepInfo(stepAt(i));
+    const StageInfo& info = stageInfo(stepAt(i));
     const bool sub = info.label[1] != 0;
     if (i > 0) {
       ImGui::SameLine(0, sub && info.label[1] != 'a' ? 2 : 3);
@@ -51,10 +55,10 @@ void drawPipelineStrip(AppState& app) {
     ImGui::PushStyleColor(ImGuiCol_Button, on ? ImVec4(0.26f, 0.52f, 0.88f, 1) : sub ? ImVec4(0.22f, 0.25f, 0.32f, 1)
                                                                                    : ImVec4(0.20f, 0.29f, 0.42f, 1));
     char label[64];
-    std::snprintf(label, sizeof label, "%s %s##step%d", info.label, kShort[i], i);
+    std::snprintf(label, sizeof label, "%s %s##step%d", info.label, info.chip, i);
     if (ImGui::Button(label)) stepGoto(app, i);
     ImGui::PopStyleColor();
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s", info.name, info.formula);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s", info.title, info.formula);
   }
   ImGui::SameLine();
   if (ImGui::ArrowButton("##next", ImGuiDir_Right)) stepNext(app);
@@ -66,9 +70,10 @@ void drawPipelineStrip(AppState& app) {
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Play through the steps (Space)");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(120 * ImGui::GetFontSize() / 16);
-  ImGui::SliderFloat("##speed", &app.view.playStepsPerSecond, 0.2f, 5.0f, "%.1f steps/s",
-                     ImGuiSliderFlags_Logarithmic);
-  const StepInfo& info = stepInfo(stepAt(current));
+  float speed = app.view.playStepsPerSecond;
+  if (ImGui::SliderFloat("##speed", &speed, 0.2f, 5.0f, "%.1f steps/s", ImGuiSliderFlags_Logarithmic))
+    setPlaySpeed(app, speed);
+  const StageInfo& info = stageInfo(stepAt(current));
   ImGui::SameLine(0, 20);
   ImGui::PushFont(fonts().mono);
   ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1), "%s", info.formula);

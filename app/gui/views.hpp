@@ -13,6 +13,7 @@ void drawFileChooser(AppState& app);   // view_files.cpp
 void drawSamplesBrowser(AppState& app);
 void drawRecoveryPrompt(AppState& app);
 void drawReplacePrompt(AppState& app); // view_replace.cpp: Save / Don't save / Cancel before replacing
+void drawQuitPrompt(AppState& app);    // view_replace.cpp: the same question before quitting
 void openFileChooser(AppState& app, FileChooser::Purpose purpose, const std::string& suggested);
 void drawPipelineStrip(AppState& app); // view_pipeline.cpp
 void drawHeatmapView(AppState& app);   // view_heatmap.cpp
@@ -25,7 +26,7 @@ void drawLinesView(AppState& app);     // view_lines.cpp
 void drawHeadsGrid(AppState& app);     // view_heads.cpp
 void drawStatsTable(AppState& app);    // view_stats.cpp
 void drawStatusBar(AppState& app);     // view_status.cpp
-void handleShortcuts(AppState& app);   // view_pipeline.cpp: ←/→, space, Home/End
+void handleShortcuts(AppState& app);   // view_pipeline.cpp: every keyboard shortcut (Ctrl+S/O/Q, ←/→, …)
 void recordItemRect(AppState& app, const char* name);  // the last ImGui item's rectangle
 
 }  // namespace attnviz::gui

@@ -140,4 +140,20 @@ ValueRange autoRange(const float* values, std::size_t count, bool symmetric, con
   return {lo, hi};
 }
 
+Colormap stageColormap(StageId stage, const StageColours& c) {
+  const bool signedValues = stageInfo(stage).kind == ValueKind::Signed;
+  return signedValues && c.divergingForSigned ? Colormap::RdBu : c.sequential;
+}
+
+ValueRange stageRange(StageId stage, Colormap map, const float* values, std::size_t count, const StageColours& c) {
+  if (stageInfo(stage).kind == ValueKind::Signed || isDiverging(map)) return autoRange(values, count, isDiverging(map));
+  // exp values and weights lie in [0, 1]; the top of the scale is their largest value, so
+  // rows of small weights are still told apart.
+  if (c.unitRange) return {0, 1};
+  float hi = 0;
+  for (std::size_t i = 0; i < count; ++i)
+    if (std::isfinite(values[i])) hi = std::max(hi, values[i]);
+  return {0, hi > 0 ? hi : 1};
+}
+
 }  // namespace attnviz

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "stages.hpp"
+
 namespace attnviz {
 
 // Viridis, magma and cividis are perceptually uniform and colour-blind safe (cividis is tuned
@@ -53,5 +55,20 @@ struct ValueRange {
 // that lo < hi always holds: empty → [0, 1] ([-1, 1] symmetric).
 ValueRange autoRange(const float* values, std::size_t count, bool symmetric,
                      const std::uint8_t* mask = nullptr);
+
+// The colour rule of a stage (stages.hpp), the one the app's heatmap and every figure use.
+// Signed stages: the diverging map centred on 0 (or, with divergingForSigned off, the
+// sequential map over [min, max]). exp, row sums and weights: the sequential map over
+// [0, max], or [0, 1] with unitRange.
+struct StageColours {
+  Colormap sequential = Colormap::Viridis;
+  bool divergingForSigned = true;
+  bool unitRange = false;
+};
+Colormap stageColormap(StageId stage, const StageColours& colours = {});
+// The range for `values` (the stage's display values: masked cells are -inf and ignored)
+// drawn with `map`.
+ValueRange stageRange(StageId stage, Colormap map, const float* values, std::size_t count,
+                      const StageColours& colours = {});
 
 }  // namespace attnviz

@@ -14,17 +14,6 @@ namespace {
 
 // ---------------------------------------------------------------- names and numbers
 
-const char* stageTitle(FigureStage s) {
-  switch (s) {
-    case FigureStage::Scores: return "raw scores QK\u1D40";
-    case FigureStage::Scaled: return "scaled scores";
-    case FigureStage::Masked: return "masked scores";
-    case FigureStage::Weights: return "attention weights";
-    case FigureStage::Output: return "output AV";
-  }
-  return "";
-}
-
 // Locale-independent, so a GUI that called setlocale() still writes "0.5", never "0,5".
 std::string fixed(double v, int decimals) {
   char buf[64];
@@ -530,29 +519,7 @@ void svgText(std::string& out, const TextItem& t) {
 
 // ---------------------------------------------------------------- public
 
-FigureStage parseFigureStage(const std::string& name) {
-  if (name == "scores") return FigureStage::Scores;
-  if (name == "scaled") return FigureStage::Scaled;
-  if (name == "masked") return FigureStage::Masked;
-  if (name == "weights") return FigureStage::Weights;
-  if (name == "output") return FigureStage::Output;
-  throw Error("unknown stage \"" + name + "\" (expected scores, scaled, masked, weights or output)");
-}
-
-const char* toString(FigureStage stage) {
-  switch (stage) {
-    case FigureStage::Scores: return "scores";
-    case FigureStage::Scaled: return "scaled";
-    case FigureStage::Masked: return "masked";
-    case FigureStage::Weights: return "weights";
-    case FigureStage::Output: return "output";
-  }
-  return "?";
-}
-
-Colormap defaultColormap(FigureStage stage) {
-  return stage == FigureStage::Weights ? Colormap::Viridis : Colormap::RdBu;
-}
+Colormap defaultColormap(StageId stage) { return stageColormap(stage); }
 
 FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<std::string>& queryLabels,
                                 const std::vector<std::string>& keyLabels, const std::string& inputName,
@@ -569,73 +536,67 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
   if (!(o.scale >= 0.25f && o.scale <= 8)) throw Error("scale must be between 0.25 and 8 (got " + shortest(o.scale) + ")");
   if (o.cellPx < 0 || o.cellPx > 512) throw Error("cell size must be between 1 and 512 pixels");
 
-  Matrix HeadTrace::*member = nullptr;
-  switch (o.stage) {
-    case FigureStage::Scores: member = &HeadTrace::scores; break;
-    case FigureStage::Scaled: member = &HeadTrace::scaled; break;
-    case FigureStage::Masked: member = &HeadTrace::masked; break;
-    case FigureStage::Weights: member = &HeadTrace::weights; break;
-    case FigureStage::Output: member = &HeadTrace::output; break;
-  }
+  const StageInfo& info = stageInfo(o.stage);
+  if (!stageExists(trace, o.stage))
+    throw Error(std::string("stage ") + info.name + " needs an output projection W_O (token mode)");
+  const bool projected = info.shape == StageShape::Projected;
+  const bool output = info.shape == StageShape::HeadOutput || projected;
 
   FigureRequest r;
   for (int h = 0; h < H; ++h) {
-    if (o.head != kAllHeads && h != o.head) continue;
-    r.panels.push_back({"head " + std::to_string(h), trace.head[h].*member});
+    if (projected ? h > 0 : o.head != kAllHeads && h != o.head) continue;
+    Matrix scratch;
+    const Matrix& values = stageDisplay(trace, o.stage, h, scratch);
+    r.panels.push_back({projected ? "" : "head " + std::to_string(h), values});
   }
   const int n = trace.n, m = trace.m;
-  const bool output = o.stage == FigureStage::Output;
-  const bool maskApplies = o.stage == FigureStage::Masked || o.stage == FigureStage::Weights;
-  if (maskApplies && trace.options.mask != MaskKind::None) {
+  if (info.masked && trace.options.mask != MaskKind::None) {
     r.mask.resize(n, m);
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < m; ++j) r.mask(i, j) = isAllowed(trace.options, n, m, i, j) ? 1 : 0;
   }
-  // A fully masked row has zero weights (and output): show it as masked, never as "0".
-  if (o.stage == FigureStage::Weights) {
-    for (int i = 0; i < n; ++i) {
-      if (i >= int(trace.head[0].stats.fullyMasked.size()) || !trace.head[0].stats.fullyMasked[i]) continue;
-      if (!r.mask.size()) r.mask = MaskMatrix::Ones(n, m);
-      r.mask.row(i).setZero();
-    }
-  }
   r.rowLabels = queryLabels;
-  if (!output) r.colLabels = keyLabels;
+  const long cols = r.panels[0].values.cols();
+  r.colLabels = stageColumnLabels(trace, o.stage, keyLabels);
   r.rowAxis = "query";
   r.colAxis = output ? "output dimension" : "key";
   r.colormap = o.colormap.value_or(defaultColormap(o.stage));
   if (o.range) {
     r.range = *o.range;
   } else {
-    // One scale shared by every panel, so heads can be compared by colour: the auto range of
-    // the panels' extremes (two values per panel) is the auto range of all their values.
+    // One scale shared by every panel, so heads can be compared by colour: the range of the
+    // panels' extremes (two values per panel) is the range of all their values. Masked cells
+    // are -inf in the display values and so never count.
     std::vector<float> extremes;
-    const std::uint8_t* mask = r.mask.size() ? r.mask.data() : nullptr;
     for (const FigurePanel& p : r.panels) {
       float lo = INFINITY, hi = -INFINITY;
       for (long k = 0; k < p.values.size(); ++k) {
         const float v = p.values.data()[k];
-        if ((mask && !mask[k]) || !std::isfinite(v)) continue;
+        if (!std::isfinite(v)) continue;
         lo = std::min(lo, v);
         hi = std::max(hi, v);
       }
       if (lo <= hi) extremes.insert(extremes.end(), {lo, hi});
     }
-    r.range = autoRange(extremes.data(), extremes.size(), isDiverging(r.colormap));
+    StageColours colours;
+    colours.unitRange = o.unitRange;
+    r.range = stageRange(o.stage, r.colormap, extremes.data(), extremes.size(), colours);
   }
-  r.colorbarLabel = stageTitle(o.stage);
+  r.colorbarLabel = info.quantity;
   if (o.title) {
     r.title = *o.title;
   } else {
-    const std::string which = o.head == kAllHeads ? (H == 1 ? "head 0" : "all " + std::to_string(H) + " heads")
-                                                  : "head " + std::to_string(o.head) + " of " + std::to_string(H);
-    r.title = inputName + ": " + stageTitle(o.stage) + ", " + which;
-    std::string scoreText = trace.options.score == ScoreFunction::Scaled ? "scaled dot product"
-                            : trace.options.score == ScoreFunction::Dot ? "dot product"
-                                                                        : "cosine";
-    r.subtitle = std::to_string(n) + " queries \u00D7 " + std::to_string(m) + " keys \u00B7 " + scoreText +
-                 " (scale " + shortest(trace.head[0].scale) + ") \u00B7 temperature " +
-                 shortest(trace.options.temperature) + " \u00B7 mask " + toString(trace.options.mask);
+    const std::string which = projected ? "all heads"
+                              : o.head == kAllHeads ? (H == 1 ? "head 0" : "all " + std::to_string(H) + " heads")
+                                                    : "head " + std::to_string(o.head) + " of " + std::to_string(H);
+    r.title = inputName + ": " + info.label + " " + info.title + ", " + which;
+    const std::string scoreText = trace.options.score == ScoreFunction::Scaled ? "scaled dot product"
+                                  : trace.options.score == ScoreFunction::Dot ? "dot product"
+                                                                              : "cosine";
+    const std::string shape = output ? std::to_string(n) + " queries \u00D7 " + std::to_string(cols) + " dimensions"
+                                     : std::to_string(n) + " queries \u00D7 " + std::to_string(m) + " keys";
+    r.subtitle = shape + " \u00B7 " + scoreText + " (" + describeScale(trace.options, trace.headKeyWidth()) +
+                 ") \u00B7 mask " + toString(trace.options.mask);
   }
   r.cellPx = o.cellPx;
   r.values = o.values;

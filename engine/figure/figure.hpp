@@ -3,7 +3,7 @@
 // `attnviz export` and the desktop app's export action, so both produce identical files:
 //
 //   FigureOptions o;                       // what the user chose (CLI flags / export dialog)
-//   o.stage = FigureStage::Weights; o.head = kAllHeads;
+//   o.stage = StageId::Weights; o.head = kAllHeads;
 //   FigureRequest r = makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels,
 //                                       "pronoun", o);          // throws Error
 //   writeFileAtomic("fig.png", renderFigurePng(r));
@@ -28,11 +28,9 @@
 
 namespace attnviz {
 
-enum class FigureStage { Scores, Scaled, Masked, Weights, Output };
-FigureStage parseFigureStage(const std::string& name);  // scores|scaled|masked|weights|output; throws Error
-const char* toString(FigureStage stage);
-// The default colour map: viridis for weights, rdbu (centred on 0) for the signed stages.
-Colormap defaultColormap(FigureStage stage);
+// Stages are the registry's (stages.hpp): every one of them can be drawn. The default colour
+// map and range follow the stage's colour rule (stageColormap, stageRange), as on screen.
+Colormap defaultColormap(StageId stage);
 
 inline constexpr int kAllHeads = -1;
 inline constexpr long kMaxVectorCells = 128L * 128L;  // per panel, for SVG <rect> cells
@@ -40,10 +38,11 @@ inline constexpr long kMaxFigurePixels = 1L << 27;    // width·height of the im
 
 // What the user picks: the `attnviz export` flags, or the app's export dialog.
 struct FigureOptions {
-  FigureStage stage = FigureStage::Weights;
-  int head = 0;                          // 0-based, or kAllHeads for small multiples
+  StageId stage = StageId::Weights;
+  int head = 0;                          // 0-based, or kAllHeads for small multiples (projected: one)
   std::optional<Colormap> colormap;      // default: defaultColormap(stage)
-  std::optional<ValueRange> range;       // default: autoRange over every panel shown
+  std::optional<ValueRange> range;       // default: stageRange over every panel shown
+  bool unitRange = false;                // exp, row sums and weights on [0, 1] instead of [0, max]
   int cellPx = 0;                        // pixels per cell before `scale`; 0 = automatic
   bool values = false;                   // print each value inside its cell
   bool labels = true;                    // token labels and axis names
@@ -72,10 +71,11 @@ struct FigureRequest {
   float scale = 1;
 };
 
-// Builds the request for one stage of `trace`. inputName names the input in the title (the
-// sample name, session file or "tokens"). The mask is drawn on the masked and weights stages
-// (on scores and scaled it is not applied yet). Throws Error for a head out of range, a range
-// with MIN >= MAX, or sizes out of bounds.
+// Builds the request for one stage of `trace`: the panels hold stageDisplay(), exactly what the
+// app's heatmap shows. inputName names the input in the title (the sample name, session file or
+// "tokens"). The mask is drawn from the masked stage on (on scores and scaled it is not applied
+// yet). Throws Error for a head out of range, a stage the trace lacks (projected without W_O),
+// a range with MIN >= MAX, or sizes out of bounds.
 FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<std::string>& queryLabels,
                                 const std::vector<std::string>& keyLabels, const std::string& inputName,
                                 const FigureOptions& options);

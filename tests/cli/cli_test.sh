@@ -45,9 +45,29 @@ import json, sys, numpy as np, os
 d = sys.argv[1]
 t = json.load(open(os.path.join(d, "trace.json")))
 H, n, m, dv = t["shapes"]["heads"], t["shapes"]["n"], t["shapes"]["m"], t["shapes"]["d_v"]
-for name in ["scores", "scaled", "masked", "weights"]:
+tokens = t["input"]["mode"] == "tokens"
+# One file per stage of the registry, named as `export --stage` names them (the app's
+# File > Export numbers writes the same files).
+stages = ["scores", "scaled", "masked", "minus_row_max", "exp", "row_sum", "weights", "output"]
+assert t["stages"] == stages + (["projected"] if tokens else []), t["stages"]
+assert sorted(f for f in os.listdir(d) if f.endswith(".npy")) == sorted(
+    [s + ".npy" for s in t["stages"]] + ["q.npy", "k.npy", "v.npy"]), os.listdir(d)
+for name in ["scores", "scaled", "masked", "minus_row_max", "exp", "weights"]:
     a = np.load(os.path.join(d, name + ".npy"))
     assert a.shape == (H, n, m) and a.dtype == np.float32, (name, a.shape)
+masked, e = np.load(os.path.join(d, "masked.npy")), np.load(os.path.join(d, "exp.npy"))
+allowed = np.isfinite(masked)
+shifted = np.load(os.path.join(d, "minus_row_max.npy"))
+rows = allowed.any(axis=2)
+assert np.array_equal(np.isfinite(shifted), allowed)
+assert np.allclose(shifted[allowed], (masked - np.where(rows, np.where(allowed, masked, -np.inf).max(axis=2), 0)[..., None])[allowed])
+assert np.allclose(np.load(os.path.join(d, "row_sum.npy")), e.sum(axis=2), rtol=1e-5) and np.load(os.path.join(d, "row_sum.npy")).shape == (H, n)
+dk = t["shapes"]["d_k"]
+assert np.load(os.path.join(d, "q.npy")).shape == (H, n, dk // H)
+assert np.load(os.path.join(d, "k.npy")).shape == (H, m, dk // H)
+assert np.load(os.path.join(d, "v.npy")).shape == (H, m, dv // H)
+o = t["options"]  # the factor stated once: base_scale ÷ temperature = effective_scale
+assert abs(o["base_scale"] / o["temperature"] - o["effective_scale"]) <= 1e-6 * abs(o["effective_scale"])
 w = np.load(os.path.join(d, "weights.npy"))
 assert np.isfinite(w).all()
 masked_rows = np.array(t["rows"][0]["fully_masked"])
@@ -58,7 +78,8 @@ assert o.shape == (H, n, dv // H), o.shape
 if t["input"]["mode"] == "tokens":
     tok = json.load(open(os.path.join(d, "tokens.json")))
     assert len(tok["queries"]) == n and len(tok["keys"]) == m
-    assert np.load(os.path.join(d, "projected.npy")).shape[0] == n
+    p = np.load(os.path.join(d, "projected.npy"))
+    assert p.shape == (n, t["shapes"]["d_out"]), p.shape
 PY
 done
 

@@ -28,7 +28,9 @@ TEST(Session, RoundTripKeepsInputsOptionsAndView) {
   s.options.mask = MaskKind::Custom;
   s.options.customMask = MaskMatrix::Ones(2, 3);
   s.options.customMask(1, 2) = 0;
-  s.view = {3, 0, 1, 2};
+  s.view.step = 3;
+  s.view.selectedRow = 1;
+  s.view.selectedCol = 2;
   const Session back = parseSession(serializeSession(s), "rt.json");
   EXPECT_TRUE(back.matrices.q == s.matrices.q);
   EXPECT_TRUE(back.matrices.k == s.matrices.k);

@@ -31,7 +31,7 @@ const AttentionTrace& traceOf(int n) {
 
 FigureRequest requestOf(int n, bool labels) {
   FigureOptions o;
-  o.stage = FigureStage::Weights;
+  o.stage = StageId::Weights;
   o.cellPx = 1;
   o.labels = labels;
   return makeFigureRequest(traceOf(n), {}, {}, "bench", o);

@@ -15,6 +15,7 @@
 #include "figure/font.hpp"
 #include "matrix_io.hpp"
 #include "session.hpp"
+#include "stages.hpp"
 
 namespace {
 
@@ -357,12 +358,28 @@ TEST(FigureOutput, SameRequestGivesIdenticalBytes) {
 
 // ------------------------------------------------------------------ requests from a trace
 
+// A sample's trace and labels, and the figure request for them.
+struct SampleTrace {
+  std::string name;
+  Session s;
+  PreparedSession p;
+  AttentionTrace t;
+  explicit SampleTrace(const std::string& sample, float temperature = 0) : name(sample), s(loadSample(sample)) {
+    if (temperature > 0) s.options.temperature = temperature;
+    p = prepare(s);
+    t = computeAttention(p.inputs, s.options);
+  }
+  FigureRequest request(const FigureOptions& o) const {
+    return makeFigureRequest(t, p.queryLabels, p.keyLabels, name, o);
+  }
+};
+
 TEST(FigureRequestFromTrace, DefaultsRangesMaskAndTitle) {
   const Session s = loadSample("causal-lm");
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   FigureOptions o;
-  o.stage = FigureStage::Weights;
+  o.stage = StageId::Weights;
   o.head = kAllHeads;
   FigureRequest r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm", o);
   EXPECT_EQ(int(r.panels.size()), t.heads);
@@ -372,7 +389,7 @@ TEST(FigureRequestFromTrace, DefaultsRangesMaskAndTitle) {
   EXPECT_NE(r.title.find("causal-lm"), std::string::npos);
   EXPECT_NE(r.subtitle.find("mask causal"), std::string::npos);
 
-  o.stage = FigureStage::Scores;
+  o.stage = StageId::Scores;
   o.head = 0;
   r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm", o);
   EXPECT_EQ(r.colormap, Colormap::RdBu);
@@ -384,6 +401,66 @@ TEST(FigureRequestFromTrace, DefaultsRangesMaskAndTitle) {
   o.head = 0;
   o.range = ValueRange{1, 1};
   EXPECT_THROW(makeFigureRequest(t, p.queryLabels, p.keyLabels, "x", o), Error);
+}
+
+// Each stage has its own colour rule, the app's: [0, max] for exp, row sums and weights,
+// centred on 0 for the signed stages; the colour bar names the stage's own values.
+TEST(FigureRequestFromTrace, EveryStageHasItsOwnRangeAndLabel) {
+  const SampleTrace pronoun("pronoun");
+  const AttentionTrace& t = pronoun.t;
+  for (const StageInfo& st : stageList()) {
+    SCOPED_TRACE(st.name);
+    FigureOptions o;
+    o.stage = st.id;
+    const FigureRequest r = pronoun.request(o);
+    ASSERT_EQ(r.panels.size(), 1u);
+    Matrix scratch;
+    const Matrix& shown = stageDisplay(t, st.id, 0, scratch);
+    EXPECT_TRUE(r.panels[0].values == shown);
+    const float top = shown.maxCoeff(), bottom = shown.minCoeff();
+    EXPECT_EQ(r.colorbarLabel, st.quantity);
+    if (st.kind == ValueKind::Signed) {
+      EXPECT_EQ(r.colormap, Colormap::RdBu);
+      EXPECT_EQ(r.range.hi, std::max(std::fabs(top), std::fabs(bottom)));
+      EXPECT_EQ(r.range.lo, -r.range.hi);
+    } else {
+      EXPECT_EQ(r.colormap, Colormap::Viridis);
+      EXPECT_EQ(r.range.lo, 0);  // the screen's [0, max], not [min, max]
+      EXPECT_EQ(r.range.hi, top);
+    }
+  }
+  FigureOptions o;
+  o.stage = StageId::Exp;
+  EXPECT_EQ(pronoun.request(o).range.hi, 1.0f);  // exp(0) in each row
+  o.unitRange = true;
+  o.stage = StageId::Weights;
+  EXPECT_EQ(pronoun.request(o).range, (ValueRange{0, 1}));
+}
+
+TEST(FigureRequestFromTrace, ProjectedIsOnePanelOfDimensions) {
+  const SampleTrace pronoun("pronoun");
+  const AttentionTrace& t = pronoun.t;
+  FigureOptions o;
+  o.stage = StageId::Projected;
+  o.head = kAllHeads;
+  const FigureRequest r = pronoun.request(o);
+  ASSERT_EQ(r.panels.size(), 1u);
+  EXPECT_TRUE(r.panels[0].values == t.projected);
+  EXPECT_EQ(r.range.hi, t.projected.cwiseAbs().maxCoeff());
+  EXPECT_NE(r.subtitle.find("11 queries \u00D7 32 dimensions"), std::string::npos) << r.subtitle;
+  EXPECT_EQ(r.colLabels.size(), 32u);
+  EXPECT_EQ(r.colAxis, "output dimension");
+
+  EXPECT_THROW(SampleTrace("temperature").request(o), Error);  // matrices: no W_O
+}
+
+TEST(FigureRequestFromTrace, SubtitleStatesTheFactorOnce) {
+  const SampleTrace cold("temperature", 0.1f);
+  const FigureRequest r = cold.request(FigureOptions{});
+  const std::string want = describeScale(cold.s.options, cold.t.headKeyWidth());
+  EXPECT_NE(r.subtitle.find("(" + want + ")"), std::string::npos) << r.subtitle;
+  EXPECT_NE(want.find("\u00F7 temperature 0.1 \u2192"), std::string::npos) << want;
+  EXPECT_EQ(r.subtitle.find("\u00B7 temperature"), std::string::npos) << r.subtitle;  // not a second time
 }
 
 // ------------------------------------------------------------------ the real binary
@@ -403,6 +480,25 @@ TEST(ExportCli, WritesPngAndSvgAndIsDeterministic) {
   EXPECT_EQ(std::set<std::string>({"a.png", "a.svg"}), std::set<std::string>(entries.begin(), entries.end()));
 }
 
+// `export --stage` takes every stage of the registry, and writes what the library call makes.
+TEST(ExportCli, EveryStageExports) {
+  TempDir dir;
+  const SampleTrace pronoun("pronoun");
+  for (const StageInfo& st : stageList()) {
+    SCOPED_TRACE(st.name);
+    const std::string png = dir / (std::string(st.name) + ".png");
+    const CliRun run = runAttnviz("export --sample pronoun --stage " + std::string(st.name) + " --png " + png);
+    ASSERT_EQ(run.code, 0) << run.output;
+    FigureOptions o;
+    o.stage = st.id;
+    EXPECT_EQ(readFile(png), renderFigurePng(pronoun.request(o)));
+  }
+  const CliRun bad = runAttnviz("export --sample pronoun --stage softmax --png " + (dir / "x.png"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.output.find("expected one of scores, scaled, masked, minus_row_max, exp, row_sum, weights, output, projected"),
+            std::string::npos) << bad.output;
+}
+
 // The app exports through makeFigureRequest + renderFigure*, the calls made here; the CLI must
 // give the same bytes for the same session.
 TEST(ExportCli, CommandLineEqualsTheLibraryCallTheAppMakes) {
@@ -417,7 +513,7 @@ TEST(ExportCli, CommandLineEqualsTheLibraryCallTheAppMakes) {
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   FigureOptions o;
-  o.stage = FigureStage::Scaled;
+  o.stage = StageId::Scaled;
   o.head = 1;
   o.colormap = Colormap::Magma;
   o.values = true;

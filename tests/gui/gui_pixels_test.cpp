@@ -15,8 +15,10 @@
 
 #include "attention.hpp"
 #include "figure/colormap.hpp"
+#include "figure/figure.hpp"
 #include "matrix_io.hpp"
 #include "session.hpp"
+#include "stages.hpp"
 #include "tokens.hpp"
 
 namespace fs = std::filesystem;
@@ -199,12 +201,117 @@ TEST(GuiExport, FigureAndNumbersFromTheApp) {
   ASSERT_EQ(runApp("--script " + (workDir() / "export.txt").string()), 0) << readFile((workDir() / "app.log").string());
   EXPECT_GT(fs::file_size(png), 1000u);
   EXPECT_NE(readFile(svg.string()).find("<svg"), std::string::npos);
-  const LoadedMatrix w = readMatrixFile((numbers / "head0_4d_weights.npy").string());
+  // weights.npy is [H, n, m], read back as n × (H · m) with its head count.
+  const LoadedMatrix w = readMatrixFile((numbers / "weights.npy").string());
   const Session s = loadSample("pronoun");
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   ASSERT_EQ(w.values.rows(), t.n);
-  EXPECT_TRUE(w.values.isApprox(t.head[0].weights, 1e-6f));
+  ASSERT_EQ(w.heads, t.heads);
+  EXPECT_TRUE(w.values.leftCols(t.m).isApprox(t.head[0].weights, 1e-6f));
+}
+
+// The nearest colour-table entry of a pixel: which map and index, or masked (grey or hatch).
+struct LutHit {
+  int map = -1, index = -1;  // map -1 with index -2: masked
+  int distance = 1 << 30;
+};
+LutHit nearestEntry(const unsigned char* p) {
+  LutHit best;
+  if (near(kMaskedColor, p, 3) || near(kMaskedHatch, p, 3)) return {-1, -2, 0};
+  for (int map = 0; map < 4; ++map) {
+    const ColormapLut& lut = colormapLut(Colormap(map));
+    for (int k = 0; k < 256; ++k) {
+      int d = 0;
+      for (int c = 0; c < 3; ++c) d += std::abs(int(lut[std::size_t(k)][std::size_t(c)]) - int(p[c]));
+      if (d < best.distance) best = {map, k, d};
+    }
+  }
+  return best;
+}
+
+struct Decoded {
+  int w = 0, h = 0;
+  std::vector<unsigned char> rgb;
+  const unsigned char* at(int x, int y) const { return rgb.data() + (std::size_t(y) * std::size_t(w) + std::size_t(x)) * 3; }
+};
+Decoded decode(const fs::path& png) {
+  Decoded d;
+  int n = 0;
+  unsigned char* img = stbi_load(png.c_str(), &d.w, &d.h, &n, 3);
+  if (img) d.rgb.assign(img, img + std::size_t(d.w) * std::size_t(d.h) * 3);
+  stbi_image_free(img);
+  return d;
+}
+
+// One colour rule per stage, on screen and in files (issue 12): every stage of several samples
+// is exported from the app (File ▸ Export heatmap) and screenshotted; each cell's colour in the
+// figure must be the colour of that cell on screen, within one step of the 256-entry table.
+TEST(GuiFigures, EveryStageFigureLooksLikeTheScreen) {
+  struct Case { std::string sample; float temperature; };
+  const std::vector<Case> cases = {{"pronoun", 1}, {"temperature", 1}, {"temperature", 0.1f}, {"causal-lm", 1}};
+  std::ostringstream script;
+  struct Shot { std::size_t c; int step; fs::path screen, figure; };
+  std::vector<Shot> shots;
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const Session s = loadSample(cases[c].sample);
+    script << "sample " << cases[c].sample << "\nset temperature " << cases[c].temperature << "\n";
+    for (int k = 0; k < stepsOf(s); ++k) {
+      const std::string base = cases[c].sample + "_" + std::to_string(c) + "_" + stageInfo(StageId(k)).name;
+      const Shot shot{c, k, workDir() / ("screen_" + base + ".png"), workDir() / ("figure_" + base + ".png")};
+      script << "goto " << k << "\nexport-png " << shot.figure.string() << "\nscreenshot " << shot.screen.string() << "\n";
+      shots.push_back(shot);
+    }
+  }
+  script << "quit\n";
+  std::ofstream(workDir() / "figures.txt") << script.str();
+  ASSERT_EQ(runApp("--script " + (workDir() / "figures.txt").string()), 0) << readFile((workDir() / "app.log").string());
+
+  for (const Shot& shot : shots) {
+    const Case& cs = cases[shot.c];
+    const StageInfo& info = stageInfo(StageId(shot.step));
+    SCOPED_TRACE(cs.sample + " T=" + std::to_string(cs.temperature) + " " + info.name);
+    Session s = loadSample(cs.sample);
+    s.options.temperature = cs.temperature;
+    const PreparedSession p = prepare(s);
+    const AttentionTrace t = computeAttention(p.inputs, s.options);
+    const json g = json::parse(readFile(shot.screen.string() + ".json"));
+    ASSERT_TRUE(g["valid"].get<bool>());
+    // The figure as the app's export makes it (checked byte for byte), for its layout.
+    FigureOptions o;
+    o.stage = info.id;
+    o.head = g["head"].get<int>();
+    o.values = std::max(t.n, t.m) <= 64;
+    const FigureRequest r = makeFigureRequest(t, p.queryLabels, p.keyLabels, cs.sample, o);
+    ASSERT_EQ(readFile(shot.figure.string()), renderFigurePng(r));
+    const FigureLayout L = layoutFigure(r);
+    const Decoded screen = decode(shot.screen), figure = decode(shot.figure);
+    ASSERT_GT(screen.w, 0);
+    ASSERT_GT(figure.w, 0);
+    const float ox = g["origin"][0], oy = g["origin"][1], cw = g["cell"][0], ch = g["cell"][1];
+    const float x1 = g["clip"][2], y1 = g["clip"][3];
+    ASSERT_EQ(g["rows"].get<int>(), r.panels[0].values.rows());
+    ASSERT_EQ(g["cols"].get<int>(), r.panels[0].values.cols());
+    int compared = 0, bad = 0;
+    std::string firstBad;
+    for (int i = 0; i < g["rows"].get<int>(); ++i)
+      for (int j = 0; j < g["cols"].get<int>(); ++j) {
+        // Near each cell's top-left corner: clear of separators and of the value printed in it.
+        const int sx = int(ox + (float(j) + 0.2f) * cw), sy = int(oy + (float(i) + 0.2f) * ch);
+        if (sx >= int(x1) || sy >= int(y1) || sx >= screen.w || sy >= screen.h) continue;
+        const int fx = L.heatmaps[0].x + int((float(j) + 0.2f) * float(L.cellPx));
+        const int fy = L.heatmaps[0].y + int((float(i) + 0.2f) * float(L.cellPx));
+        const LutHit a = nearestEntry(screen.at(sx, sy)), b = nearestEntry(figure.at(fx, fy));
+        ++compared;
+        const bool same = a.distance <= 9 && b.distance <= 9 && a.map == b.map && std::abs(a.index - b.index) <= 1;
+        if (!same && ++bad == 1)
+          firstBad = "cell (" + std::to_string(i) + ", " + std::to_string(j) + "): screen map " + std::to_string(a.map) +
+                     " entry " + std::to_string(a.index) + ", figure map " + std::to_string(b.map) + " entry " +
+                     std::to_string(b.index);
+      }
+    EXPECT_GT(compared, 10);
+    EXPECT_EQ(bad, 0) << firstBad << " (" << bad << " of " << compared << " cells differ)";
+  }
 }
 
 }  // namespace

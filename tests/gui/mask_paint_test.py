@@ -50,9 +50,10 @@ def scripted(work):
     allowed = np.ones((N, N), dtype=bool)
     for r, c in masked_set(s):
         allowed[r, c] = False
+    all_scaled = np.load(os.path.join(stages, "scaled.npy")).astype(np.float64)  # [H, n, m]
+    all_weights = np.load(os.path.join(stages, "weights.npy"))
     for h in range(s["heads"]):
-        scaled = np.load(os.path.join(stages, "head%d_2_scaled.npy" % h)).astype(np.float64)
-        weights = np.load(os.path.join(stages, "head%d_4d_weights.npy" % h))
+        scaled, weights = all_scaled[h], all_weights[h]
         ref = np.zeros_like(scaled)
         for i in range(N):
             row = scaled[i, allowed[i]]

@@ -1,0 +1,165 @@
+#include "stages.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace attnviz {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+const std::array<StageInfo, kStageCount> kStages{{
+    {StageId::Scores, "scores", "1", "QKᵀ", "Similarity QKᵀ", "S", "S = Q Kᵀ      s_ij = q_i · k_j = Σ_c q_ic k_jc",
+     "Every query row is compared with every key row by a dot product.\n"
+     "Large positive scores mean the query and key point the same way.",
+     "raw scores QKᵀ", StageShape::HeadMatrix, ValueKind::Signed, false, false},
+    {StageId::Scaled, "scaled", "2", "scale", "Scale", "S'", "S' = S · scale / T      scale = 1/√d_k",
+     "Dividing by √d_k keeps the scores' spread independent of the width d_k,\n"
+     "so softmax does not saturate; the temperature T sharpens (T<1) or flattens (T>1).",
+     "scaled scores", StageShape::HeadMatrix, ValueKind::Signed, false, false},
+    {StageId::Masked, "masked", "3", "mask", "Mask", "S'", "s'_ij = −∞  where query i may not see key j",
+     "A causal or painted mask removes keys a query must not attend to.\n"
+     "Masked cells become −∞ so their softmax weight is exactly zero (hatched).",
+     "masked scores", StageShape::HeadMatrix, ValueKind::Signed, true, false},
+    {StageId::MinusRowMax, "minus_row_max", "4a", "−max", "Softmax: subtract row max", "S' − max", "s'_ij − max_j s'_ij",
+     "Subtracting each row's maximum changes nothing mathematically,\n"
+     "but keeps exp() from overflowing: the largest entry of each row becomes 0.",
+     "scores − row max", StageShape::HeadMatrix, ValueKind::Signed, true, false},
+    {StageId::Exp, "exp", "4b", "exp", "Softmax: exp", "e", "e_ij = exp(s'_ij − max_i)",
+     "Exponentiation makes every allowed score positive and stretches differences:\n"
+     "a gap of 1 in score becomes a factor of e ≈ 2.72 in weight.",
+     "exp(s' − row max)", StageShape::HeadMatrix, ValueKind::NonNegative, true, false},
+    {StageId::RowSum, "row_sum", "4c", "Σ", "Softmax: row sum", "Z", "Z_i = Σ_j e_ij",
+     "Each row's exponentials are summed (shown right of the matrix);\n"
+     "this sum is the normaliser of the row.",
+     "exp values, summed per row", StageShape::HeadRows, ValueKind::NonNegative, true, false},
+    {StageId::Weights, "weights", "4d", "÷Σ", "Softmax: normalise", "A", "a_ij = e_ij / Z_i      Σ_j a_ij = 1",
+     "Dividing by the row sum turns each row into a probability distribution:\n"
+     "how much query i attends to each key.",
+     "attention weights", StageShape::HeadMatrix, ValueKind::Probabilities, true, false},
+    {StageId::Output, "output", "5", "AV", "Weighted sum AV", "O", "O = A V      o_i = Σ_j a_ij v_j",
+     "Each output row is the attention-weighted average of the value rows,\n"
+     "so a query takes its information mostly from the keys it attends to.",
+     "output AV", StageShape::HeadOutput, ValueKind::Signed, false, false},
+    {StageId::Projected, "projected", "6", "W_O", "Concatenate heads · W_O", "Y", "Y = [O_1 … O_H] W_O",
+     "The heads' outputs are placed side by side and mixed by the output projection W_O,\n"
+     "giving one d_model-wide vector per token.",
+     "projected output [O_1 … O_H] W_O", StageShape::Projected, ValueKind::Signed, false, true},
+}};
+
+std::string shortNumber(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 3);
+  return std::string(buf, r.ptr);
+}
+
+// Cells the mask hides become -inf (a fully masked row has every cell hidden).
+void hideMasked(const AttentionOptions& o, Matrix& m) {
+  if (o.mask == MaskKind::None) return;
+  const int n = int(m.rows()), cols = int(m.cols());
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < cols; ++j)
+      if (!isAllowed(o, n, cols, i, j)) m(i, j) = kNegInf;
+}
+
+const HeadTrace& headOf(const AttentionTrace& t, int head) {
+  if (t.head.empty()) throw Error("the trace has no heads");
+  return t.head[std::size_t(std::clamp(head, 0, int(t.head.size()) - 1))];
+}
+
+}  // namespace
+
+const std::array<StageInfo, kStageCount>& stageList() { return kStages; }
+const StageInfo& stageInfo(StageId id) { return kStages[std::size_t(id)]; }
+
+std::optional<StageId> findStage(std::string_view name) {
+  for (const StageInfo& s : kStages)
+    if (name == s.name) return s.id;
+  return std::nullopt;
+}
+
+std::string stageNames() {
+  std::string names;
+  for (const StageInfo& s : kStages) names += (names.empty() ? "" : ", ") + std::string(s.name);
+  return names;
+}
+
+StageId parseStage(const std::string& name) {
+  if (const auto id = findStage(name)) return *id;
+  throw Error("unknown stage \"" + printable(name) + "\" (expected one of " + stageNames() + ")");
+}
+
+bool stageExists(const AttentionTrace& t, StageId id) {
+  return !stageInfo(id).needsProjection || t.projected.size() > 0;
+}
+
+const Matrix& stageValues(const AttentionTrace& t, StageId id, int head, Matrix& scratch) {
+  if (id == StageId::Projected) {
+    if (t.projected.size() == 0) throw Error("stage projected needs an output projection W_O (token mode)");
+    return t.projected;
+  }
+  const HeadTrace& h = headOf(t, head);
+  // Traces computed with keepDerivedStages(false) rebuild the derived stages on demand.
+  const auto derived = [&](const Matrix& kept, auto derive) -> const Matrix& {
+    if (kept.size() == h.scores.size()) return kept;
+    scratch = derive();
+    return scratch;
+  };
+  switch (id) {
+    case StageId::Scores: return h.scores;
+    case StageId::Scaled: return derived(h.scaled, [&] { return deriveScaled(h); });
+    case StageId::Masked: return derived(h.masked, [&] { return deriveMasked(h, t.options); });
+    case StageId::MinusRowMax: {
+      scratch = derived(h.masked, [&] { return deriveMasked(h, t.options); });
+      for (Eigen::Index i = 0; i < scratch.rows(); ++i) {
+        // A fully masked row has max −∞ and −∞ − (−∞) would be NaN: it stays −∞.
+        if (h.rowMax(i) == kNegInf) scratch.row(i).setConstant(kNegInf);
+        else scratch.row(i).array() -= h.rowMax(i);
+      }
+      return scratch;
+    }
+    case StageId::Exp: return derived(h.expValues, [&] { return deriveExp(h, t.options); });
+    case StageId::RowSum: scratch = h.rowSum; return scratch;
+    case StageId::Weights: return h.weights;
+    case StageId::Output: return h.output;
+    case StageId::Projected: break;
+  }
+  return h.weights;
+}
+
+const Matrix& stageDisplay(const AttentionTrace& t, StageId id, int head, Matrix& scratch) {
+  const StageId shown = id == StageId::RowSum ? StageId::Exp : id;
+  const Matrix& values = stageValues(t, shown, head, scratch);
+  if (!stageInfo(id).masked || t.options.mask == MaskKind::None) return values;
+  if (&values != &scratch) scratch = values;
+  hideMasked(t.options, scratch);
+  return scratch;
+}
+
+std::vector<std::string> stageColumnLabels(const AttentionTrace& t, StageId id,
+                                           const std::vector<std::string>& keyLabels) {
+  const StageShape shape = stageInfo(id).shape;
+  if (shape != StageShape::HeadOutput && shape != StageShape::Projected) return keyLabels;
+  const long cols = shape == StageShape::Projected ? long(t.projected.cols()) : long(t.headValueWidth());
+  std::vector<std::string> labels;
+  for (long c = 0; c < cols; ++c) labels.push_back("d" + std::to_string(c));  // from 0, like every index
+  return labels;
+}
+
+std::string describeScale(const AttentionOptions& o, int headKeyWidth) {
+  const float base = baseScale(o, headKeyWidth);
+  std::string s;
+  if (o.scaleOverride) s = "scale " + shortNumber(base) + " (set)";
+  else if (o.score == ScoreFunction::Scaled)
+    s = "scale 1/\u221A" + std::to_string(headKeyWidth) + " = " + shortNumber(base);
+  else s = "no scaling";
+  if (o.temperature != 1.0f)
+    s += ", \u00F7 temperature " + shortNumber(o.temperature) + " \u2192 " +
+         shortNumber(effectiveScale(o, headKeyWidth));
+  return s;
+}
+
+}  // namespace attnviz
