@@ -167,7 +167,7 @@ int cmdBenchModel(const std::vector<std::string>& args) {
     weights = model::randomGpt2Weights(config, 7);
     name = "gpt2 shape (random weights)";
   } else {
-    model::Gpt2Model loaded = model::loadGpt2(*modelArg);
+    model::Gpt2Model loaded = model::loadGpt2(*modelArg, modelsDirectory());
     config = loaded.config;
     weights = std::move(loaded.weights);
     name = *modelArg;

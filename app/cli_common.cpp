@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "gpt2.hpp"
 #include "matrix_io.hpp"
 
 namespace attnviz::cli {
@@ -41,7 +42,8 @@ bool InputArgs::consume(const std::vector<std::string>& args, size_t& i) {
       {"--positional", &InputArgs::positional},
       {"--score", &InputArgs::score},     {"--scale", &InputArgs::scale},
       {"--temperature", &InputArgs::temperature}, {"--mask", &InputArgs::mask},
-      {"--heads", &InputArgs::heads},
+      {"--heads", &InputArgs::heads},     {"--model", &InputArgs::model},
+      {"--text", &InputArgs::text},       {"--layer", &InputArgs::layer},
   };
   for (const auto& f : flags) {
     if (a != f.flag) continue;
@@ -53,6 +55,10 @@ bool InputArgs::consume(const std::vector<std::string>& args, size_t& i) {
 }
 
 Session InputArgs::build() const {
+  if (text && tokens) throw UsageError("--text and --tokens are the same thing: give one");
+  const std::optional<std::string> tokens = this->tokens ? this->tokens : text;
+  if (text && !model) throw UsageError("--text goes with --model (or use --tokens for the random toy model)");
+  if (layer && !model && !sample && !sessionFile) throw UsageError("--layer needs --model");
   const int inputKinds = int(bool(sample)) + int(bool(sessionFile)) + int(bool(qFile || kFile || vFile)) +
                          int(bool(tokens));
   if (inputKinds == 0) throw UsageError("no input: give --sample NAME, --session FILE, --q/--k/--v FILES or --tokens TEXT");
@@ -88,7 +94,27 @@ Session InputArgs::build() const {
       throw Error("Q, K and V have different head counts (" + std::to_string(q.heads) + ", " +
                   std::to_string(k.heads) + ", " + std::to_string(v.heads) + ")");
   }
-  if (s.mode == InputMode::Tokens) {
+  if (model) {
+    if (s.mode != InputMode::Tokens) throw UsageError("--model needs a text: --text TEXT, or a token sample");
+    if (dModel || seed || tokenizer || positional)
+      throw UsageError("--d-model, --seed, --tokenizer and --positional are for the random toy model, not --model");
+    const model::Gpt2Config config = model::readGpt2Config(*model, modelsDirectory());
+    if (s.tokens.model != *model) {
+      s.options.heads = config.heads;
+      s.options.mask = MaskKind::Causal;
+      s.options.score = ScoreFunction::Scaled;
+      s.view = {};
+    }
+    s.tokens.model = *model;
+    if (s.name == "tokens") s.name = *model;
+  }
+  if (layer) {
+    if (s.mode != InputMode::Tokens || s.tokens.model.empty()) throw UsageError("--layer applies to a model's attention");
+    s.view.layer = int(parseLong("--layer", *layer, 0, 1023));
+  }
+  if (s.mode == InputMode::Tokens && !s.tokens.model.empty()) {
+    // Token-mode flags of the toy model do not apply.
+  } else if (s.mode == InputMode::Tokens) {
     if (dModel) s.tokens.dModel = int(parseLong("--d-model", *dModel, 1, 4096));
     if (seed) s.tokens.seed = std::uint64_t(parseLong("--seed", *seed, 0, 1L << 53));
     if (tokenizer) s.tokens.tokenizer = parseTokenizerKind(*tokenizer);

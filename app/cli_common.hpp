@@ -20,6 +20,7 @@ struct InputArgs {
   std::optional<std::string> sample, sessionFile, qFile, kFile, vFile, tokens, source;
   std::optional<std::string> dModel, seed, tokenizer, positional;
   std::optional<std::string> score, scale, temperature, mask, heads;
+  std::optional<std::string> model, text, layer;  // a trained model's attention on a text
 
   // If args[i] is an INPUT/OPTIONS flag, consumes it (and its value) and returns true.
   bool consume(const std::vector<std::string>& args, size_t& i);
@@ -33,6 +34,8 @@ inline constexpr const char* kInputHelp =
     "  --session FILE.json        a saved session\n"
     "  --q FILE --k FILE --v FILE matrices (.csv, .tsv, .txt, .npy, .json)\n"
     "  --tokens TEXT [--source TEXT]  token mode (self-, or cross-attention with --source)\n"
+    "  --model NAME|PATH --text TEXT [--layer L]  a trained model's layer L (default 0);\n"
+    "      with --sample, runs the sample's text on the model (see `attnviz models`)\n"
     "      --d-model D (16)  --seed S (42)  --tokenizer words|chars  --positional on|off\n"
     "OPTIONS (override the sample's or session's):\n"
     "  --score scaled|dot|cosine  --scale X  --temperature T  --mask none|causal|FILE  --heads H\n";

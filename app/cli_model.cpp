@@ -148,10 +148,10 @@ int cmdModels(const std::vector<std::string>& args) {
   }
   if (!scoresOf) {
     if (text) throw UsageError("--text goes with --scores");
-    for (const BuiltinModel& b : listBuiltinModels()) std::cout << b.name << "\t" << b.shape << "\t" << b.description << "\n";
+    for (const BuiltinModel& b : listBuiltinModels(modelsDirectory())) std::cout << b.name << "\t" << b.shape << "\t" << b.description << "\n";
     return 0;
   }
-  const Gpt2Model model = loadGpt2(*scoresOf);
+  const Gpt2Model model = loadGpt2(*scoresOf, modelsDirectory());
   if (!text) text = loadSample(kDefaultSample).tokens.text;
   const ForwardRecord onText = forward(model.config, model.weights, model.tokenizer.encode(*text));
   const ForwardRecord onRepeat = forward(model.config, model.weights, repeatedRandomTokens(model, 50, 1));
@@ -181,7 +181,7 @@ int cmdTokenize(const std::vector<std::string>& args) {
   }
   if (!modelArg) throw UsageError("tokenize needs --model NAME|PATH");
   if (bool(text) == bool(jsonl)) throw UsageError("tokenize needs --text TEXT or --jsonl FILE");
-  const BpeTokenizer tok = loadTokenizer(*modelArg);
+  const BpeTokenizer tok = loadTokenizer(*modelArg, modelsDirectory());
   if (text) {
     writeJsonLine(tok.encode(*text), tok);
     return 0;
@@ -231,7 +231,7 @@ int cmdComputeModel(const std::vector<std::string>& args) {
     }
   }
   if (!out) throw UsageError("compute needs --out DIR");
-  const Gpt2Model model = loadGpt2(*modelArg);
+  const Gpt2Model model = loadGpt2(*modelArg, modelsDirectory());
   const Gpt2Config& c = model.config;
   const std::vector<int> tokenIds = inputIds(model, text, ids);
   std::vector<int> layers;

@@ -125,7 +125,8 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.mode = InputMode::Tokens;
     if (!root.contains("tokens")) rd.fail("", "mode is \"tokens\" but there is no \"tokens\" object");
     const json& t = root["tokens"];
-    rd.allowOnly(t, "tokens", {"text", "source", "tokenizer", "d_model", "seed", "positional"});
+    rd.allowOnly(t, "tokens", {"text", "source", "tokenizer", "d_model", "seed", "positional", "model"});
+    s.tokens.model = rd.string(t, "model", "tokens", "");
     s.tokens.text = rd.string(t, "text", "tokens", "");
     s.tokens.source = rd.string(t, "source", "tokens", "");
     try {
@@ -170,7 +171,8 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
   }
   if (root.contains("view")) {
     const json& v = root["view"];
-    rd.allowOnly(v, "view", {"step", "head", "selected"});
+    rd.allowOnly(v, "view", {"step", "head", "layer", "selected"});
+    s.view.layer = int(rd.integer(v, "layer", "view", 0, 0, 1023));
     // A stage name (stages.hpp); version 1 files written before names stored the step's index
     // in the same order.
     if (v.contains("step") && v["step"].is_string()) {
@@ -213,6 +215,7 @@ std::string serializeSession(const Session& s) {
                       {"d_model", s.tokens.dModel},
                       {"seed", s.tokens.seed},
                       {"positional", s.tokens.positional}};
+    if (!s.tokens.model.empty()) root["tokens"]["model"] = s.tokens.model;
   }
   json o = json::object();
   o["score"] = toString(s.options.score);
@@ -227,6 +230,7 @@ std::string serializeSession(const Session& s) {
   json sel = s.view.selectedRow >= 0 ? json::array({s.view.selectedRow, s.view.selectedCol}) : json(nullptr);
   const StageId step = StageId(std::clamp(s.view.step, 0, kStageCount - 1));
   root["view"] = {{"step", stageInfo(step).name}, {"head", s.view.head}, {"selected", sel}};
+  if (s.mode == InputMode::Tokens && !s.tokens.model.empty()) root["view"]["layer"] = s.view.layer;
   return root.dump(2) + "\n";
 }
 
@@ -235,6 +239,7 @@ void saveSession(const std::string& path, const Session& session) {
 }
 
 PreparedSession prepare(const Session& session) {
+  if (session.mode == InputMode::Tokens && !session.tokens.model.empty()) return prepareModelSession(session);
   PreparedSession p;
   if (session.mode == InputMode::Tokens) {
     p.model = buildTokenModel(session.tokens);
@@ -261,6 +266,8 @@ std::string dataDirectory() {
   }
   return ATTNVIZ_SOURCE_DATA_DIR;
 }
+
+std::string modelsDirectory() { return (fs::path(dataDirectory()) / "models").string(); }
 
 std::vector<SampleInfo> listSamples() {
   std::vector<SampleInfo> samples;

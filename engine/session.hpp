@@ -1,5 +1,6 @@
 #pragma once
 // Samples and saved sessions: one versioned JSON format (see README "Session format").
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,11 @@
 
 namespace attnviz {
 
+namespace model {
+struct Gpt2Model;
+struct ForwardRecord;
+}  // namespace model
+
 inline constexpr int kSessionVersion = 1;
 
 enum class InputMode { Matrices, Tokens };
@@ -16,6 +22,7 @@ enum class InputMode { Matrices, Tokens };
 struct ViewState {  // where the user was; restored exactly on load
   int step = 0;             // a StageId (stages.hpp) as its index; files store the stage's name
   int head = 0;             // -1 = all heads
+  int layer = 0;            // the model's layer shown (token mode with a model)
   int selectedRow = -1;
   int selectedCol = -1;
   bool operator==(const ViewState&) const = default;
@@ -42,8 +49,17 @@ struct PreparedSession {
   AttentionInputs inputs;
   std::optional<TokenModel> model;  // token mode only
   std::vector<std::string> queryLabels, keyLabels;  // tokens, or q1..qn / k1..km
+  // With a model: its token ids and shape (the inputs are the viewed layer's Q, K, V), the
+  // loaded model and the whole forward pass (every layer's weights, the logits).
+  std::vector<int> tokenIds;
+  int modelLayers = 0, modelHeads = 0;
+  std::shared_ptr<const model::Gpt2Model> loadedModel;
+  std::shared_ptr<const model::ForwardRecord> forward;
 };
 PreparedSession prepare(const Session& session);
+// Token mode with a model: runs (or reuses) the forward pass and yields the viewed layer
+// (model_session.cpp).
+PreparedSession prepareModelSession(const Session& session);
 
 // Built-in samples, from the data directory's samples/ (see dataDirectory()).
 struct SampleInfo {
@@ -58,5 +74,7 @@ inline constexpr const char* kDefaultSample = "pronoun";
 // The directory holding samples/ and fonts.json: $ATTNVIZ_DATA_DIR, else the source tree's
 // assets/ next to the build, else <prefix>/share/attnviz relative to the executable.
 std::string dataDirectory();
+// Its models/ folder: the built-in models, one folder each.
+std::string modelsDirectory();
 
 }  // namespace attnviz

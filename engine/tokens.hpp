@@ -41,6 +41,9 @@ struct TokenConfig {
   int dModel = 16;
   std::uint64_t seed = 42;
   bool positional = true;
+  // A trained model (built-in name or folder) whose attention is shown instead of random
+  // embeddings and projections; empty: the random "toy" model above (d_model, seed, positional).
+  std::string model;
 
   bool operator==(const TokenConfig&) const = default;
 };

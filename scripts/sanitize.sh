@@ -4,7 +4,7 @@
 # with -fno-sanitize-recover, ASan aborts on the first error).
 #
 # usage: scripts/sanitize.sh [CTEST ARGS...]
-#   default selection: the engine, CLI, GPU, export and reliability tests (-L 'engine|cli|gpu|export|reliability')
+#   default selection: the engine, CLI, GPU, export, reliability and model tests (-L 'engine|cli|gpu|export|reliability|model')
 #   e.g. scripts/sanitize.sh -R 'BadInput|fuzz_replay'    or    scripts/sanitize.sh -LE gui
 # ATTNVIZ_ASAN_CMAKE_ARGS adds configure options, e.g. "-DATTNVIZ_WITH_GUI=OFF" to skip the GUI build.
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 build=${ATTNVIZ_ASAN_BUILD:-build-asan}
 jobs=${ATTNVIZ_JOBS:-2}
 selection=("$@")
-[ ${#selection[@]} -gt 0 ] || selection=(-L 'engine|cli|gpu|export|reliability')
+[ ${#selection[@]} -gt 0 ] || selection=(-L 'engine|cli|gpu|export|reliability|model')
 
 # -march=native is off so that the sanitized build also runs on another CI machine's CPU.
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTNVIZ_SANITIZE=ON -DATTNVIZ_NATIVE=OFF \

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_text.hpp"
 #include "types.hpp"
 
 namespace attnviz::model {
@@ -48,8 +49,7 @@ long Gpt2Config::parameterCount() const {
 }
 
 Gpt2Config parseGpt2Config(const std::string& text, const std::string& name) {
-  const json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) throw Error(name + ": not valid JSON");
+  const json j = parseJsonText(text, name);
   if (!j.is_object()) throw Error(name + ": not a JSON object");
   const auto type = j.find("model_type");
   if (type == j.end() || !type->is_string())

@@ -9,7 +9,6 @@
 
 #include "matrix_io.hpp"
 #include "safetensors.hpp"
-#include "session.hpp"
 #include "tokens.hpp"
 
 namespace attnviz::model {
@@ -34,25 +33,25 @@ struct ModelFiles {
   std::string name, folder, weights;  // weights: a .safetensors file or an index .json
 };
 
-std::string builtinList() {
+std::string builtinList(const std::string& modelsDir) {
   std::string list;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(fs::path(dataDirectory()) / "models", ec))
+  for (const auto& entry : fs::directory_iterator(modelsDir, ec))
     if (fs::exists(entry.path() / "config.json", ec)) list += (list.empty() ? "" : ", ") + entry.path().filename().string();
   return list.empty() ? "none" : list;
 }
 
 // NAME|PATH -> the folder and its weights file; refuses pickles and says what is missing.
-ModelFiles locate(const std::string& arg, bool needWeights) {
+ModelFiles locate(const std::string& arg, const std::string& modelsDir, bool needWeights) {
   std::error_code ec;
   ModelFiles f;
   fs::path p(arg);
   f.name = arg;
   if (!fs::exists(p, ec)) {
-    const fs::path builtin = fs::path(dataDirectory()) / "models" / arg;
+    const fs::path builtin = fs::path(modelsDir) / arg;
     if (arg.find('/') != std::string::npos || arg.empty() || !fs::is_directory(builtin, ec))
       throw Error("no model \"" + printable(arg) + "\": not a folder or .safetensors file, nor a built-in model (" +
-                  builtinList() + ")");
+                  builtinList(modelsDir) + ")");
     p = builtin;
   }
   if (fs::is_regular_file(p, ec)) {
@@ -143,8 +142,8 @@ void activate(Matrix& m, Activation a) {
 
 }  // namespace
 
-Gpt2Model loadGpt2(const std::string& arg) {
-  const ModelFiles files = locate(arg, true);
+Gpt2Model loadGpt2(const std::string& arg, const std::string& modelsDir) {
+  const ModelFiles files = locate(arg, modelsDir, true);
   Gpt2Model model;
   model.name = arg;
   model.path = files.folder;
@@ -194,10 +193,10 @@ Gpt2Model loadGpt2(const std::string& arg) {
   return model;
 }
 
-std::vector<BuiltinModel> listBuiltinModels() {
+std::vector<BuiltinModel> listBuiltinModels(const std::string& modelsDir) {
   std::vector<BuiltinModel> out;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(fs::path(dataDirectory()) / "models", ec)) {
+  for (const auto& entry : fs::directory_iterator(modelsDir, ec)) {
     const fs::path config = entry.path() / "config.json";
     if (!fs::exists(config, ec)) continue;
     BuiltinModel b;
@@ -239,7 +238,16 @@ std::vector<int> repeatedRandomTokens(const Gpt2Model& model, int length, std::u
   return ids;
 }
 
-BpeTokenizer loadTokenizer(const std::string& arg) { return BpeTokenizer::fromFolder(locate(arg, false).folder); }
+Gpt2Config readGpt2Config(const std::string& arg, const std::string& modelsDir) {
+  const fs::path config = fs::path(locate(arg, modelsDir, false).folder) / "config.json";
+  std::error_code ec;
+  if (!fs::exists(config, ec)) throw Error(config.parent_path().string() + " has no config.json");
+  return parseGpt2Config(readFile(config.string()), config.string());
+}
+
+BpeTokenizer loadTokenizer(const std::string& arg, const std::string& modelsDir) {
+  return BpeTokenizer::fromFolder(locate(arg, modelsDir, false).folder);
+}
 
 Gpt2Weights randomGpt2Weights(const Gpt2Config& c, std::uint64_t seed) {
   const long d = c.dModel, inner = c.inner;

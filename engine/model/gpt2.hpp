@@ -49,19 +49,22 @@ struct Gpt2Model {
 };
 
 // Reads config.json and the safetensors weights (one file or an index of shards) of a folder,
-// or of the folder around a .safetensors file, checking every tensor's shape against the
-// config; refuses pickle checkpoints. Throws Error with one line naming the file and tensor.
-Gpt2Model loadGpt2(const std::string& folderOrFile);
-// Config and tokenizer only (no weights), for `tokenize`.
-BpeTokenizer loadTokenizer(const std::string& folderOrFile);
+// of the folder around a .safetensors file, or of the built-in model of that name in
+// `modelsDir`, checking every tensor's shape against the config; refuses pickle checkpoints.
+// Throws Error with one line naming the file and tensor.
+Gpt2Model loadGpt2(const std::string& nameOrPath, const std::string& modelsDir);
+// config.json only.
+Gpt2Config readGpt2Config(const std::string& nameOrPath, const std::string& modelsDir);
+// The tokenizer only (no config or weights), for `tokenize`.
+BpeTokenizer loadTokenizer(const std::string& nameOrPath, const std::string& modelsDir);
 
-// The models shipped in the data directory's models/ folder.
+// The models shipped in `modelsDir` (the data directory's models/), one folder each.
 struct BuiltinModel {
   std::string name, path;
   std::string shape;        // "2 layers × 4 heads, d_model 128, vocabulary 4096, context 256"
   std::string description;  // the model card's first paragraph
 };
-std::vector<BuiltinModel> listBuiltinModels();
+std::vector<BuiltinModel> listBuiltinModels(const std::string& modelsDir);
 
 // Olsson et al.'s prefix-matching input: the start token (<|endoftext|>, when the vocabulary
 // has it), then `length` ids drawn uniformly from the middle half of the vocabulary, then the

@@ -13,6 +13,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "json_text.hpp"
 #include "matrix_io.hpp"
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
@@ -133,8 +134,7 @@ float halfToFloat(std::uint16_t h) {
 float bfloat16ToFloat(std::uint16_t bits) { return std::bit_cast<float>(std::uint32_t(bits) << 16); }
 
 SafetensorsHeader parseSafetensorsHeader(std::string_view text, std::uint64_t dataBytes, const std::string& file) {
-  const json header = json::parse(text.begin(), text.end(), nullptr, false);
-  if (header.is_discarded()) throw Error(file + ": the header is not valid JSON");
+  const json header = parseJsonText(text, file + " header");
   if (!header.is_object()) throw Error(file + ": the header is not a JSON object");
   SafetensorsHeader out;
   for (const auto& [name, entry] : header.items()) {
@@ -235,6 +235,7 @@ void SafetensorsFile::readFloats(const TensorInfo& t, float* out) const {
 
 TensorStore TensorStore::open(const std::string& path) {
   TensorStore store;
+  store.source_ = path;
   namespace fs = std::filesystem;
   auto add = [&store](const std::string& file) {
     store.files_.push_back(std::make_unique<SafetensorsFile>(file));
@@ -250,8 +251,8 @@ TensorStore TensorStore::open(const std::string& path) {
     return store;
   }
   const std::string text = readFile(path);
-  const json index = json::parse(text, nullptr, false);
-  if (index.is_discarded() || !index.is_object()) throw Error(path + ": not valid JSON");
+  const json index = parseJsonText(text, path);
+  if (!index.is_object()) throw Error(path + ": not a JSON object");
   const auto map = index.find("weight_map");
   if (map == index.end() || !map->is_object()) throw Error(path + ": no \"weight_map\" object");
   std::vector<std::string> shards;
@@ -289,8 +290,9 @@ const std::map<std::string, std::string>& TensorStore::metadata() const {
 
 namespace {
 // The shape is checked against the file before anything is allocated for the tensor.
-void checkShape(const TensorStore::Found& f, const std::string& name, const std::vector<std::int64_t>& shape) {
-  if (!f.info) throw Error("the checkpoint has no tensor " + inQuotes(name) + " (expected shape " + shapeString(shape) + ")");
+void checkShape(const TensorStore::Found& f, const std::string& source, const std::string& name,
+                const std::vector<std::int64_t>& shape) {
+  if (!f.info) throw Error(source + ": no tensor " + inQuotes(name) + " (expected shape " + shapeString(shape) + ")");
   if (f.info->shape != shape)
     throw Error(f.file->path() + ": tensor " + inQuotes(name) + " has shape " + shapeString(f.info->shape) +
                 " but the config needs " + shapeString(shape));
@@ -299,7 +301,7 @@ void checkShape(const TensorStore::Found& f, const std::string& name, const std:
 
 Matrix TensorStore::readMatrix(const std::string& name, std::int64_t rows, std::int64_t cols) const {
   const Found f = find(name);
-  checkShape(f, name, {rows, cols});
+  checkShape(f, source_, name, {rows, cols});
   Matrix m(rows, cols);
   f.file->readFloats(*f.info, m.data());
   return m;
@@ -307,7 +309,7 @@ Matrix TensorStore::readMatrix(const std::string& name, std::int64_t rows, std::
 
 Vector TensorStore::readVector(const std::string& name, std::int64_t size) const {
   const Found f = find(name);
-  checkShape(f, name, {size});
+  checkShape(f, source_, name, {size});
   Vector v(size);
   f.file->readFloats(*f.info, v.data());
   return v;

@@ -86,6 +86,7 @@ class TensorStore {
   Vector readVector(const std::string& name, std::int64_t size) const;
 
  private:
+  std::string source_;  // the file or index opened, for messages
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, Found> tensors_;
 };

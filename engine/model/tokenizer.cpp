@@ -10,6 +10,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "json_text.hpp"
 #include "matrix_io.hpp"
 #include "types.hpp"
 #include "utf8.hpp"
@@ -69,7 +70,7 @@ SplitPattern::SplitPattern(const std::string& pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
+                                   PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C, &error, &offset, nullptr);
   if (!code) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);
@@ -89,7 +90,13 @@ std::vector<std::string_view> SplitPattern::split(std::string_view text) const {
   size_t offset = 0, unmatchedFrom = 0;
   while (offset < text.size()) {
     const int rc = pcre2_match(code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, match.get(), nullptr);
-    if (rc < 0) break;
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(rc, message, sizeof message);
+      throw Error(std::string("the pre-tokenizer pattern failed at byte ") + std::to_string(offset) + ": " +
+                  reinterpret_cast<const char*>(message));
+    }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.get());
     size_t begin = ov[0], end = ov[1];
     if (end == begin) {  // an empty match: step over one code point
@@ -149,8 +156,7 @@ struct BpeTokenizerBuilder {
 
 BpeTokenizer BpeTokenizer::fromVocabAndMerges(const std::string& vocabJson, const std::string& mergesText,
                                               const std::string& vocabName, const std::string& mergesName) {
-  const json vocab = json::parse(vocabJson, nullptr, false);
-  if (vocab.is_discarded()) throw Error(vocabName + ": not valid JSON");
+  const json vocab = parseJsonText(vocabJson, vocabName);
   const std::vector<VocabEntry> entries = parseVocabObject(vocab, vocabName);
   MergeList merges;
   size_t lineStart = 0;
@@ -178,8 +184,7 @@ BpeTokenizer BpeTokenizer::fromVocabAndMerges(const std::string& vocabJson, cons
 }
 
 BpeTokenizer BpeTokenizer::fromTokenizerJson(const std::string& text, const std::string& name) {
-  const json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) throw Error(name + ": not valid JSON");
+  const json j = parseJsonText(text, name);
   if (!j.is_object()) throw Error(name + ": not a JSON object");
   const auto model = j.find("model");
   if (model == j.end() || !model->is_object()) throw Error(name + ": no \"model\" object");

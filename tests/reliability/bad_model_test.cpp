@@ -133,7 +133,7 @@ const std::vector<BadModel>& cases() {
       {"header length above 100 MB", weights(safetensors("{}", "", 100000001)), text("the cat"),
        "m/model.safetensors: header length 100000001 is above the limit of 100000000 bytes (not a safetensors file?)"},
       {"header not JSON", weights(safetensors("{not json}", "")), text("the cat"),
-       "m/model.safetensors: the header is not valid JSON"},
+       "m/model.safetensors header: byte 2: invalid JSON, invalid literal"},
       {"unknown dtype", weights(safetensors(R"({"wte.weight":{"dtype":"Q8","shape":[2],"data_offsets":[0,2]}})", "ab")),
        text("the cat"),
        "m/model.safetensors: tensor \"wte.weight\" has unsupported dtype \"Q8\" (attnviz reads F32, F16 and BF16 weights)"},
@@ -152,7 +152,7 @@ const std::vector<BadModel>& cases() {
        text("the cat"), "m/model.safetensors: tensors \"wte.weight\" and \"wpe.weight\" overlap (bytes 0-8 and 4-12)"},
       // Tensors against the config
       {"missing tensor", editHeader("\"ln_f.bias\"", "\"ln_f.bias_renamed\""), text("the cat"),
-       "the checkpoint has no tensor \"ln_f.bias\" (expected shape [16])"},
+       "m/model.safetensors: no tensor \"ln_f.bias\" (expected shape [16])"},
       {"tensor of the wrong shape",
        editHeader("\"h.0.ln_1.weight\":{\"dtype\":\"F32\",\"shape\":[16]", "\"h.0.ln_1.weight\":{\"dtype\":\"F32\",\"shape\":[4,4]"),
        text("the cat"), "m/model.safetensors: tensor \"h.0.ln_1.weight\" has shape [4, 4] but the config needs [16]"},
@@ -165,11 +165,11 @@ const std::vector<BadModel>& cases() {
        text("the cat"), "m/config.json: model_type \"bert\" is not supported (attnviz supports gpt2)"},
       // The tokenizer
       {"malformed vocab.json", writeFile("vocab.json", "{\"!\": 0, \"\\\"\": 1,"), text("the cat"),
-       "m/vocab.json: not valid JSON"},
+       "m/vocab.json: byte 17: invalid JSON, unexpected end of input"},
       {"malformed merges.txt", writeFile("merges.txt", "#version: 0.2\nĠ t\nhe\n"), text("the cat"),
        "m/merges.txt: line 3: \"he\" is not a merge of two tokens \"A B\""},
       {"malformed tokenizer.json", writeFile("tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": ["),
-       text("the cat"), "m/tokenizer.json: not valid JSON"},
+       text("the cat"), "m/tokenizer.json: byte 56: invalid JSON, unexpected end of input"},
       // The input
       {"token id not in the vocabulary", nullptr, {"--ids", "1,300"},
        "token id 300 (position 1) is not in the vocabulary (ids 0 to 299)"},

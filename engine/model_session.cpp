@@ -1,0 +1,98 @@
+// Token mode with a trained model: the session's text runs through the model, and the views get
+// the viewed layer's Q, K, V (and its c_proj as W_O) as they get any other attention inputs, so
+// the step-through of a model layer is the ordinary pipeline.
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "gpt2.hpp"
+#include "session.hpp"
+
+namespace attnviz {
+namespace {
+
+using model::ForwardRecord;
+using model::Gpt2Model;
+
+// Loaded models and the last forward pass, shared by the command line and the app's worker
+// thread: changing the layer, head or a what-if option costs no forward pass.
+struct ModelCache {
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<const Gpt2Model>> models;
+  std::string lastKey;
+  std::shared_ptr<const ForwardRecord> lastRecord;
+};
+
+ModelCache& cache() {
+  static ModelCache c;
+  return c;
+}
+
+std::shared_ptr<const Gpt2Model> sharedModel(const std::string& name) {
+  ModelCache& c = cache();
+  {
+    std::lock_guard lock(c.mutex);
+    if (const auto it = c.models.find(name); it != c.models.end()) return it->second;
+  }
+  auto loaded = std::make_shared<const Gpt2Model>(model::loadGpt2(name, modelsDirectory()));
+  std::lock_guard lock(c.mutex);
+  return c.models.emplace(name, std::move(loaded)).first->second;
+}
+
+std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, const Gpt2Model& m,
+                                                   const std::vector<int>& ids) {
+  std::string key = name + '\n';
+  for (int id : ids) key += std::to_string(id) + ',';
+  ModelCache& c = cache();
+  {
+    std::lock_guard lock(c.mutex);
+    if (c.lastKey == key) return c.lastRecord;
+  }
+  auto record = std::make_shared<const ForwardRecord>(model::forward(m.config, m.weights, ids));
+  std::lock_guard lock(c.mutex);
+  c.lastKey = key;
+  c.lastRecord = record;
+  return record;
+}
+
+}  // namespace
+
+PreparedSession prepareModelSession(const Session& session) {
+  const std::shared_ptr<const Gpt2Model> m = sharedModel(session.tokens.model);
+  const model::Gpt2Config& c = m->config;
+  if (!session.tokens.source.empty())
+    throw Error(session.tokens.model + " is a causal language model: it has no cross-attention (clear the source text)");
+  const std::vector<int> ids = m->tokenizer.encode(session.tokens.text);
+  const auto record = sharedForward(session.tokens.model, *m, ids);
+  if (session.view.layer < 0 || session.view.layer >= c.layers)
+    throw Error("layer " + std::to_string(session.view.layer) + " does not exist: " + session.tokens.model + " has " +
+                std::to_string(c.layers) + " layers (0 to " + std::to_string(c.layers - 1) + ")");
+  if (session.options.heads != c.heads)
+    throw Error(session.tokens.model + " has " + std::to_string(c.heads) + " heads per layer (options ask for " +
+                std::to_string(session.options.heads) + ")");
+  const int layer = session.view.layer, d = c.dModel;
+  const model::Gpt2Block& block = m->weights.blocks[layer];
+  PreparedSession p;
+  p.inputs = record->layers[layer].qkv;
+  p.inputs.wO = block.attnProjWeight;
+  p.tokenIds = ids;
+  p.modelLayers = c.layers;
+  p.modelHeads = c.heads;
+  TokenModel t;
+  for (int id : ids) t.queryTokens.push_back(m->tokenizer.displayText(id));
+  t.keyTokens = t.queryTokens;
+  t.xQuery = model::blockLn1(c, m->weights, *record, layer);
+  t.xSource = t.xQuery;
+  t.wQ = block.attnWeight.leftCols(d);
+  t.wK = block.attnWeight.middleCols(d, d);
+  t.wV = block.attnWeight.rightCols(d);
+  t.wO = block.attnProjWeight;
+  p.queryLabels = t.queryTokens;
+  p.keyLabels = t.keyTokens;
+  p.model = std::move(t);
+  p.loadedModel = m;
+  p.forward = record;
+  return p;
+}
+
+}  // namespace attnviz
