@@ -53,6 +53,10 @@ void drawLayout(AppState& app) {
       if (app.doc.gpu.selected == BackendKind::Gpu &&
           ImGui::CollapsingHeader("CPU vs GPU: |difference|", ImGuiTreeNodeFlags_DefaultOpen))
         drawBackendDifference(app);
+      if (app.doc.prepared.forward) {
+        if (ImGui::CollapsingHeader("Model: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) drawModelOverview(app);
+        if (ImGui::CollapsingHeader("Predictions", ImGuiTreeNodeFlags_DefaultOpen)) drawPredictions(app);
+      }
       if (ImGui::CollapsingHeader("Selected row: weights", ImGuiTreeNodeFlags_DefaultOpen)) drawBarChart(app);
       if (ImGui::CollapsingHeader("Lines: queries → keys", ImGuiTreeNodeFlags_DefaultOpen)) drawLinesView(app);
       if (ImGui::CollapsingHeader("All heads", ImGuiTreeNodeFlags_DefaultOpen)) drawHeadsGrid(app);

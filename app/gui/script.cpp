@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "actions.hpp"
+#include "model_actions.hpp"
 #include "document.hpp"
 #include "matrix_io.hpp"
 #include "recovery.hpp"
@@ -79,6 +80,13 @@ bool runScriptLine(AppState& app, const std::string& line) {
     if (op == "prev") { stepPrev(app); return true; }
     if (op == "goto") { int s; if (!(in >> s)) throw Error("goto N"); stepGoto(app, s); return true; }
     if (op == "play") { togglePlay(app); return true; }
+    if (op == "model") return setModel(app, rest(in));  // "model" alone: the random toy model
+    if (op == "layer") {
+      int l;
+      if (!(in >> l)) throw Error("layer L");
+      setLayer(app, l);
+      return true;
+    }
     if (op == "head") {
       std::string h;
       in >> h;

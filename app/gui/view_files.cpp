@@ -108,6 +108,7 @@ void drawMenuBar(AppState& app) {
   if (ImGui::BeginMenu("Help")) {
     ImGui::TextUnformatted("← → step   Space play   Home/End first/last   Esc unpin   F fit");
     ImGui::TextUnformatted("Wheel zoom, drag pan, double-click fit, click a cell to pin it.");
+    ImGui::TextUnformatted("Model mode: [ ] previous/next layer   , . previous/next head");
     ImGui::TextUnformatted("Drop a .json session or a .npy/.csv matrix on the window to load it.");
     ImGui::EndMenu();
   }

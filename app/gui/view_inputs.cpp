@@ -82,10 +82,14 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
 void tokensMode(AppState& app) {
   Document& d = app.doc;
   TokenConfig& t = d.session.tokens;
+  ImGui::TextUnformatted("model");
+  drawModelPicker(app);
+  const bool model = !t.model.empty();
   std::string text = t.text;
-  ImGui::TextUnformatted("sequence (queries)");
+  ImGui::TextUnformatted(model ? "text (the model's input)" : "sequence (queries)");
   if (ImGui::InputTextMultiline("##text", &text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) setTokensText(app, text);
   recordItemRect(app, "tokens-text");
+  if (!model) {
   std::string source = t.source;
   ImGui::TextUnformatted("source for cross-attention (keys, values; empty = self-attention)");
   if (ImGui::InputTextMultiline("##source", &source, ImVec2(-1, ImGui::GetTextLineHeight() * 2.2f))) setSourceText(app, source);
@@ -102,6 +106,7 @@ void tokensMode(AppState& app) {
   ImGui::SameLine();
   if (ImGui::InputInt("seed", &seed, 1, 10)) setSeed(app, std::uint64_t(std::max(0, seed)));
   ImGui::PopItemWidth();
+  }
 
   if (d.prepared.model) {
     ImGui::Text("query tokens (%zu)", d.prepared.queryLabels.size());
@@ -112,7 +117,8 @@ void tokensMode(AppState& app) {
     }
     if (ImGui::TreeNode("X and projections")) {
       const TokenModel& m = *d.prepared.model;
-      ImGui::TextDisabled("X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V");
+      ImGui::TextDisabled(model ? "X = ln_1 of the residual stream; Q = X W_Q + b_Q (c_attn), W_O = c_proj"
+                                : "X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V");
       const std::pair<const char*, const Matrix*> shown[] = {
           {"X (queries)", &m.xQuery}, {"W_Q", &m.wQ}, {"W_K", &m.wK}, {"W_V", &m.wV}, {"W_O", &m.wO}};
       for (const auto& [name, mat] : shown) {

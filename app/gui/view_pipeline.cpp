@@ -3,6 +3,7 @@
 #include <imgui.h>
 
 #include "actions.hpp"
+#include "model_actions.hpp"
 #include "fonts.hpp"
 #include "steps.hpp"
 #include "views.hpp"
@@ -32,6 +33,11 @@ void handleShortcuts(AppState& app) {
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false)) togglePlay(app);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) pinCell(app, -1, -1);
   if (ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) fitView(app);
+  // GLFW's key codes for [ ] , . (ImGui 1.86 indexes keys by the backend's codes).
+  if (ImGui::IsKeyPressed('[')) setLayer(app, app.doc.session.view.layer - 1);
+  if (ImGui::IsKeyPressed(']')) setLayer(app, app.doc.session.view.layer + 1);
+  if (ImGui::IsKeyPressed(',')) selectHead(app, std::max(0, app.doc.session.view.head - 1));
+  if (ImGui::IsKeyPressed('.')) selectHead(app, app.doc.session.view.head + 1);
 }
 
 void drawPipelineStrip(AppState& app) {

@@ -26,6 +26,9 @@ void drawLinesView(AppState& app);     // view_lines.cpp
 void drawHeadsGrid(AppState& app);     // view_heads.cpp
 void drawStatsTable(AppState& app);    // view_stats.cpp
 void drawStatusBar(AppState& app);     // view_status.cpp
+void drawModelPicker(AppState& app);   // view_model.cpp: toy or trained model, layer
+void drawPredictions(AppState& app);   // view_model.cpp: next tokens after the selected query
+void drawModelOverview(AppState& app); // view_model.cpp: every layer × head, with head scores
 void handleShortcuts(AppState& app);   // view_pipeline.cpp: every keyboard shortcut (Ctrl+S/O/Q, ←/→, …)
 void recordItemRect(AppState& app, const char* name);  // the last ImGui item's rectangle
 

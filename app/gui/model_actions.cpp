@@ -1,0 +1,74 @@
+#include "model_actions.hpp"
+
+#include <algorithm>
+
+#include "actions.hpp"
+#include "document.hpp"
+#include "gpt2.hpp"
+
+namespace attnviz::gui {
+
+bool inModelMode(const AppState& app) {
+  const Session& s = app.doc.session;
+  return s.mode == InputMode::Tokens && !s.tokens.model.empty();
+}
+
+int modelLayerCount(const AppState& app) {
+  if (!inModelMode(app)) return 0;
+  if (app.doc.prepared.modelLayers > 0 && !app.doc.needsPrepare) return app.doc.prepared.modelLayers;
+  try {  // the model was chosen this frame: its config says how many layers it has
+    return model::readGpt2Config(app.doc.session.tokens.model, modelsDirectory()).layers;
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+bool setModel(AppState& app, const std::string& nameOrPath) {
+  Session& s = app.doc.session;
+  if (nameOrPath.empty()) {
+    if (s.tokens.model.empty()) return true;
+    s.tokens.model.clear();
+    s.view.layer = 0;
+    while (s.tokens.dModel % s.options.heads != 0) --s.options.heads;
+    markInputsChanged(app.doc);
+    report(app, "random toy model (d_model " + std::to_string(s.tokens.dModel) + ")");
+    return true;
+  }
+  model::Gpt2Config config;
+  try {
+    config = model::readGpt2Config(nameOrPath, modelsDirectory());
+  } catch (const Error& e) {
+    report(app, e.what(), true);
+    return false;
+  }
+  if (s.mode != InputMode::Tokens) setInputMode(app, InputMode::Tokens);
+  s.tokens.model = nameOrPath;
+  s.tokens.source.clear();
+  s.name = nameOrPath;
+  s.description = "Attention of the trained model " + nameOrPath + ", layer by layer.";
+  s.options.heads = config.heads;
+  s.options.mask = MaskKind::Causal;
+  s.options.score = ScoreFunction::Scaled;
+  s.view.layer = std::clamp(s.view.layer, 0, config.layers - 1);
+  s.view.head = std::clamp(s.view.head, -1, config.heads - 1);
+  markInputsChanged(app.doc);
+  report(app, nameOrPath + ": " + std::to_string(config.layers) + " layers × " + std::to_string(config.heads) +
+                  " heads, d_model " + std::to_string(config.dModel));
+  return true;
+}
+
+void setLayer(AppState& app, int layer) {
+  const int layers = modelLayerCount(app);
+  if (layers == 0) return;
+  const int clamped = std::clamp(layer, 0, layers - 1);
+  if (clamped == app.doc.session.view.layer) return;
+  app.doc.session.view.layer = clamped;
+  markInputsChanged(app.doc);  // the forward pass is cached: only this layer's Q, K, V change
+}
+
+void selectLayerHead(AppState& app, int layer, int head) {
+  setLayer(app, layer);
+  selectHead(app, head);
+}
+
+}  // namespace attnviz::gui

@@ -1,0 +1,18 @@
+#pragma once
+// Actions of the model mode (token mode with a trained model): choosing the model and the layer.
+// Buttons, shortcuts and --script lines call these, as they call actions.hpp.
+#include <string>
+
+#include "app_state.hpp"
+
+namespace attnviz::gui {
+
+// A built-in name or a folder / .safetensors path; "" returns to the random toy model. A model
+// that cannot be read is reported in the status bar and the current one stays. Returns success.
+bool setModel(AppState& app, const std::string& nameOrPath);
+void setLayer(AppState& app, int layer);  // clamped to the model's layers
+void selectLayerHead(AppState& app, int layer, int head);
+bool inModelMode(const AppState& app);
+int modelLayerCount(const AppState& app);  // 0 outside model mode
+
+}  // namespace attnviz::gui

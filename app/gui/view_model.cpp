@@ -1,0 +1,182 @@
+// The model mode's views: the model picker and layer selector (inputs panel), the next-token
+// predictions for the selected query, and the layers × heads overview with head scores.
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "gl_heatmap.hpp"
+#include "gpt2.hpp"
+#include "head_scores.hpp"
+#include "heatmap_panel.hpp"
+#include "model_actions.hpp"
+#include "actions.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+
+const char* const kScoreLabels[] = {"prev", "first", "dup", "induction"};  // short: they label thumbnails
+constexpr int kShownScoreKinds = 4;  // entropy is a statistic, not a pattern a head "does"
+
+struct HeadSummary {
+  int layer = 0, head = 0;
+  model::HeadScores scores;
+  int strongest = 0;
+  double strongestValue = 0;
+};
+
+std::vector<HeadSummary> summarise(const model::ForwardRecord& rec) {
+  std::vector<HeadSummary> out;
+  for (size_t l = 0; l < rec.layers.size(); ++l)
+    for (size_t h = 0; h < rec.layers[l].pattern.head.size(); ++h) {
+      HeadSummary s;
+      s.layer = int(l);
+      s.head = int(h);
+      s.scores = model::scoreHead(rec.layers[l].pattern.head[h].weights, rec.ids);
+      for (int k = 0; k < kShownScoreKinds; ++k)
+        if (model::headScore(s.scores, k) > s.strongestValue) {
+          s.strongestValue = model::headScore(s.scores, k);
+          s.strongest = k;
+        }
+      out.push_back(s);
+    }
+  return out;
+}
+
+ImU32 scoreColour(int kind, double value) {
+  static const ImVec4 hues[kShownScoreKinds] = {{0.30f, 0.65f, 1.0f, 1}, {0.6f, 0.6f, 0.6f, 1},
+                                                {1.0f, 0.55f, 0.2f, 1}, {0.35f, 0.85f, 0.35f, 1}};
+  ImVec4 c = hues[kind];
+  const float a = 0.25f + 0.75f * float(std::clamp(value, 0.0, 1.0));
+  return ImGui::GetColorU32(ImVec4(c.x * a, c.y * a, c.z * a, 1));
+}
+
+}  // namespace
+
+void drawModelPicker(AppState& app) {
+  const Session& s = app.doc.session;
+  const std::string current = s.tokens.model.empty() ? "random toy model" : s.tokens.model;
+  ImGui::SetNextItemWidth(-1);
+  if (ImGui::BeginCombo("##model", current.c_str())) {
+    if (ImGui::Selectable("random toy model", s.tokens.model.empty())) setModel(app, "");
+    for (const model::BuiltinModel& b : model::listBuiltinModels(modelsDirectory())) {
+      if (ImGui::Selectable(b.name.c_str(), s.tokens.model == b.name)) setModel(app, b.name);
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s", b.shape.c_str(), b.description.c_str());
+    }
+    ImGui::EndCombo();
+  }
+  recordItemRect(app, "model_picker");
+  static std::string path;
+  ImGui::SetNextItemWidth(-70);
+  ImGui::InputTextWithHint("##modelpath", "model folder or .safetensors", &path);
+  ImGui::SameLine();
+  if (ImGui::Button("Open") && !path.empty()) setModel(app, path);
+  if (!inModelMode(app) || app.doc.prepared.modelLayers == 0) return;
+  int layer = s.view.layer;
+  ImGui::SetNextItemWidth(-70);
+  if (ImGui::SliderInt("layer", &layer, 0, app.doc.prepared.modelLayers - 1)) setLayer(app, layer);
+  recordItemRect(app, "layer_slider");
+  ImGui::TextDisabled("[ ] layer   , . head");
+}
+
+void drawPredictions(AppState& app) {
+  const PreparedSession& p = app.doc.prepared;
+  if (!p.forward || !p.loadedModel) return;
+  const model::ForwardRecord& rec = *p.forward;
+  const int n = int(rec.ids.size());
+  const int row = app.doc.session.view.selectedRow >= 0 && app.doc.session.view.selectedRow < n
+                      ? app.doc.session.view.selectedRow
+                      : n - 1;
+  if (row >= rec.logits.rows()) return;
+  const Vector logp = model::logSoftmax(rec.logits.row(row));
+  std::vector<int> order(size_t(logp.size()));
+  std::iota(order.begin(), order.end(), 0);
+  const int top = std::min<int>(10, int(order.size()));
+  std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int a, int b) { return logp(a) > logp(b); });
+  const model::BpeTokenizer& tok = p.loadedModel->tokenizer;
+  ImGui::Text("after \"%s\" (query %d):", tok.displayText(rec.ids[size_t(row)]).c_str(), row);
+  const int actual = row + 1 < n ? rec.ids[size_t(row) + 1] : -1;
+  for (int i = 0; i < top; ++i) {
+    const float prob = std::exp(logp(order[size_t(i)]));
+    const bool isActual = order[size_t(i)] == actual;
+    ImGui::TextColored(isActual ? ImVec4(0.4f, 0.9f, 0.4f, 1) : ImVec4(0.9f, 0.9f, 0.9f, 1), "%2d  %-16s %6.2f%%", i + 1,
+                       tok.displayText(order[size_t(i)]).c_str(), 100.0 * prob);
+  }
+  if (actual >= 0) {
+    int rank = 1;
+    for (Eigen::Index j = 0; j < logp.size(); ++j) rank += logp(j) > logp(actual);
+    ImGui::TextDisabled("actual next \"%s\": %.2f%%, rank %d", tok.displayText(actual).c_str(),
+                        100.0 * std::exp(logp(actual)), rank);
+  }
+}
+
+void drawModelOverview(AppState& app) {
+  const PreparedSession& p = app.doc.prepared;
+  if (!p.forward) return;
+  const model::ForwardRecord& rec = *p.forward;
+  static int sortBy = -1;  // -1: layer order, else a score kind
+  static const model::ForwardRecord* summarised = nullptr;
+  static std::vector<HeadSummary> heads;
+  if (summarised != &rec) {
+    heads = summarise(rec);
+    summarised = &rec;
+  }
+  ImGui::SetNextItemWidth(160);
+  const char* sortNames[] = {"layer order", "previous token", "first token", "duplicate token", "induction"};
+  int choice = sortBy + 1;
+  if (ImGui::Combo("sort", &choice, sortNames, 5)) sortBy = choice - 1;
+  std::vector<HeadSummary> shown = heads;
+  if (sortBy >= 0)
+    std::stable_sort(shown.begin(), shown.end(), [](const HeadSummary& a, const HeadSummary& b) {
+      return model::headScore(a.scores, sortBy) > model::headScore(b.scores, sortBy);
+    });
+  const float s = ImGui::GetFontSize() / 16.0f;
+  const float width = ImGui::GetContentRegionAvail().x;
+  const int perRow = sortBy >= 0 ? std::clamp(int(width / (80 * s)), 1, 16) : std::max(1, p.modelHeads);
+  const float spacing = ImGui::GetStyle().ItemSpacing.x;
+  const float size = std::max(24 * s, (width - spacing * float(perRow - 1)) / float(perRow) - 4 * s);
+  const std::uint64_t revision = std::uint64_t(reinterpret_cast<std::uintptr_t>(&rec));
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const HeadSummary& hs = shown[i];
+    const Matrix& w = rec.layers[size_t(hs.layer)].pattern.head[size_t(hs.head)].weights;
+    if (i % size_t(perRow) != 0) ImGui::SameLine();
+    ImGui::BeginGroup();
+    const ImVec2 pos = ImGui::GetCursorScreenPos();
+    ImGui::PushID(int(i));
+    if (ImGui::InvisibleButton("overview", ImVec2(size, size))) selectLayerHead(app, hs.layer, hs.head);
+    const bool hovered = ImGui::IsItemHovered();
+    ImGui::PopID();
+    PanelSpec spec;
+    spec.values = &w;
+    spec.range.vmin = 0;
+    spec.range.vmax = std::max(1e-6f, w.maxCoeff());
+    spec.texture = matrixTexture("overview/" + std::to_string(hs.layer) + "/" + std::to_string(hs.head), revision,
+                                 [&]() -> const Matrix& { return w; });
+    spec.valueText = false;
+    spec.colourBar = false;
+    HeatmapCamera cam;
+    const PanelLayout L = layoutPanel(spec, pos, ImVec2(pos.x + size, pos.y + size), cam);
+    ImDrawList* list = ImGui::GetWindowDrawList();
+    drawPanel(list, spec, L);
+    const bool current = app.doc.session.view.layer == hs.layer && app.doc.session.view.head == hs.head;
+    list->AddRect(ImVec2(pos.x - 2, pos.y - 2), ImVec2(L.areaMax.x + 2, L.areaMax.y + 2),
+                  current ? IM_COL32(80, 160, 255, 255) : scoreColour(hs.strongest, hs.strongestValue), 0, 0,
+                  current ? 3.0f : 2.0f);
+    ImGui::Text("L%d H%d", hs.layer, hs.head);
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(scoreColour(hs.strongest, hs.strongestValue)), "%s %.2f",
+                       kScoreLabels[hs.strongest], hs.strongestValue);
+    if (hovered)
+      ImGui::SetTooltip("layer %d, head %d\nprevious token %.3f\nfirst token %.3f\nduplicate token %.3f\ninduction %.3f\n"
+                        "entropy %.3f\nclick to show this head",
+                        hs.layer, hs.head, hs.scores.previousToken, hs.scores.firstToken, hs.scores.duplicateToken,
+                        hs.scores.induction, hs.scores.entropy);
+    ImGui::EndGroup();
+  }
+  ImGui::TextDisabled("every layer × head: weights on this text; label = strongest head score");
+}
+
+}  // namespace attnviz::gui
