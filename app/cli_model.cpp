@@ -12,6 +12,7 @@
 #include "gpt2.hpp"
 #include "head_scores.hpp"
 #include "matrix_io.hpp"
+#include "numbers.hpp"
 #include "session.hpp"
 
 namespace attnviz::cli {
@@ -44,8 +45,8 @@ const char* const kModelComputeHelp =
     "                  [--temperature T] [--scale X] [--mask causal|none] [--ablate L.H]... --out DIR\n"
     "writes tokens.json, hidden.npy [L+1, n, d_model] (0: embeddings; l: after block l),\n"
     "logits.npy [n, vocab], model.json (config, options, per-head scores), and per layer\n"
-    "layerL/ with q.npy, k.npy, v.npy [H, n, d_head], scores, scaled, masked, weights [H, n, n]\n"
-    "and output.npy [H, n, d_head]. --temperature, --scale and --mask apply to every layer as a\n"
+    "layerL/ with the numbers layout of compute above (q, k, v, every stage, projected = heads ·\n"
+    "c_proj without its bias, trace.json). --temperature, --scale and --mask apply to every layer as a\n"
     "\"what if\"; --ablate zeroes a head's output.\n";
 
 void writeJsonLine(const std::vector<int>& ids, const BpeTokenizer& tok) {
@@ -61,23 +62,6 @@ std::vector<int> parseIds(const std::string& text) {
   while (std::getline(in, item, ',')) ids.push_back(int(parseLong("--ids", item, 0, 1L << 30)));
   if (ids.empty()) throw UsageError("--ids needs a comma-separated list of token ids");
   return ids;
-}
-
-// An n × (H · w) matrix as [H, n, w] C-order data.
-std::vector<float> splitHeads(const Matrix& m, int heads) {
-  const long n = m.rows(), w = m.cols() / heads;
-  std::vector<float> out;
-  out.reserve(size_t(m.size()));
-  for (int h = 0; h < heads; ++h)
-    for (long i = 0; i < n; ++i)
-      for (long c = 0; c < w; ++c) out.push_back(m(i, h * w + c));
-  return out;
-}
-
-std::vector<float> stack(const AttentionTrace& t, const Matrix HeadTrace::*stage) {
-  std::vector<float> out;
-  for (const HeadTrace& h : t.head) out.insert(out.end(), (h.*stage).data(), (h.*stage).data() + (h.*stage).size());
-  return out;
 }
 
 json configJson(const Gpt2Model& m) {
@@ -244,13 +228,13 @@ int cmdComputeModel(const std::vector<std::string>& args) {
 
   // Everything is computed before the first file is written.
   std::vector<AttentionTrace> traces;
-  for (int l : layers) traces.push_back(layerTrace(rec.layers[l]));
+  for (int l : layers) traces.push_back(layerTrace(rec.layers[l], model.weights.blocks[l].attnProjWeight));
 
   std::error_code ec;
   fs::create_directories(*out, ec);
   if (ec) throw Error("cannot create " + *out + ": " + ec.message());
   const fs::path dir(*out);
-  const long n = long(tokenIds.size()), d = c.dModel, H = c.heads, dh = c.headWidth();
+  const long n = long(tokenIds.size()), d = c.dModel;
   json tokens = json::array();
   for (int id : tokenIds) tokens.push_back(model.tokenizer.displayText(id));
   writeFileAtomic((dir / "tokens.json").string(), json{{"ids", tokenIds}, {"tokens", tokens}}.dump(2) + "\n");
@@ -258,20 +242,15 @@ int cmdComputeModel(const std::vector<std::string>& args) {
   for (const Matrix& r : rec.resid) hidden.insert(hidden.end(), r.data(), r.data() + r.size());
   writeNpy((dir / "hidden.npy").string(), hidden.data(), {long(rec.resid.size()), n, d});
   writeNpy((dir / "logits.npy").string(), rec.logits.data(), {rec.logits.rows(), rec.logits.cols()});
+  // Each layer's folder is the one numbers layout of `compute` (README "File formats").
   for (size_t k = 0; k < layers.size(); ++k) {
-    const fs::path ld = dir / ("layer" + std::to_string(layers[k]));
-    fs::create_directories(ld, ec);
-    if (ec) throw Error("cannot create " + ld.string() + ": " + ec.message());
-    const LayerRecord& L = rec.layers[layers[k]];
-    const AttentionTrace& t = traces[k];
-    writeNpy((ld / "q.npy").string(), splitHeads(L.qkv.q, int(H)).data(), {H, n, dh});
-    writeNpy((ld / "k.npy").string(), splitHeads(L.qkv.k, int(H)).data(), {H, n, dh});
-    writeNpy((ld / "v.npy").string(), splitHeads(L.qkv.v, int(H)).data(), {H, n, dh});
-    writeNpy((ld / "scores.npy").string(), stack(t, &HeadTrace::scores).data(), {H, n, n});
-    writeNpy((ld / "scaled.npy").string(), stack(t, &HeadTrace::scaled).data(), {H, n, n});
-    writeNpy((ld / "masked.npy").string(), stack(t, &HeadTrace::masked).data(), {H, n, n});
-    writeNpy((ld / "weights.npy").string(), stack(t, &HeadTrace::weights).data(), {H, n, n});
-    writeNpy((ld / "output.npy").string(), stack(t, &HeadTrace::output).data(), {H, n, dh});
+    NumbersSource source;
+    source.name = model.name + " layer " + std::to_string(layers[k]);
+    source.mode = InputMode::Tokens;
+    source.backend = "cpu";
+    AttentionInputs inputs = rec.layers[layers[k]].qkv;
+    inputs.wO = model.weights.blocks[layers[k]].attnProjWeight;
+    writeNumbers((dir / ("layer" + std::to_string(layers[k]))).string(), traces[k], inputs, source, NumbersFormat::Npy);
   }
   json j;
   j["attnviz_version"] = ATTNVIZ_VERSION;

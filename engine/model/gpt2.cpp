@@ -370,7 +370,11 @@ Matrix blockLn1(const Gpt2Config& c, const Gpt2Weights& w, const ForwardRecord& 
 
 Matrix blockResidMid(const ForwardRecord& rec, int layer) { return rec.resid.at(layer) + rec.layers.at(layer).attnOut; }
 
-AttentionTrace layerTrace(const LayerRecord& layer) { return computeAttention(layer.qkv, layer.attention, true); }
+AttentionTrace layerTrace(const LayerRecord& layer, const Matrix& wO) {
+  AttentionInputs inputs = layer.qkv;
+  inputs.wO = wO;
+  return computeAttention(inputs, layer.attention, true);
+}
 
 Vector logSoftmax(const Eigen::Ref<const Eigen::RowVectorXf>& logits) {
   const double max = logits.maxCoeff();

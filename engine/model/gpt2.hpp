@@ -119,7 +119,8 @@ AttentionOptions layerAttentionOptions(const Gpt2Config& config, int layer, cons
 
 // Every stage of one layer's attention (scores, scaled, masked, exp included), recomputed by
 // the same engine from the recorded Q, K and V: identical weights to the forward pass.
-AttentionTrace layerTrace(const LayerRecord& layer);
+// With the block's c_proj as W_O, the trace also holds heads · W_O (the "projected" stage).
+AttentionTrace layerTrace(const LayerRecord& layer, const Matrix& wO = Matrix());
 
 // Log-softmax probabilities of one logits row.
 Vector logSoftmax(const Eigen::Ref<const Eigen::RowVectorXf>& logits);
