@@ -599,6 +599,10 @@ void dumpState(const AppState& app, const std::string& path) {
       for (int c = 0; c < cm.cols(); ++c)
         if (!cm(r, c)) j["masked_cells"].push_back({r, c});
   }
+  j["model"] = s.mode == InputMode::Tokens ? s.tokens.model : "";
+  j["layer"] = s.view.layer;
+  j["token_ids"] = d.prepared.tokenIds;
+  j["query_labels"] = d.prepared.queryLabels;
   j["gl_errors"] = app.glErrors;
   for (const auto& [name, r] : app.widgetRects) j["widgets"][name] = r;
   std::ofstream(path) << j.dump(2) << "\n";

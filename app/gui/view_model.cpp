@@ -149,6 +149,7 @@ void drawModelOverview(AppState& app) {
     ImGui::PushID(int(i));
     if (ImGui::InvisibleButton("overview", ImVec2(size, size))) selectLayerHead(app, hs.layer, hs.head);
     const bool hovered = ImGui::IsItemHovered();
+    recordItemRect(app, ("overview_" + std::to_string(hs.layer) + "_" + std::to_string(hs.head)).c_str());
     ImGui::PopID();
     PanelSpec spec;
     spec.values = &w;
