@@ -52,18 +52,23 @@ struct GpuCompare {
   std::uint64_t rev = 0;             // bumped with every GPU result
 };
 
-// The document: what the user edits (session) and what the engine made of it (pipeline).
-struct Document {
+// The document, in three parts that change for different reasons: what the user edits
+// (EditModel), what the engine made of it (ComputeJob, document.hpp keeps it in step) and
+// where it lives on disk (FileState, with the recovery file: recovery.hpp, replace.hpp).
+struct EditModel {
   Session session;
-  PreparedSession prepared;  // labels, token model, Q/K/V
+  PreparedSession prepared;  // labels, token model, Q/K/V (and W_O in token mode)
+  std::uint64_t inputsGen = 1, valuesGen = 1;  // bumped by every edit of the inputs / of V
+  bool needsPrepare = true;  // session inputs changed: rebuild tokens / projections
+  bool needsRun = true;      // inputs or options changed since the last computation
+};
+
+struct ComputeJob {
   // Two pipelines so a large input can be computed off the UI thread while the views keep
-  // showing the previous result; each remembers which edits it has seen (generations below).
+  // showing the previous result; each remembers which edits it has seen (generations).
   std::unique_ptr<AttentionPipeline> front = std::make_unique<AttentionPipeline>();
   std::unique_ptr<AttentionPipeline> back = std::make_unique<AttentionPipeline>();
   std::uint64_t frontInputsGen = 0, frontValuesGen = 0, backInputsGen = 0, backValuesGen = 0;
-  std::uint64_t inputsGen = 1, valuesGen = 1;
-  bool needsPrepare = true;  // session inputs changed: rebuild tokens / projections
-  bool needsRun = true;      // inputs or options changed since the last computation
   bool hasTrace = false;
   std::string error;         // the last engine error, shown instead of silently keeping old views
   // Bumped whenever a stage group was recomputed; textures re-upload only when these move.
@@ -73,12 +78,6 @@ struct Document {
   std::future<WorkerResult> job;
   std::chrono::steady_clock::time_point jobStart;
   bool stale = false;        // views show an older result than the inputs
-  // Files.
-  std::string path;          // where the session was loaded from / saved to ("" for samples)
-  std::string sample;        // the built-in sample it was loaded from (names it in figure titles)
-  bool unsaved = false;
-  std::chrono::steady_clock::time_point lastEdit;
-  bool recoveryWritten = true;
   GpuCompare gpu;
   // Frames in which the main loop updated the document (one per frame, from 0), and the worker
   // runs by frame: --dump-state lists them so tests can check the UI kept drawing meanwhile.
@@ -86,11 +85,21 @@ struct Document {
   struct WorkerRun { long startFrame = 0, endFrame = -1; double ms = 0; long n = 0, m = 0; };
   std::vector<WorkerRun> workerRuns;
 
-  // What the views show: the selected backend's trace.
+  // What the views show: the selected backend's trace (every stage, heads · W_O included).
   const AttentionTrace& trace() const { return gpu.active ? gpu.trace : front->trace(); }
   // The CPU engine's trace, the reference that files are written from.
   const AttentionTrace& cpuTrace() const { return front->trace(); }
 };
+
+struct FileState {
+  std::string path;          // where the session was loaded from / saved to ("" for samples)
+  std::string sample;        // the built-in sample it was loaded from (names it in figure titles)
+  bool unsaved = false;
+  std::chrono::steady_clock::time_point lastEdit;
+  bool recoveryWritten = true;
+};
+
+struct Document : EditModel, ComputeJob, FileState {};
 
 inline constexpr int kSyncLimit = 1024;
 

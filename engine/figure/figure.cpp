@@ -556,6 +556,16 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
       for (int j = 0; j < m; ++j) r.mask(i, j) = isAllowed(trace.options, n, m, i, j) ? 1 : 0;
   }
   r.rowLabels = queryLabels;
+  // Row sums: the cells are the exp values they sum, as on screen; each row's sum Z_i goes
+  // beside its label (one head only: the heads' sums differ).
+  if (info.shape == StageShape::HeadRows && r.panels.size() == 1) {
+    const int h = o.head == kAllHeads ? 0 : o.head;
+    r.rowLabels.resize(std::size_t(n));
+    for (int i = 0; i < n; ++i) {
+      const std::string label = i < int(queryLabels.size()) ? queryLabels[std::size_t(i)] : std::to_string(i);
+      r.rowLabels[std::size_t(i)] = label + " \u03A3 " + fixed(trace.head[std::size_t(h)].rowSum(i), 2);
+    }
+  }
   const long cols = r.panels[0].values.cols();
   r.colLabels = stageColumnLabels(trace, o.stage, keyLabels);
   r.rowAxis = "query";

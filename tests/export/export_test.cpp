@@ -419,6 +419,11 @@ TEST(FigureRequestFromTrace, EveryStageHasItsOwnRangeAndLabel) {
     EXPECT_TRUE(r.panels[0].values == shown);
     const float top = shown.maxCoeff(), bottom = shown.minCoeff();
     EXPECT_EQ(r.colorbarLabel, st.quantity);
+    if (st.id == StageId::RowSum) {  // the sums beside the rows, as on screen
+      const std::string prefix = pronoun.p.queryLabels[7] + " \u03A3 ";
+      ASSERT_EQ(r.rowLabels[7].rfind(prefix, 0), 0u) << r.rowLabels[7];
+      EXPECT_NEAR(std::stof(r.rowLabels[7].substr(prefix.size())), t.head[0].rowSum(7), 0.005f);
+    }
     if (st.kind == ValueKind::Signed) {
       EXPECT_EQ(r.colormap, Colormap::RdBu);
       EXPECT_EQ(r.range.hi, std::max(std::fabs(top), std::fabs(bottom)));
