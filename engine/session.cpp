@@ -98,7 +98,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     throw Error(sourceName + ": invalid JSON, " + what.substr(what.find("] ") + 2));
   }
   const Reader rd(sourceName);
-  rd.allowOnly(root, "", {"format", "version", "name", "description", "mode", "matrices", "tokens", "options", "view"});
+  rd.allowOnly(root, "", {"format", "version", "name", "description", "mode", "matrices", "tokens", "model", "options", "view"});
   if (rd.string(root, "format", "", "attnviz-session") != "attnviz-session")
     rd.fail("", "\"format\" is not \"attnviz-session\"");
   if (!root.contains("version") || !root["version"].is_number_integer())
@@ -125,8 +125,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.mode = InputMode::Tokens;
     if (!root.contains("tokens")) rd.fail("", "mode is \"tokens\" but there is no \"tokens\" object");
     const json& t = root["tokens"];
-    rd.allowOnly(t, "tokens", {"text", "source", "tokenizer", "d_model", "seed", "positional", "model"});
-    s.tokens.model = rd.string(t, "model", "tokens", "");
+    rd.allowOnly(t, "tokens", {"text", "source", "tokenizer", "d_model", "seed", "positional"});
     s.tokens.text = rd.string(t, "text", "tokens", "");
     s.tokens.source = rd.string(t, "source", "tokens", "");
     try {
@@ -140,8 +139,18 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
       if (!t["positional"].is_boolean()) rd.fail("tokens", "\"positional\" must be true or false");
       s.tokens.positional = t["positional"].get<bool>();
     }
+  } else if (mode == "model" && version >= 2) {
+    // Token mode on a trained model: the model (built-in name or folder) and its input text.
+    s.mode = InputMode::Tokens;
+    if (!root.contains("model")) rd.fail("", "mode is \"model\" but there is no \"model\" object");
+    const json& m = root["model"];
+    rd.allowOnly(m, "model", {"name", "text"});
+    s.tokens.model = rd.string(m, "name", "model", "");
+    if (s.tokens.model.empty()) rd.fail("model", "\"name\" must name a built-in model or a model folder");
+    s.tokens.text = rd.string(m, "text", "model", "");
   } else {
-    rd.fail("", "\"mode\" must be \"matrices\" or \"tokens\"");
+    rd.fail("", version >= 2 ? "\"mode\" must be \"matrices\", \"tokens\" or \"model\""
+                             : "\"mode\" must be \"matrices\" or \"tokens\"");
   }
 
   if (root.contains("options")) {
@@ -207,6 +216,9 @@ std::string serializeSession(const Session& s) {
     root["matrices"] = {{"q", matrixToJson(s.matrices.q)},
                         {"k", matrixToJson(s.matrices.k)},
                         {"v", matrixToJson(s.matrices.v)}};
+  } else if (!s.tokens.model.empty()) {
+    root["mode"] = "model";
+    root["model"] = {{"name", s.tokens.model}, {"text", s.tokens.text}};
   } else {
     root["mode"] = "tokens";
     root["tokens"] = {{"text", s.tokens.text},
@@ -215,7 +227,6 @@ std::string serializeSession(const Session& s) {
                       {"d_model", s.tokens.dModel},
                       {"seed", s.tokens.seed},
                       {"positional", s.tokens.positional}};
-    if (!s.tokens.model.empty()) root["tokens"]["model"] = s.tokens.model;
   }
   json o = json::object();
   o["score"] = toString(s.options.score);

@@ -15,16 +15,18 @@ struct Gpt2Model;
 struct ForwardRecord;
 }  // namespace model
 
-inline constexpr int kSessionVersion = 1;
+// 2 adds "mode": "model" (a trained model's attention on a text) and view.layer; version 1 files
+// load unchanged.
+inline constexpr int kSessionVersion = 2;
 
 enum class InputMode { Matrices, Tokens };
 
 struct ViewState {  // where the user was; restored exactly on load
   int step = 0;             // a StageId (stages.hpp) as its index; files store the stage's name
   int head = 0;             // -1 = all heads
-  int layer = 0;            // the model's layer shown (token mode with a model)
   int selectedRow = -1;
   int selectedCol = -1;
+  int layer = 0;            // the model's layer shown (model mode)
   bool operator==(const ViewState&) const = default;
 };
 

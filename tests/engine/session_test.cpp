@@ -52,13 +52,13 @@ TEST(Session, RoundTripKeepsInputsOptionsAndView) {
 }
 
 TEST(Session, RejectsUnknownKeysVersionsAndModes) {
-  EXPECT_EQ(errorOf(R"({"version": 2, "mode": "tokens", "tokens": {"text": "a"}})"),
-            "s.json: session version 2 is newer than this attnviz (reads up to 1); update attnviz");
+  EXPECT_EQ(errorOf(R"({"version": 3, "mode": "tokens", "tokens": {"text": "a"}})"),
+            "s.json: session version 3 is newer than this attnviz (reads up to 2); update attnviz");
   EXPECT_EQ(errorOf(R"({"version": 1, "mode": "tokens", "tokens": {"text": "a"}, "colour": 1})"),
             "s.json: unknown key \"colour\"");
   EXPECT_EQ(errorOf(R"({"version": 1, "mode": "tokens", "tokens": {"txt": "a"}})"),
             "s.json: tokens: unknown key \"txt\"");
-  EXPECT_EQ(errorOf(R"({"mode": "tokens"})"), "s.json: missing integer \"version\" (this attnviz reads version 1)");
+  EXPECT_EQ(errorOf(R"({"mode": "tokens"})"), "s.json: missing integer \"version\" (this attnviz reads version 2)");
   EXPECT_EQ(errorOf(R"({"version": 1, "mode": "pictures"})"), "s.json: \"mode\" must be \"matrices\" or \"tokens\"");
   EXPECT_EQ(errorOf(R"({"version": 1, "mode": "matrices", "matrices": {"q": [[1]], "k": [[1]], "v": [[1], 2]}})"),
             "s.json: matrices.v: row 1 is not an array");

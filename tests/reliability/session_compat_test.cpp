@@ -52,11 +52,11 @@ TEST(SessionCompat, NewerAndUnknownVersionsAreRefused) {
     }
     return std::string("(accepted)");
   };
-  EXPECT_EQ(message("2"), "s.json: session version 2 is newer than this attnviz (reads up to 1); update attnviz");
+  EXPECT_EQ(message("3"), "s.json: session version 3 is newer than this attnviz (reads up to 2); update attnviz");
   EXPECT_EQ(message("0"), "s.json: unknown session version 0");
   EXPECT_EQ(message("-3"), "s.json: unknown session version -3");
-  EXPECT_EQ(message("\"1\""), "s.json: missing integer \"version\" (this attnviz reads version 1)");
-  EXPECT_EQ(message("1.5"), "s.json: missing integer \"version\" (this attnviz reads version 1)");
+  EXPECT_EQ(message("\"1\""), "s.json: missing integer \"version\" (this attnviz reads version 2)");
+  EXPECT_EQ(message("1.5"), "s.json: missing integer \"version\" (this attnviz reads version 2)");
 }
 
 }  // namespace
