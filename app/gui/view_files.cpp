@@ -118,7 +118,8 @@ void drawMenuBar(AppState& app) {
 void drawSamplesBrowser(AppState& app) {
   if (!app.showSamples) return;
   ImGui::SetNextWindowSize(ImVec2(640, 420), ImGuiCond_FirstUseEver);
-  if (ImGui::Begin("Samples", &app.showSamples)) {
+  bool open = true;
+  if (ImGui::Begin("Samples", &open)) {
     static std::vector<SampleInfo> samples = listSamples();
     for (const SampleInfo& s : samples) {
       if (ImGui::Button(s.name.c_str(), ImVec2(200, 0))) {
@@ -132,6 +133,7 @@ void drawSamplesBrowser(AppState& app) {
     }
   }
   ImGui::End();
+  if (!open) showSamplesBrowser(app, false);  // the window's close button
 }
 
 void drawFileChooser(AppState& app) {
