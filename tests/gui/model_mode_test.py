@@ -14,7 +14,6 @@
      layer-0 weights on screen match compute --model on it.
 Nothing here hard-codes the built-in model's numbers: the model may be retrained.
 usage: model_mode_test.py ATTNVIZ   (under xvfb-run; ctest runs it so)"""
-import json
 import os
 import re
 import shutil
