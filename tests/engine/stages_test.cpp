@@ -36,7 +36,7 @@ TEST(Stages, EveryStageHasOneUniqueNameThatParses) {
 }
 
 TEST(Stages, TheTraceHoldsHeadsTimesWOInTokenMode) {
-  const Session s = loadSample("pronoun");
+  const Session s = loadSample("pronoun-toy");
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   ASSERT_TRUE(stageExists(t, StageId::Projected));
@@ -125,7 +125,7 @@ fs::path tempDir(const std::string& name) {
 }
 
 TEST(Numbers, OneFilePerStageNamedByTheRegistryPlusQKV) {
-  const Session s = loadSample("pronoun");
+  const Session s = loadSample("pronoun-toy");
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   const fs::path dir = tempDir("npy");
@@ -162,7 +162,7 @@ TEST(Numbers, OneFilePerStageNamedByTheRegistryPlusQKV) {
 }
 
 TEST(SessionStep, IsStoredByNameAndOldIndicesStillLoad) {
-  Session s = loadSample("causal-lm");
+  Session s = loadSample("causal-lm-toy");
   s.view.step = int(StageId::Exp);
   const std::string json = serializeSession(s);
   EXPECT_NE(json.find("\"step\": \"exp\""), std::string::npos) << json;

@@ -375,23 +375,23 @@ struct SampleTrace {
 };
 
 TEST(FigureRequestFromTrace, DefaultsRangesMaskAndTitle) {
-  const Session s = loadSample("causal-lm");
+  const Session s = loadSample("causal-lm-toy");
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   FigureOptions o;
   o.stage = StageId::Weights;
   o.head = kAllHeads;
-  FigureRequest r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm", o);
+  FigureRequest r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm-toy", o);
   EXPECT_EQ(int(r.panels.size()), t.heads);
   EXPECT_EQ(r.colormap, Colormap::Viridis);
   ASSERT_EQ(r.mask.rows(), t.n);
   EXPECT_EQ(r.mask(0, t.m - 1), 0);  // causal: the first query cannot see the last key
-  EXPECT_NE(r.title.find("causal-lm"), std::string::npos);
+  EXPECT_NE(r.title.find("causal-lm-toy"), std::string::npos);
   EXPECT_NE(r.subtitle.find("mask causal"), std::string::npos);
 
   o.stage = StageId::Scores;
   o.head = 0;
-  r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm", o);
+  r = makeFigureRequest(t, p.queryLabels, p.keyLabels, "causal-lm-toy", o);
   EXPECT_EQ(r.colormap, Colormap::RdBu);
   EXPECT_EQ(r.range.lo, -r.range.hi);  // diverging: centred on 0
   EXPECT_EQ(r.mask.size(), 0);         // the mask is not applied to raw scores yet
@@ -406,7 +406,7 @@ TEST(FigureRequestFromTrace, DefaultsRangesMaskAndTitle) {
 // Each stage has its own colour rule, the app's: [0, max] for exp, row sums and weights,
 // centred on 0 for the signed stages; the colour bar names the stage's own values.
 TEST(FigureRequestFromTrace, EveryStageHasItsOwnRangeAndLabel) {
-  const SampleTrace pronoun("pronoun");
+  const SampleTrace pronoun("pronoun-toy");
   const AttentionTrace& t = pronoun.t;
   for (const StageInfo& st : stageList()) {
     SCOPED_TRACE(st.name);
@@ -443,7 +443,7 @@ TEST(FigureRequestFromTrace, EveryStageHasItsOwnRangeAndLabel) {
 }
 
 TEST(FigureRequestFromTrace, ProjectedIsOnePanelOfDimensions) {
-  const SampleTrace pronoun("pronoun");
+  const SampleTrace pronoun("pronoun-toy");
   const AttentionTrace& t = pronoun.t;
   FigureOptions o;
   o.stage = StageId::Projected;
@@ -472,7 +472,7 @@ TEST(FigureRequestFromTrace, SubtitleStatesTheFactorOnce) {
 
 TEST(ExportCli, WritesPngAndSvgAndIsDeterministic) {
   TempDir dir;
-  const std::string args = "--sample pronoun --stage weights --head all --png " + (dir / "a.png") + " --svg " + (dir / "a.svg");
+  const std::string args = "--sample pronoun-toy --stage weights --head all --png " + (dir / "a.png") + " --svg " + (dir / "a.svg");
   const CliRun first = runAttnviz("export " + args);
   ASSERT_EQ(first.code, 0) << first.output;
   const std::string png1 = readFile(dir / "a.png"), svg1 = readFile(dir / "a.svg");
@@ -488,17 +488,17 @@ TEST(ExportCli, WritesPngAndSvgAndIsDeterministic) {
 // `export --stage` takes every stage of the registry, and writes what the library call makes.
 TEST(ExportCli, EveryStageExports) {
   TempDir dir;
-  const SampleTrace pronoun("pronoun");
+  const SampleTrace pronoun("pronoun-toy");
   for (const StageInfo& st : stageList()) {
     SCOPED_TRACE(st.name);
     const std::string png = dir / (std::string(st.name) + ".png");
-    const CliRun run = runAttnviz("export --sample pronoun --stage " + std::string(st.name) + " --png " + png);
+    const CliRun run = runAttnviz("export --sample pronoun-toy --stage " + std::string(st.name) + " --png " + png);
     ASSERT_EQ(run.code, 0) << run.output;
     FigureOptions o;
     o.stage = st.id;
     EXPECT_EQ(readFile(png), renderFigurePng(pronoun.request(o)));
   }
-  const CliRun bad = runAttnviz("export --sample pronoun --stage softmax --png " + (dir / "x.png"));
+  const CliRun bad = runAttnviz("export --sample pronoun-toy --stage softmax --png " + (dir / "x.png"));
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.output.find("expected one of scores, scaled, masked, minus_row_max, exp, row_sum, weights, output, projected"),
             std::string::npos) << bad.output;
@@ -537,20 +537,20 @@ TEST(ExportCli, BadRequestsExitWithOneLineAndLeaveNoFile) {
     int code;
     std::string message;
   } cases[] = {
-      {"--sample pronoun --stage attention --png " + png, 1, "unknown stage \"attention\""},
-      {"--sample pronoun --head 4 --png " + png, 1, "head 4 is out of range: this input has 4 heads"},
-      {"--sample pronoun --head -1 --png " + png, 2, "--head must be between"},
-      {"--sample pronoun --range 1:0.5 --png " + png, 1, "MIN must be less than MAX"},
-      {"--sample pronoun --range 2:2 --png " + png, 1, "MIN must be less than MAX"},
-      {"--sample pronoun --colormap jet --png " + png, 1, "unknown colour map \"jet\""},
-      {"--sample pronoun --png " + (dir / "missing/dir/out.png"), 1, "is not a directory"},
-      {"--sample pronoun --png " + png + " --svg " + (dir / "missing/out.svg"), 1, "is not a directory"},
-      {"--sample pronoun --png /proc/out.png", 1, "cannot write /proc/out.png"},
-      {"--sample pronoun --stage weights", 2, "export needs --png FILE or --svg FILE"},
-      {"--sample pronoun --png " + png + " --bogus", 2, "unknown option --bogus"},
+      {"--sample pronoun-toy --stage attention --png " + png, 1, "unknown stage \"attention\""},
+      {"--sample pronoun-toy --head 4 --png " + png, 1, "head 4 is out of range: this input has 4 heads"},
+      {"--sample pronoun-toy --head -1 --png " + png, 2, "--head must be between"},
+      {"--sample pronoun-toy --range 1:0.5 --png " + png, 1, "MIN must be less than MAX"},
+      {"--sample pronoun-toy --range 2:2 --png " + png, 1, "MIN must be less than MAX"},
+      {"--sample pronoun-toy --colormap jet --png " + png, 1, "unknown colour map \"jet\""},
+      {"--sample pronoun-toy --png " + (dir / "missing/dir/out.png"), 1, "is not a directory"},
+      {"--sample pronoun-toy --png " + png + " --svg " + (dir / "missing/out.svg"), 1, "is not a directory"},
+      {"--sample pronoun-toy --png /proc/out.png", 1, "cannot write /proc/out.png"},
+      {"--sample pronoun-toy --stage weights", 2, "export needs --png FILE or --svg FILE"},
+      {"--sample pronoun-toy --png " + png + " --bogus", 2, "unknown option --bogus"},
       {"--sample nosuch --png " + png, 1, "nosuch"},
-      {"--sample pronoun --cell 0 --png " + png, 2, "--cell must be between 1 and 512"},
-      {"--sample pronoun --values --cell 4 --png " + png, 1, "--values needs cells of at least"},
+      {"--sample pronoun-toy --cell 0 --png " + png, 2, "--cell must be between 1 and 512"},
+      {"--sample pronoun-toy --values --cell 4 --png " + png, 1, "--values needs cells of at least"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);

@@ -14,7 +14,7 @@ run() {  # run NAME COMMAND...
   if "$@" >"$work/out" 2>"$work/err"; then passed=$((passed + 1))
   else failed=$((failed + 1)); echo "FAIL: $name"; cat "$work/out" "$work/err" | tail -20; fi
 }
-for args in "--sample pronoun" "--sample causal-lm --temperature 0.3" "--sample cross-translation --heads 4" \
+for args in "--sample pronoun-toy" "--sample causal-lm-toy --temperature 0.3" "--sample cross-translation --heads 4" \
             "--sample temperature --score cosine --temperature 0.1" "--sample articles-1d"; do
   name=$(echo "$args" | tr -c 'a-z0-9' '_')
   run "compute cpu $args" "$bin" compute $args --backend cpu --out "$work/cpu_$name"

@@ -22,7 +22,7 @@ try:
     layout, after, go = (os.path.join(work, n) for n in ("layout.json", "after.json", "go"))
     shot = os.path.join(OUT or work, "gpu_click.png")
     script = write_script(os.path.join(work, "script.txt"), [
-        "sample pronoun", "goto 6", "wait-frames 3", "dump-state " + layout,
+        "sample pronoun-toy", "goto 6", "wait-frames 3", "dump-state " + layout,
         "wait-for-file " + go, "wait-frames 5", "screenshot " + shot, "dump-state " + after, "quit"])
     proc = subprocess.Popen([APP, "--no-recovery", "--script", script])
     try:

@@ -28,9 +28,9 @@ def run(name, lines):
     return json.load(open(state))
 
 
-# GPU selected: the pronoun sample with a causal mask and T = 0.5, shown at the softmax weights.
+# GPU selected: the pronoun-toy sample with a causal mask and T = 0.5, shown at the softmax weights.
 gpu_png = os.path.join(work, "gpu_weights.png")
-s = run("gpu", ["sample pronoun", "set mask causal", "set temperature 0.5", "set backend gpu", "goto 6",
+s = run("gpu", ["sample pronoun-toy", "set mask causal", "set temperature 0.5", "set backend gpu", "goto 6",
                 "wait-frames 3", f"screenshot {gpu_png}", "wait-frames 1"])
 g = s["gpu"]
 check(s["backend"] == "GPU", f"backend is GPU (got {s['backend']}, note: {g['note']})")
@@ -45,12 +45,12 @@ check(g["gpu_ms"] > 0 and g["cpu_ms"] >= 0, f"both timings recorded (CPU {g['cpu
 check(os.path.getsize(gpu_png) > 10000, f"screenshot written: {gpu_png}")
 
 # Back to the CPU.
-s = run("cpu", ["sample pronoun", "set backend gpu", "wait-frames 2", "set backend cpu", "wait-frames 2"])
+s = run("cpu", ["sample pronoun-toy", "set backend gpu", "wait-frames 2", "set backend cpu", "wait-frames 2"])
 check(s["backend"] == "CPU" and s["gpu"]["selected"] == "cpu", "set backend cpu returns to the CPU")
 
 # A failure on the GPU: a 16-byte stage buffer cannot hold one row of keys.
 fallback_png = os.path.join(work, "gpu_fallback.png")
-s = run("fallback", ["sample pronoun", "set gpu-buffer-limit 16", "set backend gpu", "wait-frames 3",
+s = run("fallback", ["sample pronoun-toy", "set gpu-buffer-limit 16", "set backend gpu", "wait-frames 3",
                      f"screenshot {fallback_png}", "wait-frames 1"])
 g = s["gpu"]
 check(s["backend"] == "CPU", f"falls back to the CPU (got {s['backend']})")

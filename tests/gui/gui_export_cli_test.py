@@ -20,7 +20,7 @@ print("work directory:", work)
 # (app step, app head, CLI stage, CLI head); the app shows values in cells by default (--values).
 cases = [(6, "1", "weights", "1"), (0, "all", "scores", "all"), (2, "0", "masked", "0")]
 for backend in ("cpu", "gpu"):
-    lines = ["sample pronoun", "set temperature 0.5", "set mask causal", f"set backend {backend}"]
+    lines = ["sample pronoun-toy", "set temperature 0.5", "set mask causal", f"set backend {backend}"]
     for step, head, stage, cli_head in cases:
         base = os.path.join(work, f"{backend}_{stage}_{cli_head}")
         lines += [f"goto {step}", f"head {head}", f"export-png {base}_app.png", f"export-svg {base}_app.svg"]
@@ -32,7 +32,7 @@ for backend in ("cpu", "gpu"):
     check(p.returncode == 0, f"{backend}: the app exports (stderr: {p.stderr.strip()[-300:]})")
     for step, head, stage, cli_head in cases:
         base = os.path.join(work, f"{backend}_{stage}_{cli_head}")
-        c = subprocess.run([app, "export", "--sample", "pronoun", "--temperature", "0.5", "--mask", "causal",
+        c = subprocess.run([app, "export", "--sample", "pronoun-toy", "--temperature", "0.5", "--mask", "causal",
                             "--stage", stage, "--head", cli_head, "--values", "--png", base + "_cli.png",
                             "--svg", base + "_cli.svg"], capture_output=True, text=True, timeout=60)
         check(c.returncode == 0, f"attnviz export --stage {stage} --head {cli_head} ({c.stderr.strip()[-200:]})")

@@ -18,11 +18,11 @@ print("work directory:", work)
 
 
 def run(name, extra_lines):
-    """Loads the pronoun sample, lets the window settle, then switches to a 2048×2048 input with
+    """Loads the pronoun-toy sample, lets the window settle, then switches to a 2048×2048 input with
     4 heads of width 64 in one frame (one worker job) and steps to the weights."""
     script, state, stats = (os.path.join(work, name + ext) for ext in (".txt", ".json", ".csv"))
     with open(script, "w") as f:
-        f.write("\n".join(["sample pronoun", "wait-frames 5", "set mode matrices", "resize 2048 2048 256 256",
+        f.write("\n".join(["sample pronoun-toy", "wait-frames 5", "set mode matrices", "resize 2048 2048 256 256",
                            "set heads 4", "fill Q random 1", "fill K random 2", "fill V random 3",
                            "set mask causal", "goto 6", *extra_lines, "wait-frames 2", "quit"]) + "\n")
     p = subprocess.run([app, "--no-recovery", "--ignore-pointer", "--script", script, "--dump-state", state,

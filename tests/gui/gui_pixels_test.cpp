@@ -179,7 +179,7 @@ TEST_F(GuiPixels, EverySampleEveryStepMatchesTheColourMap) {
 
 TEST(GuiSession, SaveRestoresInputsOptionsStepHeadAndSelection) {
   const fs::path session = workDir() / "saved.json", state = workDir() / "state.json";
-  std::ofstream(workDir() / "save.txt") << "sample causal-lm\nset temperature 0.5\nhead 1\ngoto 5\npin 3 2\n"
+  std::ofstream(workDir() / "save.txt") << "sample causal-lm-toy\nset temperature 0.5\nhead 1\ngoto 5\npin 3 2\n"
                                         << "save " << session.string() << "\nquit\n";
   ASSERT_EQ(runApp("--script " + (workDir() / "save.txt").string()), 0);
   ASSERT_EQ(runApp(session.string() + " --frames 3 --dump-state " + state.string()), 0);
@@ -195,7 +195,7 @@ TEST(GuiSession, SaveRestoresInputsOptionsStepHeadAndSelection) {
 
 TEST(GuiExport, FigureAndNumbersFromTheApp) {
   const fs::path png = workDir() / "fig.png", svg = workDir() / "fig.svg", numbers = workDir() / "numbers";
-  std::ofstream(workDir() / "export.txt") << "sample pronoun\ngoto 6\nexport-png " << png.string() << "\nexport-svg "
+  std::ofstream(workDir() / "export.txt") << "sample pronoun-toy\ngoto 6\nexport-png " << png.string() << "\nexport-svg "
                                           << svg.string() << "\nexport-numbers " << numbers.string()
                                           << " npy\nquit\n";
   ASSERT_EQ(runApp("--script " + (workDir() / "export.txt").string()), 0) << readFile((workDir() / "app.log").string());
@@ -203,7 +203,7 @@ TEST(GuiExport, FigureAndNumbersFromTheApp) {
   EXPECT_NE(readFile(svg.string()).find("<svg"), std::string::npos);
   // weights.npy is [H, n, m], read back as n × (H · m) with its head count.
   const LoadedMatrix w = readMatrixFile((numbers / "weights.npy").string());
-  const Session s = loadSample("pronoun");
+  const Session s = loadSample("pronoun-toy");
   const PreparedSession p = prepare(s);
   const AttentionTrace t = computeAttention(p.inputs, s.options);
   ASSERT_EQ(w.values.rows(), t.n);
@@ -249,7 +249,7 @@ Decoded decode(const fs::path& png) {
 // figure must be the colour of that cell on screen, within one step of the 256-entry table.
 TEST(GuiFigures, EveryStageFigureLooksLikeTheScreen) {
   struct Case { std::string sample; float temperature; };
-  const std::vector<Case> cases = {{"pronoun", 1}, {"temperature", 1}, {"temperature", 0.1f}, {"causal-lm", 1}};
+  const std::vector<Case> cases = {{"pronoun-toy", 1}, {"temperature", 1}, {"temperature", 0.1f}, {"causal-lm-toy", 1}};
   std::ostringstream script;
   struct Shot { std::size_t c; int step; fs::path screen, figure; };
   std::vector<Shot> shots;

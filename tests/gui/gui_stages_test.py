@@ -25,7 +25,7 @@ rng = np.random.default_rng(3)
 n, m = 5, 6
 for name, rows in (("q", n), ("k", m), ("v", m)):
     np.save(os.path.join(work, name + "3.npy"), rng.uniform(-1, 1, (2, rows, 4)).astype(np.float32))
-np.save(os.path.join(work, "v_narrow.npy"), rng.uniform(-1, 1, (11, 8)).astype(np.float32))  # pronoun: 11 tokens
+np.save(os.path.join(work, "v_narrow.npy"), rng.uniform(-1, 1, (11, 8)).astype(np.float32))  # pronoun-toy: 11 tokens
 
 
 def run(lines, name):
@@ -37,7 +37,7 @@ def run(lines, name):
 
 st = {k: os.path.join(work, k + ".json") for k in ("heads", "own", "vload", "mode", "numbers")}
 saved_own, saved_mode = os.path.join(work, "own_session.json"), os.path.join(work, "mode_session.json")
-run(["sample pronoun", "goto 4",
+run(["sample pronoun-toy", "goto 4",
      "load Q " + os.path.join(work, "q3.npy"), "load K " + os.path.join(work, "k3.npy"),
      "load V " + os.path.join(work, "v3.npy"), "wait-frames 2", "dump-state " + st["heads"],
      "save " + saved_own], "heads")
@@ -52,7 +52,7 @@ check(saved["name"] == "" and saved["description"] == "", "saved session carries
 check(saved["view"]["step"] == "exp" and saved["options"]["heads"] == 2,
       "saved session: the step by name, 2 heads (%r, %r)" % (saved["view"]["step"], saved["options"]["heads"]))
 
-run(["sample pronoun", "goto 8", "load V " + os.path.join(work, "v_narrow.npy"), "wait-frames 2",
+run(["sample pronoun-toy", "goto 8", "load V " + os.path.join(work, "v_narrow.npy"), "wait-frames 2",
      "dump-state " + st["vload"]], "vload")
 s = load(st["vload"])
 check(s["mode"] == "matrices" and s["error"] == "" and s["d_v"] == 8,
@@ -60,7 +60,7 @@ check(s["mode"] == "matrices" and s["error"] == "" and s["d_v"] == 8,
 check("projected" not in s["trace_stages"] and "projected" not in s["steps"] and s["step"] <= 7,
       "load V in token mode: the old token model's W_O is gone (stages %s, step %s)" % (s["trace_stages"], s["step"]))
 
-run(["sample pronoun", "set mode matrices", "wait-frames 2", "dump-state " + st["mode"], "save " + saved_mode],
+run(["sample pronoun-toy", "set mode matrices", "wait-frames 2", "dump-state " + st["mode"], "save " + saved_mode],
     "mode")
 s = load(st["mode"])
 check(s["name"] == "" and s["description"] == "" and load(saved_mode)["name"] == "",
@@ -68,9 +68,9 @@ check(s["name"] == "" and s["description"] == "" and load(saved_mode)["name"] ==
 
 # Numbers: the app writes what `attnviz compute` writes.
 app_dir, cli_dir, series = (os.path.join(work, d) for d in ("app_numbers", "cli_numbers", "series"))
-run(["sample causal-lm", "set temperature 0.5", "export-numbers %s npy" % app_dir, "export-series " + series],
+run(["sample causal-lm-toy", "set temperature 0.5", "export-numbers %s npy" % app_dir, "export-series " + series],
     "numbers")
-c = subprocess.run([APP, "compute", "--sample", "causal-lm", "--temperature", "0.5", "--out", cli_dir],
+c = subprocess.run([APP, "compute", "--sample", "causal-lm-toy", "--temperature", "0.5", "--out", cli_dir],
                    capture_output=True, text=True, timeout=60)
 check(c.returncode == 0, "attnviz compute (%s)" % c.stderr.strip()[-200:])
 app_files, cli_files = sorted(os.listdir(app_dir)), sorted(os.listdir(cli_dir))

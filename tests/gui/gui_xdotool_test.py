@@ -70,12 +70,18 @@ s = json.load(open(state))
 errors = []
 if s["text"] != "a cat saw a dog":
     errors.append(f"text is {s['text']!r}")
-if s["query_tokens"] != ["a", "cat", "saw", "a", "dog"]:
-    errors.append(f"tokens are {s['query_tokens']}")
+# The default sample runs on the built-in model, so the typed text becomes its BPE tokens.
+expected = (json.loads(subprocess.run([app, "tokenize", "--model", s["model"], "--text", "a cat saw a dog"],
+                                      check=True, capture_output=True, text=True).stdout)["tokens"]
+            if s.get("model") else ["a", "cat", "saw", "a", "dog"])
+if not s.get("model"):
+    errors.append("the default sample does not run on the built-in model")
+if s["query_tokens"] != expected:
+    errors.append(f"tokens are {s['query_tokens']}, want {expected}")
 if s["step"] != 3:
     errors.append(f"step is {s['step']} (two Next clicks and one → from 0 should give 3)")
-if s["n"] != 5:
-    errors.append(f"n is {s['n']}")
+if s["n"] != len(expected):
+    errors.append(f"n is {s['n']}, want {len(expected)}")
 if errors:
     print("FAIL: " + "; ".join(errors))
     print(json.dumps(s, indent=2, ensure_ascii=False))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The painted mask editor (Options ▸ paint mask, then clicks on step 2 Mask's cells).
 
-scripted  causal-lm (n = 10, 2 heads, causal), `set paint-mask on` and `mask-toggle R C` on cells
+scripted  causal-lm-toy (n = 10, 2 heads, causal), `set paint-mask on` and `mask-toggle R C` on cells
           that were allowed (now masked), one that was masked (now allowed) and row 0's only
           allowed cell (row 0 entirely masked). The dumped mask must be causal with exactly those
           cells flipped, and the exported weights must match a NumPy softmax of the exported
@@ -37,7 +37,7 @@ def scripted(work):
     for cell in toggles:
         expected ^= {cell}
     stages, state = os.path.join(work, "stages"), os.path.join(work, "scripted.json")
-    lines = ["sample causal-lm", "set paint-mask on"] + ["mask-toggle %d %d" % t for t in toggles] + \
+    lines = ["sample causal-lm-toy", "set paint-mask on"] + ["mask-toggle %d %d" % t for t in toggles] + \
             ["wait-frames 2", "export-numbers %s npy" % stages, "quit"]
     script = write_script(os.path.join(work, "scripted.txt"), lines)
     p = subprocess.run([APP, "--no-recovery", "--ignore-pointer", "--script", script, "--dump-state", state],
@@ -74,7 +74,7 @@ def clicked(work):
     layout, before, after = (os.path.join(work, n) for n in ("layout.json", "before.json", "after.json"))
     shot, go1, go2 = (os.path.join(work, n) for n in ("mask.png", "go1", "go2"))
     script = write_script(os.path.join(work, "clicked.txt"), [
-        "sample causal-lm", "wait-frames 3", "dump-state " + layout,
+        "sample causal-lm-toy", "wait-frames 3", "dump-state " + layout,
         "wait-for-file " + go1, "wait-frames 3", "screenshot " + shot, "dump-state " + before,
         "wait-for-file " + go2, "wait-frames 3", "dump-state " + after, "quit"])
     proc = subprocess.Popen([APP, "--no-recovery", "--script", script])

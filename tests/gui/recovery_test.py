@@ -63,7 +63,7 @@ def case_killed():
     state_home = os.path.join(work, "state")
     edited = os.path.join(work, "edited.json")
     text = "the quick brown fox jumps"
-    proc = launch(state_home, work, ["sample pronoun", "set temperature 0.37", "set text " + text,
+    proc = launch(state_home, work, ["sample pronoun-toy", "set temperature 0.37", "set text " + text,
                                      "goto 3", "dump-state " + edited])
     recovery = own_file(state_home, proc)
     try:
@@ -116,7 +116,7 @@ def case_clean_quit():
     go1, go2 = os.path.join(work, "go1"), os.path.join(work, "go2")
     saved, asked, final = (os.path.join(work, n) for n in ("saved.json", "asked.json", "final.json"))
     proc = launch(state_home, work, [
-        "sample causal-lm", "set temperature 2.5", "wait-for-file " + go1,
+        "sample causal-lm-toy", "set temperature 2.5", "wait-for-file " + go1,
         "save " + saved, "wait-frames 5", "set mask none", "wait-for-file " + go2,
         "quit", "wait-frames 2", "dump-state " + asked, "quit-answer dont-save"], "--dump-state", final)
     recovery = own_file(state_home, proc)
@@ -148,9 +148,9 @@ def case_two_windows():
     work = scratch()
     state_home = os.path.join(work, "state")
     go_a, go_b, ready_a, ready_b = (os.path.join(work, n) for n in ("go_a", "go_b", "ready_a", "ready_b"))
-    a = launch(state_home, work, ["sample pronoun", "set temperature 0.25", "dump-state " + ready_a,
+    a = launch(state_home, work, ["sample pronoun-toy", "set temperature 0.25", "dump-state " + ready_a,
                                   "wait-for-file " + go_a, "quit", "wait-frames 2", "quit-answer dont-save"])
-    b = launch(state_home, work, ["sample causal-lm", "set temperature 3.5", "dump-state " + ready_b,
+    b = launch(state_home, work, ["sample causal-lm-toy", "set temperature 3.5", "dump-state " + ready_b,
                                   "wait-for-file " + go_b])
     file_a, file_b = own_file(state_home, a), own_file(state_home, b)
     try:

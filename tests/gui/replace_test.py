@@ -33,11 +33,11 @@ try:
          ("asked", "cancelled", "saved", "dont", "saved_as", "matrix", "final")}
     question_png = os.path.join(OUT or work, "replace_question.png")
     lines = [
-        "save " + a,                       # pronoun, temperature 1, saved as a.json
+        "save " + a,                       # pronoun-toy, temperature 1, saved as a.json
         "set temperature 0.5",
-        "sample causal-lm", "wait-frames 3", "screenshot " + question_png, "dump-state " + d["asked"],
+        "sample causal-lm-toy", "wait-frames 3", "screenshot " + question_png, "dump-state " + d["asked"],
         "replace-answer cancel", "wait-frames 2", "dump-state " + d["cancelled"],
-        "sample causal-lm", "replace-answer save", "wait-frames 2", "dump-state " + d["saved"],
+        "sample causal-lm-toy", "replace-answer save", "wait-frames 2", "dump-state " + d["saved"],
         "set temperature 0.7",
         "open " + a, "replace-answer dont-save", "wait-frames 2", "dump-state " + d["dont"],
         "set temperature 0.9",
@@ -54,7 +54,7 @@ try:
     check(s["script_failed"] is False, "every script action succeeded")
 
     s = load(d["asked"])
-    check(s["replace_question"] is True and "causal-lm" in s["replace_with"],
+    check(s["replace_question"] is True and "causal-lm-toy" in s["replace_with"],
           "sample over unsaved edits asks (replace_with %r)" % s["replace_with"])
     check(s["temperature"] == 0.5 and s["mask"] == "none" and s["unsaved"] is True,
           "nothing is replaced while the question is up")
@@ -81,7 +81,7 @@ try:
 
     # Automated runs without --recovery keep no recovery file and ask nothing, as for quitting.
     plain = os.path.join(work, "plain.json")
-    script = write_script(os.path.join(work, "plain.txt"), ["set temperature 0.5", "sample causal-lm", "quit"])
+    script = write_script(os.path.join(work, "plain.txt"), ["set temperature 0.5", "sample causal-lm-toy", "quit"])
     p = subprocess.run([APP, "--ignore-pointer", "--script", script, "--dump-state", plain], env=env,
                        capture_output=True, text=True, timeout=120)
     s = load(plain)
