@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "\n"
     "usage:\n"
     "  attnviz [--sample NAME | FILE.json]   open the desktop app (default sample: pronoun)\n"
+    "  attnviz --model NAME|PATH [--text T]  open the app on a trained model (model mode)\n"
     "  attnviz samples                       list the built-in samples\n"
     "  attnviz compute INPUT [OPTIONS] --out DIR   write every stage as .npy\n"
     "  attnviz export INPUT [OPTIONS] ...    write a heatmap figure (PNG/SVG)\n"

@@ -71,7 +71,7 @@ void checkWritable(const std::string& path) {
 
 FigureInput figureInput(const InputArgs& input) {
   return {input.sample.value_or(""), input.sessionFile.value_or(""),
-          input.tokens ? InputMode::Tokens : InputMode::Matrices};
+          input.tokens || input.text ? InputMode::Tokens : InputMode::Matrices};
 }
 
 }  // namespace

@@ -40,15 +40,17 @@ std::shared_ptr<const Gpt2Model> sharedModel(const std::string& name) {
 }
 
 std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, const Gpt2Model& m,
-                                                   const std::vector<int>& ids) {
+                                                   const std::vector<int>& ids, const model::ForwardOptions& options) {
   std::string key = name + '\n';
   for (int id : ids) key += std::to_string(id) + ',';
+  key += '\n';
+  for (const auto& [l, h] : options.ablatedHeads) key += std::to_string(l) + '.' + std::to_string(h) + ',';
   ModelCache& c = cache();
   {
     std::lock_guard lock(c.mutex);
     if (c.lastKey == key) return c.lastRecord;
   }
-  auto record = std::make_shared<const ForwardRecord>(model::forward(m.config, m.weights, ids));
+  auto record = std::make_shared<const ForwardRecord>(model::forward(m.config, m.weights, ids, options));
   std::lock_guard lock(c.mutex);
   c.lastKey = key;
   c.lastRecord = record;
@@ -63,7 +65,9 @@ PreparedSession prepareModelSession(const Session& session) {
   if (!session.tokens.source.empty())
     throw Error(session.tokens.model + " is a causal language model: it has no cross-attention (clear the source text)");
   const std::vector<int> ids = m->tokenizer.encode(session.tokens.text);
-  const auto record = sharedForward(session.tokens.model, *m, ids);
+  model::ForwardOptions options;
+  options.ablatedHeads = session.tokens.ablatedHeads;
+  const auto record = sharedForward(session.tokens.model, *m, ids, options);
   if (session.view.layer < 0 || session.view.layer >= c.layers)
     throw Error("layer " + std::to_string(session.view.layer) + " does not exist: " + session.tokens.model + " has " +
                 std::to_string(c.layers) + " layers (0 to " + std::to_string(c.layers - 1) + ")");

@@ -144,7 +144,17 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.mode = InputMode::Tokens;
     if (!root.contains("model")) rd.fail("", "mode is \"model\" but there is no \"model\" object");
     const json& m = root["model"];
-    rd.allowOnly(m, "model", {"name", "text"});
+    rd.allowOnly(m, "model", {"name", "text", "ablated_heads"});
+    if (m.contains("ablated_heads")) {
+      const json& a = m["ablated_heads"];
+      if (!a.is_array()) rd.fail("model", "\"ablated_heads\" must be a list of [layer, head]");
+      for (const json& lh : a) {
+        if (!lh.is_array() || lh.size() != 2 || !lh[0].is_number_integer() || !lh[1].is_number_integer() ||
+            lh[0].get<long>() < 0 || lh[1].get<long>() < 0 || lh[0].get<long>() > 4096 || lh[1].get<long>() > 4096)
+          rd.fail("model", "\"ablated_heads\" must be a list of [layer, head]");
+        s.tokens.ablatedHeads.emplace_back(lh[0].get<int>(), lh[1].get<int>());
+      }
+    }
     s.tokens.model = rd.string(m, "name", "model", "");
     if (s.tokens.model.empty()) rd.fail("model", "\"name\" must name a built-in model or a model folder");
     s.tokens.text = rd.string(m, "text", "model", "");
@@ -219,6 +229,11 @@ std::string serializeSession(const Session& s) {
   } else if (!s.tokens.model.empty()) {
     root["mode"] = "model";
     root["model"] = {{"name", s.tokens.model}, {"text", s.tokens.text}};
+    if (!s.tokens.ablatedHeads.empty()) {
+      json a = json::array();
+      for (const auto& [l, h] : s.tokens.ablatedHeads) a.push_back({l, h});
+      root["model"]["ablated_heads"] = a;
+    }
   } else {
     root["mode"] = "tokens";
     root["tokens"] = {{"text", s.tokens.text},

@@ -44,6 +44,7 @@ struct TokenConfig {
   // A trained model (built-in name or folder) whose attention is shown instead of random
   // embeddings and projections; empty: the random "toy" model above (d_model, seed, positional).
   std::string model;
+  std::vector<std::pair<int, int>> ablatedHeads;  // (layer, head) whose output the model zeroes
 
   bool operator==(const TokenConfig&) const = default;
 };

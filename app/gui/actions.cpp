@@ -1,4 +1,5 @@
 #include "actions.hpp"
+#include "model_actions.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -127,6 +128,10 @@ bool openSession(AppState& app, const std::string& path) {
 bool openFile(AppState& app, const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  // A model: a checkpoint folder, a .safetensors file, or a pickle (refused with its message).
+  std::error_code ec;
+  if (fs::is_directory(path, ec) || ext == ".safetensors" || ext == ".bin" || ext == ".pt" || ext == ".pth")
+    return setModel(app, path);
   if (ext == ".json") {
     // A JSON file is a session unless it holds a bare matrix.
     std::optional<Session> s;

@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "actions.hpp"
+#include "model_actions.hpp"
 #include "desktop.hpp"
 #include "document.hpp"
 #include "fonts.hpp"
@@ -32,6 +33,7 @@ namespace {
 
 struct Options {
   std::string sample, sessionFile, script, screenshot, frameStats, dumpState;
+  std::string model, text;  // --model NAME|PATH [--text TEXT]: open in model mode
   int frames = -1;
   int width = 1600, height = 1000;
   bool recovery = true;       // --no-recovery: no recovery file and no questions
@@ -40,7 +42,8 @@ struct Options {
 };
 
 const char* kUsage =
-    "usage: attnviz [FILE.json | --sample NAME] [--script FILE] [--screenshot FILE] [--frames N]\n"
+    "usage: attnviz [FILE.json | --sample NAME | --model NAME|PATH [--text TEXT]] [--script FILE]\n"
+    "               [--screenshot FILE] [--frames N]\n"
     "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--recovery]\n               [--ignore-pointer] [--window-size WxH]\n"
     "Opens the desktop visualizer. --script runs one action per line (see app/gui/script.hpp);\n"
     "--screenshot writes the last frame as PNG; --frames quits after N frames; --ignore-pointer\n"
@@ -58,6 +61,8 @@ bool parseArgs(int argc, char** argv, Options& o) {
       out = argv[++i];
     };
     if (a == "--sample") value(o.sample);
+    else if (a == "--model") value(o.model);
+    else if (a == "--text") value(o.text);
     else if (a == "--script") value(o.script);
     else if (a == "--screenshot") value(o.screenshot);
     else if (a == "--frame-stats") value(o.frameStats);
@@ -183,6 +188,16 @@ int runDesktopApp(int argc, char** argv) {
   else if (!loadSample(app, opt.sample.empty() ? kDefaultSample : opt.sample)) {
     std::cerr << "attnviz: " << app.message << "\n";
     if (!opt.sample.empty()) return 2;
+  }
+  if (!opt.model.empty()) {
+    if (!setModel(app, opt.model)) {
+      std::cerr << "attnviz: " << app.message << "\n";
+      return 2;
+    }
+    if (!opt.text.empty()) setTokensText(app, opt.text);
+  } else if (!opt.text.empty()) {
+    std::cerr << "attnviz: --text goes with --model\n";
+    return 2;
   }
   if (opt.recovery && (!automated || opt.forceRecovery)) {
     app.recovery.intervalSeconds = recoveryIntervalFromEnv();

@@ -66,6 +66,21 @@ void setLayer(AppState& app, int layer) {
   markInputsChanged(app.doc);  // the forward pass is cached: only this layer's Q, K, V change
 }
 
+bool isHeadAblated(const AppState& app, int layer, int head) {
+  const auto& a = app.doc.session.tokens.ablatedHeads;
+  return std::find(a.begin(), a.end(), std::make_pair(layer, head)) != a.end();
+}
+
+void setHeadAblated(AppState& app, int layer, int head, bool ablated) {
+  if (!inModelMode(app) || layer < 0 || head < 0 || isHeadAblated(app, layer, head) == ablated) return;
+  auto& a = app.doc.session.tokens.ablatedHeads;
+  if (ablated) a.emplace_back(layer, head);
+  else a.erase(std::find(a.begin(), a.end(), std::make_pair(layer, head)));
+  markInputsChanged(app.doc);
+  report(app, std::string(ablated ? "ablated" : "restored") + " layer " + std::to_string(layer) + " head " +
+                  std::to_string(head));
+}
+
 void selectLayerHead(AppState& app, int layer, int head) {
   setLayer(app, layer);
   selectHead(app, head);

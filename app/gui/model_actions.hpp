@@ -12,6 +12,10 @@ namespace attnviz::gui {
 bool setModel(AppState& app, const std::string& nameOrPath);
 void setLayer(AppState& app, int layer);  // clamped to the model's layers
 void selectLayerHead(AppState& app, int layer, int head);
+// Zeroes (or restores) a head's output; the layers after it run again and the predictions
+// show the difference.
+void setHeadAblated(AppState& app, int layer, int head, bool ablated);
+bool isHeadAblated(const AppState& app, int layer, int head);
 bool inModelMode(const AppState& app);
 int modelLayerCount(const AppState& app);  // 0 outside model mode
 

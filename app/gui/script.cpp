@@ -81,6 +81,12 @@ bool runScriptLine(AppState& app, const std::string& line) {
     if (op == "goto") { int s; if (!(in >> s)) throw Error("goto N"); stepGoto(app, s); return true; }
     if (op == "play") { togglePlay(app); return true; }
     if (op == "model") return setModel(app, rest(in));  // "model" alone: the random toy model
+    if (op == "ablate" || op == "restore") {
+      int l, h;
+      if (!(in >> l >> h)) throw Error(op + " LAYER HEAD");
+      setHeadAblated(app, l, h, op == "ablate");
+      return true;
+    }
     if (op == "layer") {
       int l;
       if (!(in >> l)) throw Error("layer L");

@@ -31,7 +31,7 @@ namespace {
 
 const char* title(Purpose p) {
   switch (p) {
-    case Purpose::OpenSession: return "Open session or matrix";
+    case Purpose::OpenSession: return "Open session, matrix or model (folder, .safetensors)";
     case Purpose::SaveSession: return "Save session";
     case Purpose::ExportPng: return "Export heatmap as PNG";
     case Purpose::ExportSvg: return "Export heatmap as SVG";
@@ -69,6 +69,7 @@ void drawMenuBar(AppState& app) {
   if (ImGui::BeginMenu("File")) {
     if (ImGui::MenuItem("Samples…")) showSamplesBrowser(app, true);
     if (ImGui::MenuItem("Open…", "Ctrl+O")) openFileChooser(app, Purpose::OpenSession, "");
+    if (ImGui::MenuItem("Open model…")) openFileChooser(app, Purpose::OpenSession, "");  // the chooser takes a folder too
     if (ImGui::MenuItem("Save", "Ctrl+S")) {
       if (app.doc.path.empty()) openFileChooser(app, Purpose::SaveSession, "session.json");
       else saveSessionAs(app, app.doc.path);
@@ -109,7 +110,7 @@ void drawMenuBar(AppState& app) {
     ImGui::TextUnformatted("← → step   Space play   Home/End first/last   Esc unpin   F fit");
     ImGui::TextUnformatted("Wheel zoom, drag pan, double-click fit, click a cell to pin it.");
     ImGui::TextUnformatted("Model mode: [ ] previous/next layer   , . previous/next head");
-    ImGui::TextUnformatted("Drop a .json session or a .npy/.csv matrix on the window to load it.");
+    ImGui::TextUnformatted("Drop a .json session, a .npy/.csv matrix or a model folder on the window to load it.");
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();

@@ -97,6 +97,17 @@ void drawPredictions(AppState& app) {
   std::iota(order.begin(), order.end(), 0);
   const int top = std::min<int>(10, int(order.size()));
   std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int a, int b) { return logp(a) > logp(b); });
+  const int layer = app.doc.session.view.layer, head = app.doc.session.view.head;
+  if (head >= 0) {
+    bool ablated = isHeadAblated(app, layer, head);
+    if (ImGui::Checkbox("ablate this head (zero its output)", &ablated)) setHeadAblated(app, layer, head, ablated);
+    recordItemRect(app, "ablate_head");
+  }
+  if (!app.doc.session.tokens.ablatedHeads.empty()) {
+    std::string list;
+    for (const auto& [l, h] : app.doc.session.tokens.ablatedHeads) list += " L" + std::to_string(l) + "H" + std::to_string(h);
+    ImGui::TextColored(ImVec4(1, 0.6f, 0.3f, 1), "ablated:%s", list.c_str());
+  }
   const model::BpeTokenizer& tok = p.loadedModel->tokenizer;
   ImGui::Text("after \"%s\" (query %d):", tok.displayText(rec.ids[size_t(row)]).c_str(), row);
   const int actual = row + 1 < n ? rec.ids[size_t(row) + 1] : -1;
@@ -167,7 +178,7 @@ void drawModelOverview(AppState& app) {
     list->AddRect(ImVec2(pos.x - 2, pos.y - 2), ImVec2(L.areaMax.x + 2, L.areaMax.y + 2),
                   current ? IM_COL32(80, 160, 255, 255) : scoreColour(hs.strongest, hs.strongestValue), 0, 0,
                   current ? 3.0f : 2.0f);
-    ImGui::Text("L%d H%d", hs.layer, hs.head);
+    ImGui::Text("L%d H%d%s", hs.layer, hs.head, isHeadAblated(app, hs.layer, hs.head) ? " (ablated)" : "");
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(scoreColour(hs.strongest, hs.strongestValue)), "%s %.2f",
                        kScoreLabels[hs.strongest], hs.strongestValue);
     if (hovered)

@@ -27,7 +27,14 @@ inline FigureRequest makeSessionFigure(const Session& session, const FigureInput
                                        const FigureOptions& options) {
   const PreparedSession prepared = prepare(session);
   const AttentionTrace trace = computeAttention(prepared.inputs, session.options);
-  return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, figureInputName(input), options);
+  std::string name = figureInputName(input);
+  if (session.mode == InputMode::Tokens && !session.tokens.model.empty()) {
+    // A model's figure says which model and layer it shows (the head is in the panel titles).
+    if (input.sample.empty() && input.sessionFile.empty()) name = session.tokens.model;
+    else name += " (" + session.tokens.model + ")";
+    name += ", layer " + std::to_string(session.view.layer);
+  }
+  return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, name, options);
 }
 
 }  // namespace attnviz

@@ -239,7 +239,7 @@ std::vector<int> repeatedRandomTokens(const Gpt2Model& model, int length, std::u
 }
 
 Gpt2Config readGpt2Config(const std::string& arg, const std::string& modelsDir) {
-  const fs::path config = fs::path(locate(arg, modelsDir, false).folder) / "config.json";
+  const fs::path config = fs::path(locate(arg, modelsDir, true).folder) / "config.json";
   std::error_code ec;
   if (!fs::exists(config, ec)) throw Error(config.parent_path().string() + " has no config.json");
   return parseGpt2Config(readFile(config.string()), config.string());

@@ -53,7 +53,7 @@ struct Gpt2Model {
 // `modelsDir`, checking every tensor's shape against the config; refuses pickle checkpoints.
 // Throws Error with one line naming the file and tensor.
 Gpt2Model loadGpt2(const std::string& nameOrPath, const std::string& modelsDir);
-// config.json only.
+// config.json only (after checking that the weights are there and not a pickle).
 Gpt2Config readGpt2Config(const std::string& nameOrPath, const std::string& modelsDir);
 // The tokenizer only (no config or weights), for `tokenize`.
 BpeTokenizer loadTokenizer(const std::string& nameOrPath, const std::string& modelsDir);
