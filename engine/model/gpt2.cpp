@@ -345,8 +345,14 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
     } catch (const Error& e) {
       throw Error("layer " + std::to_string(l) + " attention: " + e.what());
     }
-    for (HeadTrace& head : L.pattern.head) head.scores.resize(0, 0);  // layerTrace() recomputes them
-    L.z = L.pattern.concatenated;
+    // Only the weights and row statistics stay (layerTrace() recomputes the rest): GPT-2 small at
+    // n = 1024 keeps 144 weight matrices of 4 MiB and must fit in 1.5 GiB.
+    for (HeadTrace& head : L.pattern.head) {
+      head.scores.resize(0, 0);
+      head.output.resize(0, 0);
+    }
+    L.z = std::move(L.pattern.concatenated);
+    L.pattern.concatenated.resize(0, 0);
     for (const auto& [layer, head] : options.ablatedHeads)
       if (layer == l) L.z.middleCols(head * dh, dh).setZero();
     L.attnOut = addBias(L.z * b.attnProjWeight, b.attnProjBias);

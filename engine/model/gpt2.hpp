@@ -91,7 +91,7 @@ struct ForwardOptions {
 struct LayerRecord {
   AttentionInputs qkv;         // q, k, v: n × d, head h in columns h·d_head …
   AttentionOptions attention;  // what the engine ran with (scale, causal mask, heads)
-  AttentionTrace pattern;      // weights, output and row statistics of every head (scores dropped)
+  AttentionTrace pattern;      // weights and row statistics of every head (scores, outputs dropped)
   Matrix z;                    // n × d: heads side by side (after ablation)
   Matrix attnOut;              // n × d: z · c_proj + b
 };
