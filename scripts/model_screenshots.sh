@@ -1,5 +1,5 @@
 #!/bin/bash
-# Regenerates the model-mode screenshots of the docs (run again after the built-in model is
+# Regenerates the model-mode screenshots and head figures of the docs (run again after the built-in model is
 # retrained): docs/screenshots/model_overview.png (the layers × heads overview with the
 # strongest induction head selected) and docs/screenshots/model_steps.png (that head on the
 # weights step, a cell hovered so the derivation shows). The head and the hovered cell are
@@ -57,3 +57,8 @@ shot() {  # shot NAME [SCRIPT LINES...]
 shot model_overview
 shot model_steps "hover $row $col"
 echo "wrote $out/model_overview.png $out/model_steps.png"
+
+# The README's pictures of the built-in model's two best-known heads, from `attnviz export`
+# (layer and head as the samples open them).
+"$app" export --sample previous-token --layer 0 --head 0 --stage weights --png "$root/docs/figures/previous-token-head.png"
+"$app" export --sample induction --layer 1 --head 1 --stage weights --png "$root/docs/figures/induction-head.png"

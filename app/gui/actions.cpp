@@ -48,6 +48,11 @@ void forgetSampleIdentity(AppState& app) {
 
 // Matrices mode starts from the Q, K, V on screen (W_O belongs to token mode).
 void startMatricesFromShown(AppState& app) {
+  // A sample loaded earlier in the same frame is not prepared yet: its Q, K, V are the ones meant.
+  if (app.doc.needsPrepare) {
+    app.doc.prepared = prepare(app.doc.session);
+    app.doc.needsPrepare = false;
+  }
   const AttentionInputs& shown = app.doc.prepared.inputs;
   app.doc.session.matrices = AttentionInputs{shown.q, shown.k, shown.v};
 }

@@ -19,7 +19,7 @@ namespace attnviz::gui {
 
 namespace {
 
-const char* const kScoreLabels[] = {"prev", "first", "dup", "induction"};  // short: they label thumbnails
+const char* const kScoreLabels[] = {"prev", "first", "dup", "ind"};  // short: they label thumbnails
 constexpr int kShownScoreKinds = 4;  // entropy is a statistic, not a pattern a head "does"
 
 struct HeadSummary {
@@ -149,7 +149,9 @@ void drawModelOverview(AppState& app) {
   const float width = ImGui::GetContentRegionAvail().x;
   const int perRow = sortBy >= 0 ? std::clamp(int(width / (80 * s)), 1, 16) : std::max(1, p.modelHeads);
   const float spacing = ImGui::GetStyle().ItemSpacing.x;
-  const float size = std::max(24 * s, (width - spacing * float(perRow - 1)) / float(perRow) - 4 * s);
+  // The window's vertical scrollbar may appear after this frame's layout: leave room for it.
+  const float usable = width - ImGui::GetStyle().ScrollbarSize;
+  const float size = std::max(24 * s, (usable - spacing * float(perRow - 1)) / float(perRow) - 4 * s);
   const std::uint64_t revision = std::uint64_t(reinterpret_cast<std::uintptr_t>(&rec));
   for (size_t i = 0; i < shown.size(); ++i) {
     const HeadSummary& hs = shown[i];
@@ -179,7 +181,7 @@ void drawModelOverview(AppState& app) {
                   current ? IM_COL32(80, 160, 255, 255) : scoreColour(hs.strongest, hs.strongestValue), 0, 0,
                   current ? 3.0f : 2.0f);
     ImGui::Text("L%d H%d%s", hs.layer, hs.head, isHeadAblated(app, hs.layer, hs.head) ? " (ablated)" : "");
-    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(scoreColour(hs.strongest, hs.strongestValue)), "%s %.2f",
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(scoreColour(hs.strongest, hs.strongestValue)), "%s %.2f",  // fits under a thumbnail
                        kScoreLabels[hs.strongest], hs.strongestValue);
     if (hovered)
       ImGui::SetTooltip("layer %d, head %d\nprevious token %.3f\nfirst token %.3f\nduplicate token %.3f\ninduction %.3f\n"
@@ -188,7 +190,8 @@ void drawModelOverview(AppState& app) {
                         hs.scores.induction, hs.scores.entropy);
     ImGui::EndGroup();
   }
-  ImGui::TextDisabled("every layer × head: weights on this text; label = strongest head score");
+  ImGui::TextWrapped("Every layer × head on this text, labelled with its strongest score: prev(ious token), "
+                     "first (token), dup(licate token), ind(uction).");
 }
 
 }  // namespace attnviz::gui

@@ -219,7 +219,8 @@ typed_ref = load(os.path.join(compute(MODEL, TYPED, "typed"), "tokens.json"))
 dumps = {k: os.path.join(work, "x_%s.json" % k) for k in
          ("layout", "typed", "next_layer", "prev_layer", "clicked", "prev_head", "next_head")}
 go = {k: os.path.join(work, "go_" + k) for k in dumps}
-lines = ["model " + MODEL, "wait-frames 5", "dump-state " + dumps["layout"]]
+# The default sample may already show the model at another layer: start from layer 0.
+lines = ["model " + MODEL, "layer 0", "wait-frames 5", "dump-state " + dumps["layout"]]
 for k in list(dumps)[1:]:
     lines += ["wait-for-file " + go[k], "wait-frames 3", "dump-state " + dumps[k]]
 script = write_script(os.path.join(work, "xdotool.txt"), lines + ["quit"])

@@ -33,6 +33,7 @@ try:
          ("asked", "cancelled", "saved", "dont", "saved_as", "matrix", "final")}
     question_png = os.path.join(OUT or work, "replace_question.png")
     lines = [
+        "sample pronoun-toy",
         "save " + a,                       # pronoun-toy, temperature 1, saved as a.json
         "set temperature 0.5",
         "sample causal-lm-toy", "wait-frames 3", "screenshot " + question_png, "dump-state " + d["asked"],
