@@ -219,7 +219,7 @@ void expectRefused(const RunResult& r, const std::string& expected, bool prefixO
 }
 
 TEST(BadModel, TheBaseCheckpointRuns) {
-  if (!baseDir()) GTEST_SKIP() << kPython << " is needed to write the checkpoint";
+  if (!baseDir()) FAIL() << kPython << " (with NumPy) is needed to write the checkpoint";
   const auto dir = brokenCopy({"valid", nullptr, {}, ""});
   const RunResult r = runAttnviz({"compute", "--model", "m", "--text", "the cat", "--out", "out"}, {.cwd = dir->path()});
   ASSERT_EQ(r.exitCode, 0) << r.stderrText;
@@ -227,7 +227,7 @@ TEST(BadModel, TheBaseCheckpointRuns) {
 }
 
 TEST(BadModel, EveryRowExitsWithItsMessage) {
-  if (!baseDir()) GTEST_SKIP() << kPython << " is needed to write the checkpoint";
+  if (!baseDir()) FAIL() << kPython << " (with NumPy) is needed to write the checkpoint";
   for (const BadModel& c : cases()) {
     SCOPED_TRACE(c.id);
     const auto dir = brokenCopy(c);
@@ -238,7 +238,7 @@ TEST(BadModel, EveryRowExitsWithItsMessage) {
 
 // `tokenize` reads only the tokenizer files and says the same, with its own prefix.
 TEST(BadModel, TokenizeSaysTheSame) {
-  if (!baseDir()) GTEST_SKIP() << kPython << " is needed to write the checkpoint";
+  if (!baseDir()) FAIL() << kPython << " (with NumPy) is needed to write the checkpoint";
   for (const BadModel& c : cases()) {
     const std::string id = c.id;
     if (id.find("vocab.json") == std::string::npos && id.find("merges.txt") == std::string::npos &&
