@@ -34,6 +34,19 @@ def bytesToUnicode():
     return list(zip(bs, [chr(c) for c in cs]))
 
 
+def mergePair(word, a, b):
+    """One BPE step: every adjacent (a, b) in `word`, left to right, becomes a + b."""
+    merged, i = [], 0
+    while i < len(word):
+        if i + 1 < len(word) and word[i] == a and word[i + 1] == b:
+            merged.append(a + b)
+            i += 2
+        else:
+            merged.append(word[i])
+            i += 1
+    return merged
+
+
 # Merges in rank order; each uses only tokens that exist before it. "Ġ" is the space byte.
 MERGES = [
     ("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("Ġ", "a"), ("e", "r"), ("o", "n"),

@@ -271,15 +271,7 @@ def tinyEncode(text, vocabSize):
             if rank == 1 << 30:
                 break
             a, b = make_checkpoint.MERGES[rank]
-            merged, i = [], 0
-            while i < len(word):
-                if i + 1 < len(word) and word[i] == a and word[i + 1] == b:
-                    merged.append(a + b)
-                    i += 2
-                else:
-                    merged.append(word[i])
-                    i += 1
-            word = merged
+            word = make_checkpoint.mergePair(word, a, b)
         ids += [vocab[w] for w in word]
     return ids
 

@@ -39,6 +39,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_checkpoint  # noqa: E402 (the GPT-2 byte table and merge step, shared)
+
 NODE_SCRIPT = r"""
 const fs = require('fs');
 const path = require('path');
@@ -59,16 +62,7 @@ process.stdout.write(out.join('\n') + '\n');
 
 
 def bytesToUnicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
-        list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
+    return dict(make_checkpoint.bytesToUnicode())
 
 
 class ExactBpe:
@@ -88,15 +82,7 @@ class ExactBpe:
             if best not in self.ranks:
                 break
             a, b = best
-            merged, i = [], 0
-            while i < len(word):
-                if i + 1 < len(word) and word[i] == a and word[i + 1] == b:
-                    merged.append(a + b)
-                    i += 2
-                else:
-                    merged.append(word[i])
-                    i += 1
-            word = merged
+            word = make_checkpoint.mergePair(word, a, b)
         return [self.encoder[w] for w in word]
 
     def encode(self, pieces):
