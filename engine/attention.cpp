@@ -1,5 +1,6 @@
 #include "attention.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -26,12 +27,15 @@ void checkFinite(const Matrix& m, const char* name) {
       }
 }
 
-// Rows scaled to unit length; a zero row stays zero so its cosine with anything is 0.
+// Rows scaled to unit length; a zero row stays zero so its cosine with anything is 0. The norm
+// is taken in double: in float it overflows for entries above about 1e19 and underflows to 0
+// below about 1e-19, which would turn those rows' cosines into 0.
 Matrix normalizedRows(const Eigen::Ref<const Matrix>& m) {
   Matrix out = m;
   for (Eigen::Index r = 0; r < out.rows(); ++r) {
-    const float norm = out.row(r).norm();
-    if (norm > 0) out.row(r) /= norm;
+    const Eigen::RowVectorXd row = out.row(r).cast<double>();
+    const double norm = row.norm();
+    if (norm > 0) out.row(r) = (row / norm).cast<float>();
   }
   return out;
 }
@@ -46,8 +50,10 @@ void fillMaskedCells(const AttentionOptions& opt, int n, int m, int i, Eigen::Re
                      float value) {
   switch (opt.mask) {
     case MaskKind::None: break;
-    case MaskKind::Causal: {
-      const long firstHidden = std::max<long>(0, long(i) + (m - n) + 1);
+    case MaskKind::Causal:
+    case MaskKind::CausalTopLeft: {
+      const long shift = opt.mask == MaskKind::Causal ? long(m) - long(n) : 0;
+      const long firstHidden = std::clamp<long>(long(i) + shift + 1, 0, m);
       if (firstHidden < m) row.tail(m - firstHidden).setConstant(value);
       break;
     }
@@ -118,7 +124,7 @@ bool softmaxRow(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool k
   // The row's maximum sits where x - max == 0, so its weight is exp(0) / sum: no second
   // (scalar, index-tracking) pass over the row is needed.
   int arg = 0;
-  while (buffer(arg) != 0.0f) ++arg;
+  while (arg + 1 < m && buffer(arg) != 0.0f) ++arg;
   ht.stats.maxWeight(i) = inverseSum;
   ht.stats.argmax(i) = arg;
   // -Σ w log w with log w = (x - max) - log(sum): one dot product instead of m logarithms.
@@ -142,7 +148,7 @@ bool softmaxRow(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool k
 constexpr double kWeightErrorGoal = 1e-7;
 constexpr long kExactScoreWork = 1L << 24;  // n·m·d up to which scores come from a double product
 
-bool refineHeavyScores(const HeadInputs& hi, const Vector& qNorms, float kNormMax, int i, HeadTrace& ht) {
+bool refineHeavyScores(const HeadInputs& hi, const Eigen::VectorXd& qNorms, double kNormMax, int i, HeadTrace& ht) {
   const int d = int(hi.q.cols());
   const double scoreError =
       std::abs(double(ht.scale)) * 2 * std::sqrt(double(d)) * 0x1p-24 * double(qNorms(i)) * double(kNormMax);
@@ -159,13 +165,21 @@ bool refineHeavyScores(const HeadInputs& hi, const Vector& qNorms, float kNormMa
   return changed;
 }
 
-void softmaxRows(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool keepDerived, int r0, int r1,
-                 Eigen::RowVectorXf& buffer, std::vector<char>& fullyMasked, const HeadInputs& hi,
-                 const Vector& qNorms, float kNormMax) {
+// The float path where it is exact enough (softmaxNeedsDouble, rowNeedsDouble), else the row
+// in double; `exact[i]` receives the rows computed in double.
+void softmaxRows(const AttentionInputs& in, const AttentionOptions& opt, int h, int n, int m, HeadTrace& ht,
+                 bool keepDerived, int r0, int r1, Eigen::RowVectorXf& buffer, std::vector<char>& fullyMasked,
+                 std::vector<ExactRow>& exact, const HeadInputs& hi, const Eigen::VectorXd& qNorms,
+                 double kNormMax, double scale) {
   for (int i = r0; i < r1; ++i) {
-    const bool attends = softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
-    fullyMasked[i] = !attends;
-    if (attends && refineHeavyScores(hi, qNorms, kNormMax, i, ht)) softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
+    bool inDouble = softmaxNeedsDouble(scale, qNorms(i), kNormMax);
+    if (!inDouble) {
+      const bool attends = softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
+      fullyMasked[i] = !attends;
+      if (attends && refineHeavyScores(hi, qNorms, kNormMax, i, ht)) softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
+      inDouble = attends && rowNeedsDouble(ht.rowMax(i));
+    }
+    if (inDouble) fullyMasked[i] = !exactSoftmaxRow(in, opt, h, i, ht, keepDerived, exact[std::size_t(i)]);
   }
 }
 
@@ -201,13 +215,15 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
     HeadTrace& ht = t.head[h];
     if (from == Stage::Scores) resizeHead(ht, n, m, dvh, keepDerived);
     ht.scale = effectiveScale(opt, dkh);
+    const double scale = exactScale(opt, dkh);
     HeadInputs hi;
-    Vector qNorms;
-    float kNormMax = 0;
+    Eigen::VectorXd qNorms;  // in double: float norms overflow for entries above about 1e19
+    double kNormMax = 0;
     if (from <= Stage::Scale) {
       hi = headInputs(in, opt, h, dkh);
-      qNorms = hi.q.rowwise().norm();
-      kNormMax = hi.k.rowwise().norm().maxCoeff();
+      qNorms.resize(n);
+      for (int i = 0; i < n; ++i) qNorms(i) = hi.q.row(i).cast<double>().norm();
+      for (int j = 0; j < m; ++j) kNormMax = std::max(kNormMax, hi.k.row(j).cast<double>().norm());
     }
     // Small problems get exact (correctly rounded) scores from a double product: it costs
     // little there, and their scores then never change when a temperature edit refines cells.
@@ -218,6 +234,10 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
     std::vector<char> fullyMasked(n, 0);  // vector<bool> is not safe to write from threads
     if (from == Stage::Output)
       for (int i = 0; i < n; ++i) fullyMasked[i] = ht.stats.fullyMasked[i];
+    std::vector<ExactRow> exact(from <= Stage::Scale ? std::size_t(n) : 0);
+    std::vector<char> inDouble(std::size_t(n), 0);
+    if (from == Stage::Output)
+      for (int i : ht.exactRows) inDouble[std::size_t(i)] = 1;
 
 #pragma omp parallel
     {
@@ -229,11 +249,19 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
           ht.scores.middleRows(r0, rows) = (hi.q.middleRows(r0, rows).cast<double>() * kExact.transpose()).cast<float>();
         else if (from == Stage::Scores)
           ht.scores.middleRows(r0, rows).noalias() = hi.q.middleRows(r0, rows) * hi.k.transpose();
-        if (from <= Stage::Scale)
-          softmaxRows(opt, n, m, ht, keepDerived, r0, r0 + rows, buffer, fullyMasked, hi, qNorms, kNormMax);
+        if (from <= Stage::Scale) {
+          softmaxRows(in, opt, h, n, m, ht, keepDerived, r0, r0 + rows, buffer, fullyMasked, exact, hi, qNorms,
+                      kNormMax, scale);
+          for (int i = r0; i < r0 + rows; ++i) inDouble[std::size_t(i)] = exact[std::size_t(i)].row >= 0;
+        }
         ht.output.middleRows(r0, rows).noalias() = ht.weights.middleRows(r0, rows) * vh;
+        // A float sum of values near float's range can round up to ∞; such rows, and the rows
+        // whose softmax ran in double, take their output from a double sum.
+        for (int i = r0; i < r0 + rows; ++i)
+          if (inDouble[std::size_t(i)] || !ht.output.row(i).allFinite()) exactOutputRow(in, opt, h, i, ht);
       }
     }
+    if (from <= Stage::Scale) storeExactRows(ht, exact);
     ht.stats.fullyMasked.assign(fullyMasked.begin(), fullyMasked.end());
     t.concatenated.middleCols(h * dvh, dvh) = ht.output;
   }
@@ -254,6 +282,7 @@ const char* toString(MaskKind k) {
   switch (k) {
     case MaskKind::None: return "none";
     case MaskKind::Causal: return "causal";
+    case MaskKind::CausalTopLeft: return "causal-top-left";
     case MaskKind::Custom: return "custom";
   }
   return "?";
@@ -269,8 +298,11 @@ ScoreFunction parseScoreFunction(const std::string& s) {
 MaskKind parseMaskKind(const std::string& s) {
   if (s == "none") return MaskKind::None;
   if (s == "causal") return MaskKind::Causal;
-  throw Error("unknown mask \"" + printable(s) + "\" (expected none, causal or a mask file)");
+  if (s == "causal-top-left") return MaskKind::CausalTopLeft;
+  throw Error("unknown mask \"" + printable(s) + "\" (expected " + maskKindNames() + ")");
 }
+
+const char* maskKindNames() { return "none, causal or causal-top-left"; }
 
 bool AttentionOptions::operator==(const AttentionOptions& o) const {
   const bool sameMask = customMask.rows() == o.customMask.rows() &&
@@ -288,10 +320,15 @@ float effectiveScale(const AttentionOptions& options, int headKeyWidth) {
   return baseScale(options, headKeyWidth) / options.temperature;
 }
 
+double exactScale(const AttentionOptions& options, int headKeyWidth) {
+  return double(baseScale(options, headKeyWidth)) / double(options.temperature);
+}
+
 bool isAllowed(const AttentionOptions& options, int n, int m, int i, int j) {
   switch (options.mask) {
     case MaskKind::None: return true;
     case MaskKind::Causal: return long(j) <= long(i) + (long(m) - long(n));
+    case MaskKind::CausalTopLeft: return j <= i;
     case MaskKind::Custom: return options.customMask(i, j) != 0;
   }
   return true;
@@ -407,7 +444,21 @@ AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOp
   return pipeline.trace();
 }
 
-Matrix deriveScaled(const HeadTrace& head) { return head.scores * head.scale; }
+namespace {
+
+// Where row i of the head sits in exactRows, or -1.
+int exactIndex(const HeadTrace& head, int i) {
+  const auto it = std::lower_bound(head.exactRows.begin(), head.exactRows.end(), i);
+  return it != head.exactRows.end() && *it == i ? int(it - head.exactRows.begin()) : -1;
+}
+
+}  // namespace
+
+Matrix deriveScaled(const HeadTrace& head) {
+  Matrix scaled = head.scores * head.scale;
+  for (std::size_t k = 0; k < head.exactRows.size(); ++k) scaled.row(head.exactRows[k]) = head.exactScaled.row(Eigen::Index(k));
+  return scaled;
+}
 
 Matrix deriveMasked(const HeadTrace& head, const AttentionOptions& options) {
   Matrix masked = deriveScaled(head);
@@ -418,7 +469,14 @@ Matrix deriveMasked(const HeadTrace& head, const AttentionOptions& options) {
 
 Matrix deriveExp(const HeadTrace& head, const AttentionOptions& options) {
   Matrix e = deriveMasked(head, options);
+  const int n = int(e.rows()), m = int(e.cols());
+  for (std::size_t k = 0; k < head.exactRows.size(); ++k) {
+    const int i = head.exactRows[k];
+    for (int j = 0; j < m; ++j)
+      e(i, j) = isAllowed(options, n, m, i, j) ? float(std::exp(double(head.exactShifted(Eigen::Index(k), j)))) : 0.0f;
+  }
   for (Eigen::Index i = 0; i < e.rows(); ++i) {
+    if (exactIndex(head, int(i)) >= 0) continue;
     if (head.rowMax(i) == kNegInf) e.row(i).setZero();
     else {
       const Eigen::RowVectorXf shifted = e.row(i).array() - head.rowMax(i);
@@ -426,6 +484,145 @@ Matrix deriveExp(const HeadTrace& head, const AttentionOptions& options) {
     }
   }
   return e;
+}
+
+}  // namespace attnviz
+
+namespace attnviz {
+
+Matrix deriveShifted(const HeadTrace& head, const AttentionOptions& options) {
+  Matrix x = head.masked.size() == head.scores.size() ? head.masked : deriveMasked(head, options);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    // A fully masked row has max −∞ and −∞ − (−∞) would be NaN: it stays −∞.
+    if (head.rowMax(i) == kNegInf) x.row(i).setConstant(kNegInf);
+    else x.row(i).array() -= head.rowMax(i);
+  }
+  for (std::size_t k = 0; k < head.exactRows.size(); ++k) x.row(head.exactRows[k]) = head.exactShifted.row(Eigen::Index(k));
+  return x;
+}
+
+float shiftedScore(const HeadTrace& head, const AttentionOptions& options, int i, int j) {
+  if (const int k = exactIndex(head, i); k >= 0) return head.exactShifted(k, j);
+  const int n = int(head.scores.rows()), m = int(head.scores.cols());
+  if (!isAllowed(options, n, m, i, j) || head.rowMax(i) == kNegInf) return kNegInf;
+  const float scaled = head.masked.size() == head.scores.size() ? head.masked(i, j) : head.scores(i, j) * head.scale;
+  return scaled - head.rowMax(i);
+}
+
+bool softmaxNeedsDouble(double scale, double qNorm, double kNormMax) {
+  // A quarter of float's range leaves room for the float GEMM's rounding.
+  constexpr double kRange = double(std::numeric_limits<float>::max()) / 4;
+  const double bound = qNorm * kNormMax;  // Cauchy–Schwarz: |s_ij| ≤ |q_i|·|k_j|
+  return !(std::abs(scale) <= 0x1p100) || !(bound <= kRange) || !(std::abs(scale) * bound <= kRange);
+}
+
+bool rowNeedsDouble(float rowMax) { return rowMax != kNegInf && !(std::abs(rowMax) <= kFloatRowMaxLimit); }
+
+bool exactSoftmaxRow(const AttentionInputs& in, const AttentionOptions& opt, int h, int i, HeadTrace& ht,
+                     bool keepDerived, ExactRow& kept) {
+  const int n = int(in.q.rows()), m = int(in.k.rows()), dkh = int(in.q.cols()) / opt.heads;
+  const double scale = exactScale(opt, dkh);
+  const Eigen::RowVectorXd q = in.q.row(i).segment(h * dkh, dkh).cast<double>();
+  const double qNorm = q.norm();
+  kept.row = i;
+  kept.scaled.resize(m);
+  kept.shifted.resize(m);
+  std::vector<double> s(static_cast<std::size_t>(m));
+  std::vector<char> allowed(static_cast<std::size_t>(m));
+  int best = -1;  // the allowed key with the largest scale·s (first of ties)
+  for (int j = 0; j < m; ++j) {
+    const auto k = in.k.row(j).segment(h * dkh, dkh).cast<double>();
+    double score = q.dot(k);
+    if (opt.score == ScoreFunction::Cosine) {
+      const double kNorm = k.norm();
+      score = qNorm > 0 && kNorm > 0 ? score / (qNorm * kNorm) : 0.0;
+    }
+    s[std::size_t(j)] = score;
+    ht.scores(i, j) = float(score);  // ±inf beyond float's range (IEEE rounding)
+    kept.scaled(j) = float(scale * score);
+    allowed[std::size_t(j)] = isAllowed(opt, n, m, i, j);
+    if (allowed[std::size_t(j)] && (best < 0 || scale * (score - s[std::size_t(best)]) > 0)) best = j;
+  }
+  if (keepDerived) ht.scaled.row(i) = kept.scaled;
+  auto w = ht.weights.row(i);
+  if (best < 0) {  // every key masked: zero weights, flagged, never NaN
+    kept.shifted.setConstant(kNegInf);
+    w.setZero();
+    if (keepDerived) {
+      ht.masked.row(i).setConstant(kNegInf);
+      ht.expValues.row(i).setZero();
+    }
+    ht.rowMax(i) = kNegInf;
+    ht.rowSum(i) = 0;
+    ht.stats.entropy(i) = 0;
+    ht.stats.maxWeight(i) = 0;
+    ht.stats.argmax(i) = -1;
+    ht.output.row(i).setZero();
+    return false;
+  }
+  const double sMax = s[std::size_t(best)];
+  ht.rowMax(i) = float(scale * sMax);
+  // Subtracting before scaling keeps every shifted score ≤ 0 and finite in double (|scale| ≤
+  // 2^150·3.4e38 and |s| ≤ 65536·(3.4e38)²); exp is then taken of the float value the
+  // minus_row_max stage shows, so the exp stage is exactly exp of what is shown.
+  std::vector<double>& e = s;
+  double sum = 0;
+  for (int j = 0; j < m; ++j) {
+    const std::size_t c = std::size_t(j);
+    if (allowed[c]) {
+      kept.shifted(j) = float(scale * (s[c] - sMax));
+      e[c] = std::exp(double(kept.shifted(j)));
+    } else {
+      kept.shifted(j) = kNegInf;
+      e[c] = 0;
+    }
+    sum += e[c];
+  }
+  ht.rowSum(i) = float(sum);
+  double weighted = 0, maxWeight = -1;
+  int arg = best;
+  for (int j = 0; j < m; ++j) {
+    const double wj = e[std::size_t(j)] / sum;
+    w(j) = float(wj);
+    if (wj > 0) weighted += wj * double(kept.shifted(j));
+    if (wj > maxWeight) maxWeight = wj, arg = j;
+  }
+  if (keepDerived) {
+    ht.masked.row(i) = kept.scaled;
+    for (int j = 0; j < m; ++j) {
+      if (!allowed[std::size_t(j)]) ht.masked(i, j) = kNegInf;
+      ht.expValues(i, j) = float(e[std::size_t(j)]);
+    }
+  }
+  ht.stats.maxWeight(i) = float(maxWeight);
+  ht.stats.argmax(i) = arg;
+  ht.stats.entropy(i) = float(std::max(0.0, std::log(sum) - weighted));
+  exactOutputRow(in, opt, h, i, ht);
+  return true;
+}
+
+void exactOutputRow(const AttentionInputs& in, const AttentionOptions& opt, int h, int i, HeadTrace& ht) {
+  const int dvh = int(in.v.cols()) / opt.heads;
+  Eigen::RowVectorXd o = Eigen::RowVectorXd::Zero(dvh);
+  for (Eigen::Index j = 0; j < ht.weights.cols(); ++j)
+    if (const double wj = ht.weights(i, j); wj != 0) o += wj * in.v.row(j).segment(h * dvh, dvh).cast<double>();
+  ht.output.row(i) = o.cast<float>();
+}
+
+void storeExactRows(HeadTrace& ht, std::vector<ExactRow>& rows) {
+  std::vector<const ExactRow*> kept;
+  for (const ExactRow& r : rows)
+    if (r.row >= 0) kept.push_back(&r);
+  std::sort(kept.begin(), kept.end(), [](const ExactRow* a, const ExactRow* b) { return a->row < b->row; });
+  const Eigen::Index m = ht.scores.cols();
+  ht.exactRows.clear();
+  ht.exactScaled.resize(Eigen::Index(kept.size()), m);
+  ht.exactShifted.resize(Eigen::Index(kept.size()), m);
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    ht.exactRows.push_back(kept[k]->row);
+    ht.exactScaled.row(Eigen::Index(k)) = kept[k]->scaled;
+    ht.exactShifted.row(Eigen::Index(k)) = kept[k]->shifted;
+  }
 }
 
 }  // namespace attnviz

@@ -10,12 +10,18 @@
 namespace attnviz {
 
 enum class ScoreFunction { Scaled, Dot, Cosine };
-enum class MaskKind { None, Causal, Custom };
+// Causal: the last query sees every key (bottom-right aligned, j <= i + m - n), so a cached
+// prefix of keys stays visible. CausalTopLeft: query i sees keys 0..i (j <= i), PyTorch's
+// scaled_dot_product_attention(is_causal=True). The two agree when n == m.
+enum class MaskKind { None, Causal, CausalTopLeft, Custom };
 
 const char* toString(ScoreFunction f);
 const char* toString(MaskKind k);
 ScoreFunction parseScoreFunction(const std::string& s);  // throws Error
-MaskKind parseMaskKind(const std::string& s);            // "none" | "causal"; throws Error
+// "none" | "causal" | "causal-top-left"; throws Error listing them.
+MaskKind parseMaskKind(const std::string& s);
+// The named masks, for help texts and messages: "none, causal or causal-top-left".
+const char* maskKindNames();
 
 struct AttentionOptions {
   ScoreFunction score = ScoreFunction::Scaled;
@@ -41,7 +47,12 @@ float baseScale(const AttentionOptions& options, int headKeyWidth);
 // The factor applied to raw scores: baseScale / temperature.
 float effectiveScale(const AttentionOptions& options, int headKeyWidth);
 
-// True when query i may attend to key j under `options` (causal: j <= i + (m - n)).
+// The factor applied to raw scores in double: baseScale / temperature, finite for every
+// accepted option (float's effectiveScale overflows for T below about 1e-38).
+double exactScale(const AttentionOptions& options, int headKeyWidth);
+
+// True when query i may attend to key j under `options` (causal: j <= i + (m - n),
+// causal-top-left: j <= i).
 bool isAllowed(const AttentionOptions& options, int n, int m, int i, int j);
 
 struct RowStats {
@@ -63,7 +74,13 @@ struct HeadTrace {
   Matrix weights;    // n×m expValues / rowSum, 0 on a fully masked row
   Matrix output;     // n×(d_v/H) = weights · V_h
   RowStats stats;
-  float scale = 1;   // effective scale used for this head
+  float scale = 1;   // effective scale used for this head (+inf when it overflows float)
+  // Rows whose softmax ran in double (scale, temperature or inputs beyond what float32 keeps
+  // exact; see softmaxNeedsDouble): ascending, with their scaled scores (±inf where beyond
+  // float32's ±3.4e38) and max-subtracted scores s'_ij − max, formed as scale·(s_ij − s_max)
+  // so that they stay exact where masked − rowMax would be ∞ − ∞. Always kept.
+  std::vector<int> exactRows;
+  Matrix exactScaled, exactShifted;  // exactRows.size() × m
 };
 
 // The stages run fused, block by block, so only the total is timed; `attnviz bench` separates
@@ -130,5 +147,40 @@ AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOp
 Matrix deriveScaled(const HeadTrace& head);
 Matrix deriveMasked(const HeadTrace& head, const AttentionOptions& options);
 Matrix deriveExp(const HeadTrace& head, const AttentionOptions& options);
+// The minus_row_max stage: masked − rowMax, −∞ where masked and on fully masked rows, and the
+// exact shifted scores on the rows computed in double.
+Matrix deriveShifted(const HeadTrace& head, const AttentionOptions& options);
+// One cell of it (for the derivation text).
+float shiftedScore(const HeadTrace& head, const AttentionOptions& options, int i, int j);
+
+// Extreme values. The float32 softmax is used for query row i only when it is exact to about
+// 1e-6 in every weight: the scale is finite and at most 2^100 (so scores underflowing to
+// denormals do not matter), |q_i|·max|k_j| and |scale|·|q_i|·max|k_j| stay far below float's
+// range, and the largest scaled score is at most kFloatRowMaxLimit in magnitude (float's
+// rounding of a scaled score s is 2^-24·|s|, an error of that size in the weight's exponent).
+// A NaN rowMax (from a GPU pass) also sends the row to double. `qNorm`, `kNormMax` are the
+// row's and the largest key's norms (1, 1 for cosine scores).
+inline constexpr float kFloatRowMaxLimit = 32;
+bool softmaxNeedsDouble(double scale, double qNorm, double kNormMax);
+bool rowNeedsDouble(float rowMax);
+
+// Recomputes query row i of head h in double from the inputs, whichever backend ran it: exact
+// scores (q·k or cosine), the row's extreme score s_max (the max for a positive scale, the min
+// for a negative one), shifted = scale·(s_ij − s_max) ≤ 0 (so T → 0 and scores → ±∞ reach their
+// limits: one-hot on the max, ties shared equally), exp, sum, weights, statistics and output.
+// Writes ht's per-row stages (scaled, masked, exp only when `keepDerived`) and returns the row's
+// scaled and shifted scores for `storeExactRows`. Returns false when every key is masked.
+struct ExactRow {
+  int row = -1;
+  Eigen::RowVectorXf scaled, shifted;
+};
+bool exactSoftmaxRow(const AttentionInputs& inputs, const AttentionOptions& options, int head, int row,
+                     HeadTrace& ht, bool keepDerived, ExactRow& kept);
+// o_i = Σ_j a_ij v_j in double from the stored weights (for V near float's range, where a float
+// sum could round up to ∞).
+void exactOutputRow(const AttentionInputs& inputs, const AttentionOptions& options, int head, int row,
+                    HeadTrace& ht);
+// Puts the rows `exactSoftmaxRow` returned (any order, entries with row < 0 ignored) into ht.
+void storeExactRows(HeadTrace& ht, std::vector<ExactRow>& rows);
 
 }  // namespace attnviz

@@ -18,7 +18,7 @@ std::vector<ReferenceHead> referenceAttention(const AttentionInputs& in, const A
     double scale = 1.0;
     if (opt.scaleOverride) scale = *opt.scaleOverride;
     else if (opt.score == ScoreFunction::Scaled) scale = 1.0 / std::sqrt(double(dkh));
-    scale /= opt.temperature;
+    scale /= double(opt.temperature);
     for (int i = 0; i < n; ++i) {
       double qNorm = 0;
       for (int c = 0; c < dkh; ++c) qNorm += double(in.q(i, h * dkh + c)) * in.q(i, h * dkh + c);
@@ -32,24 +32,30 @@ std::vector<ReferenceHead> referenceAttention(const AttentionInputs& in, const A
           dot = (qNorm > 0 && kNorm > 0) ? dot / (std::sqrt(qNorm) * std::sqrt(kNorm)) : 0.0;
         r.scores[i][j] = dot;
       }
+      // The same limit rules as the engine, from the definitions: the row's extreme score s*
+      // (the max for a positive scale, the min for a negative one) is subtracted before
+      // scaling, so scale·(s − s*) ≤ 0 never overflows and T → 0 gives one-hot weights on the
+      // maximum, ties shared equally.
       std::vector<bool> allowed(m);
-      double rowMax = -INFINITY;
+      int best = -1;
       for (int j = 0; j < m; ++j) {
         bool ok = true;
         if (opt.mask == MaskKind::Causal) ok = j <= i + (m - n);
+        if (opt.mask == MaskKind::CausalTopLeft) ok = j <= i;
         if (opt.mask == MaskKind::Custom) ok = opt.customMask(i, j) != 0;
         allowed[j] = ok;
-        if (ok) rowMax = std::max(rowMax, r.scores[i][j] * scale);
+        if (ok && (best < 0 || scale * (r.scores[i][j] - r.scores[i][best]) > 0)) best = j;
       }
-      if (rowMax == -INFINITY) {
+      if (best < 0) {
         r.fullyMasked[i] = true;
         continue;
       }
+      const double top = r.scores[i][best];
       double sum = 0;
       for (int j = 0; j < m; ++j)
-        if (allowed[j]) sum += std::exp(r.scores[i][j] * scale - rowMax);
+        if (allowed[j]) sum += std::exp(scale * (r.scores[i][j] - top));
       for (int j = 0; j < m; ++j)
-        r.weights[i][j] = allowed[j] ? std::exp(r.scores[i][j] * scale - rowMax) / sum : 0.0;
+        r.weights[i][j] = allowed[j] ? std::exp(scale * (r.scores[i][j] - top)) / sum : 0.0;
       for (int c = 0; c < dvh; ++c)
         for (int j = 0; j < m; ++j) r.output[i][c] += r.weights[i][j] * in.v(j, h * dvh + c);
     }
