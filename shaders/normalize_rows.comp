@@ -14,9 +14,16 @@ void main() {
   const uint row = gl_GlobalInvocationID.x;
   if (row >= rows) return;
   const uint begin = row * rowStride + gl_WorkGroupID.y * headWidth;
+  // Divided by the largest entry first, as the CPU's double norm: in float the sum of squares
+  // overflows for entries above about 1e19 and underflows to 0 below about 1e-19.
+  float largest = 0.0;
+  for (uint c = 0u; c < headWidth; ++c) largest = max(largest, abs(source[begin + c]));
   float squares = 0.0;
-  for (uint c = 0u; c < headWidth; ++c) squares += source[begin + c] * source[begin + c];
+  for (uint c = 0u; c < headWidth; ++c) {
+    const float x = largest > 0.0 ? source[begin + c] / largest : 0.0;
+    squares += x * x;
+  }
   const float norm = sqrt(squares);
   for (uint c = 0u; c < headWidth; ++c)
-    normalized[begin + c] = norm > 0.0 ? source[begin + c] / norm : source[begin + c];
+    normalized[begin + c] = largest > 0.0 ? (source[begin + c] / largest) / norm : source[begin + c];
 }

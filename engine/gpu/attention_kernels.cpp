@@ -50,6 +50,45 @@ bool isCpuRenderer() {
   return false;
 }
 
+// The shaders' maskKind: 0 none, 1 causal (bottom-right), 2 custom bits, 3 causal top-left.
+int shaderMaskKind(MaskKind kind) {
+  switch (kind) {
+    case MaskKind::None: return 0;
+    case MaskKind::Causal: return 1;
+    case MaskKind::Custom: return 2;
+    case MaskKind::CausalTopLeft: return 3;
+  }
+  return 0;
+}
+
+// Rows the float kernels cannot get right (softmaxNeedsDouble, rowNeedsDouble: a scale,
+// temperature or input beyond float's exactness) are recomputed on the host by the engine's
+// own double-precision row, so both backends follow one set of limit rules; an output row whose
+// float sum rounded to ∞ (values near float's range) is summed again in double.
+void recomputeExtremeRows(const AttentionInputs& in, const AttentionOptions& opt, AttentionTrace& t) {
+  const int dkh = t.headKeyWidth(), dvh = t.headValueWidth();
+  const double scale = exactScale(opt, dkh);
+  const bool cosine = opt.score == ScoreFunction::Cosine;  // |cosine| ≤ 1
+  for (int h = 0; h < t.heads; ++h) {
+    HeadTrace& ht = t.head[std::size_t(h)];
+    double kNormMax = cosine ? 1.0 : 0.0;
+    if (!cosine)
+      for (int j = 0; j < t.m; ++j) kNormMax = std::max(kNormMax, in.k.row(j).segment(h * dkh, dkh).cast<double>().norm());
+    std::vector<ExactRow> exact(std::size_t(t.n));
+    for (int i = 0; i < t.n; ++i) {
+      const double qNorm = cosine ? 1.0 : in.q.row(i).segment(h * dkh, dkh).cast<double>().norm();
+      if (softmaxNeedsDouble(scale, qNorm, kNormMax) || rowNeedsDouble(ht.rowMax(i)))
+        ht.stats.fullyMasked[std::size_t(i)] = !exactSoftmaxRow(in, opt, h, i, ht, true, exact[std::size_t(i)]);
+      else if (!ht.output.row(i).allFinite())
+        exactOutputRow(in, opt, h, i, ht);
+      else
+        continue;
+      t.concatenated.row(i).segment(h * dvh, dvh) = ht.output.row(i);
+    }
+    storeExactRows(ht, exact);
+  }
+}
+
 int headChunks(int headKeyWidth, int headValueWidth) {
   return std::max(1, int((std::max(headKeyWidth, headValueWidth) + kFlashChunkWidth - 1) / kFlashChunkWidth));
 }
@@ -326,7 +365,7 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
     ht.stats.fullyMasked.assign(n, false);
   }
 
-  const int maskKind = opt.mask == MaskKind::None ? 0 : opt.mask == MaskKind::Causal ? 1 : 2;
+  const int maskKind = shaderMaskKind(opt.mask);
   for (const ComputeProgram* program : {&scores_, &softmax_, &weightedSum_}) {
     program->set("n", unsigned(n));
     program->set("m", unsigned(m));
@@ -433,6 +472,7 @@ AttentionTrace AttentionKernels::trace(const AttentionInputs& in, const Attentio
   glUseProgram(0);
   throwOnGlError("while computing attention");
   timer.collect();
+  recomputeExtremeRows(in, opt, t);
 
   t.timings.totalMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -504,7 +544,7 @@ Matrix AttentionKernels::flash(const AttentionInputs& in, const AttentionOptions
   program.use();
   program.set("n", unsigned(n));
   program.set("m", unsigned(m));
-  program.set("maskKind", opt.mask == MaskKind::None ? 0 : opt.mask == MaskKind::Causal ? 1 : 2);
+  program.set("maskKind", shaderMaskKind(opt.mask));
   program.set("maskWordsPerRow", unsigned((m + 31) / 32));
   program.set("keyWidth", unsigned(dkh));
   program.set("valueWidth", unsigned(dvh));

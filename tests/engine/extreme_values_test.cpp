@@ -16,54 +16,7 @@ namespace attnviz {
 namespace {
 
 using test::randomMatrix;
-using test::referenceAttention;
-
-// Tolerances: weights |a − a_ref| ≤ 1e-5; outputs |o − o_ref| ≤ 1e-4 · max |v| of the head;
-// each attending row sums to 1 within 1e-5.
-constexpr double kWeightTolerance = 1e-5;
-constexpr double kOutputTolerance = 1e-4;
-
-bool allFinite(const Matrix& m) { return m.allFinite(); }
-
-// Returns "" when the trace matches the reference, else where it first differs.
-std::string compareWithReference(const AttentionTrace& t, const AttentionInputs& in, const AttentionOptions& opt) {
-  const auto ref = referenceAttention(in, opt);
-  for (int h = 0; h < t.heads; ++h) {
-    const HeadTrace& ht = t.head[std::size_t(h)];
-    const std::string head = "head " + std::to_string(h) + ": ";
-    if (!allFinite(ht.weights)) return head + "non-finite weight";
-    if (!allFinite(ht.output)) return head + "non-finite output";
-    if (!ht.rowSum.allFinite() || !ht.stats.entropy.allFinite() || !ht.stats.maxWeight.allFinite())
-      return head + "non-finite row statistic";
-    Matrix scratch;
-    for (StageId id : {StageId::Scores, StageId::Scaled, StageId::Masked, StageId::MinusRowMax, StageId::Exp}) {
-      const Matrix& values = stageValues(t, id, h, scratch);
-      if (values.array().isNaN().any()) return head + "NaN in stage " + stageInfo(id).name;
-    }
-    if (!allFinite(ht.expValues)) return head + "non-finite exp value";
-    const double vMax = in.v.middleCols(h * t.headValueWidth(), t.headValueWidth()).cwiseAbs().maxCoeff();
-    for (int i = 0; i < t.n; ++i) {
-      if (ht.stats.fullyMasked[std::size_t(i)] != ref[std::size_t(h)].fullyMasked[std::size_t(i)])
-        return head + "fully-masked flag of row " + std::to_string(i);
-      if (!ref[std::size_t(h)].fullyMasked[std::size_t(i)] && std::abs(ht.weights.row(i).cast<double>().sum() - 1) > 1e-5)
-        return head + "row " + std::to_string(i) + " sums to " + std::to_string(ht.weights.row(i).sum());
-      for (int j = 0; j < t.m; ++j) {
-        const double e = std::abs(ht.weights(i, j) - ref[std::size_t(h)].weights[std::size_t(i)][std::size_t(j)]);
-        if (!(e <= kWeightTolerance))
-          return head + "weight [" + std::to_string(i) + ", " + std::to_string(j) + "] = " +
-                 std::to_string(ht.weights(i, j)) + ", reference " +
-                 std::to_string(ref[std::size_t(h)].weights[std::size_t(i)][std::size_t(j)]);
-      }
-      for (int c = 0; c < t.headValueWidth(); ++c) {
-        const double r = ref[std::size_t(h)].output[std::size_t(i)][std::size_t(c)];
-        if (!(std::abs(ht.output(i, c) - r) <= kOutputTolerance * vMax))
-          return head + "output [" + std::to_string(i) + ", " + std::to_string(c) + "] = " +
-                 std::to_string(ht.output(i, c)) + ", reference " + std::to_string(r);
-      }
-    }
-  }
-  return "";
-}
+using test::compareWithReference;
 
 MaskMatrix randomMask(int n, int m, unsigned seed) {
   std::mt19937 rng(seed);
