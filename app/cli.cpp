@@ -14,6 +14,10 @@
 #include "numbers.hpp"
 
 namespace attnviz::cli {
+
+int cmdComputeBundle(const std::vector<std::string>& args);  // cli_bundle.cpp: compute --bundle
+const char* bundleComputeHelp();                               // cli_bundle.cpp
+
 namespace {
 
 constexpr const char* kUsage =
@@ -29,6 +33,7 @@ constexpr const char* kUsage =
     "  attnviz models                        list the built-in models\n"
     "  attnviz tokenize --model M --text T   a model's tokens for a text\n"
     "  attnviz compute --model M --text T --out DIR   every layer of a real model\n"
+    "  attnviz compute --bundle FILE.npz --out DIR    every layer of your own model's attention\n"
     "  attnviz --version | --help\n"
     "\n"
     "`attnviz COMMAND --help` explains each command.\n";
@@ -63,12 +68,13 @@ int cmdSamples(const std::vector<std::string>& args) {
 
 int cmdCompute(const std::vector<std::string>& args) {
   if (hasFlag(args, "--model")) return cmdComputeModel(args);
+  if (hasFlag(args, "--bundle")) return cmdComputeBundle(args);
   InputArgs input;
   std::optional<std::string> out;
   std::string backendName = "cpu";
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
-      std::cout << kComputeHelp << kInputHelp << modelComputeHelp();
+      std::cout << kComputeHelp << kInputHelp << modelComputeHelp() << bundleComputeHelp();
       return 0;
     }
     if (input.consume(args, i)) continue;

@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 
+#include "bundle_session.hpp"
 #include "gpt2.hpp"
 #include "matrix_io.hpp"
 
@@ -44,7 +46,12 @@ bool InputArgs::consume(const std::vector<std::string>& args, size_t& i) {
       {"--temperature", &InputArgs::temperature}, {"--mask", &InputArgs::mask},
       {"--heads", &InputArgs::heads},     {"--model", &InputArgs::model},
       {"--text", &InputArgs::text},       {"--layer", &InputArgs::layer},
+      {"--bundle", &InputArgs::bundle},
   };
+  if (a == "--allow-unnormalised") {
+    allowUnnormalised = true;
+    return true;
+  }
   for (const auto& f : flags) {
     if (a != f.flag) continue;
     if (this->*f.field) throw UsageError(a + " given twice");
@@ -54,7 +61,48 @@ bool InputArgs::consume(const std::vector<std::string>& args, size_t& i) {
   return false;
 }
 
+// --bundle FILE: an input of its own; --layer and the what-if options apply to it.
+static Session bundleInput(const InputArgs& a) {
+  const struct { const char* flag; bool given; } others[] = {
+      {"--sample", bool(a.sample)}, {"--session", bool(a.sessionFile)}, {"--q/--k/--v", a.qFile || a.kFile || a.vFile},
+      {"--tokens", bool(a.tokens)}, {"--text", bool(a.text)}, {"--source", bool(a.source)}, {"--model", bool(a.model)},
+      {"--d-model", bool(a.dModel)}, {"--seed", bool(a.seed)}, {"--tokenizer", bool(a.tokenizer)},
+      {"--positional", bool(a.positional)}, {"--heads", bool(a.heads)}};
+  for (const auto& o : others)
+    if (o.given) throw UsageError(std::string("--bundle is an input of its own: drop ") + o.flag);
+  BundleRef ref;
+  std::error_code ec;
+  // Sessions saved from this one find the bundle from any working directory.
+  const std::filesystem::path absolute = std::filesystem::absolute(*a.bundle, ec);
+  ref.path = ec ? *a.bundle : absolute.lexically_normal().string();
+  ref.allowUnnormalised = a.allowUnnormalised;
+  Session s = bundleSession(ref);
+  const auto bundle = sharedBundle(ref);
+  if (a.layer) s.view.layer = int(parseLong("--layer", *a.layer, 0, 1023));
+  if ((a.score || a.scale || a.temperature || a.mask) && !bundle->hasQK)
+    throw Error(*a.bundle + ": --score, --scale, --temperature and --mask recompute the weights, which needs q and k in the bundle");
+  if (a.score) s.options.score = parseScoreFunction(*a.score);
+  if (a.scale) s.options.scaleOverride = float(parseDouble("--scale", *a.scale));
+  if (a.temperature) {
+    const double t = parseDouble("--temperature", *a.temperature);
+    if (!(t > 0)) throw UsageError("--temperature must be > 0");
+    s.options.temperature = float(t);
+  }
+  if (a.mask) {
+    if (*a.mask == "none" || *a.mask == "causal") {
+      s.options.mask = parseMaskKind(*a.mask);
+      s.options.customMask.resize(0, 0);
+    } else {
+      s.options.mask = MaskKind::Custom;
+      s.options.customMask = readMaskFile(*a.mask);
+    }
+  }
+  return s;
+}
+
 Session InputArgs::build() const {
+  if (bundle) return bundleInput(*this);
+  if (allowUnnormalised && !sessionFile) throw UsageError("--allow-unnormalised applies to an attention bundle (--bundle FILE)");
   if (text && tokens) throw UsageError("--text and --tokens are the same thing: give one");
   const std::optional<std::string> tokens = this->tokens ? this->tokens : text;
   if (text && !model) throw UsageError("--text goes with --model (or use --tokens for the random toy model)");
@@ -72,6 +120,8 @@ Session InputArgs::build() const {
     s = loadSample(*sample);
   } else if (sessionFile) {
     s = loadSession(*sessionFile);
+    if (allowUnnormalised && s.bundle.path.empty()) throw UsageError("--allow-unnormalised applies to an attention bundle");
+    if (allowUnnormalised) s.bundle.allowUnnormalised = true;
   } else if (tokens) {
     s.name = "tokens";
     s.mode = InputMode::Tokens;
@@ -109,7 +159,8 @@ Session InputArgs::build() const {
     if (s.name == "tokens") s.name = *model;
   }
   if (layer) {
-    if (s.mode != InputMode::Tokens || s.tokens.model.empty()) throw UsageError("--layer applies to a model's attention");
+    if ((s.mode != InputMode::Tokens || s.tokens.model.empty()) && s.bundle.path.empty())
+      throw UsageError("--layer applies to a model's attention");
     s.view.layer = int(parseLong("--layer", *layer, 0, 1023));
   }
   if (s.mode == InputMode::Tokens && !s.tokens.model.empty()) {

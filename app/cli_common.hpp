@@ -21,6 +21,8 @@ struct InputArgs {
   std::optional<std::string> dModel, seed, tokenizer, positional;
   std::optional<std::string> score, scale, temperature, mask, heads;
   std::optional<std::string> model, text, layer;  // a trained model's attention on a text
+  std::optional<std::string> bundle;               // an attention bundle (.npz, .safetensors)
+  bool allowUnnormalised = false;                  // its rows need not sum to 1
 
   // If args[i] is an INPUT/OPTIONS flag, consumes it (and its value) and returns true.
   bool consume(const std::vector<std::string>& args, size_t& i);
@@ -37,6 +39,8 @@ inline constexpr const char* kInputHelp =
     "  --model NAME|PATH --text TEXT [--layer L]  a trained model's layer L (default 0);\n"
     "      with --sample, runs the sample's text on the model (see `attnviz models`)\n"
     "      --d-model D (16)  --seed S (42)  --tokenizer words|chars  --positional on|off\n"
+    "  --bundle FILE.npz|FILE.safetensors [--layer L] [--allow-unnormalised]  your model's\n"
+    "      attention (tools/attnviz_bundle.py); with q and k every stage is recomputed\n"
     "OPTIONS (override the sample's or session's):\n"
     "  --score scaled|dot|cosine  --scale X  --temperature T  --mask none|causal|FILE  --heads H\n";
 

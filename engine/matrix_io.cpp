@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -411,6 +412,151 @@ LoadedMatrix parseNpy(std::string_view bytes, const std::string& name) {
                       " (only finite numbers are accepted)");
         out.values(r, hh * cols + c) = v;
       }
+  return out;
+}
+
+namespace {
+
+// IEEE half precision to float, exactly (float32 represents every half).
+float halfBitsToFloat(std::uint16_t h) {
+  const int exponent = (h >> 10) & 0x1f;
+  const int mantissa = h & 0x3ff;
+  float magnitude;
+  if (exponent == 0x1f) magnitude = mantissa ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+  else if (exponent == 0) magnitude = std::ldexp(float(mantissa), -24);
+  else magnitude = std::ldexp(float(mantissa | 0x400), exponent - 25);
+  return (h & 0x8000) ? -magnitude : magnitude;
+}
+
+void appendUtf8(std::string& out, std::uint32_t c) {
+  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
+  if (c < 0x80) {
+    out += char(c);
+  } else if (c < 0x800) {
+    out += char(0xC0 | (c >> 6));
+    out += char(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += char(0xE0 | (c >> 12));
+    out += char(0x80 | ((c >> 6) & 0x3F));
+    out += char(0x80 | (c & 0x3F));
+  } else {
+    out += char(0xF0 | (c >> 18));
+    out += char(0x80 | ((c >> 12) & 0x3F));
+    out += char(0x80 | ((c >> 6) & 0x3F));
+    out += char(0x80 | (c & 0x3F));
+  }
+}
+
+}  // namespace
+
+NpyArray parseNpyArray(std::string_view bytes, const std::string& name, long maxElements) {
+  if (bytes.size() < 10 || bytes.substr(0, 6) != "\x93NUMPY")
+    throw Error(name + ": not a .npy array (missing the \\x93NUMPY magic)");
+  const int major = static_cast<unsigned char>(bytes[6]);
+  size_t headerLen, headerStart;
+  if (major == 1) {
+    headerLen = readLittleEndian<std::uint16_t>(bytes.data() + 8);
+    headerStart = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) throw Error(name + ": truncated .npy header");
+    headerLen = readLittleEndian<std::uint32_t>(bytes.data() + 8);
+    headerStart = 12;
+  } else {
+    throw Error(name + ": unsupported .npy format version " + std::to_string(major));
+  }
+  if (headerLen > 1 << 20 || headerStart + headerLen > bytes.size()) throw Error(name + ": truncated .npy header");
+  const NpyHeader h = parseNpyHeader(bytes.substr(headerStart, headerLen), name);
+  const std::string_view data = bytes.substr(headerStart + headerLen);
+
+  const std::string& d = h.descr;
+  if (d == "|O" || d == "O" || d == "<O")
+    throw Error(name + ": an object array (dtype=object) cannot be read without pickle; save strings as "
+                       "np.array(list_of_str) and numbers as a float array");
+  if (!d.empty() && d[0] == '>' && d != ">u1" && d != ">i1")
+    throw Error(name + ": big-endian dtype '" + printable(d) + "' is not supported (save with .astype('<f4'))");
+  // dtype kind and item size: '<f4', '|b1', '<U12', '|S7', ...
+  const char kind = d.size() >= 2 ? d[d.size() >= 3 && (d[0] == '<' || d[0] == '|' || d[0] == '=') ? 1 : 0] : 0;
+  long itemSize = 0;
+  {
+    const size_t digits = d.find_first_of("0123456789");
+    if (digits == std::string::npos ||
+        std::from_chars(d.data() + digits, d.data() + d.size(), itemSize).ptr != d.data() + d.size() || itemSize < 1 ||
+        itemSize > 4096)
+      throw Error(name + ": unsupported dtype '" + printable(d) + "'");
+  }
+  const bool numeric = (kind == 'f' && (itemSize == 2 || itemSize == 4 || itemSize == 8)) ||
+                       ((kind == 'i' || kind == 'u') && (itemSize == 1 || itemSize == 2 || itemSize == 4 || itemSize == 8)) ||
+                       (kind == 'b' && itemSize == 1);
+  const bool text = kind == 'U' || kind == 'S';
+  if (!numeric && !text)
+    throw Error(name + ": unsupported dtype '" + printable(d) +
+                "' (expected float16/32/64, integers, bool, or a NumPy string array)");
+  const long bytesPerItem = kind == 'U' ? itemSize * 4 : itemSize;
+
+  long count = 1;
+  for (const long axis : h.shape) {
+    if (axis != 0 && count > maxElements / axis)
+      throw Error(name + ": array of " + std::to_string(h.shape.size()) + " axes is above the size limit (" +
+                  std::to_string(maxElements) + " values)");
+    count *= axis;
+  }
+  if (count > maxElements) throw Error(name + ": array is above the size limit (" + std::to_string(maxElements) + " values)");
+  if (long(data.size()) / bytesPerItem < count)
+    throw Error(name + ": truncated .npy data (expected " + std::to_string(count) + " values of " +
+                std::to_string(bytesPerItem) + " bytes, found " + std::to_string(data.size()) + " bytes)");
+
+  // Element `c` of C order sits at `fortranIndex(c)` in a Fortran-order file.
+  const size_t rank = h.shape.size();
+  std::vector<long> index(rank, 0);
+  const auto nextSource = [&](long c) -> long {
+    if (!h.fortranOrder || rank < 2) return c;
+    long offset = 0, stride = 1;
+    for (size_t a = 0; a < rank; ++a) {
+      offset += index[a] * stride;
+      stride *= h.shape[a];
+    }
+    for (size_t a = rank; a-- > 0;) {  // advance the C-order multi-index
+      if (++index[a] < h.shape[a]) break;
+      index[a] = 0;
+    }
+    return offset;
+  };
+
+  NpyArray out;
+  out.shape = h.shape;
+  out.isText = text;
+  if (text) out.strings.resize(size_t(count));
+  else out.values.resize(size_t(count));
+  for (long c = 0; c < count; ++c) {
+    const char* p = data.data() + nextSource(c) * bytesPerItem;
+    if (text) {
+      std::string& s = out.strings[size_t(c)];
+      if (kind == 'S') {
+        s.assign(p, size_t(itemSize));
+      } else {
+        for (long u = 0; u < itemSize; ++u) appendUtf8(s, readLittleEndian<std::uint32_t>(p + 4 * u));
+      }
+      while (!s.empty() && s.back() == '\0') s.pop_back();
+      continue;
+    }
+    float v = 0;
+    if (kind == 'f') {
+      v = itemSize == 2 ? halfBitsToFloat(readLittleEndian<std::uint16_t>(p))
+          : itemSize == 4 ? readLittleEndian<float>(p)
+                          : float(readLittleEndian<double>(p));
+    } else if (kind == 'b' || itemSize == 1) {
+      v = kind == 'i' ? float(static_cast<signed char>(*p)) : float(static_cast<unsigned char>(*p));
+    } else if (kind == 'i') {
+      v = itemSize == 2 ? float(readLittleEndian<std::int16_t>(p))
+          : itemSize == 4 ? float(readLittleEndian<std::int32_t>(p))
+                          : float(readLittleEndian<std::int64_t>(p));
+    } else {
+      v = itemSize == 2 ? float(readLittleEndian<std::uint16_t>(p))
+          : itemSize == 4 ? float(readLittleEndian<std::uint32_t>(p))
+                          : float(readLittleEndian<std::uint64_t>(p));
+    }
+    out.values[size_t(c)] = v;
+  }
   return out;
 }
 

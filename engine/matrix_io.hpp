@@ -26,6 +26,19 @@ Matrix parseClipboardMatrix(std::string_view text);
 LoadedMatrix parseNpy(std::string_view bytes, const std::string& name);
 Matrix parseJsonMatrix(std::string_view text, const std::string& name);
 
+// Any .npy array of up to 8 axes (the arrays inside an .npz attention bundle): numbers as
+// float32 in C order (Fortran-order files are reordered), or text for NumPy string arrays
+// ('<U' unicode, '|S' bytes). Non-finite numbers are kept: the caller says where they are.
+// Throws Error "NAME: what" for anything else, including object arrays (they need pickle).
+struct NpyArray {
+  std::vector<long> shape;           // () for a 0-d array
+  std::vector<float> values;         // float16/32/64, bool, (u)int8..64
+  std::vector<std::string> strings;  // string dtypes: UTF-8, trailing NULs removed
+  bool isText = false;
+  long size() const { return long(isText ? strings.size() : values.size()); }
+};
+NpyArray parseNpyArray(std::string_view bytes, const std::string& name, long maxElements);
+
 // A mask from any supported format: nonzero/true = may attend, 0/false = masked.
 MaskMatrix readMaskFile(const std::string& path);
 MaskMatrix toMask(const Matrix& values, const std::string& name);  // values must be 0 or 1

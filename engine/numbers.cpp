@@ -53,6 +53,8 @@ std::string traceJson(const AttentionTrace& t, const NumbersSource& source) {
                   {"effective_scale", effectiveScale(o, t.headKeyWidth())},
                   {"scale_text", describeScale(o, t.headKeyWidth())},
                   {"mask", toString(o.mask)}};
+  // A trace of given weights (an attention bundle without q and k) has no scores to scale.
+  if (t.dk == 0) j["options"]["scale_text"] = "none: the weights were given, not computed";
   j["backend"] = source.backend;
   nlohmann::json stages = nlohmann::json::array();
   for (const StageInfo& s : stageList())
@@ -105,9 +107,10 @@ int writeNumbers(const std::string& directory, const AttentionTrace& t, const At
       case StageShape::Projected: write(s.name, m, {long(m.rows()), long(m.cols())}); break;
     }
   }
-  write("q", splitHeads(in.q, t.heads), {H, long(in.q.rows()), long(in.q.cols() / H)});
-  write("k", splitHeads(in.k, t.heads), {H, long(in.k.rows()), long(in.k.cols() / H)});
-  write("v", splitHeads(in.v, t.heads), {H, long(in.v.rows()), long(in.v.cols() / H)});
+  // Inputs a trace was not computed from (an attention bundle's given weights) are not written.
+  if (in.q.size()) write("q", splitHeads(in.q, t.heads), {H, long(in.q.rows()), long(in.q.cols() / H)});
+  if (in.k.size()) write("k", splitHeads(in.k, t.heads), {H, long(in.k.rows()), long(in.k.cols() / H)});
+  if (in.v.size()) write("v", splitHeads(in.v, t.heads), {H, long(in.v.rows()), long(in.v.cols() / H)});
   writeFileAtomic((fs::path(directory) / "trace.json").string(), traceJson(t, source));
   ++files;
   if (source.tokens) {

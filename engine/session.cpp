@@ -98,7 +98,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     throw Error(sourceName + ": invalid JSON, " + what.substr(what.find("] ") + 2));
   }
   const Reader rd(sourceName);
-  rd.allowOnly(root, "", {"format", "version", "name", "description", "mode", "matrices", "tokens", "model", "options", "view"});
+  rd.allowOnly(root, "", {"format", "version", "name", "description", "mode", "matrices", "tokens", "model", "bundle", "options", "view"});
   if (rd.string(root, "format", "", "attnviz-session") != "attnviz-session")
     rd.fail("", "\"format\" is not \"attnviz-session\"");
   if (!root.contains("version") || !root["version"].is_number_integer())
@@ -158,6 +158,17 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.tokens.model = rd.string(m, "name", "model", "");
     if (s.tokens.model.empty()) rd.fail("model", "\"name\" must name a built-in model or a model folder");
     s.tokens.text = rd.string(m, "text", "model", "");
+  } else if (mode == "bundle" && version >= 2) {
+    // An attention bundle, by path (relative paths as the program that saved it was given them).
+    if (!root.contains("bundle")) rd.fail("", "mode is \"bundle\" but there is no \"bundle\" object");
+    const json& b = root["bundle"];
+    rd.allowOnly(b, "bundle", {"path", "allow_unnormalised"});
+    s.bundle.path = rd.string(b, "path", "bundle", "");
+    if (s.bundle.path.empty()) rd.fail("bundle", "\"path\" must name a .npz or .safetensors bundle");
+    if (b.contains("allow_unnormalised")) {
+      if (!b["allow_unnormalised"].is_boolean()) rd.fail("bundle", "\"allow_unnormalised\" must be true or false");
+      s.bundle.allowUnnormalised = b["allow_unnormalised"].get<bool>();
+    }
   } else {
     rd.fail("", version >= 2 ? "\"mode\" must be \"matrices\", \"tokens\" or \"model\""
                              : "\"mode\" must be \"matrices\" or \"tokens\"");
@@ -221,7 +232,10 @@ std::string serializeSession(const Session& s) {
   root["version"] = kSessionVersion;
   root["name"] = s.name;
   root["description"] = s.description;
-  if (s.mode == InputMode::Matrices) {
+  if (!s.bundle.path.empty()) {
+    root["mode"] = "bundle";
+    root["bundle"] = {{"path", s.bundle.path}, {"allow_unnormalised", s.bundle.allowUnnormalised}};
+  } else if (s.mode == InputMode::Matrices) {
     root["mode"] = "matrices";
     root["matrices"] = {{"q", matrixToJson(s.matrices.q)},
                         {"k", matrixToJson(s.matrices.k)},
@@ -256,7 +270,7 @@ std::string serializeSession(const Session& s) {
   json sel = s.view.selectedRow >= 0 ? json::array({s.view.selectedRow, s.view.selectedCol}) : json(nullptr);
   const StageId step = StageId(std::clamp(s.view.step, 0, kStageCount - 1));
   root["view"] = {{"step", stageInfo(step).name}, {"head", s.view.head}, {"selected", sel}};
-  if (s.mode == InputMode::Tokens && !s.tokens.model.empty()) root["view"]["layer"] = s.view.layer;
+  if ((s.mode == InputMode::Tokens && !s.tokens.model.empty()) || !s.bundle.path.empty()) root["view"]["layer"] = s.view.layer;
   return root.dump(2) + "\n";
 }
 
@@ -265,6 +279,7 @@ void saveSession(const std::string& path, const Session& session) {
 }
 
 PreparedSession prepare(const Session& session) {
+  if (!session.bundle.path.empty()) return prepareBundleSession(session);
   if (session.mode == InputMode::Tokens && !session.tokens.model.empty()) return prepareModelSession(session);
   PreparedSession p;
   if (session.mode == InputMode::Tokens) {

@@ -10,6 +10,8 @@
 
 namespace attnviz {
 
+struct AttentionBundle;  // engine/model/bundle.hpp
+
 namespace model {
 struct Gpt2Model;
 struct ForwardRecord;
@@ -30,6 +32,14 @@ struct ViewState {  // where the user was; restored exactly on load
   bool operator==(const ViewState&) const = default;
 };
 
+// An attention bundle opened by path (engine/model/bundle.hpp); the session shows its layer
+// view.layer. Version 2 files store it as "mode": "bundle".
+struct BundleRef {
+  std::string path;
+  bool allowUnnormalised = false;  // rows that do not sum to 1 are shown as given
+  bool operator==(const BundleRef&) const = default;
+};
+
 struct Session {
   std::string name;
   std::string description;
@@ -38,6 +48,7 @@ struct Session {
   TokenConfig tokens;        // mode == Tokens
   AttentionOptions options;
   ViewState view;
+  BundleRef bundle;          // path non-empty: the input is this bundle (mode stays Matrices)
 };
 
 // Throws Error naming `sourceName`, e.g. "x.json: unknown key \"foo\"".
@@ -57,11 +68,19 @@ struct PreparedSession {
   int modelLayers = 0, modelHeads = 0;
   std::shared_ptr<const model::Gpt2Model> loadedModel;
   std::shared_ptr<const model::ForwardRecord> forward;
+  // With a bundle: the bundle, and for a bundle of weights alone (no q, k) the viewed layer's
+  // trace made from them (weights, and output when v is given); the inputs are then empty.
+  std::shared_ptr<const AttentionBundle> bundle;
+  std::shared_ptr<const AttentionTrace> givenTrace;
 };
 PreparedSession prepare(const Session& session);
 // Token mode with a model: runs (or reuses) the forward pass and yields the viewed layer
 // (model_session.cpp).
 PreparedSession prepareModelSession(const Session& session);
+// A bundle: its viewed layer's Q, K, V, or its given weights (bundle_session.cpp).
+PreparedSession prepareBundleSession(const Session& session);
+// The trace of a prepared session: the given one of a weights-only bundle, else the CPU engine's.
+AttentionTrace computeSessionTrace(const PreparedSession& prepared, const AttentionOptions& options);
 
 // Built-in samples, from the data directory's samples/ (see dataDirectory()).
 struct SampleInfo {

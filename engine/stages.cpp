@@ -93,6 +93,10 @@ StageId parseStage(const std::string& name) {
 }
 
 bool stageExists(const AttentionTrace& t, StageId id) {
+  // A trace made from given weights alone (an attention bundle without q and k) has no scores,
+  // and an output only when the bundle has v.
+  if (!t.head.empty() && t.head[0].scores.size() == 0 && t.head[0].weights.size() > 0)
+    return id == StageId::Weights || (id == StageId::Output && t.dv > 0);
   return !stageInfo(id).needsProjection || t.projected.size() > 0;
 }
 

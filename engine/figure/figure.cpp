@@ -537,6 +537,9 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
   if (o.cellPx < 0 || o.cellPx > 512) throw Error("cell size must be between 1 and 512 pixels");
 
   const StageInfo& info = stageInfo(o.stage);
+  if (!stageExists(trace, o.stage) && trace.head[0].scores.size() == 0)
+    throw Error(std::string("stage ") + info.name + " is not in this trace: attention weights alone (a bundle "
+                "without q and k) give the weights stage, and output when the bundle has v");
   if (!stageExists(trace, o.stage))
     throw Error(std::string("stage ") + info.name + " needs an output projection W_O (token mode)");
   const bool projected = info.shape == StageShape::Projected;
@@ -607,6 +610,8 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
                                      : std::to_string(n) + " queries \u00D7 " + std::to_string(m) + " keys";
     r.subtitle = shape + " \u00B7 " + scoreText + " (" + describeScale(trace.options, trace.headKeyWidth()) +
                  ") \u00B7 mask " + toString(trace.options.mask);
+    // Given weights (an attention bundle without q and k) were not computed here.
+    if (trace.dk == 0) r.subtitle = shape + " \u00B7 weights as given \u00B7 mask " + toString(trace.options.mask);
   }
   r.cellPx = o.cellPx;
   r.values = o.values;

@@ -26,13 +26,19 @@ inline std::string figureInputName(const FigureInput& input) {
 inline FigureRequest makeSessionFigure(const Session& session, const FigureInput& input,
                                        const FigureOptions& options) {
   const PreparedSession prepared = prepare(session);
-  const AttentionTrace trace = computeAttention(prepared.inputs, session.options);
+  const AttentionTrace trace = computeSessionTrace(prepared, session.options);
   std::string name = figureInputName(input);
   if (session.mode == InputMode::Tokens && !session.tokens.model.empty()) {
     // A model's figure says which model and layer it shows (the head is in the panel titles).
     if (input.sample.empty() && input.sessionFile.empty()) name = session.tokens.model;
     else name += " (" + session.tokens.model + ")";
     name += ", layer " + std::to_string(session.view.layer);
+  }
+  if (!session.bundle.path.empty() && input.sessionFile.empty()) {
+    // An attention bundle's figure names the file and the layer.
+    const size_t slash = session.bundle.path.find_last_of('/');
+    name = session.bundle.path.substr(slash == std::string::npos ? 0 : slash + 1) + ", layer " +
+           std::to_string(session.view.layer);
   }
   return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, name, options);
 }
