@@ -32,11 +32,13 @@ constexpr const char* kModelsHelp =
     "then 50 random tokens twice; attention from the second copy to the token after the first).\n";
 
 constexpr const char* kTokenizeHelp =
-    "usage: attnviz tokenize --model NAME|PATH (--text TEXT | --jsonl FILE)\n"
+    "usage: attnviz tokenize --model NAME|PATH (--text TEXT | --jsonl FILE) [--no-bos]\n"
     "\n"
     "Prints {\"ids\": [...], \"tokens\": [...]} for TEXT, tokens as display texts (a space shows\n"
     "as ·, a newline as ↵, bytes that are not whole UTF-8 as \\xNN). --jsonl reads one JSON\n"
-    "string per line and prints one object per line. Needs only the tokenizer files.\n";
+    "string per line and prints one object per line. Needs only the tokenizer files.\n"
+    "The ids are what the model receives: with the BOS (and EOS) the tokenizer's post-processor or\n"
+    "tokenizer_config.json adds (e.g. <s>, <|begin_of_text|>); --no-bos prints the text's ids alone.\n";
 
 const char* const kModelComputeHelp =
     "\n"
@@ -153,6 +155,7 @@ int cmdModels(const std::vector<std::string>& args) {
 
 int cmdTokenize(const std::vector<std::string>& args) {
   std::optional<std::string> modelArg, text, jsonl;
+  bool noBos = false;
   for (size_t i = 1; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       std::cout << kTokenizeHelp;
@@ -161,13 +164,15 @@ int cmdTokenize(const std::vector<std::string>& args) {
     if (args[i] == "--model") modelArg = takeValue(args, i);
     else if (args[i] == "--text") text = takeValue(args, i);
     else if (args[i] == "--jsonl") jsonl = takeValue(args, i);
+    else if (args[i] == "--no-bos") noBos = true;
     else throw UsageError("unknown option " + args[i]);
   }
   if (!modelArg) throw UsageError("tokenize needs --model NAME|PATH");
   if (bool(text) == bool(jsonl)) throw UsageError("tokenize needs --text TEXT or --jsonl FILE");
   const BpeTokenizer tok = loadTokenizer(*modelArg, modelsDirectory());
+  const auto ids = [&](const std::string& t) { return noBos ? tok.encode(t) : tok.encodeForModel(t); };
   if (text) {
-    writeJsonLine(tok.encode(*text), tok);
+    writeJsonLine(ids(*text), tok);
     return 0;
   }
   const std::string lines = readFile(*jsonl);
@@ -180,7 +185,7 @@ int cmdTokenize(const std::vector<std::string>& args) {
     const json j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_string())
       throw Error(*jsonl + ": line " + std::to_string(number) + " is not a JSON string");
-    writeJsonLine(tok.encode(j.get<std::string>()), tok);
+    writeJsonLine(ids(j.get<std::string>()), tok);
   }
   return 0;
 }

@@ -2,15 +2,21 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#ifdef ATTNVIZ_HAVE_ICU
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <limits>
+#include <queue>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "json_text.hpp"
+#include "tokenizer_pipeline.hpp"
 #include "matrix_io.hpp"
 #include "types.hpp"
 #include "utf8.hpp"
@@ -81,13 +87,13 @@ SplitPattern::SplitPattern(const std::string& pattern) {
   code_ = std::shared_ptr<void>(code, [](void* c) { pcre2_code_free(static_cast<pcre2_code*>(c)); });
 }
 
-std::vector<std::string_view> SplitPattern::split(std::string_view text) const {
+std::vector<std::pair<size_t, size_t>> SplitPattern::matches(std::string_view text) const {
   auto* code = static_cast<pcre2_code*>(code_.get());
   std::unique_ptr<pcre2_match_data, void (*)(pcre2_match_data*)> match(
       pcre2_match_data_create_from_pattern(code, nullptr), pcre2_match_data_free);
-  std::vector<std::string_view> pieces;
+  std::vector<std::pair<size_t, size_t>> found;
   const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-  size_t offset = 0, unmatchedFrom = 0;
+  size_t offset = 0;
   while (offset < text.size()) {
     const int rc = pcre2_match(code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, match.get(), nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
@@ -99,15 +105,25 @@ std::vector<std::string_view> SplitPattern::split(std::string_view text) const {
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(match.get());
     size_t begin = ov[0], end = ov[1];
-    if (end == begin) {  // an empty match: step over one code point
-      end = begin + 1;
+    if (end <= begin) {  // an empty match (or a \K trick): step over one code point
+      end = std::max(begin, offset) + 1;
       while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
       offset = end;
       continue;
     }
+    found.emplace_back(begin, end);
+    offset = end;
+  }
+  return found;
+}
+
+std::vector<std::string_view> SplitPattern::split(std::string_view text) const {
+  std::vector<std::string_view> pieces;
+  size_t unmatchedFrom = 0;
+  for (const auto& [begin, end] : matches(text)) {
     if (begin > unmatchedFrom) pieces.push_back(text.substr(unmatchedFrom, begin - unmatchedFrom));
     pieces.push_back(text.substr(begin, end - begin));
-    offset = unmatchedFrom = end;
+    unmatchedFrom = end;
   }
   if (unmatchedFrom < text.size()) pieces.push_back(text.substr(unmatchedFrom));
   return pieces;
@@ -115,15 +131,277 @@ std::vector<std::string_view> SplitPattern::split(std::string_view text) const {
 
 namespace {
 
-struct VocabEntry {
-  std::string token;
-  int id;
+using detail::AddedToken;
+using detail::NormalizerStep;
+using detail::PreTokenizerStep;
+using detail::SplitBehavior;
+
+bool isAsciiSpace(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+// Length of the white space (Unicode White_Space) that starts at `at`, 0 if none.
+size_t whiteSpaceAt(std::string_view s, size_t at) {
+  const unsigned char c = static_cast<unsigned char>(s[at]);
+  if (isAsciiSpace(c)) return 1;
+  static const char* const kWide[] = {"\u0085", "\u00A0", "\u1680", "\u2000", "\u2001", "\u2002", "\u2003",
+                                      "\u2004", "\u2005", "\u2006", "\u2007", "\u2008", "\u2009", "\u200A",
+                                      "\u2028", "\u2029", "\u202F", "\u205F", "\u3000"};
+  if (c < 0x80) return 0;
+  for (const char* w : kWide)
+    if (s.substr(at).starts_with(w)) return std::char_traits<char>::length(w);
+  return 0;
+}
+
+// Length of the white space that ends at `end`, 0 if none.
+size_t whiteSpaceBefore(std::string_view s, size_t end) {
+  if (end == 0) return 0;
+  size_t begin = end - 1;
+  while (begin > 0 && (static_cast<unsigned char>(s[begin]) & 0xC0) == 0x80) --begin;
+  return whiteSpaceAt(s, begin) == end - begin ? end - begin : 0;
+}
+
+// Where the white space that ends at `end` begins (not before `limit`).
+size_t spaceRunStart(std::string_view s, size_t end, size_t limit) {
+  for (size_t w = 0; end > limit && (w = whiteSpaceBefore(s, end)) > 0;) end -= w;
+  return end;
+}
+
+// Where the white space that starts at `begin` ends (not after `limit`).
+size_t spaceRunEnd(std::string_view s, size_t begin, size_t limit) {
+  for (size_t w = 0; begin < limit && (w = whiteSpaceAt(s, begin)) > 0;) begin += w;
+  return begin;
+}
+
+bool isWordByte(unsigned char c) { return c >= 0x80 || c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
+
+struct Segment {
+  size_t begin, end;
+  int id;  // the added token, or -1 for text
 };
+
+// Splits `text` at the added tokens of one pass (leftmost, then longest, as the tokenizers
+// library's matcher does), widening each match over the white space lstrip/rstrip take.
+std::vector<Segment> splitAddedTokens(std::string_view text, const std::vector<AddedToken>& tokens, bool normalizedPass) {
+  std::vector<const AddedToken*> pass;
+  for (const AddedToken& t : tokens)
+    if (t.normalized == normalizedPass && !t.match.empty()) pass.push_back(&t);
+  std::vector<Segment> out;
+  if (pass.empty()) {
+    out.push_back({0, text.size(), -1});
+    return out;
+  }
+  const auto occurrence = [&](const AddedToken& t, size_t from) {
+    for (size_t at = text.find(t.match, from); at != std::string_view::npos; at = text.find(t.match, at + 1)) {
+      const size_t end = at + t.match.size();
+      if (!t.singleWord || ((at == 0 || !isWordByte(text[at - 1])) && (end == text.size() || !isWordByte(text[end]))))
+        return at;
+    }
+    return std::string_view::npos;
+  };
+  std::vector<size_t> next(pass.size());
+  for (size_t k = 0; k < pass.size(); ++k) next[k] = occurrence(*pass[k], 0);
+  size_t pos = 0;  // everything before pos is in `out`
+  while (true) {
+    size_t best = std::string_view::npos, bestAt = std::string_view::npos;
+    for (size_t k = 0; k < pass.size(); ++k) {
+      if (next[k] != std::string_view::npos && next[k] < pos) next[k] = occurrence(*pass[k], pos);
+      if (next[k] < bestAt) {  // pass is longest first: a tie keeps the longer token
+        bestAt = next[k];
+        best = k;
+      }
+    }
+    if (best == std::string_view::npos) break;
+    const AddedToken& t = *pass[best];
+    size_t begin = bestAt, end = bestAt + t.match.size();
+    if (t.lstrip) begin = spaceRunStart(text, begin, pos);
+    if (t.rstrip) end = spaceRunEnd(text, end, text.size());
+    if (begin > pos) out.push_back({pos, begin, -1});
+    out.push_back({begin, end, t.id});
+    pos = end;
+  }
+  if (pos < text.size()) out.push_back({pos, text.size(), -1});
+  return out;
+}
+
+std::string replaceAll(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t at = text.find(from); at != std::string_view::npos && !from.empty(); at = text.find(from, pos)) {
+    out.append(text.substr(pos, at - pos)).append(to);
+    pos = at + from.size();
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+#ifdef ATTNVIZ_HAVE_ICU
+std::string unicodeNormalize(const std::string& text, NormalizerStep::Kind kind) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* n = kind == NormalizerStep::Kind::Nfc    ? icu::Normalizer2::getNFCInstance(status)
+                              : kind == NormalizerStep::Kind::Nfkc ? icu::Normalizer2::getNFKCInstance(status)
+                              : kind == NormalizerStep::Kind::Nfd  ? icu::Normalizer2::getNFDInstance(status)
+                                                                   : icu::Normalizer2::getNFKDInstance(status);
+  if (U_FAILURE(status)) throw Error(std::string("Unicode normalization is unavailable: ") + u_errorName(status));
+  const icu::UnicodeString normalized = n->normalize(icu::UnicodeString::fromUTF8(text), status);
+  if (U_FAILURE(status)) throw Error(std::string("Unicode normalization failed: ") + u_errorName(status));
+  std::string out;
+  normalized.toUTF8String(out);
+  return out;
+}
+#else
+std::string unicodeNormalize(const std::string&, NormalizerStep::Kind) {
+  throw Error("this tokenizer's Unicode normalizer (NFC, NFKC, NFD or NFKD) needs attnviz built with ICU");
+}
+#endif
+
+struct Piece {
+  std::string text;
+  bool atStart;  // begins at the first byte of the whole input (Metaspace's prepend_scheme "first")
+};
+
+// The [begin, end) ranges a split keeps, from the matches of its pattern
+// (tokenizers' NormalizedString::split).
+std::vector<std::pair<size_t, size_t>> splitRanges(size_t size, const std::vector<std::pair<size_t, size_t>>& matched,
+                                                   SplitBehavior behavior, bool invert) {
+  std::vector<std::tuple<size_t, size_t, bool>> parts;  // (begin, end, is the delimiter)
+  size_t pos = 0;
+  for (const auto& [b, e] : matched) {
+    if (b > pos) parts.emplace_back(pos, b, invert);
+    parts.emplace_back(b, e, !invert);
+    pos = e;
+  }
+  if (pos < size) parts.emplace_back(pos, size, invert);
+  std::vector<std::pair<size_t, size_t>> out;
+  switch (behavior) {
+    case SplitBehavior::Removed:
+      for (const auto& [b, e, delimiter] : parts)
+        if (!delimiter) out.emplace_back(b, e);
+      break;
+    case SplitBehavior::Isolated:
+      for (const auto& [b, e, delimiter] : parts) out.emplace_back(b, e);
+      break;
+    case SplitBehavior::MergedWithPrevious: {
+      bool previousDelimiter = false;
+      for (const auto& [b, e, delimiter] : parts) {
+        if (delimiter && !previousDelimiter && !out.empty()) out.back().second = e;
+        else out.emplace_back(b, e);
+        previousDelimiter = delimiter;
+      }
+      break;
+    }
+    case SplitBehavior::MergedWithNext: {
+      bool previousDelimiter = false;
+      for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+        const auto& [b, e, delimiter] = *it;
+        if (delimiter && !previousDelimiter && !out.empty()) out.back().first = b;
+        else out.emplace_back(b, e);
+        previousDelimiter = delimiter;
+      }
+      std::reverse(out.begin(), out.end());
+      break;
+    }
+    case SplitBehavior::Contiguous: {
+      bool previousDelimiter = false;
+      for (const auto& [b, e, delimiter] : parts) {
+        if (delimiter == previousDelimiter && !out.empty()) out.back().second = e;
+        else out.emplace_back(b, e);
+        previousDelimiter = delimiter;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<size_t, size_t>> literalMatches(std::string_view text, std::string_view literal) {
+  std::vector<std::pair<size_t, size_t>> found;
+  if (literal.empty()) return found;
+  for (size_t at = text.find(literal); at != std::string_view::npos; at = text.find(literal, at + literal.size()))
+    found.emplace_back(at, at + literal.size());
+  return found;
+}
+
+std::vector<Piece> applySplit(const std::vector<Piece>& pieces, const SplitPattern* regex, std::string_view literal,
+                              SplitBehavior behavior, bool invert) {
+  std::vector<Piece> out;
+  for (const Piece& p : pieces) {
+    const auto matched = regex ? regex->matches(p.text) : literalMatches(p.text, literal);
+    bool first = true;
+    for (const auto& [b, e] : splitRanges(p.text.size(), matched, behavior, invert)) {
+      if (e > b) out.push_back({p.text.substr(b, e - b), p.atStart && first && b == 0});
+      first = false;
+    }
+  }
+  return out;
+}
+
+std::vector<Piece> preTokenize(const std::vector<PreTokenizerStep>& steps, std::string text, bool atStart) {
+  std::vector<Piece> pieces{{std::move(text), atStart}};
+  for (const PreTokenizerStep& step : steps) {
+    switch (step.kind) {
+      case PreTokenizerStep::Kind::Split:
+        pieces = applySplit(pieces, step.regex.get(), step.literal, step.behavior, step.invert);
+        break;
+      case PreTokenizerStep::Kind::ByteLevel:
+        if (step.addPrefixSpace)
+          for (Piece& p : pieces)
+            if (!p.text.starts_with(' ')) p.text = ' ' + p.text;
+        if (step.regex) pieces = applySplit(pieces, step.regex.get(), {}, SplitBehavior::Isolated, false);
+        break;
+      case PreTokenizerStep::Kind::Metaspace:
+        for (Piece& p : pieces) {
+          p.text = replaceAll(p.text, " ", step.replacement);
+          const bool prepend = step.prepend == PreTokenizerStep::Prepend::Always ||
+                               (step.prepend == PreTokenizerStep::Prepend::First && p.atStart);
+          if (prepend && !p.text.starts_with(step.replacement)) p.text.insert(0, step.replacement);
+        }
+        if (step.split) pieces = applySplit(pieces, nullptr, step.replacement, SplitBehavior::MergedWithNext, false);
+        break;
+    }
+  }
+  return pieces;
+}
+
+}  // namespace
+
+std::string normalizeText(const std::vector<NormalizerStep>& steps, std::string text) {
+  for (const NormalizerStep& step : steps) {
+    switch (step.kind) {
+      case NormalizerStep::Kind::Prepend:
+        if (!text.empty()) text.insert(0, step.text);
+        break;
+      case NormalizerStep::Kind::Replace:
+        if (step.regex) {
+          std::string out;
+          size_t pos = 0;
+          for (const auto& [b, e] : step.regex->matches(text)) {
+            out.append(text, pos, b - pos).append(step.content);
+            pos = e;
+          }
+          text = out.append(text, pos);
+        } else {
+          text = replaceAll(text, step.text, step.content);
+        }
+        break;
+      case NormalizerStep::Kind::Strip: {
+        size_t b = 0, e = text.size();
+        if (step.left) b = spaceRunEnd(text, b, e);
+        if (step.right) e = spaceRunStart(text, e, b);
+        text = text.substr(b, e - b);
+        break;
+      }
+      default:
+        text = unicodeNormalize(text, step.kind);
+        break;
+    }
+  }
+  return text;
+}
 
 std::vector<VocabEntry> parseVocabObject(const json& vocab, const std::string& name) {
   if (!vocab.is_object()) throw Error(name + ": the vocabulary is not a JSON object of token: id");
   if (vocab.size() > size_t(kMaxVocabEntries)) throw Error(name + ": more than 2^21 tokens");
   std::vector<VocabEntry> entries;
+  entries.reserve(vocab.size());
   for (const auto& [token, id] : vocab.items()) {
     if (!id.is_number_integer() || id.get<long>() < 0 || id.get<long>() >= kMaxVocabEntries)
       throw Error(name + ": token " + inQuotes(token) + " has id " + printable(id.dump()) +
@@ -134,8 +412,6 @@ std::vector<VocabEntry> parseVocabObject(const json& vocab, const std::string& n
   return entries;
 }
 
-}  // namespace
-
 void BpeTokenizer::addSpecial(const std::string& content, int id) {
   if (content.empty()) return;
   for (auto& s : specials_)
@@ -144,15 +420,6 @@ void BpeTokenizer::addSpecial(const std::string& content, int id) {
   std::stable_sort(specials_.begin(), specials_.end(),
                    [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
 }
-
-using MergeList = std::vector<std::pair<std::string, std::string>>;
-
-// Fills a tokenizer from parsed files, checking that every merge names known tokens.
-struct BpeTokenizerBuilder {
-  static BpeTokenizer make(const std::vector<VocabEntry>& vocab, const MergeList& merges, const std::string& vocabName,
-                           const std::string& mergesName, const std::string& pattern,
-                           const std::vector<std::pair<std::string, int>>& added);
-};
 
 BpeTokenizer BpeTokenizer::fromVocabAndMerges(const std::string& vocabJson, const std::string& mergesText,
                                               const std::string& vocabName, const std::string& mergesName) {
@@ -176,119 +443,108 @@ BpeTokenizer BpeTokenizer::fromVocabAndMerges(const std::string& vocabJson, cons
                   " is not a merge of two tokens \"A B\"");
     merges.emplace_back(std::string(line.substr(0, space)), std::string(line.substr(space + 1)));
   }
+  auto pipeline = std::make_shared<detail::TokenizerPipeline>();
   // GPT-2's vocab.json carries its one special token as an ordinary entry.
-  std::vector<std::pair<std::string, int>> added;
   for (const VocabEntry& e : entries)
-    if (e.token == "<|endoftext|>") added.emplace_back(e.token, e.id);
-  return BpeTokenizerBuilder::make(entries, merges, vocabName, mergesName, kGpt2SplitPattern, added);
-}
-
-BpeTokenizer BpeTokenizer::fromTokenizerJson(const std::string& text, const std::string& name) {
-  const json j = parseJsonText(text, name);
-  if (!j.is_object()) throw Error(name + ": not a JSON object");
-  const auto model = j.find("model");
-  if (model == j.end() || !model->is_object()) throw Error(name + ": no \"model\" object");
-  const std::string type = model->value("type", std::string("BPE"));
-  if (type != "BPE")
-    throw Error(name + ": tokenizer model \"" + printable(type) + "\" is not supported (attnviz reads byte-level BPE)");
-  const auto vocab = model->find("vocab");
-  if (vocab == model->end()) throw Error(name + ": model has no \"vocab\"");
-  const std::vector<VocabEntry> entries = parseVocabObject(*vocab, name);
-  MergeList merges;
-  const auto mergeList = model->find("merges");
-  if (mergeList == model->end() || !mergeList->is_array()) throw Error(name + ": model has no \"merges\" list");
-  for (size_t i = 0; i < mergeList->size(); ++i) {
-    const json& m = (*mergeList)[i];
-    if (m.is_string()) {
-      const std::string s = m.get<std::string>();
-      const size_t space = s.find(' ');
-      if (space == std::string::npos || space == 0 || space + 1 == s.size() || s.find(' ', space + 1) != std::string::npos)
-        throw Error(name + ": merge " + std::to_string(i) + " " + inQuotes(s) + " is not \"A B\"");
-      merges.emplace_back(s.substr(0, space), s.substr(space + 1));
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-    } else {
-      throw Error(name + ": merge " + std::to_string(i) + " is neither \"A B\" nor [\"A\", \"B\"]");
-    }
-  }
-  // The pre-tokenizer: ByteLevel (GPT-2's pattern), or a Split with its own regex followed by a
-  // ByteLevel that does not split again (Llama 3, Qwen2, SmolLM).
-  std::string pattern;
-  const std::function<void(const json&)> visit = [&](const json& p) {
-    if (!p.is_object()) return;
-    const std::string t = p.value("type", std::string());
-    if (t == "Sequence" && p.contains("pretokenizers") && p["pretokenizers"].is_array()) {
-      for (const json& q : p["pretokenizers"]) visit(q);
-    } else if (t == "Split") {
-      const auto pat = p.find("pattern");
-      if (pat != p.end() && pat->is_object() && pat->contains("Regex") && (*pat)["Regex"].is_string())
-        pattern = (*pat)["Regex"].get<std::string>();
-      else
-        throw Error(name + ": a Split pre-tokenizer without a \"Regex\" pattern is not supported");
-    } else if (t == "ByteLevel") {
-      if (pattern.empty() && p.value("use_regex", true)) pattern = kGpt2SplitPattern;
-    } else {
-      throw Error(name + ": pre-tokenizer \"" + printable(t) + "\" is not supported (attnviz reads ByteLevel and Split)");
-    }
-  };
-  const auto pre = j.find("pre_tokenizer");
-  if (pre != j.end() && !pre->is_null()) visit(*pre);
-  if (pattern.empty()) pattern = kGpt2SplitPattern;
-  std::vector<std::pair<std::string, int>> added;
-  if (const auto a = j.find("added_tokens"); a != j.end() && a->is_array())
-    for (const json& t : *a)
-      if (t.is_object() && t.contains("content") && t["content"].is_string() && t.contains("id") &&
-          t["id"].is_number_integer() && t["id"].get<long>() >= 0 && t["id"].get<long>() < kMaxVocabEntries)
-        added.emplace_back(t["content"].get<std::string>(), int(t["id"].get<long>()));
-  return BpeTokenizerBuilder::make(entries, merges, name, name, pattern, added);
+    if (e.token == "<|endoftext|>") pipeline->added.push_back({e.token, e.token, e.id, true});
+  PreTokenizerStep byteLevel;
+  byteLevel.kind = PreTokenizerStep::Kind::ByteLevel;
+  byteLevel.regex = std::make_shared<SplitPattern>(kGpt2SplitPattern);
+  pipeline->preTokenizer.push_back(byteLevel);
+  return BpeTokenizerBuilder::make(entries, merges, vocabName, mergesName, BpeModelOptions{}, pipeline);
 }
 
 BpeTokenizer BpeTokenizerBuilder::make(const std::vector<VocabEntry>& vocab, const MergeList& merges,
                                        const std::string& vocabName, const std::string& mergesName,
-                                       const std::string& pattern, const std::vector<std::pair<std::string, int>>& added) {
+                                       const BpeModelOptions& options, std::shared_ptr<detail::TokenizerPipeline> pipeline) {
   BpeTokenizer t;
+  t.name_ = vocabName;
+  t.byteLevel_ = options.byteLevel;
+  t.byteFallback_ = options.byteFallback;
+  t.ignoreMerges_ = options.ignoreMerges;
+  t.fuseUnk_ = options.fuseUnk;
+  t.roundTrips_ = options.roundTrips;
+  t.stripsLeadingSpace_ = options.stripsLeadingSpace;
   int size = 0;
   for (const VocabEntry& e : vocab) size = std::max(size, e.id + 1);
-  for (const auto& [content, id] : added) size = std::max(size, id + 1);
+  for (const AddedToken& a : pipeline->added) size = std::max(size, a.id + 1);
   t.bytes_.assign(size, std::string());
   t.present_.assign(size, 0);
   std::unordered_map<std::string, int> ids;
+  ids.reserve(vocab.size());
+  const auto byteToken = [](int b) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "<0x%02X>", b);
+    return std::string(hex);
+  };
+  std::unordered_map<std::string, int> byteTokens;
+  if (!options.byteLevel && options.byteFallback)
+    for (int b = 0; b < 256; ++b) byteTokens.emplace(byteToken(b), b);
   for (const VocabEntry& e : vocab) {
-    if (t.present_[e.id])
-      throw Error(vocabName + ": id " + std::to_string(e.id) + " is given to two tokens");
+    if (t.present_[e.id]) throw Error(vocabName + ": id " + std::to_string(e.id) + " is given to two tokens");
     t.present_[e.id] = 1;
-    t.bytes_[e.id] = tokenStringToBytes(e.token);
+    if (options.byteLevel) {
+      t.bytes_[e.id] = tokenStringToBytes(e.token);
+      t.pieceIds_.emplace(t.bytes_[e.id], e.id);
+    } else {
+      const auto b = byteTokens.find(e.token);
+      t.bytes_[e.id] = b != byteTokens.end() ? std::string(1, char(b->second))
+                       : options.spaceMarker.empty() ? e.token
+                                                     : replaceAll(e.token, options.spaceMarker, " ");
+      t.pieceIds_.emplace(e.token, e.id);
+    }
     ids.emplace(e.token, e.id);
   }
-  for (int b = 0; b < 256; ++b) {
+  for (int b = 0; b < 256 && (options.byteLevel || options.byteFallback); ++b) {
     std::string s;
-    appendUtf8(s, byteToUnicode(static_cast<unsigned char>(b)));
+    if (options.byteLevel) appendUtf8(s, byteToUnicode(static_cast<unsigned char>(b)));
+    else s = byteToken(b);
     const auto it = ids.find(s);
     if (it == ids.end()) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", b);
       throw Error(vocabName + ": no token for byte " + hex + " (" + inQuotes(s) +
-                  "; a byte-level vocabulary needs all 256)");
+                  (options.byteLevel ? "; a byte-level vocabulary needs all 256)"
+                                     : "; byte_fallback needs all 256 byte tokens <0x00>...<0xFF>)"));
     }
     t.byteIds_[b] = it->second;
   }
+  t.merges_.reserve(merges.size());
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [a, b] = merges[rank];
     const auto ia = ids.find(a), ib = ids.find(b), im = ids.find(a + b);
-    const char* missing = ia == ids.end() ? "the first token" : ib == ids.end() ? "the second token" : im == ids.end() ? "the merged token" : nullptr;
+    const char* missing = ia == ids.end()   ? "the first token"
+                          : ib == ids.end() ? "the second token"
+                          : im == ids.end() ? "the merged token"
+                                            : nullptr;
     if (missing)
       throw Error(mergesName + ": merge " + std::to_string(rank + 1) + " " + inQuotes(a + " " + b) + ": " + missing +
                   " is not in the vocabulary");
+    // A pair listed twice keeps its first (lowest) rank, as the reference implementations do.
     t.merges_.emplace(pairKey(ia->second, ib->second), std::make_pair(int(rank), im->second));
   }
-  for (const auto& [content, id] : added) {
-    if (!t.present_[id]) {
-      t.present_[id] = 1;
-      t.bytes_[id] = content;
-    }
-    t.addSpecial(content, id);
+  if (options.unkToken) {
+    const auto it = ids.find(*options.unkToken);
+    if (it != ids.end()) t.unk_ = it->second;
+    else if (!options.byteFallback)
+      throw Error(vocabName + ": the unk_token " + inQuotes(*options.unkToken) + " is not in the vocabulary");
   }
-  t.pattern_ = std::make_shared<SplitPattern>(pattern);
+  for (const AddedToken& a : pipeline->added) {
+    if (!t.present_[a.id]) {
+      t.present_[a.id] = 1;
+      t.bytes_[a.id] = a.content;
+    }
+    t.addSpecial(a.content, a.id);
+  }
+  std::stable_sort(pipeline->added.begin(), pipeline->added.end(),
+                   [](const AddedToken& x, const AddedToken& y) { return x.match.size() > y.match.size(); });
+  for (int id : options.prefix)
+    if (!t.hasToken(id)) throw Error(vocabName + ": the post-processor adds id " + std::to_string(id) + ", which is not a token");
+  for (int id : options.suffix)
+    if (!t.hasToken(id)) throw Error(vocabName + ": the post-processor adds id " + std::to_string(id) + ", which is not a token");
+  t.prefix_ = options.prefix;
+  t.suffix_ = options.suffix;
+  t.pipeline_ = std::move(pipeline);
   return t;
 }
 
@@ -296,73 +552,148 @@ BpeTokenizer BpeTokenizer::fromFolder(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path d(dir);
-  if (fs::exists(d / "tokenizer.json", ec))
+  if (fs::exists(d / "tokenizer.json", ec)) {
+    const fs::path config = d / "tokenizer_config.json";
+    if (fs::exists(config, ec))
+      return fromTokenizerJson(readFile((d / "tokenizer.json").string()), (d / "tokenizer.json").string(),
+                               readFile(config.string()), config.string());
     return fromTokenizerJson(readFile((d / "tokenizer.json").string()), (d / "tokenizer.json").string());
+  }
   const fs::path vocab = d / "vocab.json", merges = d / "merges.txt";
   if (!fs::exists(vocab, ec) || !fs::exists(merges, ec))
     throw Error(dir + " has no tokenizer (tokenizer.json, or vocab.json and merges.txt)");
   return fromVocabAndMerges(readFile(vocab.string()), readFile(merges.string()), vocab.string(), merges.string());
 }
 
-void BpeTokenizer::encodePiece(std::string_view piece, std::vector<int>& out,
-                               std::unordered_map<std::string_view, std::vector<int>>& cache) const {
+// Merges the pair of neighbours with the lowest rank, the leftmost first among equal ranks,
+// until no neighbours form a merge (a heap, so a long SentencePiece word stays n log n).
+void BpeTokenizer::mergeSymbols(std::vector<int>& word) const {
+  const int n = int(word.size());
+  if (n < 2 || merges_.empty()) return;
+  std::vector<int> next(n), prev(n);
+  std::vector<char> alive(n, 1);
+  for (int i = 0; i < n; ++i) {
+    next[i] = i + 1 < n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  struct Candidate {
+    int rank, pos, left, right, merged;
+  };
+  const auto later = [](const Candidate& a, const Candidate& b) { return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos; };
+  std::priority_queue<Candidate, std::vector<Candidate>, decltype(later)> queue(later);
+  const auto consider = [&](int pos) {
+    if (pos < 0 || next[pos] < 0) return;
+    const auto it = merges_.find(pairKey(word[pos], word[next[pos]]));
+    if (it != merges_.end()) queue.push({it->second.first, pos, word[pos], word[next[pos]], it->second.second});
+  };
+  for (int i = 0; i + 1 < n; ++i) consider(i);
+  while (!queue.empty()) {
+    const Candidate c = queue.top();
+    queue.pop();
+    const int right = next[c.pos];
+    if (!alive[c.pos] || word[c.pos] != c.left || right < 0 || word[right] != c.right) continue;  // stale
+    word[c.pos] = c.merged;
+    alive[right] = 0;
+    next[c.pos] = next[right];
+    if (next[right] >= 0) prev[next[right]] = c.pos;
+    consider(prev[c.pos]);
+    consider(c.pos);
+  }
+  std::vector<int> merged;
+  for (int i = 0; i >= 0; i = next[i]) merged.push_back(word[i]);
+  word.swap(merged);
+}
+
+void BpeTokenizer::encodePiece(const std::string& piece, std::vector<int>& out,
+                               std::unordered_map<std::string, std::vector<int>>& cache) const {
+  if (piece.empty()) return;
+  if (ignoreMerges_)
+    if (const auto it = pieceIds_.find(piece); it != pieceIds_.end()) {
+      out.push_back(it->second);
+      return;
+    }
   if (const auto it = cache.find(piece); it != cache.end()) {
     out.insert(out.end(), it->second.begin(), it->second.end());
     return;
   }
   std::vector<int> word;
   word.reserve(piece.size());
-  for (char c : piece) word.push_back(byteIds_[static_cast<unsigned char>(c)]);
-  while (word.size() > 1) {
-    int bestRank = std::numeric_limits<int>::max(), first = -1, second = -1, merged = -1;
-    for (size_t i = 0; i + 1 < word.size(); ++i) {
-      const auto it = merges_.find(pairKey(word[i], word[i + 1]));
-      if (it != merges_.end() && it->second.first < bestRank) {
-        bestRank = it->second.first;
-        first = word[i];
-        second = word[i + 1];
-        merged = it->second.second;
-      }
-    }
-    if (merged < 0) break;
-    std::vector<int> next;
-    next.reserve(word.size());
-    for (size_t i = 0; i < word.size(); ++i) {
-      if (i + 1 < word.size() && word[i] == first && word[i + 1] == second) {
-        next.push_back(merged);
-        ++i;
+  if (byteLevel_) {
+    for (char c : piece) word.push_back(byteIds_[static_cast<unsigned char>(c)]);
+  } else {
+    bool previousUnknown = false;
+    for (size_t i = 0; i < piece.size();) {
+      const unsigned char c = static_cast<unsigned char>(piece[i]);
+      const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : 4;
+      const std::string ch = piece.substr(i, len);
+      i += len;
+      if (const auto it = pieceIds_.find(ch); it != pieceIds_.end()) {
+        word.push_back(it->second);
+        previousUnknown = false;
+      } else if (byteFallback_) {
+        for (char b : ch) word.push_back(byteIds_[static_cast<unsigned char>(b)]);
+        previousUnknown = false;
+      } else if (unk_) {
+        if (!(fuseUnk_ && previousUnknown)) word.push_back(*unk_);
+        previousUnknown = true;
       } else {
-        next.push_back(word[i]);
+        throw Error(name_ + ": the character " + inQuotes(ch) +
+                    " is not in the vocabulary, and the tokenizer has neither byte_fallback nor an unk_token");
       }
     }
-    word.swap(next);
   }
+  mergeSymbols(word);
   out.insert(out.end(), word.begin(), word.end());
   cache.emplace(piece, std::move(word));
+}
+
+// One stretch of text between added tokens (of the first pass): normalized, split at the
+// normalized added tokens, pre-tokenized and merged.
+void BpeTokenizer::encodeText(std::string_view text, bool atStart, std::vector<int>& out,
+                              std::unordered_map<std::string, std::vector<int>>& cache) const {
+  const std::string normalized = normalizeText(pipeline_->normalizer, std::string(text));
+  for (const Segment& s : splitAddedTokens(normalized, pipeline_->added, true)) {
+    if (s.id >= 0) {
+      out.push_back(s.id);
+      continue;
+    }
+    for (const Piece& p : preTokenize(pipeline_->preTokenizer, normalized.substr(s.begin, s.end - s.begin), atStart && s.begin == 0))
+      encodePiece(p.text, out, cache);
+  }
 }
 
 std::vector<int> BpeTokenizer::encode(std::string_view text) const {
   decodeUtf8(text);  // throws on invalid UTF-8, naming the byte
   std::vector<int> ids;
-  std::unordered_map<std::string_view, std::vector<int>> cache;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    // The next special token, if any, ends this stretch of ordinary text.
-    size_t next = text.size();
-    const std::pair<std::string, int>* special = nullptr;
-    for (const auto& s : specials_) {
-      const size_t at = text.find(s.first, pos);
-      if (at < next) {
-        next = at;
-        special = &s;
-      }
-    }
-    for (std::string_view piece : pattern_->split(text.substr(pos, next - pos))) encodePiece(piece, ids, cache);
-    if (!special) break;
-    ids.push_back(special->second);
-    pos = next + special->first.size();
+  std::unordered_map<std::string, std::vector<int>> cache;
+  for (const Segment& s : splitAddedTokens(text, pipeline_->added, false)) {
+    if (s.id >= 0) ids.push_back(s.id);
+    else encodeText(text.substr(s.begin, s.end - s.begin), s.begin == 0, ids, cache);
   }
   return ids;
+}
+
+std::vector<int> BpeTokenizer::encodeForModel(std::string_view text) const {
+  std::vector<int> ids = prefix_;
+  const std::vector<int> body = encode(text);
+  ids.insert(ids.end(), body.begin(), body.end());
+  ids.insert(ids.end(), suffix_.begin(), suffix_.end());
+  return ids;
+}
+
+std::optional<int> BpeTokenizer::bosId() const {
+  if (prefix_.empty()) return std::nullopt;
+  return prefix_.front();
+}
+
+std::string BpeTokenizer::decode(const std::vector<int>& ids) const {
+  std::string text;
+  for (int id : ids) {
+    if (!hasToken(id)) throw Error(name_ + ": id " + std::to_string(id) + " is not a token");
+    text += bytes_[id];
+  }
+  if (stripsLeadingSpace_ && text.starts_with(' ')) text.erase(0, 1);
+  return text;
 }
 
 std::string BpeTokenizer::displayText(int id) const {
