@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "backends.hpp"
-#include "gpt2.hpp"
+#include "model.hpp"
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
 #include "matrix_io.hpp"
@@ -118,18 +118,51 @@ int benchGpu(long n, long m, long d, long heads, long repeat, bool asJson) {
 }
 
 constexpr const char* kBenchModelHelp =
-    "usage: attnviz bench (--model NAME|PATH | --model-shape gpt2) [--n N] [--repeat R] [--json]\n"
+    "usage: attnviz bench (--model NAME|PATH | --model-shape gpt2|smollm-135m) [--n N] [--repeat R] [--json]\n"
     "\n"
     "Times the forward pass (every layer's attention weights kept, logits of the last position\n"
     "only) R times after a warm-up at n = 128 and 1024 (or N) and prints medians, the rate in\n"
     "GFLOP/s, the rate of an SGEMM of the MLP's shape measured in the same run, and the peak\n"
-    "resident memory. --model-shape gpt2 uses GPT-2 small's shapes with seeded random weights.\n";
+    "resident memory. --model-shape gpt2 uses GPT-2 small's shapes, smollm-135m SmolLM-135M's (30\n"
+    "layers, hidden 576, 9 heads sharing 3 K/V heads, MLP 1536, vocabulary 49152, tied), with\n"
+    "seeded random weights.\n";
 
 // FLOPs of one forward pass as attnviz computes it: the full n×n scores and AV of every head.
 double forwardFlops(const model::Gpt2Config& c, long n, long logitRows) {
   const double d = c.dModel, inner = c.inner, nn = double(n);
   const double perLayer = 2 * nn * d * 3 * d + 2 * 2 * nn * nn * d + 2 * nn * d * d + 2 * 2 * nn * d * inner;
   return c.layers * perLayer + 2.0 * double(logitRows) * d * c.vocabSize;
+}
+
+// The same for the Llama family: Q, K, V (KV heads), the H heads' scores and AV, o_proj and the
+// three MLP products.
+double forwardFlops(const model::LlamaConfig& c, long n, long logitRows) {
+  const double d = c.dModel, inner = c.inner, nn = double(n), q = double(c.heads) * c.headDim,
+               kv = double(c.kvHeads) * c.headDim;
+  const double perLayer = 2 * nn * d * (q + 2 * kv) + 2 * 2 * nn * nn * q + 2 * nn * q * d + 3 * 2 * nn * d * inner;
+  return c.layers * perLayer + 2.0 * double(logitRows) * d * c.vocabSize;
+}
+
+double forwardFlops(const model::Model& m, long n, long logitRows) {
+  return m.family == model::Family::Gpt2 ? forwardFlops(m.gpt2.config, n, logitRows) : forwardFlops(m.llama, n, logitRows);
+}
+
+// SmolLM-135M's config.json (HuggingFaceTB/SmolLM-135M), the sizes only.
+model::LlamaConfig smollm135mShape() {
+  model::LlamaConfig c;
+  c.modelType = "llama";
+  c.vocabSize = 49152;
+  c.positions = 2048;
+  c.dModel = 576;
+  c.layers = 30;
+  c.heads = 9;
+  c.kvHeads = 3;
+  c.headDim = 64;
+  c.inner = 1536;
+  c.rmsNormEpsilon = 1e-5;
+  c.ropeTheta = 10000;
+  c.tieWordEmbeddings = true;
+  return c;
 }
 
 }  // namespace
@@ -152,41 +185,54 @@ int cmdBenchModel(const std::vector<std::string>& args) {
     else if (a == "--json") asJson = true;
     else throw UsageError("unknown option " + a + " with a model");
   }
-  if (bool(modelArg) == bool(shape)) throw UsageError("give --model NAME|PATH or --model-shape gpt2");
-  model::Gpt2Config config;
-  model::Gpt2Weights weights;
+  if (bool(modelArg) == bool(shape)) throw UsageError("give --model NAME|PATH or --model-shape gpt2|smollm-135m");
+  model::Model m;
   std::string name;
   if (shape) {
-    if (*shape != "gpt2") throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes)");
-    config.vocabSize = 50257;
-    config.positions = 1024;
-    config.dModel = 768;
-    config.layers = 12;
-    config.heads = 12;
-    config.inner = 3072;
-    weights = model::randomGpt2Weights(config, 7);
-    name = "gpt2 shape (random weights)";
+    if (*shape == "gpt2") {
+      model::Gpt2Config& config = m.gpt2.config;
+      config.vocabSize = 50257;
+      config.positions = 1024;
+      config.dModel = 768;
+      config.layers = 12;
+      config.heads = 12;
+      config.inner = 3072;
+      m.gpt2.weights = model::randomGpt2Weights(config, 7);
+      m.family = model::Family::Gpt2;
+      m.shape = {"gpt2", config.layers, config.heads, config.heads, config.dModel, config.vocabSize, config.positions};
+    } else if (*shape == "smollm-135m") {
+      m.llama = smollm135mShape();
+      m.llamaWeights = model::randomLlamaWeights(m.llama, 7);
+      m.family = model::Family::Llama;
+      const model::LlamaConfig& c = m.llama;
+      m.shape = {c.modelType, c.layers, c.heads, c.kvHeads, c.dModel, c.vocabSize, c.positions};
+    } else {
+      throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes) or smollm-135m (SmolLM-135M's)");
+    }
+    name = *shape + " shape (random weights)";
   } else {
-    model::Gpt2Model loaded = model::loadGpt2(*modelArg, modelsDirectory());
-    config = loaded.config;
-    weights = std::move(loaded.weights);
+    m = model::loadModel(*modelArg, modelsDirectory());
     name = *modelArg;
   }
+  const model::ModelShape& config = m.shape;
+  const long inner = m.family == model::Family::Gpt2 ? m.gpt2.config.inner : m.llama.inner;
   if (lengths.empty()) lengths = {128, 1024};
   model::ForwardOptions options;
   options.allLogits = false;
   for (long n : lengths) {
     if (n > config.positions)
-      throw Error("--n " + std::to_string(n) + " is beyond the model's n_positions (" + std::to_string(config.positions) + ")");
+      throw Error("--n " + std::to_string(n) + " is beyond the model's " +
+                  (m.family == model::Family::Gpt2 ? "n_positions" : "max_position_embeddings") + " (" +
+                  std::to_string(config.positions) + ")");
     std::vector<int> ids(static_cast<size_t>(n));
     for (long i = 0; i < n; ++i) ids[size_t(i)] = int((i * 7919) % config.vocabSize);
-    const double forwardMs = medianMs(int(repeat), [&] { model::forward(config, weights, ids, options); });
+    const double forwardMs = medianMs(int(repeat), [&] { model::forward(m, ids, options); });
     const double rss = peakRssMiB();
-    const double gflops = forwardFlops(config, n, 1) / (forwardMs * 1e6);
-    const Matrix a = seededRandom(n, config.dModel, 1), b = seededRandom(config.dModel, config.inner, 2);
-    Matrix product(n, config.inner);
+    const double gflops = forwardFlops(m, n, 1) / (forwardMs * 1e6);
+    const Matrix a = seededRandom(n, config.dModel, 1), b = seededRandom(config.dModel, inner, 2);
+    Matrix product(n, inner);
     const double sgemmMs = medianMs(int(repeat), [&] { product.noalias() = a * b; });
-    const double sgemmGflops = 2.0 * double(n) * config.dModel * config.inner / (sgemmMs * 1e6);
+    const double sgemmGflops = 2.0 * double(n) * config.dModel * inner / (sgemmMs * 1e6);
     if (asJson) {
       nlohmann::json j = {{"model", name},       {"n", n},
                           {"forward_ms", forwardMs}, {"gflops", gflops},
@@ -198,7 +244,7 @@ int cmdBenchModel(const std::vector<std::string>& args) {
       std::cout << name << ", n = " << n << ": forward " << fixed(forwardMs, 1) << " ms (median of " << repeat
                 << "), " << fixed(gflops, 1) << " GFLOP/s = " << fixed(100 * gflops / sgemmGflops, 0)
                 << "% of SGEMM (" << fixed(sgemmGflops, 1) << " GFLOP/s, " << n << "×" << config.dModel << " · "
-                << config.dModel << "×" << config.inner << "), peak RSS " << fixed(rss, 0) << " MiB\n";
+                << config.dModel << "×" << inner << "), peak RSS " << fixed(rss, 0) << " MiB\n";
     }
   }
   return 0;

@@ -6,6 +6,7 @@
 
 #include "bundle_session.hpp"
 #include "gpt2.hpp"
+#include "model.hpp"
 #include "matrix_io.hpp"
 
 namespace attnviz::cli {
@@ -148,7 +149,7 @@ Session InputArgs::build() const {
     if (s.mode != InputMode::Tokens) throw UsageError("--model needs a text: --text TEXT, or a token sample");
     if (dModel || seed || tokenizer || positional)
       throw UsageError("--d-model, --seed, --tokenizer and --positional are for the random toy model, not --model");
-    const model::Gpt2Config config = model::readGpt2Config(*model, modelsDirectory());
+    const model::ModelShape config = model::readModelShape(*model, modelsDirectory());
     if (s.tokens.model != *model) {
       s.options.heads = config.heads;
       s.options.mask = MaskKind::Causal;

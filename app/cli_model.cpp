@@ -9,9 +9,9 @@
 
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
-#include "gpt2.hpp"
 #include "head_scores.hpp"
 #include "matrix_io.hpp"
+#include "model.hpp"
 #include "numbers.hpp"
 #include "session.hpp"
 
@@ -42,19 +42,31 @@ constexpr const char* kTokenizeHelp =
 
 const char* const kModelComputeHelp =
     "\n"
-    "With a model (GPT-2 family; README \"Models\"):\n"
+    "With a model (gpt2, llama, mistral, qwen2; README \"Models\"):\n"
     "  attnviz compute --model NAME|PATH (--text TEXT | --ids 1,2,3) [--layer L|all]\n"
     "                  [--temperature T] [--scale X] [--mask causal|none] [--ablate L.H]... --out DIR\n"
     "writes tokens.json, hidden.npy [L+1, n, d_model] (0: embeddings; l: after block l),\n"
     "logits.npy [n, vocab], model.json (config, options, per-head scores), and per layer\n"
     "layerL/ with the numbers layout of compute above (q, k, v, every stage, projected = heads ·\n"
-    "c_proj without its bias, trace.json). --temperature, --scale and --mask apply to every layer as a\n"
-    "\"what if\"; --ablate zeroes a head's output.\n";
+    "c_proj or o_proj without its bias, trace.json); rotary models (Llama family) add\n"
+    "q_unrotated.npy and k_unrotated.npy [H, n, d_head], Q and K before the rotation (k, v and\n"
+    "k_unrotated repeated to the H query heads). --temperature, --scale and --mask apply to every\n"
+    "layer as a \"what if\" (--mask none also lifts a sliding window); --ablate zeroes a head's output.\n";
 
 void writeJsonLine(const std::vector<int>& ids, const BpeTokenizer& tok) {
   json tokens = json::array();
   for (int id : ids) tokens.push_back(tok.displayText(id));
   std::cout << json{{"ids", ids}, {"tokens", tokens}}.dump() << "\n";
+}
+
+// n × H·d_head, head h in columns h·d_head …, as [H, n, d_head] (the layout of q.npy).
+void writeHeads(const std::string& path, const Matrix& m, int heads) {
+  const long n = m.rows(), dh = m.cols() / heads;
+  std::vector<float> data;
+  data.reserve(size_t(m.size()));
+  for (int h = 0; h < heads; ++h)
+    for (long i = 0; i < n; ++i) data.insert(data.end(), m.row(i).data() + h * dh, m.row(i).data() + (h + 1) * dh);
+  writeNpy(path, data.data(), {long(heads), n, dh});
 }
 
 std::vector<int> parseIds(const std::string& text) {
@@ -66,8 +78,36 @@ std::vector<int> parseIds(const std::string& text) {
   return ids;
 }
 
-json configJson(const Gpt2Model& m) {
-  const Gpt2Config& c = m.config;
+json configJson(const Model& m) {
+  if (m.family == Family::Llama) {
+    const LlamaConfig& c = m.llama;
+    json scaling = nullptr;
+    if (c.ropeScaling)
+      scaling = {{"rope_type", "llama3"},
+                 {"factor", c.ropeScaling->factor},
+                 {"low_freq_factor", c.ropeScaling->lowFreqFactor},
+                 {"high_freq_factor", c.ropeScaling->highFreqFactor},
+                 {"original_max_position_embeddings", c.ropeScaling->originalMaxPositions}};
+    json window = json::array();
+    for (int l = 0; l < c.layers; ++l) window.push_back(c.layerWindow(l) ? json(*c.layerWindow(l)) : json(nullptr));
+    return {{"model_type", c.modelType},
+            {"vocab_size", c.vocabSize},
+            {"max_position_embeddings", c.positions},
+            {"hidden_size", c.dModel},
+            {"intermediate_size", c.inner},
+            {"num_hidden_layers", c.layers},
+            {"num_attention_heads", c.heads},
+            {"num_key_value_heads", c.kvHeads},
+            {"head_dim", c.headDim},
+            {"rms_norm_eps", c.rmsNormEpsilon},
+            {"rope_theta", c.ropeTheta},
+            {"rope_scaling", scaling},
+            {"tie_word_embeddings", c.tieWordEmbeddings},
+            {"qkv_bias", c.qkvBias},
+            {"o_proj_bias", c.oBias},
+            {"sliding_window_per_layer", window}};
+  }
+  const Gpt2Config& c = m.gpt2.config;
   return {{"model_type", "gpt2"},
           {"vocab_size", c.vocabSize},
           {"n_positions", c.positions},
@@ -105,12 +145,12 @@ std::optional<double> meanLoss(const ForwardRecord& rec) {
 }
 
 // The text's ids, from --text (tokenised) or --ids.
-std::vector<int> inputIds(const Gpt2Model& model, const std::optional<std::string>& text,
+std::vector<int> inputIds(const Model& model, const std::optional<std::string>& text,
                           const std::optional<std::string>& ids) {
   if (text && ids) throw UsageError("give --text or --ids, not both");
   if (!text && !ids) throw UsageError("a model needs --text TEXT or --ids 1,2,3");
   if (ids) return parseIds(*ids);
-  return model.tokenizer.encode(*text);
+  return model.tokenizer.encodeForModel(*text);  // with the BOS the tokenizer's files ask for
 }
 
 }  // namespace
@@ -137,13 +177,13 @@ int cmdModels(const std::vector<std::string>& args) {
     for (const BuiltinModel& b : listBuiltinModels(modelsDirectory())) std::cout << b.name << "\t" << b.shape << "\t" << b.description << "\n";
     return 0;
   }
-  const Gpt2Model model = loadGpt2(*scoresOf, modelsDirectory());
+  const Model model = loadModel(*scoresOf, modelsDirectory());
   if (!text) text = loadSample(kDefaultSample).tokens.text;
-  const ForwardRecord onText = forward(model.config, model.weights, model.tokenizer.encode(*text));
-  const ForwardRecord onRepeat = forward(model.config, model.weights, repeatedRandomTokens(model, 50, 1));
+  const ForwardRecord onText = forward(model, model.tokenizer.encodeForModel(*text));
+  const ForwardRecord onRepeat = forward(model, repeatedRandomTokens(model, 50, 1));
   std::cout << "layer\thead\tprevious_token\tfirst_token\tduplicate_token\tinduction\tentropy\tprefix_matching\n";
-  for (int l = 0; l < model.config.layers; ++l)
-    for (int h = 0; h < model.config.heads; ++h) {
+  for (int l = 0; l < model.shape.layers; ++l)
+    for (int h = 0; h < model.shape.heads; ++h) {
       const HeadScores s = scoreHead(onText.layers[l].pattern.head[h].weights, onText.ids);
       const HeadScores r = scoreHead(onRepeat.layers[l].pattern.head[h].weights, onRepeat.ids);
       std::cout << l << "\t" << h;
@@ -220,8 +260,8 @@ int cmdComputeModel(const std::vector<std::string>& args) {
     }
   }
   if (!out) throw UsageError("compute needs --out DIR");
-  const Gpt2Model model = loadGpt2(*modelArg, modelsDirectory());
-  const Gpt2Config& c = model.config;
+  const Model model = loadModel(*modelArg, modelsDirectory());
+  const ModelShape& c = model.shape;
   const std::vector<int> tokenIds = inputIds(model, text, ids);
   std::vector<int> layers;
   if (!layerArg || *layerArg == "all") {
@@ -229,11 +269,11 @@ int cmdComputeModel(const std::vector<std::string>& args) {
   } else {
     layers.push_back(int(parseLong("--layer", *layerArg, 0, c.layers - 1)));
   }
-  const ForwardRecord rec = forward(c, model.weights, tokenIds, options);
+  const ForwardRecord rec = forward(model, tokenIds, options);
 
   // Everything is computed before the first file is written.
   std::vector<AttentionTrace> traces;
-  for (int l : layers) traces.push_back(layerTrace(rec.layers[l], model.weights.blocks[l].attnProjWeight));
+  for (int l : layers) traces.push_back(layerTrace(rec.layers[l], attentionOutputWeight(model, l)));
 
   std::error_code ec;
   fs::create_directories(*out, ec);
@@ -253,14 +293,28 @@ int cmdComputeModel(const std::vector<std::string>& args) {
     source.name = model.name + " layer " + std::to_string(layers[k]);
     source.mode = InputMode::Tokens;
     source.backend = "cpu";
-    AttentionInputs inputs = rec.layers[layers[k]].qkv;
-    inputs.wO = model.weights.blocks[layers[k]].attnProjWeight;
-    writeNumbers((dir / ("layer" + std::to_string(layers[k]))).string(), traces[k], inputs, source, NumbersFormat::Npy);
+    const LayerRecord& L = rec.layers[layers[k]];
+    AttentionInputs inputs = L.qkv;
+    inputs.wO = attentionOutputWeight(model, layers[k]);
+    const fs::path layerDir = dir / ("layer" + std::to_string(layers[k]));
+    writeNumbers(layerDir.string(), traces[k], inputs, source, NumbersFormat::Npy);
+    if (rec.rotary()) {
+      writeHeads((layerDir / "q_unrotated.npy").string(), L.qUnrotated, c.heads);
+      writeHeads((layerDir / "k_unrotated.npy").string(), L.kUnrotated, c.heads);
+    }
   }
   json j;
   j["attnviz_version"] = ATTNVIZ_VERSION;
   j["model"] = {{"name", model.name}, {"path", model.path}, {"weights_dtype", model.weightsDtype},
-                {"parameters", c.parameterCount()}, {"config", configJson(model)}};
+                {"parameters", model.parameterCount()}, {"config", configJson(model)}};
+  json kvHeadOf = json::array();
+  for (int h = 0; h < rec.heads; ++h) kvHeadOf.push_back(rec.kvHeadOf(h));
+  j["attention"] = {{"norm", toString(rec.norm)},
+                    {"heads", rec.heads},
+                    {"kv_heads", rec.kvHeads},
+                    {"kv_head_of", kvHeadOf},
+                    {"rope_inverse_frequencies",
+                     std::vector<float>(rec.ropeFrequencies.data(), rec.ropeFrequencies.data() + rec.ropeFrequencies.size())}};
   json ablated = json::array();
   for (const auto& [l, h] : options.ablatedHeads) ablated.push_back({l, h});
   j["options"] = {{"temperature", options.temperature},

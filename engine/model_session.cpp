@@ -1,24 +1,25 @@
 // Token mode with a trained model: the session's text runs through the model, and the views get
-// the viewed layer's Q, K, V (and its c_proj as W_O) as they get any other attention inputs, so
-// the step-through of a model layer is the ordinary pipeline.
+// the viewed layer's Q, K, V (and its output projection as W_O) as they get any other attention
+// inputs, so the step-through of a model layer is the ordinary pipeline. Any family: GPT-2 or
+// the Llama family (there Q and K are after the rotation, K and V repeated to the query heads).
 #include <map>
 #include <memory>
 #include <mutex>
 
-#include "gpt2.hpp"
+#include "model.hpp"
 #include "session.hpp"
 
 namespace attnviz {
 namespace {
 
 using model::ForwardRecord;
-using model::Gpt2Model;
+using model::Model;
 
 // Loaded models and the last forward pass, shared by the command line and the app's worker
 // thread: changing the layer, head or a what-if option costs no forward pass.
 struct ModelCache {
   std::mutex mutex;
-  std::map<std::string, std::shared_ptr<const Gpt2Model>> models;
+  std::map<std::string, std::shared_ptr<const Model>> models;
   std::string lastKey;
   std::shared_ptr<const ForwardRecord> lastRecord;
 };
@@ -28,18 +29,18 @@ ModelCache& cache() {
   return c;
 }
 
-std::shared_ptr<const Gpt2Model> sharedModel(const std::string& name) {
+std::shared_ptr<const Model> sharedModel(const std::string& name) {
   ModelCache& c = cache();
   {
     std::lock_guard lock(c.mutex);
     if (const auto it = c.models.find(name); it != c.models.end()) return it->second;
   }
-  auto loaded = std::make_shared<const Gpt2Model>(model::loadGpt2(name, modelsDirectory()));
+  auto loaded = std::make_shared<const Model>(model::loadModel(name, modelsDirectory()));
   std::lock_guard lock(c.mutex);
   return c.models.emplace(name, std::move(loaded)).first->second;
 }
 
-std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, const Gpt2Model& m,
+std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, const Model& m,
                                                    const std::vector<int>& ids, const model::ForwardOptions& options) {
   std::string key = name + '\n';
   for (int id : ids) key += std::to_string(id) + ',';
@@ -50,7 +51,7 @@ std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, cons
     std::lock_guard lock(c.mutex);
     if (c.lastKey == key) return c.lastRecord;
   }
-  auto record = std::make_shared<const ForwardRecord>(model::forward(m.config, m.weights, ids, options));
+  auto record = std::make_shared<const ForwardRecord>(model::forward(m, ids, options));
   std::lock_guard lock(c.mutex);
   c.lastKey = key;
   c.lastRecord = record;
@@ -60,11 +61,11 @@ std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, cons
 }  // namespace
 
 PreparedSession prepareModelSession(const Session& session) {
-  const std::shared_ptr<const Gpt2Model> m = sharedModel(session.tokens.model);
-  const model::Gpt2Config& c = m->config;
+  const std::shared_ptr<const Model> m = sharedModel(session.tokens.model);
+  const model::ModelShape& c = m->shape;
   if (!session.tokens.source.empty())
     throw Error(session.tokens.model + " is a causal language model: it has no cross-attention (clear the source text)");
-  const std::vector<int> ids = m->tokenizer.encode(session.tokens.text);
+  const std::vector<int> ids = m->tokenizer.encodeForModel(session.tokens.text);
   model::ForwardOptions options;
   options.ablatedHeads = session.tokens.ablatedHeads;
   const auto record = sharedForward(session.tokens.model, *m, ids, options);
@@ -74,23 +75,23 @@ PreparedSession prepareModelSession(const Session& session) {
   if (session.options.heads != c.heads)
     throw Error(session.tokens.model + " has " + std::to_string(c.heads) + " heads per layer (options ask for " +
                 std::to_string(session.options.heads) + ")");
-  const int layer = session.view.layer, d = c.dModel;
-  const model::Gpt2Block& block = m->weights.blocks[layer];
+  const int layer = session.view.layer;
   PreparedSession p;
   p.inputs = record->layers[layer].qkv;
-  p.inputs.wO = block.attnProjWeight;
+  p.inputs.wO = model::attentionOutputWeight(*m, layer);
   p.tokenIds = ids;
   p.modelLayers = c.layers;
   p.modelHeads = c.heads;
   TokenModel t;
   for (int id : ids) t.queryTokens.push_back(m->tokenizer.displayText(id));
   t.keyTokens = t.queryTokens;
-  t.xQuery = model::blockLn1(c, m->weights, *record, layer);
+  t.xQuery = model::attentionInput(*m, *record, layer);
   t.xSource = t.xQuery;
-  t.wQ = block.attnWeight.leftCols(d);
-  t.wK = block.attnWeight.middleCols(d, d);
-  t.wV = block.attnWeight.rightCols(d);
-  t.wO = block.attnProjWeight;
+  model::ProjectionWeights w = model::attentionProjections(*m, layer);
+  t.wQ = std::move(w.wQ);
+  t.wK = std::move(w.wK);
+  t.wV = std::move(w.wV);
+  t.wO = p.inputs.wO;
   p.queryLabels = t.queryTokens;
   p.keyLabels = t.keyTokens;
   p.model = std::move(t);

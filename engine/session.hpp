@@ -13,7 +13,7 @@ namespace attnviz {
 struct AttentionBundle;  // engine/model/bundle.hpp
 
 namespace model {
-struct Gpt2Model;
+struct Model;
 struct ForwardRecord;
 }  // namespace model
 
@@ -66,7 +66,7 @@ struct PreparedSession {
   // loaded model and the whole forward pass (every layer's weights, the logits).
   std::vector<int> tokenIds;
   int modelLayers = 0, modelHeads = 0;
-  std::shared_ptr<const model::Gpt2Model> loadedModel;
+  std::shared_ptr<const model::Model> loadedModel;  // either family (model.hpp)
   std::shared_ptr<const model::ForwardRecord> forward;
   // With a bundle: the bundle, and for a bundle of weights alone (no q, k) the viewed layer's
   // trace made from them (weights, and output when v is given); the inputs are then empty.

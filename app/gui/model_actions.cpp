@@ -4,7 +4,7 @@
 
 #include "actions.hpp"
 #include "document.hpp"
-#include "gpt2.hpp"
+#include "model.hpp"
 
 namespace attnviz::gui {
 
@@ -17,7 +17,7 @@ int modelLayerCount(const AppState& app) {
   if (!inModelMode(app)) return 0;
   if (app.doc.prepared.modelLayers > 0 && !app.doc.needsPrepare) return app.doc.prepared.modelLayers;
   try {  // the model was chosen this frame: its config says how many layers it has
-    return model::readGpt2Config(app.doc.session.tokens.model, modelsDirectory()).layers;
+    return model::readModelShape(app.doc.session.tokens.model, modelsDirectory()).layers;
   } catch (const Error&) {
     return 0;
   }
@@ -34,9 +34,9 @@ bool setModel(AppState& app, const std::string& nameOrPath) {
     report(app, "random toy model (d_model " + std::to_string(s.tokens.dModel) + ")");
     return true;
   }
-  model::Gpt2Config config;
+  model::ModelShape config;
   try {
-    config = model::readGpt2Config(nameOrPath, modelsDirectory());
+    config = model::readModelShape(nameOrPath, modelsDirectory());
   } catch (const Error& e) {
     report(app, e.what(), true);
     return false;

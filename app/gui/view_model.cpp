@@ -9,6 +9,7 @@
 
 #include "gl_heatmap.hpp"
 #include "gpt2.hpp"
+#include "model.hpp"
 #include "head_scores.hpp"
 #include "heatmap_panel.hpp"
 #include "model_actions.hpp"

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "checkpoint.hpp"
 #include "matrix_io.hpp"
 #include "safetensors.hpp"
 #include "tokens.hpp"
@@ -29,10 +30,6 @@ bool isPickle(const fs::path& p) {
               "', safe_serialization=True)\"");
 }
 
-struct ModelFiles {
-  std::string name, folder, weights;  // weights: a .safetensors file or an index .json
-};
-
 std::string builtinList(const std::string& modelsDir) {
   std::string list;
   std::error_code ec;
@@ -41,8 +38,9 @@ std::string builtinList(const std::string& modelsDir) {
   return list.empty() ? "none" : list;
 }
 
-// NAME|PATH -> the folder and its weights file; refuses pickles and says what is missing.
-ModelFiles locate(const std::string& arg, const std::string& modelsDir, bool needWeights) {
+}  // namespace
+
+ModelFiles locateModel(const std::string& arg, const std::string& modelsDir, bool needWeights) {
   std::error_code ec;
   ModelFiles f;
   fs::path p(arg);
@@ -73,7 +71,7 @@ ModelFiles locate(const std::string& arg, const std::string& modelsDir, bool nee
   return f;
 }
 
-std::string firstParagraph(const fs::path& readme) {
+std::string firstParagraph(const std::string& readme) {
   std::ifstream in(readme);
   std::string line, text;
   bool frontMatter = false;
@@ -105,20 +103,7 @@ void checkFiniteTensor(const std::string& name, const float* data, long count) {
                   " at element " + std::to_string(i));
 }
 
-struct TensorReader {
-  const TensorStore& store;
-  std::string prefix;
-  Matrix matrix(const std::string& name, long rows, long cols) const {
-    Matrix m = store.readMatrix(prefix + name, rows, cols);
-    checkFiniteTensor(prefix + name, m.data(), long(m.size()));
-    return m;
-  }
-  Vector vector(const std::string& name, long size) const {
-    Vector v = store.readVector(prefix + name, size);
-    checkFiniteTensor(prefix + name, v.data(), long(v.size()));
-    return v;
-  }
-};
+namespace {
 
 Matrix addBias(Matrix m, const Vector& bias) {
   m.rowwise() += bias.transpose();
@@ -142,8 +127,10 @@ void activate(Matrix& m, Activation a) {
 
 }  // namespace
 
+const char* toString(NormKind k) { return k == NormKind::RmsNorm ? "rmsnorm" : "layernorm"; }
+
 Gpt2Model loadGpt2(const std::string& arg, const std::string& modelsDir) {
-  const ModelFiles files = locate(arg, modelsDir, true);
+  const ModelFiles files = locateModel(arg, modelsDir, true);
   Gpt2Model model;
   model.name = arg;
   model.path = files.folder;
@@ -157,7 +144,7 @@ Gpt2Model loadGpt2(const std::string& arg, const std::string& modelsDir) {
   if (model.tokenizer.size() > c.vocabSize)
     throw Error(files.folder + ": the tokenizer has " + std::to_string(model.tokenizer.size()) +
                 " tokens but config.json's vocab_size is " + std::to_string(c.vocabSize));
-  if (fs::exists(folder / "README.md", ec)) model.description = firstParagraph(folder / "README.md");
+  if (fs::exists(folder / "README.md", ec)) model.description = firstParagraph((folder / "README.md").string());
 
   const TensorStore store = TensorStore::open(files.weights);
   TensorReader read{store, ""};
@@ -203,24 +190,29 @@ std::vector<BuiltinModel> listBuiltinModels(const std::string& modelsDir) {
     b.name = entry.path().filename().string();
     b.path = entry.path().string();
     try {
-      const Gpt2Config c = parseGpt2Config(readFile(config.string()), config.string());
-      b.shape = std::to_string(c.layers) + " layers × " + std::to_string(c.heads) + " heads, d_model " +
-                std::to_string(c.dModel) + ", vocabulary " + std::to_string(c.vocabSize) + ", context " +
-                std::to_string(c.positions);
+      const ModelShape c = parseModelShape(readFile(config.string()), config.string());
+      b.shape = std::to_string(c.layers) + " layers × " + std::to_string(c.heads) + " heads" +
+                (c.kvHeads != c.heads ? " (" + std::to_string(c.kvHeads) + " K/V heads)" : std::string()) +
+                ", d_model " + std::to_string(c.dModel) + ", vocabulary " + std::to_string(c.vocabSize) +
+                ", context " + std::to_string(c.positions);
     } catch (const Error& e) {
       b.shape = std::string("(unreadable: ") + e.what() + ")";
     }
-    b.description = firstParagraph(entry.path() / "README.md");
+    b.description = firstParagraph((entry.path() / "README.md").string());
     out.push_back(std::move(b));
   }
   std::sort(out.begin(), out.end(), [](const BuiltinModel& a, const BuiltinModel& b) { return a.name < b.name; });
   return out;
 }
 
-std::vector<int> repeatedRandomTokens(const Gpt2Model& model, int length, std::uint64_t seed) {
+std::vector<int> repeatedRandomIds(const BpeTokenizer& tokenizer, int vocabSize, int length, std::uint64_t seed) {
   std::vector<int> ids;
-  if (const auto bos = model.tokenizer.specialToken("<|endoftext|>")) ids.push_back(*bos);
-  const int lo = model.config.vocabSize / 4, span = std::max(1, model.config.vocabSize / 2);
+  for (const char* start : {"<|endoftext|>", "<|begin_of_text|>", "<s>"})
+    if (const auto bos = tokenizer.specialToken(start)) {
+      ids.push_back(*bos);
+      break;
+    }
+  const int lo = vocabSize / 4, span = std::max(1, vocabSize / 2);
   std::uint64_t state = seed;
   std::vector<int> random;
   int rejected = 0;
@@ -231,22 +223,26 @@ std::vector<int> repeatedRandomTokens(const Gpt2Model& model, int length, std::u
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
     const int id = lo + int(z % std::uint64_t(span));
-    if (!model.tokenizer.isSpecial(id) || ++rejected > 1000) random.push_back(id);
+    if (!tokenizer.isSpecial(id) || ++rejected > 1000) random.push_back(id);
   }
   ids.insert(ids.end(), random.begin(), random.end());
   ids.insert(ids.end(), random.begin(), random.end());
   return ids;
 }
 
+std::vector<int> repeatedRandomTokens(const Gpt2Model& model, int length, std::uint64_t seed) {
+  return repeatedRandomIds(model.tokenizer, model.config.vocabSize, length, seed);
+}
+
 Gpt2Config readGpt2Config(const std::string& arg, const std::string& modelsDir) {
-  const fs::path config = fs::path(locate(arg, modelsDir, true).folder) / "config.json";
+  const fs::path config = fs::path(locateModel(arg, modelsDir, true).folder) / "config.json";
   std::error_code ec;
   if (!fs::exists(config, ec)) throw Error(config.parent_path().string() + " has no config.json");
   return parseGpt2Config(readFile(config.string()), config.string());
 }
 
 BpeTokenizer loadTokenizer(const std::string& arg, const std::string& modelsDir) {
-  return BpeTokenizer::fromFolder(locate(arg, modelsDir, false).folder);
+  return BpeTokenizer::fromFolder(locateModel(arg, modelsDir, false).folder);
 }
 
 Gpt2Weights randomGpt2Weights(const Gpt2Config& c, std::uint64_t seed) {
@@ -327,6 +323,8 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
   const int n = int(ids.size()), d = c.dModel, dh = c.headWidth();
   ForwardRecord rec;
   rec.ids = ids;
+  rec.norm = NormKind::LayerNorm;
+  rec.heads = rec.kvHeads = c.heads;
   Matrix x(n, d);
   for (int i = 0; i < n; ++i) x.row(i) = w.wte.row(ids[i]) + w.wpe.row(i);
   rec.resid.push_back(x);

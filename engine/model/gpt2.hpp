@@ -10,6 +10,7 @@
 
 #include "attention.hpp"
 #include "config.hpp"
+#include "record.hpp"
 #include "tokenizer.hpp"
 
 namespace attnviz::model {
@@ -73,36 +74,6 @@ std::vector<int> repeatedRandomTokens(const Gpt2Model& model, int length, std::u
 
 // Random weights of a configuration (for benchmarks of a model's shape without its files).
 Gpt2Weights randomGpt2Weights(const Gpt2Config& config, std::uint64_t seed);
-
-// "What if" changes applied to every layer's attention, and heads whose output is zeroed.
-struct ForwardOptions {
-  std::optional<float> scale;  // replaces the model's own 1/√d_head (· 1/(layer+1))
-  float temperature = 1.0f;
-  MaskKind mask = MaskKind::Causal;  // Causal or None
-  std::vector<std::pair<int, int>> ablatedHeads;  // (layer, head)
-  // Logits of every position, or of the last one only (saves the vocabulary product).
-  bool allLogits = true;
-  bool operator==(const ForwardOptions&) const = default;
-};
-
-// What one block keeps, named after TransformerLens' hook points. What is cheap to recompute
-// from these (ln_1, resid_mid, ln_2, mlp_out) is not kept: GPT-2 small at n = 1024 has to fit in
-// 1.5 GiB with every layer's attention weights.
-struct LayerRecord {
-  AttentionInputs qkv;         // q, k, v: n × d, head h in columns h·d_head …
-  AttentionOptions attention;  // what the engine ran with (scale, causal mask, heads)
-  AttentionTrace pattern;      // weights and row statistics of every head (scores, outputs dropped)
-  Matrix z;                    // n × d: heads side by side (after ablation)
-  Matrix attnOut;              // n × d: z · c_proj + b
-};
-
-struct ForwardRecord {
-  std::vector<int> ids;
-  std::vector<Matrix> resid;  // L + 1 entries, n × d: resid[0] = wte[ids] + wpe, resid[l+1] = after block l
-  std::vector<LayerRecord> layers;
-  Matrix logits;              // n × vocab, or 1 × vocab (the last position) when !allLogits
-  double milliseconds = 0;
-};
 
 // LayerNorm of each row: (x − μ) / √(σ² + ε) · γ + β, μ and σ² in double.
 Matrix layerNorm(const Matrix& x, const Vector& gamma, const Vector& beta, double epsilon);

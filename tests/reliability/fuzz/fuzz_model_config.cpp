@@ -1,19 +1,55 @@
-// config.json of a GPT-2 checkpoint. A config that parses must be consistent: every size within
-// 1 and its limit, n_embd divisible by n_head, and a parameter count that does not overflow.
+// config.json of a checkpoint, either family. A config that parses must be consistent: every
+// size within 1 and its limit, GPT-2's n_embd divisible by n_head, the Llama family's heads
+// divisible by the K/V heads with an even head width, rope_scaling's numbers usable (high above
+// low frequency factor), and a parameter count that does not overflow.
+#include <cmath>
 #include <string>
 
 #include "config.hpp"
 #include "fuzz_common.hpp"
 
+namespace {
+
+void checkGpt2(const attnviz::model::Gpt2Config& c) {
+  if (c.vocabSize < 1 || c.positions < 1 || c.dModel < 1 || c.layers < 1 || c.heads < 1 || c.inner < 1)
+    attnviz::fuzz::violated("a size below 1 accepted");
+  if (c.dModel % c.heads != 0 || c.headWidth() < 1) attnviz::fuzz::violated("n_embd not divisible by n_head accepted");
+  if (!(c.layerNormEpsilon >= 0 && c.layerNormEpsilon <= 1)) attnviz::fuzz::violated("layer_norm_epsilon out of range");
+  if (c.parameterCount() < 1) attnviz::fuzz::violated("parameter count overflowed");
+}
+
+void checkLlama(const attnviz::model::LlamaConfig& c) {
+  if (c.vocabSize < 1 || c.positions < 1 || c.dModel < 1 || c.layers < 1 || c.heads < 1 || c.kvHeads < 1 ||
+      c.headDim < 1 || c.inner < 1)
+    attnviz::fuzz::violated("a size below 1 accepted");
+  if (c.heads % c.kvHeads != 0) attnviz::fuzz::violated("num_key_value_heads not dividing the heads accepted");
+  if (c.headDim % 2 != 0) attnviz::fuzz::violated("an odd head_dim accepted (RoPE pairs dimensions)");
+  for (int h = 0; h < c.heads; ++h)
+    if (c.kvHeadOf(h) < 0 || c.kvHeadOf(h) >= c.kvHeads) attnviz::fuzz::violated("a query head maps past the K/V heads");
+  if (!(c.rmsNormEpsilon >= 0 && c.rmsNormEpsilon <= 1)) attnviz::fuzz::violated("rms_norm_eps out of range");
+  if (!(c.ropeTheta >= 1 && std::isfinite(c.ropeTheta))) attnviz::fuzz::violated("rope_theta out of range");
+  if (c.ropeScaling) {
+    const auto& r = *c.ropeScaling;
+    if (!(r.factor >= 1 && r.highFreqFactor > r.lowFreqFactor && r.lowFreqFactor > 0 && r.originalMaxPositions >= 1))
+      attnviz::fuzz::violated("llama3 rope_scaling with unusable numbers accepted");
+  }
+  if (c.slidingWindow && *c.slidingWindow < 1) attnviz::fuzz::violated("a sliding window below 1 accepted");
+  if (c.modelType == "qwen2" && (!c.qkvBias || c.oBias)) attnviz::fuzz::violated("qwen2 without its q, k, v biases");
+  if (c.parameterCount() < 1) attnviz::fuzz::violated("parameter count overflowed");
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   attnviz::fuzz::parseOrError([&] {
-    const attnviz::model::Gpt2Config c = attnviz::model::parseGpt2Config(text, "config.json");
-    if (c.vocabSize < 1 || c.positions < 1 || c.dModel < 1 || c.layers < 1 || c.heads < 1 || c.inner < 1)
-      attnviz::fuzz::violated("a size below 1 accepted");
-    if (c.dModel % c.heads != 0 || c.headWidth() < 1) attnviz::fuzz::violated("n_embd not divisible by n_head accepted");
-    if (!(c.layerNormEpsilon >= 0 && c.layerNormEpsilon <= 1)) attnviz::fuzz::violated("layer_norm_epsilon out of range");
-    if (c.parameterCount() < 1) attnviz::fuzz::violated("parameter count overflowed");
+    const std::string type = attnviz::model::parseModelType(text, "config.json");
+    if (type == "gpt2") checkGpt2(attnviz::model::parseGpt2Config(text, "config.json"));
+    else if (attnviz::model::isLlamaFamily(type)) checkLlama(attnviz::model::parseLlamaConfig(text, "config.json"));
+    else attnviz::fuzz::violated("an unknown model_type accepted");
+    const attnviz::model::ModelShape s = attnviz::model::parseModelShape(text, "config.json");
+    if (s.layers < 1 || s.heads < 1 || s.kvHeads < 1 || s.heads % s.kvHeads != 0)
+      attnviz::fuzz::violated("a shape that does not match its config");
   });
   return 0;
 }

@@ -1,0 +1,248 @@
+#include "llama.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "checkpoint.hpp"
+#include "tokens.hpp"
+
+namespace attnviz::model {
+namespace {
+
+// y = x · Wᵀ + b for a weight stored [out, in].
+Matrix linear(const Matrix& x, const Matrix& w, const Vector& bias) {
+  Matrix y(x.rows(), w.rows());
+  y.noalias() = x * w.transpose();
+  if (bias.size()) y.rowwise() += bias.transpose();
+  return y;
+}
+
+// n × KV·d_head -> n × H·d_head: K/V head g serves query heads g·group … (g+1)·group − 1.
+Matrix expandKvHeads(const Matrix& m, int kvHeads, int group, int dh) {
+  if (group == 1) return m;
+  Matrix out(m.rows(), Eigen::Index(kvHeads) * group * dh);
+  for (int g = 0; g < kvHeads; ++g)
+    for (int r = 0; r < group; ++r) out.middleCols(Eigen::Index(g * group + r) * dh, dh) = m.middleCols(Eigen::Index(g) * dh, dh);
+  return out;
+}
+
+void siluTimes(Matrix& gate, const Matrix& up) {
+  gate.array() = gate.array() / (1.0f + (-gate.array()).exp()) * up.array();
+}
+
+}  // namespace
+
+LlamaWeights readLlamaWeights(const TensorStore& store, const LlamaConfig& c, const std::string& weightsName) {
+  TensorReader read{store, "model."};
+  if (!store.find("model.embed_tokens.weight").info) {
+    if (store.find("embed_tokens.weight").info) read.prefix = "";
+    else
+      throw Error(weightsName + ": the checkpoint has no tensor \"model.embed_tokens.weight\": not a " + c.modelType +
+                  " checkpoint?");
+  }
+  const long d = c.dModel, q = long(c.heads) * c.headDim, kv = long(c.kvHeads) * c.headDim, inner = c.inner;
+  LlamaWeights w;
+  w.embedTokens = read.matrix("embed_tokens.weight", c.vocabSize, d);
+  w.blocks.resize(c.layers);
+  for (int l = 0; l < c.layers; ++l) {
+    const std::string p = "layers." + std::to_string(l) + ".";
+    LlamaBlock& b = w.blocks[l];
+    b.inputLayernorm = read.vector(p + "input_layernorm.weight", d);
+    b.qProj = read.matrix(p + "self_attn.q_proj.weight", q, d);
+    b.kProj = read.matrix(p + "self_attn.k_proj.weight", kv, d);
+    b.vProj = read.matrix(p + "self_attn.v_proj.weight", kv, d);
+    b.oProj = read.matrix(p + "self_attn.o_proj.weight", d, q);
+    if (c.qkvBias) {
+      b.qBias = read.vector(p + "self_attn.q_proj.bias", q);
+      b.kBias = read.vector(p + "self_attn.k_proj.bias", kv);
+      b.vBias = read.vector(p + "self_attn.v_proj.bias", kv);
+    }
+    if (c.oBias) b.oBias = read.vector(p + "self_attn.o_proj.bias", d);
+    b.postAttentionLayernorm = read.vector(p + "post_attention_layernorm.weight", d);
+    b.gateProj = read.matrix(p + "mlp.gate_proj.weight", inner, d);
+    b.upProj = read.matrix(p + "mlp.up_proj.weight", inner, d);
+    b.downProj = read.matrix(p + "mlp.down_proj.weight", d, inner);
+  }
+  w.norm = read.vector("norm.weight", d);
+  // Tied checkpoints may still carry lm_head.weight (a copy); Hugging Face ties it regardless.
+  if (!c.tieWordEmbeddings) w.lmHead = TensorReader{store, ""}.matrix("lm_head.weight", c.vocabSize, d);
+  return w;
+}
+
+LlamaWeights randomLlamaWeights(const LlamaConfig& c, std::uint64_t seed) {
+  const int d = c.dModel, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, inner = c.inner;
+  auto small = [&seed](int n) { return Vector(glorotUniform(1, n, ++seed).row(0).transpose() * 0.1f); };
+  LlamaWeights w;
+  w.embedTokens = glorotUniform(c.vocabSize, d, ++seed);
+  w.blocks.resize(c.layers);
+  for (LlamaBlock& b : w.blocks) {
+    b.inputLayernorm = Vector::Ones(d);
+    b.qProj = glorotUniform(q, d, ++seed);
+    b.kProj = glorotUniform(kv, d, ++seed);
+    b.vProj = glorotUniform(kv, d, ++seed);
+    b.oProj = glorotUniform(d, q, ++seed);
+    if (c.qkvBias) {
+      b.qBias = small(q);
+      b.kBias = small(kv);
+      b.vBias = small(kv);
+    }
+    if (c.oBias) b.oBias = small(d);
+    b.postAttentionLayernorm = Vector::Ones(d);
+    b.gateProj = glorotUniform(inner, d, ++seed);
+    b.upProj = glorotUniform(inner, d, ++seed);
+    b.downProj = glorotUniform(d, inner, ++seed);
+  }
+  w.norm = Vector::Ones(d);
+  if (!c.tieWordEmbeddings) w.lmHead = glorotUniform(c.vocabSize, d, ++seed);
+  return w;
+}
+
+std::vector<double> ropeInverseFrequencies(const LlamaConfig& c) {
+  const int half = c.headDim / 2;
+  std::vector<double> inv(half);
+  for (int i = 0; i < half; ++i) inv[i] = std::pow(c.ropeTheta, -2.0 * i / c.headDim);
+  if (!c.ropeScaling) return inv;
+  const Llama3RopeScaling& s = *c.ropeScaling;
+  const double lowFreqWavelength = s.originalMaxPositions / s.lowFreqFactor;
+  const double highFreqWavelength = s.originalMaxPositions / s.highFreqFactor;
+  for (double& f : inv) {
+    const double wavelength = 2 * M_PI / f;
+    if (wavelength > lowFreqWavelength) {
+      f /= s.factor;
+    } else if (wavelength >= highFreqWavelength) {  // between the two: blend
+      const double smooth = (s.originalMaxPositions / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      f = (1 - smooth) * f / s.factor + smooth * f;
+    }
+  }
+  return inv;
+}
+
+Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
+  Matrix out(x.rows(), x.cols());
+  const double width = double(x.cols());
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const double meanSquare = x.row(r).cast<double>().squaredNorm() / width;
+    const float inverse = float(1.0 / std::sqrt(meanSquare + epsilon));
+    out.row(r) = (x.row(r).array() * inverse * gamma.transpose().array()).matrix();
+  }
+  return out;
+}
+
+Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inv) {
+  const int half = int(inv.size()), dh = 2 * half;
+  Matrix out(x.rows(), x.cols());
+  std::vector<float> cosines(half), sines(half);
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    for (int c = 0; c < half; ++c) {
+      const double angle = double(i) * inv[c];
+      cosines[c] = float(std::cos(angle));
+      sines[c] = float(std::sin(angle));
+    }
+    const float* in = x.row(i).data();
+    float* o = out.row(i).data();
+    for (int h = 0; h < heads; ++h)
+      for (int c = 0; c < half; ++c) {
+        const float a = in[h * dh + c], b = in[h * dh + c + half];
+        o[h * dh + c] = a * cosines[c] - b * sines[c];
+        o[h * dh + c + half] = b * cosines[c] + a * sines[c];
+      }
+  }
+  return out;
+}
+
+AttentionOptions layerAttentionOptions(const LlamaConfig& c, int layer, int n, const ForwardOptions& options) {
+  AttentionOptions a;
+  a.score = ScoreFunction::Scaled;
+  a.scaleOverride = options.scale.value_or(1.0f / std::sqrt(float(c.headDim)));
+  a.temperature = options.temperature;
+  a.mask = options.mask;
+  a.heads = c.heads;
+  const std::optional<int> window = c.layerWindow(layer);
+  if (options.mask == MaskKind::Causal && window && *window < n) {
+    // Hugging Face's sliding-window causal mask: key j is seen by query i when i − w < j ≤ i.
+    a.mask = MaskKind::Custom;
+    a.customMask = MaskMatrix::Zero(n, n);
+    for (int i = 0; i < n; ++i)
+      for (int j = std::max(0, i - *window + 1); j <= i; ++j) a.customMask(i, j) = 1;
+  }
+  return a;
+}
+
+ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::vector<int>& ids,
+                      const ForwardOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (ids.empty()) throw Error("no tokens to run the model on (the text is empty)");
+  if (long(ids.size()) > c.positions)
+    throw Error("the text is " + std::to_string(ids.size()) + " tokens, but the model takes at most " +
+                std::to_string(c.positions) + " (max_position_embeddings)");
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= c.vocabSize)
+      throw Error("token id " + std::to_string(ids[i]) + " (position " + std::to_string(i) +
+                  ") is not in the vocabulary (ids 0 to " + std::to_string(c.vocabSize - 1) + ")");
+  if (!(options.temperature > 0) || !std::isfinite(options.temperature))
+    throw Error("temperature must be a finite number > 0");
+  if (options.mask != MaskKind::Causal && options.mask != MaskKind::None)
+    throw Error("a model's attention mask is causal or none");
+  for (const auto& [layer, head] : options.ablatedHeads)
+    if (layer < 0 || layer >= c.layers || head < 0 || head >= c.heads)
+      throw Error("cannot ablate layer " + std::to_string(layer) + " head " + std::to_string(head) + ": the model has " +
+                  std::to_string(c.layers) + " layers of " + std::to_string(c.heads) + " heads");
+
+  const int n = int(ids.size()), d = c.dModel, dh = c.headDim, group = c.queryHeadsPerKvHead();
+  const std::vector<double> inv = ropeInverseFrequencies(c);
+  ForwardRecord rec;
+  rec.ids = ids;
+  rec.norm = NormKind::RmsNorm;
+  rec.heads = c.heads;
+  rec.kvHeads = c.kvHeads;
+  rec.ropeFrequencies.resize(Eigen::Index(inv.size()));
+  for (size_t i = 0; i < inv.size(); ++i) rec.ropeFrequencies(Eigen::Index(i)) = float(inv[i]);
+  Matrix x(n, d);
+  for (int i = 0; i < n; ++i) x.row(i) = w.embedTokens.row(ids[i]);
+  rec.resid.push_back(x);
+  rec.layers.resize(c.layers);
+  for (int l = 0; l < c.layers; ++l) {
+    const LlamaBlock& b = w.blocks[l];
+    LayerRecord& L = rec.layers[l];
+    const Matrix h = rmsNorm(x, b.inputLayernorm, c.rmsNormEpsilon);
+    L.qUnrotated = linear(h, b.qProj, b.qBias);
+    const Matrix k = linear(h, b.kProj, b.kBias);
+    L.qkv.q = applyRope(L.qUnrotated, c.heads, inv);
+    L.qkv.k = expandKvHeads(applyRope(k, c.kvHeads, inv), c.kvHeads, group, dh);
+    L.qkv.v = expandKvHeads(linear(h, b.vProj, b.vBias), c.kvHeads, group, dh);
+    L.kUnrotated = expandKvHeads(k, c.kvHeads, group, dh);
+    L.attention = layerAttentionOptions(c, l, n, options);
+    L.slidingWindow = c.layerWindow(l);
+    try {
+      L.pattern = computeAttention(L.qkv, L.attention, false);
+    } catch (const Error& e) {
+      throw Error("layer " + std::to_string(l) + " attention: " + e.what());
+    }
+    for (HeadTrace& head : L.pattern.head) {  // only the weights and row statistics stay, as in gpt2.cpp
+      head.scores.resize(0, 0);
+      head.output.resize(0, 0);
+    }
+    L.z = std::move(L.pattern.concatenated);
+    L.pattern.concatenated.resize(0, 0);
+    for (const auto& [layer, head] : options.ablatedHeads)
+      if (layer == l) L.z.middleCols(Eigen::Index(head) * dh, dh).setZero();
+    L.attnOut = linear(L.z, b.oProj, b.oBias);
+    x += L.attnOut;
+    const Matrix h2 = rmsNorm(x, b.postAttentionLayernorm, c.rmsNormEpsilon);
+    Matrix gate = linear(h2, b.gateProj, Vector());
+    siluTimes(gate, linear(h2, b.upProj, Vector()));
+    x.noalias() += gate * b.downProj.transpose();
+    rec.resid.push_back(x);
+  }
+  const Matrix last = rmsNorm(options.allLogits ? x : Matrix(x.bottomRows(1)), w.norm, c.rmsNormEpsilon);
+  rec.logits.resize(last.rows(), c.vocabSize);
+  rec.logits.noalias() = last * w.unembedding().transpose();
+  rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return rec;
+}
+
+Matrix blockInputNorm(const LlamaConfig& c, const LlamaWeights& w, const ForwardRecord& rec, int layer) {
+  return rmsNorm(rec.resid.at(layer), w.blocks.at(layer).inputLayernorm, c.rmsNormEpsilon);
+}
+
+}  // namespace attnviz::model

@@ -1,0 +1,66 @@
+#pragma once
+// The Llama family (Llama, Mistral, Qwen2, SmolLM, TinyLlama) as Hugging Face's LlamaForCausalLM
+// computes it: token embeddings, then per block x += o_proj(attn(rope(q), rope(k), v)) on
+// rms(x), x += down(silu(gate(rms(x))) · up(rms(x))), then the final RMSNorm and lm_head (or the
+// tied embeddings). Rotary embeddings in the rotate_half convention (dimension i pairs with
+// i + d_head/2); grouped-query attention with K/V head h / (H / KV) serving query head h. The
+// attention is attnviz's own engine (computeAttention), as in gpt2.cpp.
+#include <cstdint>
+#include <vector>
+
+#include "config.hpp"
+#include "record.hpp"
+#include "safetensors.hpp"
+
+namespace attnviz::model {
+
+// Tensors named after the checkpoint's (model.layers.N.self_attn.q_proj, ...) and stored as it
+// stores them: linear weights are [out, in], so y = x · Wᵀ + b. Biases are empty when the
+// config has none.
+struct LlamaBlock {
+  Vector inputLayernorm;               // d
+  Matrix qProj, kProj, vProj, oProj;   // H·d_head × d, KV·d_head × d, KV·d_head × d, d × H·d_head
+  Vector qBias, kBias, vBias, oBias;
+  Vector postAttentionLayernorm;       // d
+  Matrix gateProj, upProj, downProj;   // inner × d, inner × d, d × inner
+};
+
+struct LlamaWeights {
+  Matrix embedTokens;  // vocab × d (also the unembedding when tied)
+  std::vector<LlamaBlock> blocks;
+  Vector norm;         // model.norm
+  Matrix lmHead;       // vocab × d; empty: tied to embed_tokens
+  const Matrix& unembedding() const { return lmHead.size() ? lmHead : embedTokens; }
+};
+
+// Reads and checks every tensor of `config` from `store` (HF names, optional "model." prefix is
+// the standard one). `weightsName` starts the message when the checkpoint is not Llama-shaped.
+LlamaWeights readLlamaWeights(const TensorStore& store, const LlamaConfig& config, const std::string& weightsName);
+
+// Random weights of a configuration (for benchmarks of a model's shape without its files).
+LlamaWeights randomLlamaWeights(const LlamaConfig& config, std::uint64_t seed);
+
+// inv_freq_i = θ^(−2i/d_head), i < d_head/2, then rope_scaling's llama3 change (Hugging Face's
+// _compute_llama3_parameters), in double.
+std::vector<double> ropeInverseFrequencies(const LlamaConfig& config);
+
+// RMSNorm of each row: x / √(mean(x²) + ε) · γ, the mean in double.
+Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon);
+
+// Rotates each head's pairs (c, c + d_head/2) of row i by i · inverseFrequencies[c]
+// (Hugging Face's x · cos + rotate_half(x) · sin), the angles in double.
+Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inverseFrequencies);
+
+// The attention options block `layer` runs with: 1/√d_head (or the what-if scale), temperature,
+// causal mask — a Custom one (causal and within the window) when the layer has a sliding window
+// shorter than the text — or none, and H heads.
+AttentionOptions layerAttentionOptions(const LlamaConfig& config, int layer, int n, const ForwardOptions& options);
+
+// Checks ids (in the vocabulary, at most max_position_embeddings of them) and options. Throws Error.
+ForwardRecord forward(const LlamaConfig& config, const LlamaWeights& weights, const std::vector<int>& ids,
+                      const ForwardOptions& options = {});
+
+// Recomputed input_layernorm of block l (identical to what the forward pass used).
+Matrix blockInputNorm(const LlamaConfig& config, const LlamaWeights& weights, const ForwardRecord& record, int layer);
+
+}  // namespace attnviz::model
