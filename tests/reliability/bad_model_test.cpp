@@ -81,6 +81,25 @@ void replaceOnce(std::string& text, const std::string& from, const std::string& 
   text.replace(at, from.size(), to);
 }
 
+// The Llama-family checkpoint the Llama rows start from (tests/model/make_llama_checkpoint.py):
+// hidden 16, 4 heads of 4 sharing 2 K/V heads, MLP 24, 2 layers, vocabulary 300, context 48.
+const TempDir* baseLlamaDir() {
+  static std::unique_ptr<TempDir> dir;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    if (::access(kPython, X_OK) != 0) return nullptr;
+    auto d = std::make_unique<TempDir>();
+    const RunResult r = runAttnviz({ATTNVIZ_SOURCE_DIR "/tests/model/make_llama_checkpoint.py", d->file("m"), "--vocab-size",
+                                    "300", "--positions", "48", "--hidden", "16", "--inner", "24", "--layers", "2",
+                                    "--heads", "4", "--kv-heads", "2"},
+                                   {.binary = kPython});
+    if (r.exitCode == 0 && fs::exists(d->file("m/model.safetensors"))) dir = std::move(d);
+    else ADD_FAILURE() << "make_llama_checkpoint.py failed: " << r.stderrText;
+  }
+  return dir.get();
+}
+
 // Edits the header of m/model.safetensors (the data stays as it is).
 std::function<void(const fs::path&)> editHeader(std::string from, std::string to) {
   return [from, to](const fs::path& m) {
@@ -162,7 +181,7 @@ const std::vector<BadModel>& cases() {
       {"n_embd not divisible by n_head", editFile("config.json", "\"n_head\": 2", "\"n_head\": 3"), text("the cat"),
        "m/config.json: n_embd = 16 is not divisible by n_head = 3"},
       {"unsupported model_type", editFile("config.json", "\"model_type\": \"gpt2\"", "\"model_type\": \"bert\""),
-       text("the cat"), "m/config.json: model_type \"bert\" is not supported (attnviz supports gpt2)"},
+       text("the cat"), "m/config.json: model_type \"bert\" is not supported (attnviz supports gpt2, llama, mistral, qwen2)"},
       // The tokenizer
       {"malformed vocab.json", writeFile("vocab.json", "{\"!\": 0, \"\\\"\": 1,"), text("the cat"),
        "m/vocab.json: byte 17: invalid JSON, unexpected end of input"},
@@ -192,6 +211,34 @@ const std::vector<BadModel>& cases() {
   return table;
 }
 
+// The rows of the table above that are particular to the Llama family (llama, mistral, qwen2).
+const std::vector<BadModel>& llamaCases() {
+  static const std::vector<BadModel> table = {
+      {"unsupported rope_scaling type",
+       editFile("config.json", "\"rope_scaling\": null", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4.0}"),
+       text("the cat"), "m/config.json: rope_scaling type \"yarn\" is not supported (attnviz supports llama3)"},
+      {"KV heads that do not divide the heads", editFile("config.json", "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3"),
+       text("the cat"), "m/config.json: num_attention_heads = 4 is not divisible by num_key_value_heads = 3"},
+      {"missing q_proj", editHeader("\"model.layers.0.self_attn.q_proj.weight\"", "\"model.layers.0.self_attn.q_proj.renamed\""),
+       text("the cat"), "m/model.safetensors: no tensor \"model.layers.0.self_attn.q_proj.weight\" (expected shape [16, 16])"},
+      {"k_proj of the wrong shape",
+       editHeader("\"model.layers.0.self_attn.k_proj.weight\":{\"dtype\":\"F32\",\"shape\":[8,16]",
+                  "\"model.layers.0.self_attn.k_proj.weight\":{\"dtype\":\"F32\",\"shape\":[16,8]"),
+       text("the cat"),
+       "m/model.safetensors: tensor \"model.layers.0.self_attn.k_proj.weight\" has shape [16, 8] but the config needs [8, 16]"},
+      {"tensors of a different KV head count", editFile("config.json", "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 4"),
+       text("the cat"),
+       "m/model.safetensors: tensor \"model.layers.0.self_attn.k_proj.weight\" has shape [8, 16] but the config needs [16, 16]"},
+      {"unsupported hidden_act", editFile("config.json", "\"hidden_act\": \"silu\"", "\"hidden_act\": \"gelu\""),
+       text("the cat"), "m/config.json: hidden_act \"gelu\" is not supported (attnviz supports silu)"},
+      {"untied without lm_head", editHeader("\"lm_head.weight\"", "\"lm_head.renamed\""), text("the cat"),
+       "m/model.safetensors: no tensor \"lm_head.weight\" (expected shape [300, 16])"},
+      {"text longer than max_position_embeddings", nullptr, text(tokens49()),
+       "the text is 49 tokens, but the model takes at most 48 (max_position_embeddings)"},
+  };
+  return table;
+}
+
 std::vector<std::string> computeArgs(const BadModel& c) {
   std::vector<std::string> args{"compute", "--model", c.model};
   args.insert(args.end(), c.input.begin(), c.input.end());
@@ -200,9 +247,9 @@ std::vector<std::string> computeArgs(const BadModel& c) {
 }
 
 // A scratch directory holding m/, a copy of the base checkpoint broken by `setup`.
-std::unique_ptr<TempDir> brokenCopy(const BadModel& c) {
+std::unique_ptr<TempDir> brokenCopy(const BadModel& c, const TempDir* base = baseDir()) {
   auto dir = std::make_unique<TempDir>();
-  fs::copy(baseDir()->file("m"), dir->file("m"), fs::copy_options::recursive);
+  fs::copy(base->file("m"), dir->file("m"), fs::copy_options::recursive);
   if (c.setup) c.setup(dir->file("m"));
   return dir;
 }
@@ -236,6 +283,24 @@ TEST(BadModel, EveryRowExitsWithItsMessage) {
   }
 }
 
+TEST(BadModel, TheLlamaBaseCheckpointRuns) {
+  if (!baseLlamaDir()) FAIL() << kPython << " (with NumPy) is needed to write the checkpoint";
+  const auto dir = brokenCopy({"valid", nullptr, {}, ""}, baseLlamaDir());
+  const RunResult r = runAttnviz({"compute", "--model", "m", "--text", "the cat", "--out", "out"}, {.cwd = dir->path()});
+  ASSERT_EQ(r.exitCode, 0) << r.stderrText;
+  EXPECT_TRUE(fs::exists(dir->file("out/layer0/q_unrotated.npy")));
+}
+
+TEST(BadModel, EveryLlamaRowExitsWithItsMessage) {
+  if (!baseLlamaDir()) FAIL() << kPython << " (with NumPy) is needed to write the checkpoint";
+  for (const BadModel& c : llamaCases()) {
+    SCOPED_TRACE(c.id);
+    const auto dir = brokenCopy(c, baseLlamaDir());
+    const RunResult r = runAttnviz(computeArgs(c), {.cwd = dir->path()});
+    expectRefused(r, "attnviz compute: " + c.message, c.prefixOnly, *dir);
+  }
+}
+
 // `tokenize` reads only the tokenizer files and says the same, with its own prefix.
 TEST(BadModel, TokenizeSaysTheSame) {
   if (!baseDir()) FAIL() << kPython << " (with NumPy) is needed to write the checkpoint";
@@ -257,7 +322,9 @@ TEST(BadModel, TableInDocsMatches) {
   std::ifstream in(ATTNVIZ_SOURCE_DIR "/README.md");
   ASSERT_TRUE(in) << "README.md is missing";
   const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (const BadModel& c : cases()) {
+  std::vector<BadModel> all = cases();
+  all.insert(all.end(), llamaCases().begin(), llamaCases().end());
+  for (const BadModel& c : all) {
     // Markdown table cells escape '|'; none of the messages contains one.
     const std::string quoted = "`attnviz compute: " + c.message + (c.prefixOnly ? "" : "`");
     EXPECT_NE(doc.find(quoted), std::string::npos) << "not in README.md: " << quoted;
