@@ -128,17 +128,29 @@ Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
   return out;
 }
 
-Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inv) {
-  const int half = int(inv.size()), dh = 2 * half;
+namespace {
+
+// cos and sin of i · inv_c for every position i and pair c (n × d_head/2), computed in double
+// once per forward pass and shared by every layer's Q and K.
+struct RopeTable {
+  Matrix cosines, sines;
+  RopeTable(Eigen::Index n, const std::vector<double>& inv) : cosines(n, Eigen::Index(inv.size())), sines(n, Eigen::Index(inv.size())) {
+    for (Eigen::Index i = 0; i < n; ++i)
+      for (size_t c = 0; c < inv.size(); ++c) {
+        const double angle = double(i) * inv[c];
+        cosines(i, Eigen::Index(c)) = float(std::cos(angle));
+        sines(i, Eigen::Index(c)) = float(std::sin(angle));
+      }
+  }
+};
+
+Matrix rotate(const Matrix& x, int heads, const RopeTable& table) {
+  const int half = int(table.cosines.cols()), dh = 2 * half;
   Matrix out(x.rows(), x.cols());
-  std::vector<float> cosines(half), sines(half);
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    for (int c = 0; c < half; ++c) {
-      const double angle = double(i) * inv[c];
-      cosines[c] = float(std::cos(angle));
-      sines[c] = float(std::sin(angle));
-    }
     const float* in = x.row(i).data();
+    const float* cosines = table.cosines.row(i).data();
+    const float* sines = table.sines.row(i).data();
     float* o = out.row(i).data();
     for (int h = 0; h < heads; ++h)
       for (int c = 0; c < half; ++c) {
@@ -148,6 +160,12 @@ Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inv) {
       }
   }
   return out;
+}
+
+}  // namespace
+
+Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inv) {
+  return rotate(x, heads, RopeTable(x.rows(), inv));
 }
 
 AttentionOptions layerAttentionOptions(const LlamaConfig& c, int layer, int n, const ForwardOptions& options) {
@@ -190,6 +208,7 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
 
   const int n = int(ids.size()), d = c.dModel, dh = c.headDim, group = c.queryHeadsPerKvHead();
   const std::vector<double> inv = ropeInverseFrequencies(c);
+  const RopeTable rope(Eigen::Index(ids.size()), inv);
   ForwardRecord rec;
   rec.ids = ids;
   rec.norm = NormKind::RmsNorm;
@@ -207,8 +226,8 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
     const Matrix h = rmsNorm(x, b.inputLayernorm, c.rmsNormEpsilon);
     L.qUnrotated = linear(h, b.qProj, b.qBias);
     const Matrix k = linear(h, b.kProj, b.kBias);
-    L.qkv.q = applyRope(L.qUnrotated, c.heads, inv);
-    L.qkv.k = expandKvHeads(applyRope(k, c.kvHeads, inv), c.kvHeads, group, dh);
+    L.qkv.q = rotate(L.qUnrotated, c.heads, rope);
+    L.qkv.k = expandKvHeads(rotate(k, c.kvHeads, rope), c.kvHeads, group, dh);
     L.qkv.v = expandKvHeads(linear(h, b.vProj, b.vBias), c.kvHeads, group, dh);
     L.kUnrotated = expandKvHeads(k, c.kvHeads, group, dh);
     L.attention = layerAttentionOptions(c, l, n, options);

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""PyTorch's time for the forward pass `attnviz bench --model-shape smollm-135m` measures, side by side.
+
+  scripts/bench_llama_torch.py [ATTNVIZ] [--n 128 1024] [--repeat 3] [--threads 1]
+
+SmolLM-135M's shapes (30 layers, hidden 576, 9 heads of 64 sharing 3 K/V heads, MLP 1536,
+vocabulary 49152, rope_theta 10000, tied embeddings) with random float32 weights, under
+torch.no_grad(): RMSNorm, rotary embeddings (rotate_half), K/V repeated to the query heads,
+causal softmax with every layer's attention weights kept, SwiGLU, and the logits of the last
+position only (as attnviz does); then `ATTNVIZ bench --model-shape smollm-135m --json` at the
+same lengths, in the same run, with OMP_NUM_THREADS set to the same thread count. Prints medians
+and the ratio attnviz / PyTorch.
+"""
+import argparse
+import json
+import os
+import subprocess
+import time
+
+import torch
+
+L, D, H, KV, DH, INNER, VOCAB, THETA, EPS = 30, 576, 9, 3, 64, 1536, 49152, 10000.0, 1e-5
+
+
+def rms(x, w):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * w
+
+
+def rotate(x, cos, sin):
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+
+def forward(params, ids):
+    embed, blocks, norm = params
+    n = ids.shape[0]
+    x = embed[ids]
+    inv = 1.0 / THETA ** (torch.arange(0, DH, 2, dtype=torch.float32) / DH)
+    angles = torch.arange(n, dtype=torch.float32)[:, None] * inv[None, :]
+    emb = torch.cat((angles, angles), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    mask = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
+    kept = []
+    for (n1, wq, wk, wv, wo, n2, wg, wu, wd) in blocks:
+        h = rms(x, n1)
+        q = (h @ wq.t()).view(n, H, DH).transpose(0, 1)
+        k = (h @ wk.t()).view(n, KV, DH).transpose(0, 1)
+        v = (h @ wv.t()).view(n, KV, DH).transpose(0, 1)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        k = k.repeat_interleave(H // KV, dim=0)
+        v = v.repeat_interleave(H // KV, dim=0)
+        s = (q @ k.transpose(1, 2)) / DH ** 0.5
+        a = torch.softmax(s.masked_fill(mask, float("-inf")), dim=-1)
+        kept.append(a)
+        x = x + (a @ v).transpose(0, 1).reshape(n, H * DH) @ wo.t()
+        h = rms(x, n2)
+        x = x + (torch.nn.functional.silu(h @ wg.t()) * (h @ wu.t())) @ wd.t()
+    return rms(x[-1:], norm) @ embed.t(), kept
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("attnviz", nargs="?", default="build/app/attnviz")
+    ap.add_argument("--n", type=int, nargs="+", default=[128, 1024])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    r = lambda *s: torch.randn(*s) * 0.02
+    blocks = [(torch.ones(D), r(H * DH, D), r(KV * DH, D), r(KV * DH, D), r(D, H * DH), torch.ones(D), r(INNER, D),
+               r(INNER, D), r(D, INNER)) for _ in range(L)]
+    params = (r(VOCAB, D), blocks, torch.ones(D))
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    for n in args.n:
+        ids = torch.arange(n) * 7919 % VOCAB
+        with torch.no_grad():
+            forward(params, ids)
+            times = []
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                forward(params, ids)
+                times.append((time.perf_counter() - t) * 1e3)
+        times.sort()
+        torchMs = times[len(times) // 2]
+        out = subprocess.run([args.attnviz, "bench", "--model-shape", "smollm-135m", "--n", str(n), "--repeat",
+                              str(args.repeat), "--json"], check=True, capture_output=True, text=True, env=env).stdout
+        j = json.loads(out.splitlines()[-1])
+        print(f"n = {n}: pytorch {torch.__version__} ({args.threads} thread(s)) {torchMs:.1f} ms; attnviz "
+              f"({j['threads']} thread(s)) {j['forward_ms']:.1f} ms = {j['forward_ms'] / torchMs:.2f} x PyTorch; "
+              f"{100 * j['fraction_of_sgemm']:.0f}% of the in-run SGEMM rate ({j['sgemm_gflops']:.1f} GFLOP/s); "
+              f"peak RSS {j['peak_rss_mib']:.0f} MiB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
