@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -34,9 +35,19 @@ constexpr const char* kUsage =
     "  attnviz tokenize --model M --text T   a model's tokens for a text\n"
     "  attnviz compute --model M --text T --out DIR   every layer of a real model\n"
     "  attnviz compute --bundle FILE.npz --out DIR    every layer of your own model's attention\n"
-    "  attnviz --version | --help\n"
+    "  attnviz --version | --help | help COMMAND\n"
     "\n"
-    "`attnviz COMMAND --help` explains each command.\n";
+    "desktop app options (with FILE.json, --sample or --model):\n"
+    "  --script FILE         run one action per line (open, step, temperature, hover, pin, export,\n"
+    "                        screenshot, quit; see app/gui/script.hpp)\n"
+    "  --screenshot FILE     write the last frame as PNG\n"
+    "  --frames N            quit after N frames\n"
+    "  --ignore-pointer      a pointer resting over the window hovers no cell (reproducible screenshots)\n"
+    "  --window-size WxH     the window's size (default 1600x1000, at least 320x240)\n"
+    "  --frame-stats FILE    per-frame times as CSV     --dump-state FILE  the app state as JSON\n"
+    "  --no-recovery | --recovery   recovery files off, or on in automated runs\n"
+    "\n"
+    "`attnviz COMMAND --help` (or `attnviz help COMMAND`) explains each command.\n";
 
 constexpr const char* kComputeHelp =
     "usage: attnviz compute INPUT [OPTIONS] --out DIR [--backend cpu|gpu]\n"
@@ -82,8 +93,8 @@ int cmdCompute(const std::vector<std::string>& args) {
     else if (args[i] == "--backend") backendName = takeValue(args, i);
     else throw UsageError("unknown option " + args[i]);
   }
+  if (backendName != "cpu" && backendName != "gpu") unknownChoice("--backend", backendName, "cpu or gpu");
   if (!out) throw UsageError("compute needs --out DIR");
-  if (backendName != "cpu" && backendName != "gpu") throw UsageError("--backend expects cpu or gpu");
   const Session session = input.build();
   const PreparedSession prepared = prepare(session);
   auto backend = makeBackend(backendName);
@@ -109,6 +120,59 @@ const std::vector<CommandTable>& commands() {
   return table;
 }
 
+// Runs one command, turning its exceptions into the exit codes and one-line messages.
+int dispatch(const CommandTable& c, const std::vector<std::string>& args) {
+  try {
+    return c.run(args);
+  } catch (const UsageError& e) {
+    std::cerr << "attnviz " << c.name << ": " << e.what() << " (see attnviz " << c.name << " --help)\n";
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << "attnviz " << c.name << ": " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "attnviz " << c.name << ": out of memory (the input is too large for this machine)\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "attnviz " << c.name << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+// What a file the app cannot open is, for the one-line refusal; "" for anything else (a
+// session, a bare matrix, a model), which the app opens.
+std::string notOpenable(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext != ".json") return "";
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) > (64u << 20) || ec) return "";  // not one compute writes
+  std::string text;
+  try {
+    text = readFile(path);
+  } catch (const Error&) {
+    return "";  // the app reports it
+  }
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return "";
+  if (j.contains("attnviz_version") && j.contains("shapes") && j.contains("stages")) {
+    std::string from;
+    if (j.contains("input") && j["input"].is_object() && j["input"].contains("name") && j["input"]["name"].is_string())
+      from = j["input"]["name"].get<std::string>();
+    return "this is the trace.json that `attnviz compute` writes (shapes, options and row statistics beside "
+           "the .npy stages), not a session: open the session or sample it came from" +
+           (from.empty() ? std::string() : " (input \"" + printable(from) + "\")") + " instead, or load its .npy files with NumPy";
+  }
+  if (j.contains("queries") && j.contains("keys") && j.contains("cross") && j.size() == 3)
+    return "this is the tokens.json that `attnviz compute` writes in token mode, not a session: open the "
+           "session or sample it came from";
+  return "";
+}
+
+// A first argument that is no command, no option and no file: a path that does not exist, or a
+// mistyped command.
+bool looksLikePath(const std::string& s) { return s.find_first_of("./") != std::string::npos; }
+
 }  // namespace
 
 const char* usage() { return kUsage; }
@@ -119,9 +183,12 @@ bool isCommand(int argc, char** argv) {
   if (first == "--help" || first == "-h" || first == "--version" || first == "help") return true;
   for (const auto& c : commands())
     if (first == c.name) return true;
-  // A bare word that is not a file is a mistyped command, not something for the app to open.
+  if (first.empty() || first[0] == '-') return false;
+  // A word that is not a file is a mistyped command or a missing file, not something for the app
+  // to open; a file the app cannot open is refused here too, with what it is.
   std::error_code ec;
-  return first[0] != '-' && !std::filesystem::exists(first, ec);
+  if (!std::filesystem::exists(first, ec)) return true;
+  return !notOpenable(first).empty();
 }
 
 int run(int argc, char** argv) {
@@ -131,29 +198,30 @@ int run(int argc, char** argv) {
     std::cout << "attnviz " << ATTNVIZ_VERSION << "\n";
     return 0;
   }
+  if (first == "help" && args.size() > 1) {
+    // `attnviz help compute` is `attnviz compute --help`, for every command.
+    for (const auto& c : commands())
+      if (args[1] == c.name) return dispatch(c, {c.name, "--help"});
+    std::cerr << "attnviz help: unknown command " << printable(args[1]) << " (see attnviz --help)\n";
+    return 2;
+  }
   if (first == "--help" || first == "-h" || first == "help") {
     std::cout << kUsage;
     return 0;
   }
-  for (const auto& c : commands()) {
-    if (first != c.name) continue;
-    try {
-      return c.run(args);
-    } catch (const UsageError& e) {
-      std::cerr << "attnviz " << c.name << ": " << e.what() << " (see attnviz " << c.name << " --help)\n";
-      return 2;
-    } catch (const Error& e) {
-      std::cerr << "attnviz " << c.name << ": " << e.what() << "\n";
-      return 1;
-    } catch (const std::bad_alloc&) {
-      std::cerr << "attnviz " << c.name << ": out of memory (the input is too large for this machine)\n";
-      return 1;
-    } catch (const std::exception& e) {
-      std::cerr << "attnviz " << c.name << ": " << e.what() << "\n";
-      return 1;
-    }
+  for (const auto& c : commands())
+    if (first == c.name) return dispatch(c, args);
+  std::error_code ec;
+  if (std::filesystem::exists(first, ec)) {
+    std::cerr << "attnviz: " << printable(first) << ": " << notOpenable(first) << "\n";
+    return 1;
   }
-  std::cerr << "attnviz: unknown command " << first << " (see attnviz --help)\n";
+  if (looksLikePath(first)) {
+    std::cerr << "attnviz: " << printable(first) << ": no such file (the app opens a session .json, a matrix "
+              << "or a model; see attnviz --help)\n";
+    return 1;
+  }
+  std::cerr << "attnviz: unknown command " << printable(first) << " (see attnviz --help)\n";
   return 2;
 }
 

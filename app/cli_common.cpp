@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "bundle_session.hpp"
 #include "gpt2.hpp"
@@ -10,6 +11,53 @@
 #include "matrix_io.hpp"
 
 namespace attnviz::cli {
+
+void unknownChoice(const std::string& flag, const std::string& value, const std::string& choices) {
+  throw UsageError(flag + ": unknown value \"" + printable(value) + "\" (expected " + choices + ")");
+}
+
+namespace {
+
+// --scale and --temperature are float32 in the engine: a value that float cannot hold is named,
+// not silently turned into ∞ or 0.
+float floatFromFlag(const std::string& flag, const std::string& value) {
+  const double v = parseDouble(flag, value);
+  if (std::abs(v) > double(std::numeric_limits<float>::max()))
+    throw UsageError(flag + " " + value + " is beyond float32's range (±3.4e38)");
+  const float f = float(v);
+  if (v != 0 && f == 0)
+    throw UsageError(flag + " " + value + " is below float32's smallest positive value (1.4e-45)");
+  return f;
+}
+
+float temperatureFromFlag(const std::string& value) {
+  const float t = floatFromFlag("--temperature", value);
+  if (!(t > 0)) throw UsageError("--temperature must be > 0");
+  return t;
+}
+
+ScoreFunction scoreFromFlag(const std::string& value) {
+  if (value != "scaled" && value != "dot" && value != "cosine") unknownChoice("--score", value, "scaled, dot or cosine");
+  return parseScoreFunction(value);
+}
+
+// --mask NAME|FILE. A word that names no mask and no file is a mistyped name, not a file that
+// cannot be opened.
+void setMaskFromFlag(const std::string& value, AttentionOptions& options) {
+  std::error_code ec;
+  const bool looksLikeFile = value.find_first_of("./") != std::string::npos || std::filesystem::exists(value, ec);
+  if (value == "none" || value == "causal" || value == "causal-top-left") {
+    options.mask = parseMaskKind(value);
+    options.customMask.resize(0, 0);
+  } else if (!looksLikeFile) {
+    unknownChoice("--mask", value, std::string(maskKindNames()) + ", or a mask file such as mask.csv");
+  } else {
+    options.mask = MaskKind::Custom;
+    options.customMask = readMaskFile(value);
+  }
+}
+
+}  // namespace
 
 std::string takeValue(const std::vector<std::string>& args, size_t& i) {
   if (i + 1 >= args.size()) throw UsageError(args[i] + " needs a value");
@@ -82,22 +130,10 @@ static Session bundleInput(const InputArgs& a) {
   if (a.layer) s.view.layer = int(parseLong("--layer", *a.layer, 0, 1023));
   if ((a.score || a.scale || a.temperature || a.mask) && !bundle->hasQK)
     throw Error(*a.bundle + ": --score, --scale, --temperature and --mask recompute the weights, which needs q and k in the bundle");
-  if (a.score) s.options.score = parseScoreFunction(*a.score);
-  if (a.scale) s.options.scaleOverride = float(parseDouble("--scale", *a.scale));
-  if (a.temperature) {
-    const double t = parseDouble("--temperature", *a.temperature);
-    if (!(t > 0)) throw UsageError("--temperature must be > 0");
-    s.options.temperature = float(t);
-  }
-  if (a.mask) {
-    if (*a.mask == "none" || *a.mask == "causal") {
-      s.options.mask = parseMaskKind(*a.mask);
-      s.options.customMask.resize(0, 0);
-    } else {
-      s.options.mask = MaskKind::Custom;
-      s.options.customMask = readMaskFile(*a.mask);
-    }
-  }
+  if (a.score) s.options.score = scoreFromFlag(*a.score);
+  if (a.scale) s.options.scaleOverride = floatFromFlag("--scale", *a.scale);
+  if (a.temperature) s.options.temperature = temperatureFromFlag(*a.temperature);
+  if (a.mask) setMaskFromFlag(*a.mask, s.options);
   return s;
 }
 
@@ -115,6 +151,11 @@ Session InputArgs::build() const {
   if (source && !tokens) throw UsageError("--source needs --tokens (it is the key/value sequence of cross-attention)");
   if ((dModel || seed || tokenizer || positional) && !tokens && !sample && !sessionFile)
     throw UsageError("--d-model, --seed, --tokenizer and --positional apply to token mode only");
+
+  // Enumerated values are checked before any file is read, whichever input they apply to.
+  if (tokenizer && *tokenizer != "words" && *tokenizer != "chars") unknownChoice("--tokenizer", *tokenizer, "words or chars");
+  if (positional && *positional != "on" && *positional != "off") unknownChoice("--positional", *positional, "on or off");
+  if (score) scoreFromFlag(*score);
 
   Session s;
   if (sample) {
@@ -171,29 +212,16 @@ Session InputArgs::build() const {
     if (seed) s.tokens.seed = std::uint64_t(parseLong("--seed", *seed, 0, 1L << 53));
     if (tokenizer) s.tokens.tokenizer = parseTokenizerKind(*tokenizer);
     if (positional) {
-      if (*positional != "on" && *positional != "off") throw UsageError("--positional expects on or off");
       s.tokens.positional = *positional == "on";
     }
   } else if (dModel || seed || tokenizer || positional) {
     throw UsageError("--d-model, --seed, --tokenizer and --positional apply to token mode only");
   }
-  if (score) s.options.score = parseScoreFunction(*score);
-  if (scale) s.options.scaleOverride = float(parseDouble("--scale", *scale));
-  if (temperature) {
-    const double t = parseDouble("--temperature", *temperature);
-    if (!(t > 0)) throw UsageError("--temperature must be > 0");
-    s.options.temperature = float(t);
-  }
+  if (score) s.options.score = scoreFromFlag(*score);
+  if (scale) s.options.scaleOverride = floatFromFlag("--scale", *scale);
+  if (temperature) s.options.temperature = temperatureFromFlag(*temperature);
   if (heads) s.options.heads = int(parseLong("--heads", *heads, 1, 4096));
-  if (mask) {
-    if (*mask == "none" || *mask == "causal") {
-      s.options.mask = parseMaskKind(*mask);
-      s.options.customMask.resize(0, 0);
-    } else {
-      s.options.mask = MaskKind::Custom;
-      s.options.customMask = readMaskFile(*mask);
-    }
-  }
+  if (mask) setMaskFromFlag(*mask, s.options);
   return s;
 }
 

@@ -42,7 +42,14 @@ inline constexpr const char* kInputHelp =
     "  --bundle FILE.npz|FILE.safetensors [--layer L] [--allow-unnormalised]  your model's\n"
     "      attention (tools/attnviz_bundle.py); with q and k every stage is recomputed\n"
     "OPTIONS (override the sample's or session's):\n"
-    "  --score scaled|dot|cosine  --scale X  --temperature T  --mask none|causal|FILE  --heads H\n";
+    "  --score scaled|dot|cosine  --scale X  --temperature T  --heads H\n"
+    "  --mask none|causal|causal-top-left|FILE   causal: the last query sees the last key (with\n"
+    "      n != m, query i sees keys up to i + m - n); causal-top-left: query i sees keys 0..i,\n"
+    "      as PyTorch's scaled_dot_product_attention(is_causal=True); FILE: a 0/1 n×m matrix\n";
+
+// A value outside an enumerated option's list: UsageError (exit 2), one sentence for every such
+// option: `--score: unknown value "softmax" (expected scaled, dot or cosine)`.
+[[noreturn]] void unknownChoice(const std::string& flag, const std::string& value, const std::string& choices);
 
 // Value of a flag that needs one, or UsageError naming it.
 std::string takeValue(const std::vector<std::string>& args, size_t& i);

@@ -1,6 +1,7 @@
 #include "attention.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -13,6 +14,12 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 double millisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string shortestText(float f) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, f);
+  return std::string(buf, r.ptr);
 }
 
 void checkFinite(const Matrix& m, const char* name) {
@@ -361,7 +368,7 @@ void validate(const AttentionInputs& in, const AttentionOptions& opt) {
     throw Error("heads × n × m = " + std::to_string(long(opt.heads) * in.q.rows() * in.k.rows()) +
                 " is above the limit of " + std::to_string(kMaxTraceElements) + " cells per stage");
   if (!(opt.temperature > 0) || !std::isfinite(opt.temperature))
-    throw Error("temperature must be a finite number > 0 (got " + std::to_string(opt.temperature) + ")");
+    throw Error("temperature must be a finite number > 0 (got " + shortestText(opt.temperature) + ")");
   if (opt.scaleOverride && !std::isfinite(*opt.scaleOverride))
     throw Error("scale must be a finite number");
   if (opt.mask == MaskKind::Custom &&

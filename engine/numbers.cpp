@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "json_number.hpp"
 #include "matrix_io.hpp"
 #include "stages.hpp"
 #include "tokens.hpp"
@@ -34,7 +35,7 @@ Matrix stackStage(const AttentionTrace& t, StageId id) {
 
 nlohmann::json vectorToJson(const Eigen::Ref<const Vector>& v) {
   nlohmann::json a = nlohmann::json::array();
-  for (Eigen::Index i = 0; i < v.size(); ++i) a.push_back(v(i));
+  for (Eigen::Index i = 0; i < v.size(); ++i) a.push_back(shortestDecimal(v(i)));
   return a;
 }
 
@@ -47,10 +48,11 @@ std::string traceJson(const AttentionTrace& t, const NumbersSource& source) {
   if (t.projected.size()) j["shapes"]["d_out"] = t.projected.cols();
   // The factor is stated once: base_scale (the override or 1/√d_head) ÷ temperature = effective_scale.
   j["options"] = {{"score", toString(o.score)},
-                  {"scale", o.scaleOverride ? nlohmann::json(*o.scaleOverride) : nlohmann::json(nullptr)},
-                  {"base_scale", baseScale(o, t.headKeyWidth())},
-                  {"temperature", o.temperature},
-                  {"effective_scale", effectiveScale(o, t.headKeyWidth())},
+                  {"scale", o.scaleOverride ? nlohmann::json(shortestDecimal(*o.scaleOverride)) : nlohmann::json(nullptr)},
+                  {"base_scale", shortestDecimal(baseScale(o, t.headKeyWidth()))},
+                  {"temperature", shortestDecimal(o.temperature)},
+                  // In double: base / T overflows float for T below about 1e-38.
+                  {"effective_scale", exactScale(o, t.headKeyWidth())},
                   {"scale_text", describeScale(o, t.headKeyWidth())},
                   {"mask", toString(o.mask)}};
   // A trace of given weights (an attention bundle without q and k) has no scores to scale.

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "json_number.hpp"
 #include "matrix_io.hpp"
 #include "stages.hpp"
 
@@ -16,15 +17,8 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-// Round-trips through the shortest decimal form so that 0.1f is written as 0.1, not
-// 0.10000000149011612, and reads back as the same float.
-double shortest(float f) {
-  char buf[32];
-  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, f);
-  double d = 0;
-  std::from_chars(buf, ptr, d);
-  return d;
-}
+// 0.1f is written as 0.1, not 0.10000000149011612, and reads back as the same float.
+double shortest(float f) { return shortestDecimal(f); }
 
 json matrixToJson(const Matrix& m) {
   json rows = json::array();
@@ -301,9 +295,15 @@ std::string dataDirectory() {
   if (const char* env = std::getenv("ATTNVIZ_DATA_DIR"); env && *env) return env;
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
+  // An installed binary (PREFIX/bin/attnviz) reads PREFIX/share/attnviz and nothing else: a
+  // broken install names what is missing rather than silently reading the build machine's
+  // source tree. Only a binary in its build tree reads the source tree's assets/.
+  if (!ec && exe.parent_path().filename() == "bin") {
     const fs::path installed = exe.parent_path().parent_path() / ATTNVIZ_INSTALLED_DATA_DIR;
-    if (fs::exists(installed / "samples", ec)) return installed.string();
+    if (!fs::is_directory(installed / "samples", ec))
+      throw Error("the data directory " + (installed / "samples").string() +
+                  " is missing (a broken install? reinstall, or set ATTNVIZ_DATA_DIR)");
+    return installed.string();
   }
   return ATTNVIZ_SOURCE_DATA_DIR;
 }

@@ -116,20 +116,12 @@ const Matrix& stageValues(const AttentionTrace& t, StageId id, int head, Matrix&
     case StageId::Scores: return h.scores;
     case StageId::Scaled: return derived(h.scaled, [&] { return deriveScaled(h); });
     case StageId::Masked: return derived(h.masked, [&] { return deriveMasked(h, t.options); });
-    case StageId::MinusRowMax: {
-      scratch = derived(h.masked, [&] { return deriveMasked(h, t.options); });
-      for (Eigen::Index i = 0; i < scratch.rows(); ++i) {
-        // A fully masked row has max −∞ and −∞ − (−∞) would be NaN: it stays −∞.
-        if (h.rowMax(i) == kNegInf) scratch.row(i).setConstant(kNegInf);
-        else scratch.row(i).array() -= h.rowMax(i);
-      }
-      return scratch;
-    }
+    case StageId::MinusRowMax: scratch = deriveShifted(h, t.options); return scratch;
     case StageId::Exp: return derived(h.expValues, [&] { return deriveExp(h, t.options); });
     case StageId::RowSum: scratch = h.rowSum; return scratch;
     case StageId::Weights: return h.weights;
     case StageId::Output: return h.output;
-    case StageId::Projected: break;
+    default: break;
   }
   return h.weights;
 }

@@ -49,6 +49,10 @@ void drawOptionsPanel(AppState& app) {
   if (ImGui::RadioButton("none", o.mask == MaskKind::None)) setMaskKind(app, MaskKind::None);
   ImGui::SameLine();
   if (ImGui::RadioButton("causal", o.mask == MaskKind::Causal)) setMaskKind(app, MaskKind::Causal);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("the last query sees the last key: query i sees keys up to i + m − n");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("causal-top-left", o.mask == MaskKind::CausalTopLeft)) setMaskKind(app, MaskKind::CausalTopLeft);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("query i sees keys 0…i, as PyTorch's is_causal=True (same as causal when n = m)");
   ImGui::SameLine();
   if (ImGui::RadioButton("painted", o.mask == MaskKind::Custom)) setMaskKind(app, MaskKind::Custom);
   if (bool paint = app.view.paintMask; ImGui::Checkbox("paint mask by clicking cells", &paint))

@@ -173,5 +173,70 @@ expect_error "unknown sample" 1 "unknown sample \"nope\"" "$bin" compute --sampl
 expect_error "invalid utf-8" 1 "invalid UTF-8 at byte 1" "$bin" compute --tokens $'a\xff' --out "$work/x"
 expect_error "unwritable out" 1 "cannot create /proc/attnviz" "$bin" compute --sample pronoun --out /proc/attnviz
 
+# Issue 14: help, enumerated values, opening the wrong thing, floats written as given.
+for opt in --script --screenshot --frames --ignore-pointer --window-size; do
+  check "--help lists $opt" bash -c "'$bin' --help | grep -qF -- '$opt'"
+done
+for cmd in samples compute export bench models tokenize; do
+  check "help $cmd is $cmd --help" bash -c "cmp <('$bin' help $cmd) <('$bin' $cmd --help) && '$bin' help $cmd | grep -q 'usage: attnviz $cmd'"
+done
+expect_error "help unknown" 2 "attnviz help: unknown command nope" "$bin" help nope
+expect_error "unknown score" 2 '--score: unknown value "softmax" (expected scaled, dot or cosine)' \
+  "$bin" compute --sample pronoun --score softmax --out "$work/x"
+expect_error "unknown backend" 2 '--backend: unknown value "tpu" (expected cpu or gpu)' \
+  "$bin" compute --sample pronoun --backend tpu --out "$work/x"
+expect_error "unknown mask" 2 '--mask: unknown value "triangular" (expected none, causal or causal-top-left, or a mask file' \
+  "$bin" compute --sample pronoun --mask triangular --out "$work/x"
+expect_error "unknown tokenizer" 2 '--tokenizer: unknown value "bpe" (expected words or chars)' \
+  "$bin" compute --tokens "a b" --tokenizer bpe --out "$work/x"
+expect_error "unknown positional" 2 '--positional: unknown value "maybe" (expected on or off)' \
+  "$bin" compute --tokens "a b" --positional maybe --out "$work/x"
+expect_error "mask file still a file" 1 "nope.csv: cannot open" \
+  "$bin" compute --sample pronoun --mask "$work/nope.csv" --out "$work/x"
+check "compute for trace.json" "$bin" compute --sample pronoun --temperature 0.1 --scale 0.3 --out "$work/t01"
+expect_error "open trace.json" 1 "trace.json: this is the trace.json that \`attnviz compute\` writes" \
+  env -u DISPLAY "$bin" "$work/t01/trace.json"
+expect_error "open tokens.json" 1 "tokens.json: this is the tokens.json" env -u DISPLAY "$bin" "$work/t01/tokens.json"
+expect_error "open missing file" 1 "nosuchfile.json: no such file" env -u DISPLAY "$bin" nosuchfile.json
+expect_error "mistyped command" 2 "unknown command comptue" "$bin" comptue
+check "trace.json writes the temperature given" "$py" -c "
+import json; o = json.load(open('$work/t01/trace.json'))['options']
+text = open('$work/t01/trace.json').read()
+assert o['temperature'] == 0.1 and '0.10000000149011612' not in text, o
+assert o['scale'] == 0.3 and o['base_scale'] == 0.3, o"
+expect_error "temperature below float" 2 "--temperature 1e-50 is below float32's smallest positive value" \
+  "$bin" compute --sample pronoun --temperature 1e-50 --out "$work/x"
+expect_error "scale beyond float" 2 "--scale 1e39 is beyond float32's range" \
+  "$bin" compute --sample pronoun --scale 1e39 --out "$work/x"
+
+# Extreme values give the limits, never NaN (issue 14's three cases, on the CPU).
+printf '1e20\n' >"$work/big.csv"
+printf '1e20\n3\n' >"$work/big3.csv"
+check "Q=K=V=[[1e20]] dot" "$bin" compute --q "$work/big.csv" --k "$work/big.csv" --v "$work/big.csv" --score dot --out "$work/big"
+check "Q=K=V=[[1e20],[3]] dot" "$bin" compute --q "$work/big3.csv" --k "$work/big3.csv" --v "$work/big3.csv" --score dot --out "$work/big3"
+check "pronoun at T=1e-40" "$bin" compute --sample pronoun --temperature 1e-40 --out "$work/cold"
+check "pronoun at T=1" "$bin" compute --sample pronoun --out "$work/warm"
+check "extreme values are the limits" "$py" - "$work" <<'PY'
+import json, sys, numpy as np
+w = sys.argv[1]
+for d, weights, output in (("big", [[1.0]], [[1e20]]), ("big3", [[1.0, 0.0], [1.0, 0.0]], [[1e20], [1e20]])):
+    a, o = np.load(f"{w}/{d}/weights.npy")[0], np.load(f"{w}/{d}/output.npy")[0]
+    assert (a == np.float32(weights)).all(), (d, a)
+    assert (o == np.float32(output)).all(), (d, o)
+    for stage in ("minus_row_max", "exp", "row_sum", "weights", "output"):
+        assert not np.isnan(np.load(f"{w}/{d}/{stage}.npy")).any(), (d, stage)
+# T -> 0: one-hot on each row's largest score (the sample's rows have no ties), every head.
+# (At T = 1e-40 the scaled scores are beyond float's range, ±inf; the mask is read at T = 1.)
+a, s = np.load(f"{w}/cold/weights.npy"), np.load(f"{w}/cold/scores.npy")
+allowed = np.isfinite(np.load(f"{w}/warm/masked.npy"))
+assert np.isfinite(a).all() and np.isfinite(np.load(f"{w}/cold/output.npy")).all()
+assert (np.abs(a.sum(-1) - 1) <= 1e-6).all()
+top = np.where(allowed, s, -np.inf)
+assert ((a == 1) == (top == top.max(-1, keepdims=True))).all()
+assert (a[a != 1] == 0).all()
+t = json.load(open(f"{w}/cold/trace.json"))["options"]
+assert t["temperature"] == 1e-40 and t["effective_scale"] > 1e38, t
+PY
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
