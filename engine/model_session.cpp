@@ -82,6 +82,7 @@ PreparedSession prepareModelSession(const Session& session) {
   p.tokenIds = ids;
   p.modelLayers = c.layers;
   p.modelHeads = c.heads;
+  p.viewedLayer = layer;
   TokenModel t;
   for (int id : ids) t.queryTokens.push_back(m->tokenizer.displayText(id));
   t.keyTokens = t.queryTokens;
@@ -98,6 +99,16 @@ PreparedSession prepareModelSession(const Session& session) {
   p.loadedModel = m;
   p.forward = record;
   return p;
+}
+
+AttentionOptions modelLayerOptions(const PreparedSession& p, const AttentionOptions& options) {
+  if (!p.forward || p.viewedLayer < 0 || options.mask != MaskKind::Causal) return options;
+  const model::LayerRecord& L = p.forward->layers.at(std::size_t(p.viewedLayer));
+  if (L.attention.mask != MaskKind::Custom) return options;
+  AttentionOptions o = options;
+  o.mask = MaskKind::Custom;
+  o.customMask = L.attention.customMask;
+  return o;
 }
 
 }  // namespace attnviz

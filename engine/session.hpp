@@ -66,6 +66,7 @@ struct PreparedSession {
   // loaded model and the whole forward pass (every layer's weights, the logits).
   std::vector<int> tokenIds;
   int modelLayers = 0, modelHeads = 0;
+  int viewedLayer = -1;  // the model layer the inputs are from (model mode)
   std::shared_ptr<const model::Model> loadedModel;  // either family (model.hpp)
   std::shared_ptr<const model::ForwardRecord> forward;
   // With a bundle: the bundle, and for a bundle of weights alone (no q, k) the viewed layer's
@@ -77,6 +78,11 @@ PreparedSession prepare(const Session& session);
 // Token mode with a model: runs (or reuses) the forward pass and yields the viewed layer
 // (model_session.cpp).
 PreparedSession prepareModelSession(const Session& session);
+// The options to run a model layer's attention with: the user's, except that where they ask for
+// the causal mask and the viewed layer has a sliding window shorter than the text (Mistral,
+// Qwen2), the model's own mask (causal and within the window, MaskKind::Custom), so that the
+// step-through and the forward pass agree. Other sessions: `options` unchanged.
+AttentionOptions modelLayerOptions(const PreparedSession& prepared, const AttentionOptions& options);
 // A bundle: its viewed layer's Q, K, V, or its given weights (bundle_session.cpp).
 PreparedSession prepareBundleSession(const Session& session);
 // The trace of a prepared session: the given one of a weights-only bundle, else the CPU engine's.
