@@ -165,6 +165,19 @@ const std::vector<BadInput>& cases() {
        "attnviz compute: --tokens needs a value (see attnviz compute --help)"},
       {"temperature not > 0", nullptr, compute({"--tokens", "a b", "--temperature", "0"}), 2,
        "attnviz compute: --temperature must be > 0 (see attnviz compute --help)"},
+      // Extreme values that float32 cannot hold are refused; everything it holds computes (below)
+      {"temperature below float32", nullptr, compute({"--tokens", "a b", "--temperature", "1e-50"}), 2,
+       "attnviz compute: --temperature 1e-50 is below float32's smallest positive value (1.4e-45) (see attnviz compute --help)"},
+      {"scale beyond float32", nullptr, compute({"--tokens", "a b", "--scale", "-1e39"}), 2,
+       "attnviz compute: --scale -1e39 is beyond float32's range (±3.4e38) (see attnviz compute --help)"},
+      // Enumerated options: one sentence listing the values
+      {"unknown score function", nullptr, compute({"--tokens", "a b", "--score", "softmax"}), 2,
+       "attnviz compute: --score: unknown value \"softmax\" (expected scaled, dot or cosine) (see attnviz compute --help)"},
+      {"unknown mask name", nullptr, compute({"--tokens", "a b", "--mask", "triangular"}), 2,
+       "attnviz compute: --mask: unknown value \"triangular\" (expected none, causal or causal-top-left, or a mask file "
+       "such as mask.csv) (see attnviz compute --help)"},
+      {"unknown backend", nullptr, compute({"--tokens", "a b", "--backend", "tpu"}), 2,
+       "attnviz compute: --backend: unknown value \"tpu\" (expected cpu or gpu) (see attnviz compute --help)"},
       {"non-numeric option", nullptr, compute({"--tokens", "a b", "--heads", "two"}), 2,
        "attnviz compute: --heads expects an integer, got \"two\" (see attnviz compute --help)"},
       {"incomplete matrix input", writeQkv, compute({"--q", "q.csv", "--k", "k.csv"}), 2,
@@ -280,6 +293,41 @@ TEST(BadInput, TooManyTokens) {
   const RunResult r = runAttnviz(compute({"--tokens", text}), {.cwd = TempDir().path()});
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_EQ(r.stderrText, "attnviz compute: the target text has 16385 tokens (the limit is 16384)\n");
+}
+
+// Issue 14's inputs that used to give NaN with exit 0: they compute, and every weight and output
+// is the finite limit (one-hot on the row's maximum).
+TEST(BadInput, ExtremeValuesComputeTheLimitNotNaN) {
+  struct Extreme {
+    const char* id;
+    std::string qkv;  // Q = K = V
+    std::vector<std::string> options;
+    Matrix weights, output;
+  };
+  Matrix one(1, 1), big(1, 1), twoByOne(2, 2), bigColumn(2, 1);
+  one << 1;
+  big << 1e20f;
+  twoByOne << 1, 0, 1, 0;
+  bigColumn << 1e20f, 1e20f;
+  const Extreme extremes[] = {
+      {"score beyond float32", "1e20\n", {"--score", "dot"}, one, big},
+      {"huge next to small", "1e20\n3\n", {"--score", "dot"}, twoByOne, bigColumn},
+      {"temperature 1e-40", "1,0\n0,1\n", {"--temperature", "1e-40"}, Matrix::Identity(2, 2),
+       Matrix::Identity(2, 2)},
+  };
+  for (const Extreme& e : extremes) {
+    SCOPED_TRACE(e.id);
+    TempDir dir;
+    for (const char* name : {"q.csv", "k.csv", "v.csv"}) dir.write(name, e.qkv);
+    std::vector<std::string> input = kQkvArgs;
+    input.insert(input.end(), e.options.begin(), e.options.end());
+    const RunResult r = runAttnviz(compute(input), {.cwd = dir.path()});
+    ASSERT_EQ(r.exitCode, 0) << r.stderrText;
+    const Matrix weights = readMatrixFile(dir.file("out/weights.npy")).values;
+    const Matrix output = readMatrixFile(dir.file("out/output.npy")).values;
+    EXPECT_TRUE(weights == e.weights) << weights;
+    EXPECT_TRUE(output == e.output) << output;
+  }
 }
 
 // README.md quotes every message above verbatim.
