@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "model.hpp"
+#include "model_block.hpp"
 #include "session.hpp"
 
 namespace attnviz {
@@ -98,6 +99,7 @@ PreparedSession prepareModelSession(const Session& session) {
   p.model = std::move(t);
   p.loadedModel = m;
   p.forward = record;
+  p.block = std::make_shared<const ModelBlock>(modelBlock(*m, *record, layer));
   return p;
 }
 

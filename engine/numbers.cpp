@@ -106,7 +106,8 @@ int writeNumbers(const std::string& directory, const AttentionTrace& t, const At
       case StageShape::HeadMatrix: write(s.name, m, {H, long(t.n), long(t.m)}); break;
       case StageShape::HeadRows: write(s.name, m, {H, long(t.n)}); break;
       case StageShape::HeadOutput: write(s.name, m, {H, long(t.n), long(t.headValueWidth())}); break;
-      case StageShape::Projected: write(s.name, m, {long(m.rows()), long(m.cols())}); break;
+      case StageShape::Projected:
+      case StageShape::ModelRows: write(s.name, m, {long(m.rows()), long(m.cols())}); break;
     }
   }
   // Inputs a trace was not computed from (an attention bundle's given weights) are not written.

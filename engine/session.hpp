@@ -10,6 +10,7 @@
 
 namespace attnviz {
 
+struct ModelBlock;
 struct AttentionBundle;  // engine/model/bundle.hpp
 
 namespace model {
@@ -69,6 +70,9 @@ struct PreparedSession {
   int viewedLayer = -1;  // the model layer the inputs are from (model mode)
   std::shared_ptr<const model::Model> loadedModel;  // either family (model.hpp)
   std::shared_ptr<const model::ForwardRecord> forward;
+  // The viewed layer's steps around attention (model_block.hpp): embedding or residual stream,
+  // normalisation, biases, residual add.
+  std::shared_ptr<const ModelBlock> block;
   // With a bundle: the bundle, and for a bundle of weights alone (no q, k) the viewed layer's
   // trace made from them (weights, and output when v is given); the inputs are then empty.
   std::shared_ptr<const AttentionBundle> bundle;

@@ -3,6 +3,9 @@
 // from here: the app's step strip, `attnviz compute`'s file names, `attnviz export --stage`,
 // the app's number export, the GPU comparison and the session file's "view.step". Adding a
 // stage is one entry in stageList() (stages.cpp) plus its computation in the pipeline.
+// The model-mode steps around a layer's attention (embedding or residual stream, LayerNorm, the
+// Q/K/V projections, the residual add) are stages too: they exist only when the prepared session
+// has a model block (model_block.hpp).
 #include <array>
 #include <optional>
 #include <string>
@@ -10,12 +13,18 @@
 #include <vector>
 
 #include "attention.hpp"
+#include "session.hpp"
 
 namespace attnviz {
 
-// In pipeline order (the step strip's order; a session's step index is this order).
-enum class StageId { Scores, Scaled, Masked, MinusRowMax, Exp, RowSum, Weights, Output, Projected };
-inline constexpr int kStageCount = 9;
+// The attention stages in pipeline order, then the model-mode stages (appended, so that a
+// version 1 session's step index still names the same stage); stripOrder() is the order shown.
+enum class StageId {
+  Scores, Scaled, Masked, MinusRowMax, Exp, RowSum, Weights, Output, Projected,
+  Embedding, ResidPre, LayerNorm, Query, Key, Value, ResidMid
+};
+inline constexpr int kStageCount = 16;
+inline constexpr int kAttentionStageCount = 9;  // Scores … Projected
 
 // What a stage holds, and so the shape of its numbers file.
 enum class StageShape {
@@ -23,6 +32,7 @@ enum class StageShape {
   HeadRows,    // per head one value per query row: [H, n]
   HeadOutput,  // per head n×(d_v/H): [H, n, d_v/H]
   Projected,   // one n×d_out matrix (heads concatenated · W_O): [n, d_out]
+  ModelRows,   // one n×d_model matrix of the residual stream or its normalisation
 };
 
 // What the values are, which decides the colour rule (figure/colormap.hpp: stageColormap,
@@ -43,16 +53,27 @@ struct StageInfo {
   ValueKind kind;
   bool masked;              // the mask is applied: masked cells are shown hatched, not as numbers
   bool needsProjection;     // exists only where the trace has W_O (token mode)
+  bool needsModel;          // exists only in model mode (the prepared session has a block)
 };
 
 const std::array<StageInfo, kStageCount>& stageList();
+// Every stage in the order of the pipeline: the model's embedding or residual stream, LayerNorm,
+// Q/K/V projections, the attention stages, heads · W_O, the residual add.
+const std::array<StageId, kStageCount>& stripOrder();
 const StageInfo& stageInfo(StageId id);
 std::optional<StageId> findStage(std::string_view name);
 StageId parseStage(const std::string& name);  // throws Error listing every name
 std::string stageNames();                     // "scores, scaled, …, projected"
 
-// Whether `trace` has the stage (projected needs W_O).
+// Whether `trace` has the stage (projected needs W_O; the model stages are not in a trace).
 bool stageExists(const AttentionTrace& trace, StageId id);
+// With the prepared session: the model stages too (the embedding at layer 0, the incoming
+// residual stream after it).
+bool stageExists(const AttentionTrace& trace, const PreparedSession& prepared, StageId id);
+
+// Columns are keys (the n×m stages) rather than dimensions; one matrix per head.
+bool stageColumnsAreKeys(StageId id);
+bool stageIsPerHead(StageId id);
 
 // The stage's numbers for one head, as the files hold them (row_sum: an n×1 column; projected:
 // the one n×d_out matrix, head ignored). Masked cells are -inf in masked and minus_row_max and
@@ -64,9 +85,17 @@ const Matrix& stageValues(const AttentionTrace& trace, StageId id, int head, Mat
 // row_sum (whose sums are drawn beside them).
 const Matrix& stageDisplay(const AttentionTrace& trace, StageId id, int head, Matrix& scratch);
 
+// A model stage's numbers (model_block.hpp): the n×d residual stream, normalised rows or
+// residual add, or head `head`'s columns of Q, K or V. Throws Error without a model block.
+const Matrix& modelStageValues(const PreparedSession& prepared, StageId id, int head, Matrix& scratch);
+// Either kind: the attention stages from the trace (stageDisplay), the model ones from `prepared`.
+const Matrix& stageDisplay(const AttentionTrace& trace, const PreparedSession& prepared, StageId id, int head,
+                           Matrix& scratch);
+
 // Column labels of a stage's heatmap: the keys, or d0, d1, … for the output stages.
 std::vector<std::string> stageColumnLabels(const AttentionTrace& trace, StageId id,
                                            const std::vector<std::string>& keyLabels);
+std::vector<std::string> stageColumnLabels(const AttentionTrace& trace, const PreparedSession& prepared, StageId id);
 
 // The text for the factor applied to the scores, stated once:
 // "scale 1/√2 = 0.707, ÷ temperature 0.1 → 7.07", "scale 0.25 (set)", "no scaling".

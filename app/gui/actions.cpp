@@ -60,7 +60,13 @@ void startMatricesFromShown(AppState& app) {
 void keepViewInRange(AppState& app) {
   Document& d = app.doc;
   ViewState& v = d.session.view;
-  v.step = std::clamp(v.step, 0, stepCount(d) - 1);
+  // A step this document lacks: the same place in the pipeline where there is one (the layer's
+  // input is the embedding at layer 0 and the residual stream after it), else the scores.
+  StageId step = StageId(std::clamp(v.step, 0, kStageCount - 1));
+  if (step == StageId::Embedding && !stepAvailable(d, step)) step = StageId::ResidPre;
+  else if (step == StageId::ResidPre && !stepAvailable(d, step)) step = StageId::Embedding;
+  else if (step == StageId::Projected && !stepAvailable(d, step)) step = StageId::Output;
+  v.step = int(stepAvailable(d, step) ? step : StageId::Scores);
   if (v.head >= d.session.options.heads) v.head = 0;
 }
 
@@ -244,7 +250,7 @@ void setPaintMask(AppState& app, bool on) {
   app.view.paintMask = on;
   if (!on) return;
   // Painting happens on the mask step, starting from the mask the user sees.
-  stepGoto(app, int(StageId::Masked));
+  stepGoto(app, StageId::Masked);
   if (app.doc.session.options.mask != MaskKind::Custom) setMaskKind(app, MaskKind::Custom);
 }
 
@@ -476,23 +482,39 @@ bool pasteMatrix(AppState& app, MatrixSlot slot, const std::string& text) {
 
 // ---- step-through and selection ----
 
-void stepGoto(AppState& app, int step) {
-  app.doc.session.view.step = std::clamp(step, 0, stepCount(app.doc) - 1);
+namespace {
+// The current step's place in the strip, and the strip.
+int stepPosition(const Document& d, const std::vector<StageId>& steps) {
+  const auto at = std::find(steps.begin(), steps.end(), currentStep(d));
+  return at == steps.end() ? 0 : int(at - steps.begin());
+}
+}  // namespace
+
+void stepGoto(AppState& app, StageId step) {
+  if (!stepAvailable(app.doc, step)) return;
+  app.doc.session.view.step = int(step);
   app.camera.fit = true;  // the output steps have another shape
 }
+void stepGotoPosition(AppState& app, int position) {
+  const std::vector<StageId> steps = availableSteps(app.doc);
+  stepGoto(app, steps[std::size_t(std::clamp(position, 0, int(steps.size()) - 1))]);
+}
 void stepNext(AppState& app) {
-  if (app.doc.session.view.step + 1 >= stepCount(app.doc)) {
+  const std::vector<StageId> steps = availableSteps(app.doc);
+  const int at = stepPosition(app.doc, steps);
+  if (at + 1 >= int(steps.size())) {
     app.view.playing = false;
     return;
   }
-  stepGoto(app, app.doc.session.view.step + 1);
+  stepGoto(app, steps[std::size_t(at + 1)]);
 }
-void stepPrev(AppState& app) { stepGoto(app, app.doc.session.view.step - 1); }
+void stepPrev(AppState& app) { stepGotoPosition(app, stepPosition(app.doc, availableSteps(app.doc)) - 1); }
 
 void togglePlay(AppState& app) {
   app.view.playing = !app.view.playing;
   app.view.playAccumulator = 0;
-  if (app.view.playing && app.doc.session.view.step + 1 >= stepCount(app.doc)) stepGoto(app, 0);
+  const std::vector<StageId> steps = availableSteps(app.doc);
+  if (app.view.playing && stepPosition(app.doc, steps) + 1 >= int(steps.size())) stepGotoPosition(app, 0);
 }
 
 void selectHead(AppState& app, int head) {
@@ -549,8 +571,8 @@ void dumpState(const AppState& app, const std::string& path) {
   const Session& s = d.session;
   nlohmann::json j;
   j["step"] = s.view.step;
-  j["step_name"] = stageInfo(stepAt(s.view.step)).title;
-  j["stage"] = stageInfo(stepAt(s.view.step)).name;
+  j["step_name"] = stageInfo(currentStep(d)).title;
+  j["stage"] = stageInfo(currentStep(d)).name;
   j["head"] = s.view.head;
   j["selected"] = {s.view.selectedRow, s.view.selectedCol};
   j["hover"] = {app.hover.row, app.hover.col};
@@ -559,7 +581,7 @@ void dumpState(const AppState& app, const std::string& path) {
   j["description"] = s.description;
   j["sample"] = d.sample;
   j["steps"] = nlohmann::json::array();
-  for (int k = 0; k < stepCount(d); ++k) j["steps"].push_back(stageInfo(stepAt(k)).name);
+  for (StageId step : availableSteps(d)) j["steps"].push_back(stageInfo(step).name);
   j["trace_stages"] = nlohmann::json::array();
   for (const StageInfo& st : stageList())
     if (stageExists(d.trace(), st.id)) j["trace_stages"].push_back(st.name);

@@ -71,7 +71,8 @@ void chooseFile(AppState& app, FileChooser::Purpose purpose);  // opens the in-a
 // The step-through and selection.
 void stepNext(AppState& app);
 void stepPrev(AppState& app);
-void stepGoto(AppState& app, int step);
+void stepGoto(AppState& app, StageId step);          // ignored when the document lacks it
+void stepGotoPosition(AppState& app, int position);  // the strip's position (clamped)
 void togglePlay(AppState& app);
 void selectHead(AppState& app, int head);  // -1 = all heads
 void hoverCell(AppState& app, int row, int col, int head, bool fromScript);

@@ -1,8 +1,10 @@
 #include "derivation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "model_block.hpp"
 #include "steps.hpp"
 
 namespace attnviz::gui {
@@ -27,6 +29,34 @@ std::string sumOfProducts(int count, TermFn term) {
     s += term(c);
   }
   return s;
+}
+
+constexpr int kLargestTermsShown = 5;
+
+// q_ic = Σ_t h_it W[t, col] + b[col]: the largest products by magnitude, the rest as one sum,
+// the bias, and the total, so the lines add up to the cell.
+void deriveProjection(std::vector<std::string>& out, const std::string& name, const char* weight,
+                      const Matrix& x, const Matrix& w, const Vector& bias, int i, int col, float shown) {
+  const int d = int(x.cols());
+  std::vector<std::pair<float, int>> terms;
+  for (int t = 0; t < d; ++t) terms.push_back({x(i, t) * w(t, col), t});
+  std::sort(terms.begin(), terms.end(), [](auto a, auto b) { return std::fabs(a.first) > std::fabs(b.first); });
+  const int shownTerms = std::min(d, kLargestTermsShown);
+  out.push_back(name + " = Σ_t h_" + std::to_string(i) + ",t " + weight + "[t," + std::to_string(col) +
+                "] + b[" + std::to_string(col) + "]  (t = 0…" + std::to_string(d - 1) + "), largest terms:");
+  double rest = 0;
+  for (int k = 0; k < d; ++k) {
+    const auto [product, t] = terms[std::size_t(k)];
+    if (k < shownTerms)
+      out.push_back("  t=" + std::to_string(t) + ": " + paren(x(i, t)) + "·" + paren(w(t, col)) + " = " +
+                    formatValue(product));
+    else rest += product;
+  }
+  if (d > shownTerms)
+    out.push_back("  the other " + std::to_string(d - shownTerms) + " terms: " + formatValue(float(rest)));
+  const float b = bias.size() > col ? bias(col) : 0.0f;
+  out.push_back("  bias: " + formatValue(b));
+  out.push_back("= " + formatValue(shown));
 }
 
 }  // namespace
@@ -55,7 +85,88 @@ std::string keyLabel(const Document& doc, int j) {
   return j >= 0 && j < int(l.size()) ? l[std::size_t(j)] : "?";
 }
 
+std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int head, int i, int j) {
+  std::vector<std::string> out;
+  const PreparedSession& p = doc.prepared;
+  if (!p.block || !p.model || i < 0 || j < 0) return out;
+  const ModelBlock& b = *p.block;
+  const int n = int(b.residPre.rows()), d = int(b.residPre.cols());
+  if (i >= n) return out;
+  const std::string I = std::to_string(i), J = std::to_string(j), cell = "_" + I + "," + J;
+  const int heads = std::max(1, p.modelHeads), width = d / heads, h = std::clamp(head, 0, heads - 1);
+  switch (step) {
+    case StageId::Embedding: {
+      if (j >= d) return out;
+      const int id = b.tokenIds[std::size_t(i)];
+      const std::string token = "(token id " + std::to_string(id) + " \"" + queryLabel(doc, i) + "\", position " + I + ")";
+      if (b.positionEmbedding.size() == 0) {  // Llama family: the position enters through RoPE later
+        out.push_back("x" + cell + " = W_E[" + std::to_string(id) + ", " + J + "] = " + formatValue(b.residPre(i, j)) +
+                      "   " + token);
+        out.push_back("no position embedding: the rotation of q and k carries the position");
+        break;
+      }
+      out.push_back("x" + cell + " = W_E[" + std::to_string(id) + ", " + J + "] + W_P[" + I + ", " + J + "]   " + token);
+      out.push_back("= " + formatValue(b.tokenEmbedding(i, j)) + " + " + paren(b.positionEmbedding(i, j)) + " = " +
+                    formatValue(b.residPre(i, j)));
+      break;
+    }
+    case StageId::ResidPre: {
+      if (j >= d) return out;
+      out.push_back("x" + cell + " = resid_mid + mlp_out of layer " + std::to_string(b.layer - 1));
+      out.push_back("= " + formatValue(b.previousResidMid(i, j)) + " + " + paren(b.previousMlpOut(i, j)) + " = " +
+                    formatValue(b.residPre(i, j)));
+      break;
+    }
+    case StageId::LayerNorm: {
+      if (j >= d) return out;
+      const float x = b.residPre(i, j), g = b.gamma(j);
+      const float beta = b.beta.size() > j ? b.beta(j) : 0.0f;
+      if (b.norm == ModelBlock::Norm::LayerNorm) {
+        out.push_back("h" + cell + " = (x" + cell + " − μ_" + I + ") · s_" + I + " · γ_" + J + " + β_" + J +
+                      "   s = 1/√(σ² + ε)");
+        const double sd = 1.0 / double(b.rowScale(i));
+        out.push_back("row " + I + ": μ = " + formatValue(b.rowMean(i)) + ", σ = " +
+                      formatValue(float(std::sqrt(std::max(0.0, sd * sd - b.epsilon)))) + ", s = " +
+                      formatValue(b.rowScale(i)));
+        out.push_back("= (" + formatValue(x) + " − " + paren(b.rowMean(i)) + ") · " + formatValue(b.rowScale(i)) +
+                      " · " + paren(g) + " + " + paren(beta) + " = " + formatValue(p.model->xQuery(i, j)));
+      } else {
+        out.push_back("h" + cell + " = x" + cell + " · s_" + I + " · γ_" + J + "   s = 1/√(mean(x²) + ε)");
+        out.push_back("= " + formatValue(x) + " · " + formatValue(b.rowScale(i)) + " · " + paren(g) + " = " +
+                      formatValue(p.model->xQuery(i, j)));
+      }
+      break;
+    }
+    case StageId::Query:
+    case StageId::Key:
+    case StageId::Value: {
+      if (j >= width) return out;
+      const int col = h * width + j;
+      const bool q = step == StageId::Query, k = step == StageId::Key;
+      const Matrix& w = q ? p.model->wQ : k ? p.model->wK : p.model->wV;
+      const Vector& bias = q ? b.biasQ : k ? b.biasK : b.biasV;
+      const Matrix& full = q ? p.inputs.q : k ? p.inputs.k : p.inputs.v;
+      out.push_back(std::string(q ? "q" : k ? "k" : "v") + cell + " is column " + std::to_string(col) +
+                    " of the layer's " + (q ? "Q" : k ? "K" : "V") + " (head " + std::to_string(h) + ")");
+      deriveProjection(out, q ? "q" + cell : k ? "k" + cell : "v" + cell, q ? "W_Q" : k ? "W_K" : "W_V",
+                       p.model->xQuery, w, bias, i, col, full(i, col));
+      break;
+    }
+    case StageId::ResidMid: {
+      const AttentionTrace& t = doc.trace();
+      if (j >= d || t.projected.rows() <= i || t.projected.cols() <= j) return out;
+      out.push_back("x'" + cell + " = x" + cell + " + Y" + cell + " + b_O[" + J + "]   (Y = heads · W_O, step 6)");
+      out.push_back("= " + formatValue(b.residPre(i, j)) + " + " + paren(t.projected(i, j)) + " + " +
+                    paren(b.biasO(j)) + " = " + formatValue(b.residMid(i, j)));
+      break;
+    }
+    default: break;
+  }
+  return out;
+}
+
 std::vector<std::string> deriveCell(const Document& doc, StageId step, int head, int i, int j) {
+  if (stageInfo(step).needsModel) return deriveModelCell(doc, step, head, i, j);
   std::vector<std::string> out;
   const AttentionTrace& t = doc.trace();
   if (t.head.empty() || i < 0 || i >= t.n) return out;
@@ -65,7 +176,7 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
   const AttentionInputs& in = doc.front->inputs();
   // Indices from 0, like the views, `attnviz export --head`, and the .npy files.
   const std::string I = std::to_string(i), J = std::to_string(j);
-  const bool keyCell = step != StageId::Output && step != StageId::Projected;
+  const bool keyCell = stageColumnsAreKeys(step);
   if (keyCell && (j < 0 || j >= t.m)) return out;
   const std::string sIJ = "s_" + I + "," + J;
   const std::string scaledName = "s'_" + I + "," + J;
@@ -87,7 +198,7 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
       break;
     }
     case StageId::Scaled: {
-      const float base = ht.scale * t.options.temperature;
+      const float base = baseScale(t.options, dkh);
       std::string scaleText = t.options.scaleOverride ? formatValue(*t.options.scaleOverride)
                               : t.options.score == ScoreFunction::Scaled ? "1/√" + std::to_string(dkh)
                                                                          : "1";
@@ -95,33 +206,34 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
                     formatValue(t.options.temperature));
       out.push_back("= " + formatValue(ht.scores(i, j)) + " · " + formatValue(base) + " / " +
                     formatValue(t.options.temperature) + " = " + formatValue(ht.scaled(i, j)));
+      if (std::isinf(ht.scaled(i, j)))  // extreme scale, temperature or inputs (engine: softmaxNeedsDouble)
+        out.push_back("beyond float32's ±3.4e38, so shown as ±∞; the softmax subtracts the row's top score "
+                      "before scaling, so the weights stay exact");
       break;
     }
     case StageId::Masked: {
       if (isAllowed(t.options, t.n, t.m, i, j)) {
         out.push_back("allowed: " + scaledName + " stays " + formatValue(ht.masked(i, j)));
       } else {
-        const char* why = t.options.mask == MaskKind::Causal ? "causal: key comes after the query"
-                                                             : "painted mask";
+        const char* why = t.options.mask == MaskKind::Custom ? "painted mask" : "causal: key comes after the query";
         out.push_back(std::string("masked (") + why + ") → −∞, weight 0");
       }
       break;
     }
     case StageId::MinusRowMax: {
       const float v = ht.masked(i, j), mx = ht.rowMax(i);
-      if (std::isinf(v)) { out.push_back("masked: stays −∞"); break; }
-      int arg = 0;
-      for (int c = 0; c < t.m; ++c) if (ht.masked(i, c) == mx) { arg = c; break; }
+      if (!isAllowed(t.options, t.n, t.m, i, j) || ht.stats.fullyMasked[std::size_t(i)]) { out.push_back("masked: stays −∞"); break; }
+      const int arg = std::max(0, ht.stats.argmax(i));
+      // Rows in double (extreme values) hold the shifted score itself: scale·(s − s_max).
       out.push_back(scaledName + " − max_" + I + " = " + formatValue(v) + " − " + formatValue(mx) + " = " +
-                    formatValue(v - mx));
+                    formatValue(shiftedScore(ht, t.options, i, j)));
       out.push_back("row max at key " + std::to_string(arg) + " \"" + keyLabel(doc, arg) + "\"");
       break;
     }
     case StageId::Exp: {
-      const float v = ht.masked(i, j), mx = ht.rowMax(i);
-      if (std::isinf(v)) { out.push_back("masked: exp(−∞) = 0"); break; }
+      if (!isAllowed(t.options, t.n, t.m, i, j) || ht.stats.fullyMasked[std::size_t(i)]) { out.push_back("masked: exp(−∞) = 0"); break; }
       out.push_back("e_" + I + "," + J + " = exp(" + scaledName + " − max_" + I + ") = exp(" +
-                    formatValue(v - mx) + ") = " + formatValue(ht.expValues(i, j)));
+                    formatValue(shiftedScore(ht, t.options, i, j)) + ") = " + formatValue(ht.expValues(i, j)));
       break;
     }
     case StageId::RowSum: {
@@ -149,6 +261,7 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
       out.push_back("= " + formatValue(ht.output(i, j)));
       break;
     }
+    default: break;
     case StageId::Projected: {
       const Matrix& wo = in.wO;
       if (t.projected.size() == 0 || j < 0 || j >= t.projected.cols()) return out;

@@ -73,9 +73,9 @@ bool exportFigure(AppState& app, const std::string& path) {
     // engine's, whichever backend is on screen): no second computation.
     bringUpToDate(app.doc);
     const Document& d = app.doc;
-    const StageId step = stepAt(d.session.view.step);
-    const FigureRequest r = makeFigureRequest(d.cpuTrace(), d.prepared.queryLabels, d.prepared.keyLabels,
-                                              figureInputName(figureInput(d)), figureOptions(app, step));
+    const StageId step = currentStep(d);
+    const FigureRequest r = makeFigureRequest(d.cpuTrace(), d.prepared, figureInputName(figureInput(d)),
+                                              figureOptions(app, step));
     const std::string ext = fs::path(path).extension().string();
     writeFileAtomic(path, ext == ".svg" ? renderFigureSvg(r) : renderFigurePng(r));
     report(app, "Exported " + path);
@@ -94,15 +94,16 @@ bool exportSeries(AppState& app, const std::string& directory) {
     return false;
   }
   const int current = app.doc.session.view.step;
+  const std::vector<StageId> steps = availableSteps(app.doc);
   int written = 0;
-  for (int s = 0; s < stepCount(app.doc); ++s) {
+  for (std::size_t s = 0; s < steps.size(); ++s) {
     char name[64];
-    std::snprintf(name, sizeof name, "step_%02d_%s.png", s + 1, stageInfo(stepAt(s)).name);
-    app.doc.session.view.step = s;
+    std::snprintf(name, sizeof name, "step_%02zu_%s.png", s + 1, stageInfo(steps[s]).name);
+    app.doc.session.view.step = int(steps[s]);
     written += exportFigure(app, (fs::path(directory) / name).string()) ? 1 : 0;
   }
   app.doc.session.view.step = current;
-  const bool ok = written == stepCount(app.doc);
+  const bool ok = written == int(steps.size());
   if (ok) report(app, "Exported " + std::to_string(written) + " steps to " + directory);
   return ok;
 }

@@ -1,6 +1,7 @@
 // Places the views: inputs and options on the left, the pipeline strip and heatmap in the
 // middle, linked views on the right, the status bar at the bottom. Recomputed from the window
 // size every frame, so resizing (and HiDPI scale) just works.
+#include <algorithm>
 #include <imgui.h>
 
 #include "views.hpp"
@@ -39,9 +40,15 @@ void drawLayout(AppState& app) {
     if (ImGui::Begin("Options", nullptr, kPanel)) drawOptionsPanel(app);
     ImGui::End();
   }
-  const float stripH = ImGui::GetFrameHeightWithSpacing() * 2 + ImGui::GetTextLineHeightWithSpacing() * 3 + 24 * s;
+  // As tall as the strip was last frame: it wraps onto a second row of steps in narrow windows.
+  static float stripContentH = 0;
+  const float stripH = std::max(ImGui::GetFrameHeightWithSpacing() * 2 + ImGui::GetTextLineHeightWithSpacing() * 3 + 24 * s,
+                                stripContentH);
   place(left, top, center, stripH);
-  if (ImGui::Begin("Pipeline", nullptr, kPanel | ImGuiWindowFlags_NoScrollbar)) drawPipelineStrip(app);
+  if (ImGui::Begin("Pipeline", nullptr, kPanel | ImGuiWindowFlags_NoScrollbar)) {
+    drawPipelineStrip(app);
+    stripContentH = ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y;
+  }
   ImGui::End();
   place(left, top + stripH, center, H - stripH);
   if (ImGui::Begin("Heatmap", nullptr, kPanel | ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse))

@@ -78,7 +78,15 @@ bool runScriptLine(AppState& app, const std::string& line) {
     }
     if (op == "next") { stepNext(app); return true; }
     if (op == "prev") { stepPrev(app); return true; }
-    if (op == "goto") { int s; if (!(in >> s)) throw Error("goto N"); stepGoto(app, s); return true; }
+    if (op == "goto") {  // a stage's name, or its number in stages.hpp's StageId
+      std::string which;
+      if (!(in >> which)) throw Error("goto STAGE (a name: " + stageNames() + ")");
+      if (const auto named = findStage(which)) stepGoto(app, *named);
+      else if (!which.empty() && std::isdigit(static_cast<unsigned char>(which[0])))
+        stepGoto(app, StageId(std::clamp(std::stoi(which), 0, kStageCount - 1)));
+      else throw Error("goto: unknown stage " + which + " (expected one of " + stageNames() + ")");
+      return true;
+    }
     if (op == "play") { togglePlay(app); return true; }
     if (op == "model") return setModel(app, rest(in));  // "model" alone: the random toy model
     if (op == "ablate" || op == "restore") {

@@ -9,17 +9,27 @@
 
 namespace attnviz::gui {
 
-StageId stepAt(int index) { return StageId(std::clamp(index, 0, kStageCount - 1)); }
+bool stepAvailable(const Document& doc, StageId step) {
+  const StageInfo& info = stageInfo(step);
+  if (info.needsProjection) return doc.session.mode == InputMode::Tokens;
+  if (info.needsModel) return stageExists(doc.trace(), doc.prepared, step);
+  return true;
+}
 
-int stepCount(const Document& doc) {
-  const bool projection = doc.session.mode == InputMode::Tokens;
-  int count = 0;
-  for (const StageInfo& s : stageList()) count += !s.needsProjection || projection;
-  return count;
+std::vector<StageId> availableSteps(const Document& doc) {
+  std::vector<StageId> steps;
+  for (StageId id : stripOrder())
+    if (stepAvailable(doc, id)) steps.push_back(id);
+  return steps;
+}
+
+StageId currentStep(const Document& doc) {
+  const StageId step = StageId(std::clamp(doc.session.view.step, 0, kStageCount - 1));
+  return stepAvailable(doc, step) ? step : StageId::Scores;
 }
 
 std::vector<std::string> columnLabels(const Document& doc, StageId step) {
-  return stageColumnLabels(doc.trace(), step, doc.prepared.keyLabels);
+  return stageColumnLabels(doc.trace(), doc.prepared, step);
 }
 
 StageColours stageColours(const ViewSettings& view) {
@@ -47,7 +57,7 @@ std::uint64_t stepRevision(const Document& doc, StageId step) {
     case StageId::Scores: return doc.scoresRev;
     case StageId::Output:
     case StageId::Projected: return doc.outputRev;
-    default: return doc.scaleRev;
+    default: return stageInfo(step).needsModel ? doc.scoresRev : doc.scaleRev;
   }
 }
 
@@ -63,7 +73,7 @@ struct CachedStep {
 
 StepView stepView(const Document& doc, const ViewSettings& view, StageId step, int head) {
   static std::map<std::pair<int, int>, CachedStep> cache;
-  const int h = step == StageId::Projected ? 0 : std::clamp(head, 0, std::max(0, doc.trace().heads - 1));
+  const int h = stageIsPerHead(step) ? std::clamp(head, 0, std::max(0, doc.trace().heads - 1)) : 0;
   CachedStep& c = cache[{int(step), h}];
   const std::uint64_t rev = stepRevision(doc, step);
   const int settings = int(view.sequential) * 4 + int(view.divergingForSigned) * 2 + int(view.probabilitiesZeroToOne);
@@ -71,7 +81,7 @@ StepView stepView(const Document& doc, const ViewSettings& view, StageId step, i
   c.revision = rev;
   c.settings = settings;
   c.pipeline = doc.front.get();
-  const Matrix& m = stageDisplay(doc.trace(), step, h, c.scratch);
+  const Matrix& m = stageDisplay(doc.trace(), doc.prepared, step, h, c.scratch);
   c.view.values = &m;
   c.view.range = stepRange(m, step, view);
   c.view.anyMasked = false;

@@ -10,10 +10,12 @@
 
 namespace attnviz::gui {
 
-StageId stepAt(int index);
-
-// Steps that apply to this document (the W_O projection exists only in tokens mode).
-int stepCount(const Document& doc);
+// The steps that apply to this document, in the strip's order: the W_O projection exists only
+// in tokens mode, the embedding, LayerNorm, Q/K/V and residual steps only in model mode.
+std::vector<StageId> availableSteps(const Document& doc);
+bool stepAvailable(const Document& doc, StageId step);
+// Session.view.step as a stage (Scores when it names one this document does not have).
+StageId currentStep(const Document& doc);
 
 // Rows/columns labels for a step (the output steps label columns by dimension).
 std::vector<std::string> columnLabels(const Document& doc, StageId step);

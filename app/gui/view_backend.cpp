@@ -75,8 +75,12 @@ void drawBackendDifference(AppState& app) {
     ImGui::PopTextWrapPos();
     return;
   }
-  const StageId step = stepAt(d.session.view.step);
-  const int head = step == StageId::Projected ? 0 : std::max(0, d.session.view.head);
+  const StageId step = currentStep(d);
+  if (stageInfo(step).needsModel) {
+    ImGui::TextDisabled("%s is computed from the model's weights on the CPU; the GPU runs the attention steps", stageInfo(step).title);
+    return;
+  }
+  const int head = stageIsPerHead(step) ? std::max(0, d.session.view.head) : 0;
   const DiffCache& c = currentDifference(d, step, head);
   const StepDifference& diff = c.diff;
   ImGui::Text("CPU %.2f ms", g.cpuMs);
@@ -96,7 +100,7 @@ void drawBackendDifference(AppState& app) {
   if (diff.maskMismatches > 0)
     ImGui::TextColored(kWarn, "%ld cells masked (or NaN) in only one of them", diff.maskMismatches);
   ImGui::TextDisabled("%s %s%s", stageInfo(step).label, stageInfo(step).title,
-                      d.trace().heads > 1 && step != StageId::Projected ? (", head " + std::to_string(head)).c_str() : "");
+                      d.trace().heads > 1 && stageIsPerHead(step) ? (", head " + std::to_string(head)).c_str() : "");
 
   const float s = ImGui::GetFontSize() / 16.0f;
   const ImVec2 p = ImGui::GetCursorScreenPos();
@@ -121,7 +125,7 @@ void drawBackendDifference(AppState& app) {
     const float cpu = stageDisplay(d.cpuTrace(), step, head, a)(r, col);
     const float gpu = stageDisplay(g.trace, step, head, b)(r, col);
     ImGui::SetTooltip("query %d “%s”, %s %d\nCPU %s   GPU %s   |difference| %.2e", r, queryLabel(d, r).c_str(),
-                      step == StageId::Output || step == StageId::Projected ? "dimension" : "key", col,
+                      stageColumnsAreKeys(step) ? "key" : "dimension", col,
                       formatValue(cpu).c_str(), formatValue(gpu).c_str(), double(diff.values(r, col)));
   }
   drawPanel(ImGui::GetWindowDrawList(), spec, L);

@@ -21,7 +21,7 @@ namespace {
 void drawTooltip(AppState& app, StageId step, int head, int row, int col, ImVec2 cellMax, ImVec2 cellMin) {
   const Document& d = app.doc;
   const AttentionTrace& t = d.trace();
-  const bool keyCol = step != StageId::Output && step != StageId::Projected;
+  const bool keyCol = stageColumnsAreKeys(step);
   // Placed beside the cell (not at the mouse) so scripted hovers look the same as real ones.
   const ImVec2 display = ImGui::GetIO().DisplaySize;
   const bool leftSide = cellMax.x > display.x * 0.55f;
@@ -33,7 +33,7 @@ void drawTooltip(AppState& app, StageId step, int head, int row, int col, ImVec2
   const std::string k = keyCol ? keyLabel(d, col) : "d" + std::to_string(col);
   ImGui::TextColored(ImVec4(1, 0.85f, 0.35f, 1), "query %d “%s”  →  %s %d %s%s%s", row, q.c_str(),
                      keyCol ? "key" : "dimension", col, keyCol ? "“" : "(", k.c_str(), keyCol ? "”" : ")");
-  if (t.heads > 1 && step != StageId::Projected) {
+  if (t.heads > 1 && stageIsPerHead(step)) {
     ImGui::SameLine();
     ImGui::TextDisabled("head %d", head);
   }
@@ -68,13 +68,13 @@ PanelLayout panel(AppState& app, StageId step, int head, ImVec2 min, ImVec2 max,
   spec.colLabels = labels ? &cols : nullptr;
   spec.valueText = app.view.showValues;
   spec.colourBar = labels;
-  if (step == StageId::RowSum && labels && step != StageId::Projected)
+  if (step == StageId::RowSum && labels)
     spec.rowSums = &d.trace().head[std::size_t(std::clamp(head, 0, d.trace().heads - 1))].rowSum;
   const ViewState& v = d.session.view;
-  const bool keyCols = step != StageId::Output && step != StageId::Projected;
+  const bool keyCols = stageColumnsAreKeys(step);
   spec.pinRow = v.selectedRow;
   spec.pinCol = keyCols ? v.selectedCol : -1;
-  const bool hoverHere = app.hover.head == head || app.hover.head < 0 || step == StageId::Projected;
+  const bool hoverHere = app.hover.head == head || app.hover.head < 0 || !stageIsPerHead(step);
   if (hoverHere) {
     spec.hoverRow = app.hover.row;
     spec.hoverCol = app.hover.col;
@@ -147,7 +147,7 @@ void drawHeatmapView(AppState& app) {
     return;
   }
   const ViewState& v = d.session.view;
-  const StageId step = stepAt(v.step);
+  const StageId step = currentStep(d);
   const int heads = d.trace().heads;
   const StageInfo& info = stageInfo(step);
 
@@ -158,7 +158,7 @@ void drawHeatmapView(AppState& app) {
   ImGui::SameLine();
   const Matrix* shape = stepView(d, app.view, step, v.head).values;
   ImGui::TextDisabled("  %ld × %ld", long(shape->rows()), long(shape->cols()));
-  if (heads > 1 && step != StageId::Projected) {
+  if (heads > 1 && stageIsPerHead(step)) {
     ImGui::SameLine();
     ImGui::TextUnformatted("   head");
     for (int h = -1; h < heads; ++h) {
@@ -180,14 +180,14 @@ void drawHeatmapView(AppState& app) {
   const ImVec2 min = ImGui::GetCursorScreenPos();
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const ImVec2 max(min.x + avail.x, min.y + avail.y);
-  if (v.head >= 0 || step == StageId::Projected || heads == 1) {
-    const int head = step == StageId::Projected ? 0 : std::max(0, v.head);
+  if (v.head >= 0 || !stageIsPerHead(step) || heads == 1) {
+    const int head = stageIsPerHead(step) ? std::max(0, v.head) : 0;
     PanelLayout L = panel(app, step, head, min, max, true, true, app.camera, "##cells");
     HeatmapGeometry& g = app.geometry;
     const StepView sv = stepView(d, app.view, step, head);
     g = {true, L.origin.x, L.origin.y, L.cellW, L.cellH, L.areaMin.x, L.areaMin.y, L.areaMax.x, L.areaMax.y,
          int(sv.values->rows()), int(sv.values->cols()), sv.range.vmin, sv.range.vmax, sv.range.colormap,
-         v.step, head};
+         int(step), head};
   } else {
     // All heads: small multiples, each fitted, one shared colour bar.
     const int gc = int(std::ceil(std::sqrt(double(heads) * std::max(1.0f, avail.x / std::max(1.0f, avail.y)))));

@@ -28,8 +28,8 @@ void handleShortcuts(AppState& app) {
   if (io.WantTextInput) return;  // arrows move the text cursor while typing
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow))) stepNext(app);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow))) stepPrev(app);
-  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Home), false)) stepGoto(app, 0);
-  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_End), false)) stepGoto(app, kStageCount);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Home), false)) stepGotoPosition(app, 0);
+  if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_End), false)) stepGotoPosition(app, kStageCount);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Space), false)) togglePlay(app);
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape), false)) pinCell(app, -1, -1);
   if (ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) fitView(app);
@@ -42,27 +42,36 @@ void handleShortcuts(AppState& app) {
 
 void drawPipelineStrip(AppState& app) {
   Document& d = app.doc;
-  const int current = d.session.view.step;
-  const int count = stepCount(d);
+  const StageId current = currentStep(d);
+  const std::vector<StageId> steps = availableSteps(d);
+  const int count = int(steps.size());
   if (ImGui::ArrowButton("##prev", ImGuiDir_Left)) stepPrev(app);
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Previous step (←)");
   ImGui::SameLine();
   for (int i = 0; i < count; ++i) {
-    const StageInfo& info = stageInfo(stepAt(i));
+    const StageInfo& info = stageInfo(steps[std::size_t(i)]);
     const bool sub = info.label[1] != 0;
+    char label[64];
+    std::snprintf(label, sizeof label, "%s %s##step%d", info.label, info.chip, i);
     if (i > 0) {
-      ImGui::SameLine(0, sub && info.label[1] != 'a' ? 2 : 3);
-      if (!sub || info.label[1] == 'a') {
+      // The strip wraps rather than running off a narrow window (the model's steps make it long);
+      // the last chip keeps room for the ▶ button beside it.
+      const bool arrow = !sub || info.label[1] == 'a';
+      const ImGuiStyle& style = ImGui::GetStyle();
+      const float needed = ImGui::CalcTextSize(label, nullptr, true).x + 2 * style.FramePadding.x +
+                           (arrow ? ImGui::CalcTextSize("→").x + 6 : 3) +
+                           (i + 1 == count ? ImGui::GetFrameHeight() + style.ItemSpacing.x : 0);
+      const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+      if (ImGui::GetItemRectMax().x + needed <= right) ImGui::SameLine(0, sub && !arrow ? 2 : 3);
+      if (arrow) {
         ImGui::TextDisabled("→");
         ImGui::SameLine(0, 3);
       }
     }
-    const bool on = i == current;
+    const bool on = steps[std::size_t(i)] == current;
     ImGui::PushStyleColor(ImGuiCol_Button, on ? ImVec4(0.26f, 0.52f, 0.88f, 1) : sub ? ImVec4(0.22f, 0.25f, 0.32f, 1)
                                                                                    : ImVec4(0.20f, 0.29f, 0.42f, 1));
-    char label[64];
-    std::snprintf(label, sizeof label, "%s %s##step%d", info.label, info.chip, i);
-    if (ImGui::Button(label)) stepGoto(app, i);
+    if (ImGui::Button(label)) stepGoto(app, steps[std::size_t(i)]);
     ImGui::PopStyleColor();
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s", info.title, info.formula);
   }
@@ -79,7 +88,7 @@ void drawPipelineStrip(AppState& app) {
   float speed = app.view.playStepsPerSecond;
   if (ImGui::SliderFloat("##speed", &speed, 0.2f, 5.0f, "%.1f steps/s", ImGuiSliderFlags_Logarithmic))
     setPlaySpeed(app, speed);
-  const StageInfo& info = stageInfo(stepAt(current));
+  const StageInfo& info = stageInfo(current);
   ImGui::SameLine(0, 20);
   ImGui::PushFont(fonts().mono);
   ImGui::TextColored(ImVec4(0.55f, 0.85f, 1.0f, 1), "%s", info.formula);

@@ -515,6 +515,40 @@ void svgText(std::string& out, const TextItem& t) {
   out += ">" + xmlEscape(t.text) + "</text>\n";
 }
 
+// The colour map, the one colour scale shared by every panel and the colour bar's label.
+void applyColours(FigureRequest& r, const FigureOptions& o) {
+  r.colormap = o.colormap.value_or(defaultColormap(o.stage));
+  if (o.range) {
+    r.range = *o.range;
+  } else {
+    // One scale shared by every panel, so heads can be compared by colour: the range of the
+    // panels' extremes (two values per panel) is the range of all their values. Masked cells
+    // are -inf in the display values and so never count.
+    std::vector<float> extremes;
+    for (const FigurePanel& p : r.panels) {
+      float lo = INFINITY, hi = -INFINITY;
+      for (long k = 0; k < p.values.size(); ++k) {
+        const float v = p.values.data()[k];
+        if (!std::isfinite(v)) continue;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+      if (lo <= hi) extremes.insert(extremes.end(), {lo, hi});
+    }
+    StageColours colours;
+    colours.unitRange = o.unitRange;
+    r.range = stageRange(o.stage, r.colormap, extremes.data(), extremes.size(), colours);
+  }
+  r.colorbarLabel = stageInfo(o.stage).quantity;
+}
+
+void applySize(FigureRequest& r, const FigureOptions& o) {
+  r.cellPx = o.cellPx;
+  r.values = o.values;
+  r.labels = o.labels;
+  r.scale = o.scale;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- public
@@ -573,29 +607,7 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
   r.colLabels = stageColumnLabels(trace, o.stage, keyLabels);
   r.rowAxis = "query";
   r.colAxis = output ? "output dimension" : "key";
-  r.colormap = o.colormap.value_or(defaultColormap(o.stage));
-  if (o.range) {
-    r.range = *o.range;
-  } else {
-    // One scale shared by every panel, so heads can be compared by colour: the range of the
-    // panels' extremes (two values per panel) is the range of all their values. Masked cells
-    // are -inf in the display values and so never count.
-    std::vector<float> extremes;
-    for (const FigurePanel& p : r.panels) {
-      float lo = INFINITY, hi = -INFINITY;
-      for (long k = 0; k < p.values.size(); ++k) {
-        const float v = p.values.data()[k];
-        if (!std::isfinite(v)) continue;
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-      }
-      if (lo <= hi) extremes.insert(extremes.end(), {lo, hi});
-    }
-    StageColours colours;
-    colours.unitRange = o.unitRange;
-    r.range = stageRange(o.stage, r.colormap, extremes.data(), extremes.size(), colours);
-  }
-  r.colorbarLabel = info.quantity;
+  applyColours(r, o);
   if (o.title) {
     r.title = *o.title;
   } else {
@@ -613,10 +625,44 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
     // Given weights (an attention bundle without q and k) were not computed here.
     if (trace.dk == 0) r.subtitle = shape + " \u00B7 weights as given \u00B7 mask " + toString(trace.options.mask);
   }
-  r.cellPx = o.cellPx;
-  r.values = o.values;
-  r.labels = o.labels;
-  r.scale = o.scale;
+  applySize(r, o);
+  return r;
+}
+
+FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSession& prepared,
+                                const std::string& inputName, const FigureOptions& o) {
+  const StageInfo& info = stageInfo(o.stage);
+  if (!info.needsModel) return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, inputName, o);
+  if (!stageExists(trace, prepared, o.stage))
+    throw Error(std::string("stage ") + info.name +
+                (prepared.block ? " does not exist at this layer (layer 0 has embedding, the others resid_pre)"
+                                : " exists only in model mode (--model)"));
+  const bool perHead = stageIsPerHead(o.stage);
+  const int H = std::max(1, prepared.modelHeads);
+  if (perHead && o.head != kAllHeads && (o.head < 0 || o.head >= H))
+    throw Error("head " + std::to_string(o.head) + " is out of range: the model has " + std::to_string(H) +
+                " heads (use 0.." + std::to_string(H - 1) + " or all)");
+  FigureRequest r;
+  for (int h = 0; h < (perHead ? H : 1); ++h) {
+    if (perHead && o.head != kAllHeads && h != o.head) continue;
+    Matrix scratch;
+    r.panels.push_back({perHead ? "head " + std::to_string(h) : "", modelStageValues(prepared, o.stage, h, scratch)});
+  }
+  r.rowLabels = prepared.queryLabels;
+  r.colLabels = stageColumnLabels(trace, prepared, o.stage);
+  r.rowAxis = "token";
+  r.colAxis = "dimension";
+  applyColours(r, o);
+  if (o.title) {
+    r.title = *o.title;
+  } else {
+    const std::string which = !perHead ? "" : o.head == kAllHeads ? ", all " + std::to_string(H) + " heads"
+                                                                  : ", head " + std::to_string(o.head);
+    r.title = inputName + ": " + info.label + " " + info.title + which;
+    r.subtitle = std::to_string(r.panels[0].values.rows()) + " tokens \u00D7 " +
+                 std::to_string(r.panels[0].values.cols()) + " dimensions \u00B7 " + info.formula;
+  }
+  applySize(r, o);
   return r;
 }
 

@@ -24,6 +24,7 @@
 
 #include "attention.hpp"
 #include "figure/colormap.hpp"
+#include "session.hpp"
 #include "types.hpp"
 
 namespace attnviz {
@@ -79,6 +80,11 @@ struct FigureRequest {
 FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<std::string>& queryLabels,
                                 const std::vector<std::string>& keyLabels, const std::string& inputName,
                                 const FigureOptions& options);
+
+// Any stage of the app's strip: the model stages (embedding, LayerNorm, Q/K/V, residual add)
+// from the prepared session's model block, the attention stages as above.
+FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSession& prepared,
+                                const std::string& inputName, const FigureOptions& options);
 
 // Where things land, in image pixels; the renderers draw exactly this.
 struct PixelBox {

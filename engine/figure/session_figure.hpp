@@ -40,7 +40,7 @@ inline FigureRequest makeSessionFigure(const Session& session, const FigureInput
     name = session.bundle.path.substr(slash == std::string::npos ? 0 : slash + 1) + ", layer " +
            std::to_string(session.view.layer);
   }
-  return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, name, options);
+  return makeFigureRequest(trace, prepared, name, options);
 }
 
 }  // namespace attnviz

@@ -21,17 +21,28 @@ TEST(Stages, EveryStageHasOneUniqueNameThatParses) {
   std::set<std::string> names;
   for (int k = 0; k < kStageCount; ++k) {
     const StageInfo& s = stageList()[std::size_t(k)];
-    EXPECT_EQ(int(s.id), k) << s.name;  // the registry's order is the step strip's order
+    EXPECT_EQ(int(s.id), k) << s.name;  // the registry is indexed by StageId
     EXPECT_TRUE(names.insert(s.name).second) << s.name;
     EXPECT_EQ(parseStage(s.name), s.id);
   }
+  // The strip shows every stage once: the model's steps before and after the attention ones,
+  // which keep their order.
+  std::set<StageId> shown(stripOrder().begin(), stripOrder().end());
+  EXPECT_EQ(int(shown.size()), kStageCount);
+  std::vector<StageId> attention;
+  for (StageId id : stripOrder())
+    if (!stageInfo(id).needsModel) attention.push_back(id);
+  ASSERT_EQ(int(attention.size()), kAttentionStageCount);
+  for (int k = 0; k < kAttentionStageCount; ++k) EXPECT_EQ(int(attention[std::size_t(k)]), k);
+  EXPECT_EQ(stripOrder().front(), StageId::Embedding);
+  EXPECT_EQ(stripOrder().back(), StageId::ResidMid);
   try {
     parseStage("softmax");
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "unknown stage \"softmax\" (expected one of scores, scaled, masked, minus_row_max, exp, row_sum, "
-              "weights, output, projected)");
+              "weights, output, projected, embedding, resid_pre, ln_1, q, k, v, resid_mid)");
   }
 }
 
@@ -131,7 +142,8 @@ TEST(Numbers, OneFilePerStageNamedByTheRegistryPlusQKV) {
   const fs::path dir = tempDir("npy");
   const int files = writeNumbers(dir.string(), t, p.inputs, {s.name, s.mode, "CPU", &*p.model}, NumbersFormat::Npy);
   std::set<std::string> want{"q.npy", "k.npy", "v.npy", "trace.json", "tokens.json"};
-  for (const StageInfo& st : stageList()) want.insert(std::string(st.name) + ".npy");
+  for (const StageInfo& st : stageList())
+    if (!st.needsModel) want.insert(std::string(st.name) + ".npy");  // a trace has no model stages
   std::set<std::string> got;
   for (const auto& e : fs::directory_iterator(dir)) got.insert(e.path().filename().string());
   EXPECT_EQ(got, want);

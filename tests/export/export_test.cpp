@@ -12,6 +12,7 @@
 
 #include "figure/colormap.hpp"
 #include "figure/figure.hpp"
+#include "figure/session_figure.hpp"
 #include "figure/font.hpp"
 #include "matrix_io.hpp"
 #include "session.hpp"
@@ -364,13 +365,15 @@ struct SampleTrace {
   Session s;
   PreparedSession p;
   AttentionTrace t;
-  explicit SampleTrace(const std::string& sample, float temperature = 0) : name(sample), s(loadSample(sample)) {
+  explicit SampleTrace(const std::string& sample, float temperature = 0, int layer = -1)
+      : name(sample), s(loadSample(sample)) {
     if (temperature > 0) s.options.temperature = temperature;
+    if (layer >= 0) s.view.layer = layer;
     p = prepare(s);
     t = computeAttention(p.inputs, s.options);
   }
   FigureRequest request(const FigureOptions& o) const {
-    return makeFigureRequest(t, p.queryLabels, p.keyLabels, name, o);
+    return makeFigureRequest(t, p, name, o);
   }
 };
 
@@ -407,20 +410,23 @@ TEST(FigureRequestFromTrace, DefaultsRangesMaskAndTitle) {
 // centred on 0 for the signed stages; the colour bar names the stage's own values.
 TEST(FigureRequestFromTrace, EveryStageHasItsOwnRangeAndLabel) {
   const SampleTrace pronoun("pronoun-toy");
-  const AttentionTrace& t = pronoun.t;
+  // The model's steps: layer 0 starts from the embedding, layer 1 from the residual stream.
+  const SampleTrace layer0("pronoun", 0, 0), layer1("pronoun", 0, 1);
   for (const StageInfo& st : stageList()) {
     SCOPED_TRACE(st.name);
+    const SampleTrace& src = !st.needsModel ? pronoun : st.id == StageId::ResidPre ? layer1 : layer0;
+    const AttentionTrace& t = src.t;
     FigureOptions o;
     o.stage = st.id;
-    const FigureRequest r = pronoun.request(o);
+    const FigureRequest r = src.request(o);
     ASSERT_EQ(r.panels.size(), 1u);
     Matrix scratch;
-    const Matrix& shown = stageDisplay(t, st.id, 0, scratch);
+    const Matrix& shown = stageDisplay(t, src.p, st.id, 0, scratch);
     EXPECT_TRUE(r.panels[0].values == shown);
     const float top = shown.maxCoeff(), bottom = shown.minCoeff();
     EXPECT_EQ(r.colorbarLabel, st.quantity);
     if (st.id == StageId::RowSum) {  // the sums beside the rows, as on screen
-      const std::string prefix = pronoun.p.queryLabels[7] + " \u03A3 ";
+      const std::string prefix = src.p.queryLabels[7] + " \u03A3 ";
       ASSERT_EQ(r.rowLabels[7].rfind(prefix, 0), 0u) << r.rowLabels[7];
       EXPECT_NEAR(std::stof(r.rowLabels[7].substr(prefix.size())), t.head[0].rowSum(7), 0.005f);
     }
@@ -492,12 +498,28 @@ TEST(ExportCli, EveryStageExports) {
   for (const StageInfo& st : stageList()) {
     SCOPED_TRACE(st.name);
     const std::string png = dir / (std::string(st.name) + ".png");
-    const CliRun run = runAttnviz("export --sample pronoun-toy --stage " + std::string(st.name) + " --png " + png);
-    ASSERT_EQ(run.code, 0) << run.output;
     FigureOptions o;
     o.stage = st.id;
+    if (st.needsModel) {  // the model sample, at a layer that has the stage
+      const int layer = st.id == StageId::ResidPre ? 1 : 0;
+      const CliRun run = runAttnviz("export --sample pronoun --layer " + std::to_string(layer) + " --stage " +
+                                    std::string(st.name) + " --png " + png);
+      ASSERT_EQ(run.code, 0) << run.output;
+      Session s = loadSample("pronoun");
+      s.view.layer = layer;
+      FigureInput input;
+      input.sample = "pronoun";
+      EXPECT_EQ(readFile(png), renderFigurePng(makeSessionFigure(s, input, o)));
+      continue;
+    }
+    const CliRun run = runAttnviz("export --sample pronoun-toy --stage " + std::string(st.name) + " --png " + png);
+    ASSERT_EQ(run.code, 0) << run.output;
     EXPECT_EQ(readFile(png), renderFigurePng(pronoun.request(o)));
   }
+  // Without a model the model's steps are refused in one line.
+  const CliRun toy = runAttnviz("export --sample pronoun-toy --stage ln_1 --png " + (dir / "x.png"));
+  EXPECT_NE(toy.code, 0) << toy.output;
+  EXPECT_NE(toy.output.find("ln_1 exists only in model mode"), std::string::npos) << toy.output;
   const CliRun bad = runAttnviz("export --sample pronoun-toy --stage softmax --png " + (dir / "x.png"));
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.output.find("expected one of scores, scaled, masked, minus_row_max, exp, row_sum, weights, output, projected"),

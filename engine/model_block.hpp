@@ -1,0 +1,47 @@
+#pragma once
+// What the model-mode steps around a layer's attention show, besides the attention engine's own
+// stages: where the layer's input comes from (the embedding, or the previous block's residual
+// stream), its normalisation (with each row's statistics, for the derivations), the biases of
+// the Q/K/V and output projections, and the residual add after attention. Family-neutral: the
+// forward pass of each architecture fills it (GPT-2: model_block.cpp).
+#include <string>
+
+#include "attention.hpp"
+
+namespace attnviz {
+
+namespace model {
+struct Gpt2Model;
+struct Model;
+struct ForwardRecord;
+}  // namespace model
+
+struct ModelBlock {
+  int layer = 0;
+  // Layer 0: the rows of the token and position embeddings that add up to residPre (n×d each).
+  Matrix tokenEmbedding, positionEmbedding;
+  std::vector<int> tokenIds;
+  // Layer > 0: residPre = the previous block's resid_mid + its MLP output.
+  Matrix previousResidMid, previousMlpOut;
+  Matrix residPre;  // n×d: the block's input
+
+  // The normalisation before attention: (x − μ)·s · γ + β (LayerNorm) or x·s · γ (RMSNorm),
+  // s = 1/√(σ² + ε) or 1/√(mean(x²) + ε) per row, in double as the forward pass computes it.
+  enum class Norm { LayerNorm, RmsNorm } norm = Norm::LayerNorm;
+  Vector rowMean;   // μ_i (LayerNorm only)
+  Vector rowScale;  // s_i
+  Vector gamma, beta;  // β empty for RMSNorm
+  double epsilon = 1e-5;
+  // The normalised rows are the projections' input: PreparedSession::model->xQuery.
+
+  Vector biasQ, biasK, biasV;  // d (zeros when the model has none)
+  Vector biasO;                // d: the output projection's bias
+  Matrix attnOut;              // n×d: heads · W_O + b_O
+  Matrix residMid;             // n×d: residPre + attnOut
+};
+
+// The block of layer `layer` from a forward pass (no forward pass of its own), either family.
+ModelBlock modelBlock(const model::Model& model, const model::ForwardRecord& record, int layer);
+ModelBlock gpt2Block(const model::Gpt2Model& model, const model::ForwardRecord& record, int layer);
+
+}  // namespace attnviz
