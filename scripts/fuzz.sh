@@ -4,16 +4,20 @@
 # Exits non-zero on the first crash, leak, timeout or broken invariant; the crashing input is
 # left in build-fuzz/artifacts/ (add it to tests/reliability/regressions/TARGET/ with a fix).
 #
-# usage: scripts/fuzz.sh [SECONDS] [TARGET...]     targets: text clipboard npy json_matrix
-#                                                   session tokenizer cli_args safetensors
-#                                                   model_config bpe tokenizer_json (default: all)
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]     targets: the fuzz_TARGET.cpp files in
+#                                                   tests/reliability/fuzz (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(text clipboard npy json_matrix session tokenizer cli_args safetensors model_config bpe tokenizer_json)
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in tests/reliability/fuzz/fuzz_*.cpp; do
+    t=${f##*/fuzz_}
+    targets+=("${t%.cpp}")
+  done
+fi
 build=${ATTNVIZ_FUZZ_BUILD:-build-fuzz}
 jobs=${ATTNVIZ_FUZZ_JOBS:-2}
 
