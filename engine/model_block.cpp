@@ -41,6 +41,8 @@ ModelBlock gpt2Block(const model::Gpt2Model& m, const model::ForwardRecord& rec,
   block.biasK = b.attnBias.segment(d, d);
   block.biasV = b.attnBias.segment(2 * d, d);
   block.biasO = b.attnProjBias;
+  block.heads = block.kvHeads = c.heads;  // every head its own K and V; no rotation
+  block.headDim = c.headWidth();
   const model::LayerRecord& L = rec.layers.at(std::size_t(layer));
   block.attnOut = L.attnOut;
   block.residMid = block.residPre + L.attnOut;
@@ -84,6 +86,16 @@ ModelBlock llamaBlock(const model::Model& m, const model::ForwardRecord& rec, in
   block.biasV = repeated(b.vBias);
   block.biasO = b.oBias.size() ? b.oBias : Vector(Vector::Zero(d));
   const model::LayerRecord& L = rec.layers.at(std::size_t(layer));
+  block.qUnrotated = L.qUnrotated;
+  block.kUnrotated = L.kUnrotated;
+  block.qRotated = L.qkv.q;
+  block.kRotated = L.qkv.k;
+  block.ropeInverseFrequencies = rec.ropeFrequencies;
+  for (int i = 0; i < n; ++i) block.positions.push_back(i);  // one sequence from 0: no cache offset
+  block.heads = c.heads;
+  block.kvHeads = c.kvHeads;
+  block.headDim = dh;
+  block.slidingWindow = L.slidingWindow;
   block.attnOut = L.attnOut;
   block.residMid = block.residPre + L.attnOut;
   return block;

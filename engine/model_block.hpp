@@ -4,7 +4,9 @@
 // stream), its normalisation (with each row's statistics, for the derivations), the biases of
 // the Q/K/V and output projections, and the residual add after attention. Family-neutral: the
 // forward pass of each architecture fills it (GPT-2: model_block.cpp).
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "attention.hpp"
 
@@ -35,6 +37,17 @@ struct ModelBlock {
   // The normalised rows are the projections' input: PreparedSession::model->xQuery.
 
   Vector biasQ, biasK, biasV;  // d (zeros when the model has none)
+
+  // The rotary embedding (Llama family; all empty for GPT-2). Q and K before and after the
+  // rotation, n × H·d_head with K expanded to the query heads as the engine runs it. Position
+  // positions[i] of head h turns pair (c, c + d_head/2) by θ = positions[i] · ropeInverseFrequencies(c).
+  Matrix qUnrotated, kUnrotated, qRotated, kRotated;
+  Vector ropeInverseFrequencies;  // d_head/2, after any rope_scaling
+  std::vector<int> positions;     // 0 … n−1
+  int heads = 0, kvHeads = 0, headDim = 0;
+  std::optional<int> slidingWindow;  // the layer's window (Mistral, Qwen2), whether or not it is shorter than the text
+  bool rotary() const { return ropeInverseFrequencies.size() > 0; }
+  int kvHeadOf(int head) const { return kvHeads > 0 && heads >= kvHeads ? head / (heads / kvHeads) : head; }
   Vector biasO;                // d: the output projection's bias
   Matrix attnOut;              // n×d: heads · W_O + b_O
   Matrix residMid;             // n×d: residPre + attnOut

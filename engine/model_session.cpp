@@ -79,6 +79,11 @@ PreparedSession prepareModelSession(const Session& session) {
   const int layer = session.view.layer;
   PreparedSession p;
   p.inputs = record->layers[layer].qkv;
+  // The what-if: this layer's attention from Q and K as the projections give them, unturned.
+  if (session.ropeOff && record->rotary()) {
+    p.inputs.q = record->layers[layer].qUnrotated;
+    p.inputs.k = record->layers[layer].kUnrotated;
+  }
   p.inputs.wO = model::attentionOutputWeight(*m, layer);
   p.tokenIds = ids;
   p.modelLayers = c.layers;

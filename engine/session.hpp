@@ -24,12 +24,17 @@ inline constexpr int kSessionVersion = 2;
 
 enum class InputMode { Matrices, Tokens };
 
+// What the RoPE step's heatmap shows (stages.hpp: ropeStageValues): Q or K, after or before
+// the rotation.
+enum class RopeShown { QueryRotated, KeyRotated, QueryUnrotated, KeyUnrotated };
+
 struct ViewState {  // where the user was; restored exactly on load
   int step = 0;             // a StageId (stages.hpp) as its index; files store the stage's name
   int head = 0;             // -1 = all heads
   int selectedRow = -1;
   int selectedCol = -1;
   int layer = 0;            // the model's layer shown (model mode)
+  RopeShown rope = RopeShown::QueryRotated;  // the RoPE step's operand (not saved)
   bool operator==(const ViewState&) const = default;
 };
 
@@ -50,6 +55,9 @@ struct Session {
   AttentionOptions options;
   ViewState view;
   BundleRef bundle;          // path non-empty: the input is this bundle (mode stays Matrices)
+  // What if RoPE were off: a rotary model's viewed layer attends with Q and K before the
+  // rotation (the forward pass, the other layers and the RoPE step stay real). Not saved.
+  bool ropeOff = false;
 };
 
 // Throws Error naming `sourceName`, e.g. "x.json: unknown key \"foo\"".

@@ -77,11 +77,16 @@ const std::array<StageInfo, kStageCount> kStages{{
      "The attention output (heads · W_O plus its bias) is added to the residual stream;\n"
      "the block's MLP reads this sum next.",
      "residual stream after attention x'", StageShape::ModelRows, ValueKind::Signed, false, false, true},
+    {StageId::Rope, "rope", "0e", "RoPE", "Rotate Q and K (RoPE)", "R_i q",
+     "rot q_i,c = q_i,c cos θ − q_i,c+d/2 sin θ    rot q_i,c+d/2 = q_i,c+d/2 cos θ + q_i,c sin θ    θ = i · ω_c",
+     "Each pair of dimensions (c, c + d_head/2) of q_i and k_i turns by θ = i · ω_c (fast for small c).\n"
+     "Turning both by their positions leaves q_i · k_j depending on i − j only: attention sees relative position.",
+     "Q or K, rotated (RoPE)", StageShape::HeadOutput, ValueKind::Signed, false, false, true},
 }};
 
 constexpr std::array<StageId, kStageCount> kStripOrder{
     StageId::Embedding, StageId::ResidPre, StageId::LayerNorm, StageId::Query,     StageId::Key,
-    StageId::Value,     StageId::Scores,   StageId::Scaled,    StageId::Masked,    StageId::MinusRowMax,
+    StageId::Value,     StageId::Rope,     StageId::Scores,   StageId::Scaled,    StageId::Masked,    StageId::MinusRowMax,
     StageId::Exp,       StageId::RowSum,   StageId::Weights,   StageId::Output,    StageId::Projected,
     StageId::ResidMid};
 
@@ -142,6 +147,7 @@ bool stageExists(const AttentionTrace& t, const PreparedSession& p, StageId id) 
   if (!p.block || !p.model) return false;
   if (id == StageId::Embedding) return p.block->layer == 0;
   if (id == StageId::ResidPre) return p.block->layer > 0;
+  if (id == StageId::Rope) return p.block->rotary();
   return true;
 }
 
@@ -167,13 +173,43 @@ const Matrix& modelStageValues(const PreparedSession& p, StageId id, int head, M
     case StageId::Embedding:
     case StageId::ResidPre: return b.residPre;
     case StageId::LayerNorm: return p.model->xQuery;
-    case StageId::Query: return headColumns(p.inputs.q);
-    case StageId::Key: return headColumns(p.inputs.k);
+    // A rotary model's projections give Q and K before the rotation; the RoPE step turns them.
+    case StageId::Query: return headColumns(b.rotary() ? b.qUnrotated : p.inputs.q);
+    case StageId::Key: return headColumns(b.rotary() ? b.kUnrotated : p.inputs.k);
+    case StageId::Rope: return ropeStageValues(p, RopeShown::QueryRotated, head, scratch);
     case StageId::Value: return headColumns(p.inputs.v);
     case StageId::ResidMid: return b.residMid;
     default: break;
   }
   throw Error(std::string("stage ") + stageInfo(id).name + " is not a model stage");
+}
+
+const Matrix& ropeStageValues(const PreparedSession& p, RopeShown shown, int head, Matrix& scratch) {
+  if (!p.block || !p.block->rotary()) throw Error("stage rope exists only for a rotary model (the Llama family)");
+  const ModelBlock& b = *p.block;
+  const Matrix& full = shown == RopeShown::QueryRotated   ? b.qRotated
+                       : shown == RopeShown::KeyRotated   ? b.kRotated
+                       : shown == RopeShown::QueryUnrotated ? b.qUnrotated
+                                                          : b.kUnrotated;
+  const int heads = std::max(1, b.heads), width = b.headDim;
+  scratch = full.middleCols(Eigen::Index(std::clamp(head, 0, heads - 1)) * width, width);
+  return scratch;
+}
+
+const char* ropeShownName(RopeShown shown) {
+  switch (shown) {
+    case RopeShown::QueryRotated: return "q";
+    case RopeShown::KeyRotated: return "k";
+    case RopeShown::QueryUnrotated: return "q_unrotated";
+    case RopeShown::KeyUnrotated: return "k_unrotated";
+  }
+  return "q";
+}
+
+std::optional<RopeShown> findRopeShown(std::string_view name) {
+  for (RopeShown r : {RopeShown::QueryRotated, RopeShown::KeyRotated, RopeShown::QueryUnrotated, RopeShown::KeyUnrotated})
+    if (name == ropeShownName(r)) return r;
+  return std::nullopt;
 }
 
 const Matrix& stageDisplay(const AttentionTrace& t, const PreparedSession& p, StageId id, int head, Matrix& scratch) {

@@ -21,9 +21,9 @@ namespace attnviz {
 // version 1 session's step index still names the same stage); stripOrder() is the order shown.
 enum class StageId {
   Scores, Scaled, Masked, MinusRowMax, Exp, RowSum, Weights, Output, Projected,
-  Embedding, ResidPre, LayerNorm, Query, Key, Value, ResidMid
+  Embedding, ResidPre, LayerNorm, Query, Key, Value, ResidMid, Rope
 };
-inline constexpr int kStageCount = 16;
+inline constexpr int kStageCount = 17;
 inline constexpr int kAttentionStageCount = 9;  // Scores … Projected
 
 // What a stage holds, and so the shape of its numbers file.
@@ -86,8 +86,14 @@ const Matrix& stageValues(const AttentionTrace& trace, StageId id, int head, Mat
 const Matrix& stageDisplay(const AttentionTrace& trace, StageId id, int head, Matrix& scratch);
 
 // A model stage's numbers (model_block.hpp): the n×d residual stream, normalised rows or
-// residual add, or head `head`'s columns of Q, K or V. Throws Error without a model block.
+// residual add, or head `head`'s columns of Q, K or V (before the rotation in a rotary model:
+// what the projections give), or of the rotated Q for rope. Throws Error without a model block.
 const Matrix& modelStageValues(const PreparedSession& prepared, StageId id, int head, Matrix& scratch);
+// The RoPE step of a rotary model: head `head`'s n×d_head columns of Q or K (K of the K/V head
+// that query head reads), after or before the rotation. Throws Error for other models.
+const Matrix& ropeStageValues(const PreparedSession& prepared, RopeShown shown, int head, Matrix& scratch);
+const char* ropeShownName(RopeShown shown);  // "q", "k", "q_unrotated", "k_unrotated"
+std::optional<RopeShown> findRopeShown(std::string_view name);
 // Either kind: the attention stages from the trace (stageDisplay), the model ones from `prepared`.
 const Matrix& stageDisplay(const AttentionTrace& trace, const PreparedSession& prepared, StageId id, int head,
                            Matrix& scratch);

@@ -9,6 +9,8 @@
 #include <random>
 
 #include "colormap_lut.hpp"
+#include "derivation.hpp"
+#include "model_block.hpp"
 #include "document.hpp"
 #include "gpu_compare.hpp"
 #include "matrix_io.hpp"
@@ -342,6 +344,13 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     }
     else if (key == "gpu-buffer-limit") setGpuBufferLimit(app, std::stoull(value));
     else if (key == "speed") setPlaySpeed(app, parseFloat(value));
+    else if (key == "rope") {  // the RoPE step's heatmap: q, k, q_unrotated or k_unrotated
+      const auto shown = findRopeShown(value);
+      if (!shown) throw Error("rope must be q, k, q_unrotated or k_unrotated");
+      setRopeShown(app, *shown);
+    }
+    else if (key == "rope-off") { if (!setRopeOff(app, parseBool(value))) throw Error(app.message); }
+    else if (key == "kv-highlight") highlightKvHead(app, std::stoi(value));
     else throw Error("unknown option \"" + key + "\"");
     (void)s;
   });
@@ -637,6 +646,26 @@ void dumpState(const AppState& app, const std::string& path) {
   j["query_labels"] = d.prepared.queryLabels;
   j["gl_errors"] = app.glErrors;
   for (const auto& [name, r] : app.widgetRects) j["widgets"][name] = r;
+  // The RoPE step, grouped-query attention and the layer's own mask (issue 16).
+  j["rope_shown"] = ropeShownName(s.view.rope);
+  j["rope_off"] = s.ropeOff;
+  j["trace_mask"] = toString(d.trace().options.mask);
+  if (const auto& b = d.prepared.block) {
+    j["kv_heads"] = b->kvHeads;
+    for (int h = 0; h < b->heads; ++h) j["kv_head_of"].push_back(b->kvHeadOf(h));
+    j["sliding_window"] = b->slidingWindow ? nlohmann::json(*b->slidingWindow) : nlohmann::json();
+  }
+  j["kv_highlight"] = app.view.highlightKvHead;
+  if (app.hover.row >= 0) {
+    const int head = std::max(0, app.hover.head >= 0 ? app.hover.head : s.view.head);
+    j["hover_derivation"] = deriveCell(d, currentStep(d), head, app.hover.row, app.hover.col);
+    if (currentStep(d) == StageId::Rope)
+      if (const auto r = ropePair(d, head, app.hover.row, app.hover.col))
+        j["rope_pair"] = {{"head", r->head}, {"kv_head", r->kvHead}, {"key", r->key}, {"position", r->position},
+                          {"pair", {r->pair, r->partner}}, {"inv_freq", r->invFreq}, {"theta", r->theta},
+                          {"before", {r->before[0], r->before[1]}}, {"after", {r->after[0], r->after[1]}},
+                          {"shown", r->shown}, {"rotated_shown", r->rotatedShown}};
+  }
   std::ofstream(path) << j.dump(2) << "\n";
 }
 

@@ -141,6 +141,7 @@ struct ViewSettings {
   float exportScale = 1.0f;                     // figure size factor for PNG/SVG export
   int linesFilterQuery = -1, linesFilterKey = -1;
   bool showInputs = true, showLinked = true;
+  int highlightKvHead = -1;                     // GQA: the K/V head whose query heads are outlined
 };
 
 struct FileChooser {

@@ -85,6 +85,81 @@ std::string keyLabel(const Document& doc, int j) {
   return j >= 0 && j < int(l.size()) ? l[std::size_t(j)] : "?";
 }
 
+std::optional<RopePair> ropePair(const Document& doc, int head, int i, int j) {
+  const PreparedSession& p = doc.prepared;
+  if (!p.block || !p.block->rotary()) return std::nullopt;
+  const ModelBlock& b = *p.block;
+  const int n = int(b.qRotated.rows()), dh = b.headDim, half = dh / 2;
+  if (i < 0 || i >= n || j < 0 || j >= dh || half == 0 || int(b.positions.size()) != n) return std::nullopt;
+  const RopeShown shown = doc.session.view.rope;
+  RopePair r;
+  r.head = std::clamp(head, 0, std::max(0, b.heads - 1));
+  r.kvHead = b.kvHeadOf(r.head);
+  r.key = shown == RopeShown::KeyRotated || shown == RopeShown::KeyUnrotated;
+  r.rotatedShown = shown == RopeShown::QueryRotated || shown == RopeShown::KeyRotated;
+  r.position = b.positions[std::size_t(i)];
+  r.column = j;
+  r.pair = j % half;
+  r.partner = r.pair + half;
+  r.headDim = dh;
+  r.invFreq = double(b.ropeInverseFrequencies(r.pair));
+  r.theta = double(r.position) * r.invFreq;
+  r.cosTheta = float(std::cos(r.theta));
+  r.sinTheta = float(std::sin(r.theta));
+  const Matrix& before = r.key ? b.kUnrotated : b.qUnrotated;
+  const Matrix& after = r.key ? b.kRotated : b.qRotated;
+  const int base = r.head * dh;
+  r.before[0] = before(i, base + r.pair);
+  r.before[1] = before(i, base + r.partner);
+  // In float, as the forward pass turns them (model/llama.cpp: rotate).
+  r.after[0] = r.before[0] * r.cosTheta - r.before[1] * r.sinTheta;
+  r.after[1] = r.before[1] * r.cosTheta + r.before[0] * r.sinTheta;
+  r.shown = (r.rotatedShown ? after : before)(i, base + j);
+  return r;
+}
+
+namespace {
+
+std::string degrees(double radians) {
+  char buf[96];
+  const double deg = radians * 180.0 / M_PI;
+  if (deg < 360) std::snprintf(buf, sizeof buf, "%.3f rad = %.1f°", radians, deg);
+  else std::snprintf(buf, sizeof buf, "%.3f rad = %.1f° ≡ %.1f° (mod 360°)", radians, deg, std::fmod(deg, 360.0));
+  return buf;
+}
+
+// The RoPE step's cell: its pair, θ, and the 2×2 rotation applied to the unrotated pair.
+void deriveRope(std::vector<std::string>& out, const Document& doc, int head, int i, int j) {
+  const auto r = ropePair(doc, head, i, j);
+  if (!r) return;
+  const std::string x = r->key ? "k" : "q", I = std::to_string(i);
+  const std::string c = std::to_string(r->pair), c2 = std::to_string(r->partner);
+  out.push_back(std::string(r->key ? "K of K/V head " + std::to_string(r->kvHead) + ", read by query head " +
+                                         std::to_string(r->head)
+                                   : "Q of query head " + std::to_string(r->head) + " (reads K/V head " +
+                                         std::to_string(r->kvHead) + ")") +
+                ": position " + std::to_string(r->position) + ", dimension " + std::to_string(j) + " is in pair (" + c +
+                ", " + c2 + ")");
+  out.push_back("θ = i · ω_" + c + " = " + std::to_string(r->position) + " · " + formatValue(float(r->invFreq)) + " = " +
+                degrees(r->theta));
+  out.push_back("cos θ = " + formatValue(r->cosTheta) + ", sin θ = " + formatValue(r->sinTheta));
+  const std::string a = paren(r->before[0]), b = paren(r->before[1]);
+  out.push_back("rot " + x + "_" + I + "," + c + " = " + x + "_" + I + "," + c + "·cos θ − " + x + "_" + I + "," + c2 +
+                "·sin θ = " + a + "·" + paren(r->cosTheta) + " − " + b + "·" + paren(r->sinTheta) + " = " +
+                formatValue(r->after[0]));
+  out.push_back("rot " + x + "_" + I + "," + c2 + " = " + x + "_" + I + "," + c2 + "·cos θ + " + x + "_" + I + "," + c +
+                "·sin θ = " + b + "·" + paren(r->cosTheta) + " + " + a + "·" + paren(r->sinTheta) + " = " +
+                formatValue(r->after[1]));
+  if (r->rotatedShown)
+    out.push_back("= " + formatValue(r->shown) + "  (this cell: rot " + x + "_" + I + "," + std::to_string(j) + ", after the rotation)");
+  else
+    out.push_back("this cell: " + x + "_" + I + "," + std::to_string(j) + " = " + formatValue(r->shown) +
+                  " before the rotation (the projection's output); RoPE turns it to " +
+                  formatValue(r->column == r->pair ? r->after[0] : r->after[1]));
+}
+
+}  // namespace
+
 std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int head, int i, int j) {
   std::vector<std::string> out;
   const PreparedSession& p = doc.prepared;
@@ -145,13 +220,15 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
       const bool q = step == StageId::Query, k = step == StageId::Key;
       const Matrix& w = q ? p.model->wQ : k ? p.model->wK : p.model->wV;
       const Vector& bias = q ? b.biasQ : k ? b.biasK : b.biasV;
-      const Matrix& full = q ? p.inputs.q : k ? p.inputs.k : p.inputs.v;
+      // A rotary model's projections give Q and K before the rotation (the RoPE step turns them).
+      const Matrix& full = q ? (b.rotary() ? b.qUnrotated : p.inputs.q) : k ? (b.rotary() ? b.kUnrotated : p.inputs.k) : p.inputs.v;
       out.push_back(std::string(q ? "q" : k ? "k" : "v") + cell + " is column " + std::to_string(col) +
                     " of the layer's " + (q ? "Q" : k ? "K" : "V") + " (head " + std::to_string(h) + ")");
       deriveProjection(out, q ? "q" + cell : k ? "k" + cell : "v" + cell, q ? "W_Q" : k ? "W_K" : "W_V",
                        p.model->xQuery, w, bias, i, col, full(i, col));
       break;
     }
+    case StageId::Rope: deriveRope(out, doc, head, i, j); break;
     case StageId::ResidMid: {
       const AttentionTrace& t = doc.trace();
       if (j >= d || t.projected.rows() <= i || t.projected.cols() <= j) return out;
@@ -212,12 +289,25 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
       break;
     }
     case StageId::Masked: {
+      // A model layer's sliding window, when it is the mask in use (engine: modelLayerOptions).
+      const auto& blk = doc.prepared.block;
+      const std::optional<int> window = blk && blk->slidingWindow && t.options.mask == MaskKind::Custom &&
+                                                doc.session.options.mask == MaskKind::Causal
+                                            ? blk->slidingWindow
+                                            : std::nullopt;
       if (isAllowed(t.options, t.n, t.m, i, j)) {
         out.push_back("allowed: " + scaledName + " stays " + formatValue(ht.masked(i, j)));
       } else {
-        const char* why = t.options.mask == MaskKind::Custom ? "painted mask" : "causal: key comes after the query";
-        out.push_back(std::string("masked (") + why + ") → −∞, weight 0");
+        std::string why = t.options.mask == MaskKind::Custom ? "painted mask" : "causal: key comes after the query";
+        if (window && j > i) why = "causal: key comes after the query";
+        else if (window)
+          why = "outside the sliding window of " + std::to_string(*window) + " tokens: key " + J + " is " +
+                std::to_string(i - j) + " positions back";
+        out.push_back("masked (" + why + ") → −∞, weight 0");
       }
+      if (window && isAllowed(t.options, t.n, t.m, i, j))
+        out.push_back("within the sliding window of " + std::to_string(*window) + " tokens (keys " +
+                      std::to_string(std::max(0, i - *window + 1)) + "…" + I + ")");
       break;
     }
     case StageId::MinusRowMax: {

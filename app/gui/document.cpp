@@ -29,7 +29,8 @@ void syncPipeline(Document& doc, AttentionPipeline& p, std::uint64_t& inputsGen,
   }
   inputsGen = doc.inputsGen;
   valuesGen = doc.valuesGen;
-  p.setOptions(doc.session.options);
+  // A model layer's own mask: a sliding window shorter than the text (Mistral, Qwen2).
+  p.setOptions(modelLayerOptions(doc.prepared, doc.session.options));
 }
 
 void bumpRevisions(Document& doc, Stage from) {
@@ -105,8 +106,10 @@ void startWorker(Document& doc, long n, long m) {
   doc.stale = doc.hasTrace;
   doc.jobStart = Clock::now();
   doc.workerRuns.push_back({doc.frame, -1, 0, n, m});
+  // A layer prepared here runs with its own mask (sliding window); one prepared there, below.
+  AttentionOptions runOptions = session ? doc.session.options : modelLayerOptions(doc.prepared, doc.session.options);
   doc.job = std::async(std::launch::async, [p = std::move(doc.back), session = std::move(session),
-                                            inputs = std::move(inputs), options = doc.session.options,
+                                            inputs = std::move(inputs), options = std::move(runOptions),
                                             newInputs, newValues, r = std::move(base)]() mutable {
     const auto start = Clock::now();
     try {
@@ -116,7 +119,7 @@ void startWorker(Document& doc, long n, long m) {
       }
       if (newInputs) p->setInputs(std::move(inputs));
       else if (newValues) p->setValues(std::move(inputs.v));
-      p->setOptions(options);
+      p->setOptions(r.prepared ? modelLayerOptions(*r.prepared, options) : options);
       p->run();
     } catch (const std::exception& e) {
       r.error = e.what();

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "actions.hpp"
+#include "record.hpp"
 #include "colormap_lut.hpp"
 #include "document.hpp"
 #include "figure/figure.hpp"
@@ -74,7 +75,10 @@ bool exportFigure(AppState& app, const std::string& path) {
     bringUpToDate(app.doc);
     const Document& d = app.doc;
     const StageId step = currentStep(d);
-    const FigureRequest r = makeFigureRequest(d.cpuTrace(), d.prepared, figureInputName(figureInput(d)),
+    // The RoPE-off what-if changes the attention stages: their titles say so.
+    const bool whatIf = d.session.ropeOff && d.prepared.forward && d.prepared.forward->rotary() && !stageInfo(step).needsModel;
+    const FigureRequest r = makeFigureRequest(d.cpuTrace(), d.prepared,
+                                              figureInputName(figureInput(d)) + (whatIf ? " — what if RoPE were off" : ""),
                                               figureOptions(app, step));
     const std::string ext = fs::path(path).extension().string();
     writeFileAtomic(path, ext == ".svg" ? renderFigureSvg(r) : renderFigurePng(r));

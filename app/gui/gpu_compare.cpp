@@ -89,7 +89,7 @@ void compareWithGpu(Document& doc) {
   if (!g.unavailable.empty()) return fallBack(g, "GPU unavailable, using the CPU: " + g.unavailable);
   try {
     const auto start = Clock::now();
-    g.trace = g.backend->run(doc.front->inputs(), doc.session.options);
+    g.trace = g.backend->run(doc.front->inputs(), doc.front->options());  // a model layer's own mask included
     finishTrace(g.trace, doc.front->inputs());  // heads · W_O from the GPU's heads
     g.gpuMs = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     const AttentionTrace& cpu = doc.front->trace();

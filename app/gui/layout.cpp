@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <imgui.h>
 
+#include "steps.hpp"
 #include "views.hpp"
 
 namespace attnviz::gui {
@@ -60,6 +61,7 @@ void drawLayout(AppState& app) {
       if (app.doc.gpu.selected == BackendKind::Gpu &&
           ImGui::CollapsingHeader("CPU vs GPU: |difference|", ImGuiTreeNodeFlags_DefaultOpen))
         drawBackendDifference(app);
+      if (currentStep(app.doc) == StageId::Rope && ImGui::CollapsingHeader("RoPE: the pair turning by θ", ImGuiTreeNodeFlags_DefaultOpen)) drawRopePanel(app);
       if (app.doc.prepared.forward) {
         if (ImGui::CollapsingHeader("Model: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) drawModelOverview(app);
         if (ImGui::CollapsingHeader("Predictions", ImGuiTreeNodeFlags_DefaultOpen)) drawPredictions(app);

@@ -5,6 +5,7 @@
 #include "actions.hpp"
 #include "document.hpp"
 #include "model.hpp"
+#include "model_block.hpp"
 
 namespace attnviz::gui {
 
@@ -79,6 +80,40 @@ void setHeadAblated(AppState& app, int layer, int head, bool ablated) {
   markInputsChanged(app.doc);
   report(app, std::string(ablated ? "ablated" : "restored") + " layer " + std::to_string(layer) + " head " +
                   std::to_string(head));
+}
+
+bool modelIsRotary(const AppState& app) {
+  return inModelMode(app) && app.doc.prepared.block && app.doc.prepared.block->rotary();
+}
+
+void setRopeShown(AppState& app, RopeShown shown) { app.doc.session.view.rope = shown; }
+
+bool setRopeOff(AppState& app, bool off) {
+  if (off && !modelIsRotary(app)) {
+    report(app, "what if RoPE were off: needs a rotary model (the Llama family)", true);
+    return false;
+  }
+  if (app.doc.session.ropeOff == off) return true;
+  app.doc.session.ropeOff = off;
+  markInputsChanged(app.doc);  // the forward pass is cached: only the viewed layer's Q, K change
+  report(app, off ? "what if: RoPE off — layer " + std::to_string(app.doc.session.view.layer) +
+                        "'s scores from Q and K before the rotation"
+                  : "RoPE on: the model's real scores");
+  return true;
+}
+
+int kvHeadCount(const AppState& app) {
+  const auto& b = app.doc.prepared.block;
+  return inModelMode(app) && b ? b->kvHeads : 0;
+}
+
+int kvHeadOf(const AppState& app, int head) {
+  const auto& b = app.doc.prepared.block;
+  return inModelMode(app) && b ? b->kvHeadOf(head) : head;
+}
+
+void highlightKvHead(AppState& app, int kvHead) {
+  app.view.highlightKvHead = kvHead >= 0 && kvHead < kvHeadCount(app) ? kvHead : -1;
 }
 
 void selectLayerHead(AppState& app, int layer, int head) {

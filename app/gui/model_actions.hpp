@@ -16,6 +16,16 @@ void selectLayerHead(AppState& app, int layer, int head);
 // show the difference.
 void setHeadAblated(AppState& app, int layer, int head, bool ablated);
 bool isHeadAblated(const AppState& app, int layer, int head);
+// The RoPE step (rotary models): which of Q, K, after or before the rotation, its heatmap shows;
+// and the what-if of the viewed layer attending with Q and K before the rotation.
+void setRopeShown(AppState& app, RopeShown shown);
+bool setRopeOff(AppState& app, bool off);  // false (reported) when the model is not rotary
+bool modelIsRotary(const AppState& app);
+// Grouped-query attention: the K/V head a query head reads (the head itself without GQA), and
+// the K/V head whose query heads the views highlight (-1: none).
+int kvHeadOf(const AppState& app, int head);
+int kvHeadCount(const AppState& app);  // = heads without GQA, 0 outside model mode
+void highlightKvHead(AppState& app, int kvHead);
 bool inModelMode(const AppState& app);
 int modelLayerCount(const AppState& app);  // 0 outside model mode
 

@@ -76,17 +76,21 @@ StepView stepView(const Document& doc, const ViewSettings& view, StageId step, i
   const int h = stageIsPerHead(step) ? std::clamp(head, 0, std::max(0, doc.trace().heads - 1)) : 0;
   CachedStep& c = cache[{int(step), h}];
   const std::uint64_t rev = stepRevision(doc, step);
-  const int settings = int(view.sequential) * 4 + int(view.divergingForSigned) * 2 + int(view.probabilitiesZeroToOne);
+  // The RoPE step shows Q or K, rotated or not (ViewState::rope): one more setting of its matrix.
+  const int ropeShown = step == StageId::Rope ? int(doc.session.view.rope) : 0;
+  const int settings = int(view.sequential) * 4 + int(view.divergingForSigned) * 2 + int(view.probabilitiesZeroToOne) +
+                       16 * ropeShown;
   if (c.revision == rev && c.settings == settings && c.pipeline == doc.front.get()) return c.view;
   c.revision = rev;
   c.settings = settings;
   c.pipeline = doc.front.get();
-  const Matrix& m = stageDisplay(doc.trace(), doc.prepared, step, h, c.scratch);
+  const Matrix& m = step == StageId::Rope ? ropeStageValues(doc.prepared, doc.session.view.rope, h, c.scratch)
+                                          : stageDisplay(doc.trace(), doc.prepared, step, h, c.scratch);
   c.view.values = &m;
   c.view.range = stepRange(m, step, view);
   c.view.anyMasked = false;
   for (Eigen::Index i = 0; i < m.size() && !c.view.anyMasked; ++i) c.view.anyMasked = std::isinf(m.data()[i]);
-  c.view.key = "step" + std::to_string(int(step)) + ":" + std::to_string(h);
+  c.view.key = "step" + std::to_string(int(step)) + ":" + std::to_string(h) + ":" + std::to_string(ropeShown);
   c.view.revision = rev;
   return c.view;
 }

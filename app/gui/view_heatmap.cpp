@@ -11,6 +11,7 @@
 #include "fonts.hpp"
 #include "gl_heatmap.hpp"
 #include "heatmap_panel.hpp"
+#include "model_actions.hpp"
 #include "steps.hpp"
 #include "views.hpp"
 
@@ -136,6 +137,97 @@ void drawProgress(const Document& d) {
                      n, m, secs);
 }
 
+const ImVec4 kWhatIfColour(1.0f, 0.62f, 0.2f, 1);
+
+const char* ropeShownTitle(RopeShown shown) {
+  switch (shown) {
+    case RopeShown::QueryRotated: return "Q after the rotation";
+    case RopeShown::KeyRotated: return "K after the rotation";
+    case RopeShown::QueryUnrotated: return "Q before the rotation";
+    case RopeShown::KeyUnrotated: return "K before the rotation";
+  }
+  return "";
+}
+
+// The head radio buttons; with grouped-query attention grouped by the K/V head they read
+// ("kv1: 2 3"), tinted alike, the group's label clickable to outline its heads everywhere.
+void drawHeadSelector(AppState& app, int heads) {
+  const ViewState& v = app.doc.session.view;
+  const int kvHeads = kvHeadCount(app);
+  const bool grouped = kvHeads > 0 && kvHeads < heads;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("all##h", v.head == -1)) selectHead(app, -1);
+  for (int h = 0; h < heads; ++h) {
+    const int kv = grouped ? kvHeadOf(app, h) : -1;
+    if (grouped && (h == 0 || kvHeadOf(app, h - 1) != kv)) {
+      ImGui::SameLine(0, 10);
+      char kvLabel[24];
+      std::snprintf(kvLabel, sizeof kvLabel, "kv%d:##kv%d", kv, kv);
+      const bool lit = app.view.highlightKvHead == kv;
+      ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(kvGroupColour(kv, lit ? 1.0f : 0.8f)));
+      if (ImGui::Selectable(kvLabel, lit, 0, ImGui::CalcTextSize("kv00:"))) highlightKvHead(app, lit ? -1 : kv);
+      ImGui::PopStyleColor();
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("K/V head %d: query heads %s read its K and V\nclick to outline them here and in the overview",
+                          kv, queryHeadsOf(app, kv).c_str());
+    }
+    ImGui::SameLine();
+    char label[16];
+    std::snprintf(label, sizeof label, "%d##h", h);
+    if (grouped) {
+      const float strength = app.view.highlightKvHead == kv ? 0.75f : 0.4f;
+      ImGui::PushStyleColor(ImGuiCol_FrameBg, ImGui::ColorConvertU32ToFloat4(kvGroupColour(kv, strength)));
+      ImGui::PushStyleColor(ImGuiCol_FrameBgHovered, ImGui::ColorConvertU32ToFloat4(kvGroupColour(kv, 0.9f)));
+    }
+    if (ImGui::RadioButton(label, v.head == h)) selectHead(app, h);
+    if (grouped) {
+      ImGui::PopStyleColor(2);
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("query head %d reads K/V head %d (shared by query heads %s)", h, kv, queryHeadsOf(app, kv).c_str());
+    }
+  }
+}
+
+// The RoPE step's operand (Q | K, rotated | unrotated) and the what-if of the layer without RoPE.
+void drawRopeControls(AppState& app, StageId step) {
+  if (!modelIsRotary(app) || (stageInfo(step).needsModel && step != StageId::Rope)) return;
+  const Document& d = app.doc;
+  if (step == StageId::Rope) {
+    const RopeShown shown = d.session.view.rope;
+    const bool key = shown == RopeShown::KeyRotated || shown == RopeShown::KeyUnrotated;
+    const bool rotated = shown == RopeShown::QueryRotated || shown == RopeShown::KeyRotated;
+    const auto pick = [&](bool k, bool r) {
+      setRopeShown(app, k ? (r ? RopeShown::KeyRotated : RopeShown::KeyUnrotated)
+                          : (r ? RopeShown::QueryRotated : RopeShown::QueryUnrotated));
+    };
+    ImGui::TextUnformatted("show");
+    ImGui::SameLine();
+    if (ImGui::RadioButton("Q##rope", !key)) pick(false, rotated);
+    ImGui::SameLine();
+    if (ImGui::RadioButton("K##rope", key)) pick(true, rotated);
+    ImGui::SameLine();
+    ImGui::TextDisabled("|");
+    ImGui::SameLine();
+    if (ImGui::RadioButton("rotated##rope", rotated)) pick(key, true);
+    ImGui::SameLine();
+    if (ImGui::RadioButton("unrotated##rope", !rotated)) pick(key, false);
+    ImGui::SameLine(0, 24);
+  }
+  bool off = d.session.ropeOff;
+  if (off) ImGui::PushStyleColor(ImGuiCol_Text, kWhatIfColour);
+  if (ImGui::Checkbox("what if RoPE were off", &off)) setRopeOff(app, off);
+  if (d.session.ropeOff) ImGui::PopStyleColor();
+  recordItemRect(app, "rope_off");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Layer %d's scores and weights from Q and K before the rotation: no position information.\n"
+                      "The RoPE step and the other layers stay real; untick for the model's real scores.",
+                      d.session.view.layer);
+  if (d.session.ropeOff && step != StageId::Rope) {
+    ImGui::SameLine();
+    ImGui::TextColored(kWhatIfColour, "these are not the model's weights");
+  }
+}
+
 }  // namespace
 
 void drawHeatmapView(AppState& app) {
@@ -153,7 +245,13 @@ void drawHeatmapView(AppState& app) {
 
   // Toolbar: what is shown, head switcher, fit and value toggles.
   ImGui::PushFont(fonts().title);
-  ImGui::Text("%s  %s", info.label, info.title);
+  const bool whatIf = d.session.ropeOff && modelIsRotary(app) && !info.needsModel;
+  if (whatIf) {  // the what-if is marked on every figure it changes
+    ImGui::TextColored(kWhatIfColour, "WHAT IF RoPE were off:");
+    ImGui::SameLine();
+  }
+  if (step == StageId::Rope) ImGui::Text("%s  %s: %s", info.label, info.title, ropeShownTitle(d.session.view.rope));
+  else ImGui::Text("%s  %s", info.label, info.title);
   ImGui::PopFont();
   ImGui::SameLine();
   const Matrix* shape = stepView(d, app.view, step, v.head).values;
@@ -161,12 +259,7 @@ void drawHeatmapView(AppState& app) {
   if (heads > 1 && stageIsPerHead(step)) {
     ImGui::SameLine();
     ImGui::TextUnformatted("   head");
-    for (int h = -1; h < heads; ++h) {
-      ImGui::SameLine();
-      char label[16];
-      std::snprintf(label, sizeof label, h < 0 ? "all##h" : "%d##h", h);
-      if (ImGui::RadioButton(label, v.head == h)) selectHead(app, h);
-    }
+    drawHeadSelector(app, heads);
   }
   ImGui::SameLine();
   if (ImGui::SmallButton("Fit")) fitView(app);
@@ -174,6 +267,7 @@ void drawHeatmapView(AppState& app) {
   bool values = viewToggle(app, ViewToggle::Values);
   if (ImGui::Checkbox("values", &values)) setViewToggle(app, ViewToggle::Values, values);
 
+  drawRopeControls(app, step);
   if (d.stale || isComputing(d)) drawProgress(d);
   if (!d.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", d.error.c_str());
 

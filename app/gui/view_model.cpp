@@ -58,6 +58,22 @@ ImU32 scoreColour(int kind, double value) {
 
 }  // namespace
 
+unsigned int kvGroupColour(int kvHead, float strength) {
+  static const ImVec4 hues[] = {{0.95f, 0.55f, 0.25f, 1}, {0.35f, 0.75f, 0.95f, 1}, {0.65f, 0.85f, 0.35f, 1},
+                                {0.85f, 0.45f, 0.85f, 1}, {0.95f, 0.85f, 0.3f, 1},  {0.4f, 0.9f, 0.75f, 1},
+                                {0.95f, 0.45f, 0.5f, 1},  {0.6f, 0.6f, 0.95f, 1}};
+  const ImVec4 c = hues[std::size_t(std::max(0, kvHead)) % (sizeof hues / sizeof hues[0])];
+  const float a = std::clamp(strength, 0.0f, 1.0f);
+  return ImGui::GetColorU32(ImVec4(c.x * a, c.y * a, c.z * a, 1));
+}
+
+std::string queryHeadsOf(const AppState& app, int kvHead) {
+  std::string heads;
+  for (int h = 0; h < app.doc.session.options.heads; ++h)
+    if (kvHeadOf(app, h) == kvHead) heads += (heads.empty() ? "" : ", ") + std::to_string(h);
+  return heads;
+}
+
 void drawModelPicker(AppState& app) {
   const Session& s = app.doc.session;
   const std::string current = s.tokens.model.empty() ? "random toy model" : s.tokens.model;
@@ -154,6 +170,11 @@ void drawModelOverview(AppState& app) {
   const float usable = width - ImGui::GetStyle().ScrollbarSize;
   const float size = std::max(24 * s, (usable - spacing * float(perRow - 1)) / float(perRow) - 4 * s);
   const std::uint64_t revision = std::uint64_t(reinterpret_cast<std::uintptr_t>(&rec));
+  const int kvHeads = p.forward ? kvHeadCount(app) : 0;
+  const bool grouped = kvHeads > 0 && kvHeads < p.modelHeads;
+  const int litGroup = app.view.highlightKvHead >= 0 ? app.view.highlightKvHead
+                       : app.doc.session.view.head >= 0 ? kvHeadOf(app, app.doc.session.view.head)
+                                                        : -1;
   for (size_t i = 0; i < shown.size(); ++i) {
     const HeadSummary& hs = shown[i];
     const Matrix& w = rec.layers[size_t(hs.layer)].pattern.head[size_t(hs.head)].weights;
@@ -181,10 +202,29 @@ void drawModelOverview(AppState& app) {
     list->AddRect(ImVec2(pos.x - 2, pos.y - 2), ImVec2(L.areaMax.x + 2, L.areaMax.y + 2),
                   current ? IM_COL32(80, 160, 255, 255) : scoreColour(hs.strongest, hs.strongestValue), 0, 0,
                   current ? 3.0f : 2.0f);
-    ImGui::Text("L%d H%d%s", hs.layer, hs.head, isHeadAblated(app, hs.layer, hs.head) ? " (ablated)" : "");
+    // Grouped-query attention: a strip in the colour of the K/V head the query head reads, and
+    // the group of the selected head (or of the clicked "kvN" label) outlined in that colour.
+    const int kv = grouped ? kvHeadOf(app, hs.head) : -1;
+    if (grouped) {
+      const bool lit = kv == litGroup && hs.layer == app.doc.session.view.layer;
+      ImGui::Dummy(ImVec2(size, 5 * s));
+      list->AddRectFilled(ImVec2(pos.x - 2, L.areaMax.y + 4), ImVec2(L.areaMax.x + 2, L.areaMax.y + 4 + 4 * s),
+                          kvGroupColour(kv, lit ? 1.0f : 0.65f));
+      if (lit)
+        list->AddRect(ImVec2(pos.x - 5, pos.y - 5), ImVec2(L.areaMax.x + 5, L.areaMax.y + 7 + 4 * s),
+                      kvGroupColour(kv, 1.0f), 0, 0, 2.0f);
+      ImGui::Text("L%d H%d kv%d%s", hs.layer, hs.head, kv, isHeadAblated(app, hs.layer, hs.head) ? " (ablated)" : "");
+    } else {
+      ImGui::Text("L%d H%d%s", hs.layer, hs.head, isHeadAblated(app, hs.layer, hs.head) ? " (ablated)" : "");
+    }
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(scoreColour(hs.strongest, hs.strongestValue)), "%s %.2f",  // fits under a thumbnail
                        kScoreLabels[hs.strongest], hs.strongestValue);
-    if (hovered)
+    if (hovered && grouped)
+      ImGui::SetTooltip("layer %d, head %d reads K/V head %d (shared by query heads %s)\nprevious token %.3f\n"
+                        "first token %.3f\nduplicate token %.3f\ninduction %.3f\nentropy %.3f\nclick to show this head",
+                        hs.layer, hs.head, kv, queryHeadsOf(app, kv).c_str(), hs.scores.previousToken,
+                        hs.scores.firstToken, hs.scores.duplicateToken, hs.scores.induction, hs.scores.entropy);
+    else if (hovered)
       ImGui::SetTooltip("layer %d, head %d\nprevious token %.3f\nfirst token %.3f\nduplicate token %.3f\ninduction %.3f\n"
                         "entropy %.3f\nclick to show this head",
                         hs.layer, hs.head, hs.scores.previousToken, hs.scores.firstToken, hs.scores.duplicateToken,
@@ -193,6 +233,10 @@ void drawModelOverview(AppState& app) {
   }
   ImGui::TextWrapped("Every layer × head on this text, labelled with its strongest score: prev(ious token), "
                      "first (token), dup(licate token), ind(uction).");
+  if (grouped)
+    ImGui::TextWrapped("Grouped-query attention: %d query heads share %d K/V heads (%d each): heads with the same "
+                       "colour strip (kvN) read the same K and V; the selected head's group is outlined.",
+                       p.modelHeads, kvHeads, p.modelHeads / kvHeads);
 }
 
 }  // namespace attnviz::gui

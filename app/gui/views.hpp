@@ -29,6 +29,11 @@ void drawStatusBar(AppState& app);     // view_status.cpp
 void drawModelPicker(AppState& app);   // view_model.cpp: toy or trained model, layer
 void drawPredictions(AppState& app);   // view_model.cpp: next tokens after the selected query
 void drawModelOverview(AppState& app); // view_model.cpp: every layer × head, with head scores
+void drawRopePanel(AppState& app);     // view_rope.cpp: the hovered pair of Q or K turning by θ (RoPE step)
+// Grouped-query attention (view_model.cpp): the tint of the query heads that read K/V head
+// `kvHead` (an ImU32), and those heads as text ("2, 3").
+unsigned int kvGroupColour(int kvHead, float strength);
+std::string queryHeadsOf(const AppState& app, int kvHead);
 void handleShortcuts(AppState& app);   // view_pipeline.cpp: every keyboard shortcut (Ctrl+S/O/Q, ←/→, …)
 void recordItemRect(AppState& app, const char* name);  // the last ImGui item's rectangle
 

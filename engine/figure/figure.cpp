@@ -635,7 +635,8 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSessi
   if (!info.needsModel) return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, inputName, o);
   if (!stageExists(trace, prepared, o.stage))
     throw Error(std::string("stage ") + info.name +
-                (prepared.block ? " does not exist at this layer (layer 0 has embedding, the others resid_pre)"
+                (o.stage == StageId::Rope ? " exists only for a rotary model (the Llama family)"
+                 : prepared.block ? " does not exist at this layer (layer 0 has embedding, the others resid_pre)"
                                 : " exists only in model mode (--model)"));
   const bool perHead = stageIsPerHead(o.stage);
   const int H = std::max(1, prepared.modelHeads);

@@ -26,7 +26,8 @@ inline std::string figureInputName(const FigureInput& input) {
 inline FigureRequest makeSessionFigure(const Session& session, const FigureInput& input,
                                        const FigureOptions& options) {
   const PreparedSession prepared = prepare(session);
-  const AttentionTrace trace = computeSessionTrace(prepared, session.options);
+  // A model layer runs with its own mask (a sliding window shorter than the text included).
+  const AttentionTrace trace = computeSessionTrace(prepared, modelLayerOptions(prepared, session.options));
   std::string name = figureInputName(input);
   if (session.mode == InputMode::Tokens && !session.tokens.model.empty()) {
     // A model's figure says which model and layer it shows (the head is in the panel titles).

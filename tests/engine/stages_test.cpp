@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <set>
 
+#include "llama.hpp"
 #include "matrix_io.hpp"
+#include "model_block.hpp"
 #include "numbers.hpp"
 #include "reference.hpp"
 #include "session.hpp"
@@ -42,7 +44,7 @@ TEST(Stages, EveryStageHasOneUniqueNameThatParses) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "unknown stage \"softmax\" (expected one of scores, scaled, masked, minus_row_max, exp, row_sum, "
-              "weights, output, projected, embedding, resid_pre, ln_1, q, k, v, resid_mid)");
+              "weights, output, projected, embedding, resid_pre, ln_1, q, k, v, resid_mid, rope)");
   }
 }
 
@@ -171,6 +173,67 @@ TEST(Numbers, OneFilePerStageNamedByTheRegistryPlusQKV) {
   EXPECT_EQ(wc.values.rows(), 44);
   EXPECT_TRUE(wc.values.middleRows(11, 11).isApprox(t.head[1].weights, 1e-6f));
   fs::remove_all(csv);
+}
+
+// The RoPE step (issue 16) exists for a rotary model's block only; it shows the head's columns
+// of Q or K after or before the rotation, K of the K/V head the query head reads, and the
+// rotation is the pair formula of Hugging Face's rotate_half, checked here in double.
+TEST(Stages, RopeStageShowsEachPairTurnedByPositionTimesFrequency) {
+  const int n = 6, heads = 2, dh = 4, half = dh / 2;
+  auto block = std::make_shared<ModelBlock>();
+  block->heads = heads;
+  block->kvHeads = 1;  // grouped-query attention: both query heads read K/V head 0
+  block->headDim = dh;
+  block->qUnrotated = test::randomMatrix(n, heads * dh, 7);
+  const Matrix kvHead = test::randomMatrix(n, dh, 8);
+  block->kUnrotated.resize(n, heads * dh);
+  block->kUnrotated << kvHead, kvHead;
+  const std::vector<double> inv{1.0, 0.05};
+  block->ropeInverseFrequencies.resize(2);
+  block->ropeInverseFrequencies << 1.0f, 0.05f;
+  for (int i = 0; i < n; ++i) block->positions.push_back(i);
+  block->qRotated = model::applyRope(block->qUnrotated, heads, inv);
+  block->kRotated = model::applyRope(block->kUnrotated, heads, inv);
+  PreparedSession p;
+  p.block = block;
+  p.model = TokenModel{};
+  p.modelHeads = heads;
+  p.inputs.q = block->qRotated;
+  p.inputs.k = block->kRotated;
+  const AttentionTrace none;
+  ASSERT_TRUE(stageExists(none, p, StageId::Rope));
+  EXPECT_EQ(block->kvHeadOf(1), 0);
+
+  Matrix a, b;
+  const Matrix& q1 = modelStageValues(p, StageId::Rope, 1, a);  // the rotated Q by default
+  ASSERT_EQ(q1.rows(), n);
+  ASSERT_EQ(q1.cols(), dh);
+  for (int i = 0; i < n; ++i)
+    for (int c = 0; c < half; ++c) {
+      const double theta = i * inv[std::size_t(c)], x = block->qUnrotated(i, dh + c), y = block->qUnrotated(i, dh + c + half);
+      EXPECT_NEAR(q1(i, c), x * std::cos(theta) - y * std::sin(theta), 1e-6) << i << "," << c;
+      EXPECT_NEAR(q1(i, c + half), y * std::cos(theta) + x * std::sin(theta), 1e-6) << i << "," << c;
+    }
+  // Position 0 does not turn; the rotation keeps each pair's length.
+  EXPECT_TRUE(q1.row(0).isApprox(block->qUnrotated.row(0).segment(dh, dh), 1e-6f));
+  for (int i = 0; i < n; ++i)
+    EXPECT_NEAR(q1.row(i).norm(), block->qUnrotated.row(i).segment(dh, dh).norm(), 1e-5);
+  // K of query head 1 is K/V head 0's, before and after the rotation.
+  EXPECT_TRUE(ropeStageValues(p, RopeShown::KeyUnrotated, 1, a) == kvHead);
+  EXPECT_TRUE(ropeStageValues(p, RopeShown::KeyRotated, 1, a) == ropeStageValues(p, RopeShown::KeyRotated, 0, b));
+  EXPECT_TRUE(ropeStageValues(p, RopeShown::QueryUnrotated, 1, a) == Matrix(block->qUnrotated.middleCols(dh, dh)));
+  // The projections' steps show Q and K before the rotation in a rotary model.
+  EXPECT_TRUE(modelStageValues(p, StageId::Query, 1, a) == Matrix(block->qUnrotated.middleCols(dh, dh)));
+  EXPECT_TRUE(modelStageValues(p, StageId::Key, 0, a) == kvHead);
+  EXPECT_EQ(findRopeShown("k_unrotated"), RopeShown::KeyUnrotated);
+  EXPECT_FALSE(findRopeShown("v").has_value());
+
+  // Without frequencies (GPT-2's block) there is no RoPE step.
+  auto plain = std::make_shared<ModelBlock>(*block);
+  plain->ropeInverseFrequencies.resize(0);
+  p.block = plain;
+  EXPECT_FALSE(stageExists(none, p, StageId::Rope));
+  EXPECT_THROW(ropeStageValues(p, RopeShown::QueryRotated, 0, a), Error);
 }
 
 TEST(SessionStep, IsStoredByNameAndOldIndicesStillLoad) {
