@@ -10,6 +10,7 @@
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
 #include "head_scores.hpp"
+#include "json_number.hpp"
 #include "matrix_io.hpp"
 #include "model.hpp"
 #include "numbers.hpp"
@@ -317,9 +318,9 @@ int cmdComputeModel(const std::vector<std::string>& args) {
                      std::vector<float>(rec.ropeFrequencies.data(), rec.ropeFrequencies.data() + rec.ropeFrequencies.size())}};
   json ablated = json::array();
   for (const auto& [l, h] : options.ablatedHeads) ablated.push_back({l, h});
-  j["options"] = {{"temperature", options.temperature},
-                  {"scale", options.scale ? json(*options.scale) : json(nullptr)},
-                  {"effective_scale", rec.layers[0].pattern.head[0].scale},
+  j["options"] = {{"temperature", shortestDecimal(options.temperature)},
+                  {"scale", options.scale ? json(shortestDecimal(*options.scale)) : json(nullptr)},
+                  {"effective_scale", shortestDecimal(rec.layers[0].pattern.head[0].scale)},
                   {"mask", toString(options.mask)},
                   {"ablated_heads", ablated}};
   j["n"] = n;
