@@ -257,8 +257,10 @@ void drawHeatmapView(AppState& app) {
   const Matrix* shape = stepView(d, app.view, step, v.head).values;
   ImGui::TextDisabled("  %ld × %ld", long(shape->rows()), long(shape->cols()));
   if (heads > 1 && stageIsPerHead(step)) {
-    ImGui::SameLine();
-    ImGui::TextUnformatted("   head");
+    // Grouped heads (kv0: 0 1 2 3  kv1: …) take a line of their own.
+    const int kvHeads = kvHeadCount(app);
+    if (!(kvHeads > 0 && kvHeads < heads)) ImGui::SameLine();
+    ImGui::TextUnformatted(kvHeads > 0 && kvHeads < heads ? "head" : "   head");
     drawHeadSelector(app, heads);
   }
   ImGui::SameLine();

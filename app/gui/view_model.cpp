@@ -164,7 +164,11 @@ void drawModelOverview(AppState& app) {
     });
   const float s = ImGui::GetFontSize() / 16.0f;
   const float width = ImGui::GetContentRegionAvail().x;
-  const int perRow = sortBy >= 0 ? std::clamp(int(width / (80 * s)), 1, 16) : std::max(1, p.modelHeads);
+  // In layer order with grouped-query attention, one row per K/V head: the query heads that share it.
+  const int kvGroups = p.forward ? kvHeadCount(app) : 0;
+  const int perRow = sortBy >= 0 ? std::clamp(int(width / (80 * s)), 1, 16)
+                     : kvGroups > 0 && kvGroups < p.modelHeads ? p.modelHeads / kvGroups
+                                                               : std::max(1, p.modelHeads);
   const float spacing = ImGui::GetStyle().ItemSpacing.x;
   // The window's vertical scrollbar may appear after this frame's layout: leave room for it.
   const float usable = width - ImGui::GetStyle().ScrollbarSize;
