@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "usage:\n"
     "  attnviz [--sample NAME | FILE.json]   open the desktop app (default sample: pronoun)\n"
     "  attnviz --model NAME|PATH [--text T]  open the app on a trained model (model mode)\n"
+    "  attnviz FILE.npz|FILE.safetensors     open the app on an attention bundle (bundle mode)\n"
     "  attnviz samples                       list the built-in samples\n"
     "  attnviz compute INPUT [OPTIONS] --out DIR   write every stage as .npy\n"
     "  attnviz export INPUT [OPTIONS] ...    write a heatmap figure (PNG/SVG)\n"

@@ -4,11 +4,13 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <mutex>
 
+#include "safetensors.hpp"
 #include "stages.hpp"
 
 namespace attnviz {
@@ -134,6 +136,7 @@ PreparedSession prepareBundleSession(const Session& session) {
   p.bundle = b;
   p.modelLayers = b->layers;
   p.modelHeads = b->heads;
+  p.viewedLayer = layer;
   p.queryLabels = b->queryTokens;
   p.keyLabels = b->keyTokens;
   if (b->hasQK) {
@@ -177,6 +180,38 @@ std::string describeDifference(const WeightsDifference& d) {
   return "recomputed weights differ from the given ones by up to " + shortNumber(d.maxAbs) + " (layer " +
          std::to_string(d.layer) + ", head " + std::to_string(d.head) + ", row " + std::to_string(d.row) +
          ", column " + std::to_string(d.column) + ")";
+}
+
+bool bundleStageExists(const AttentionBundle& b, StageId id) {
+  const StageInfo& info = stageInfo(id);
+  if (info.needsModel || info.needsProjection) return false;
+  if (id == StageId::Output) return b.hasV;
+  return b.hasQK || id == StageId::Weights;
+}
+
+bool looksLikeBundle(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".npz") return true;
+  std::error_code ec;
+  if (ext != ".safetensors" || !fs::is_regular_file(path, ec)) return false;
+  if (fs::exists(fs::path(path).parent_path() / "config.json", ec)) return false;
+  try {
+    const model::SafetensorsFile file(path);
+    return file.find("attention") != nullptr;
+  } catch (const Error&) {
+    return false;  // not readable as either: the model loader says what is wrong with it
+  }
+}
+
+std::string resolveBundlePath(const std::string& bundlePath, const std::string& sessionPath) {
+  namespace fs = std::filesystem;
+  const fs::path given(bundlePath);
+  std::error_code ec;
+  if (given.is_absolute() || fs::exists(given, ec) || sessionPath.empty()) return bundlePath;
+  const fs::path beside = fs::path(sessionPath).parent_path() / given;
+  return fs::exists(beside, ec) ? beside.lexically_normal().string() : bundlePath;
 }
 
 std::vector<int> labelIds(const std::vector<std::string>& labels) {

@@ -7,6 +7,7 @@
 
 #include "bundle.hpp"
 #include "session.hpp"
+#include "stages.hpp"
 
 namespace attnviz {
 
@@ -34,6 +35,18 @@ struct WeightsDifference {
 WeightsDifference compareWithGiven(const AttentionTrace& recomputed, const AttentionBundle& bundle, int layer);
 // "recomputed weights differ from the given ones by up to 0.03 (layer 1, head 2, row 3, column 0)".
 std::string describeDifference(const WeightsDifference& d);
+
+// The stages a bundle can show: every attention stage when it has q and k (the output only with
+// v, since without it the output would be A·I), else the weights and, with v, the output.
+bool bundleStageExists(const AttentionBundle& bundle, StageId id);
+
+// Whether `path` is an attention bundle rather than a model or a session, by content: a .npz, or
+// a .safetensors file with an `attention` tensor and no config.json beside it (a checkpoint).
+bool looksLikeBundle(const std::string& path);
+
+// Where a session's bundle is: its path as written when that exists from the working directory
+// (or is absolute), else the same relative path from the session file's folder.
+std::string resolveBundlePath(const std::string& bundlePath, const std::string& sessionPath);
 
 // Token ids for the head scores: equal labels share an id (as equal tokens would).
 std::vector<int> labelIds(const std::vector<std::string>& labels);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "bundle_session.hpp"
 #include "model_block.hpp"
 
 namespace attnviz {
@@ -78,7 +79,7 @@ const std::array<StageInfo, kStageCount> kStages{{
      "the block's MLP reads this sum next.",
      "residual stream after attention x'", StageShape::ModelRows, ValueKind::Signed, false, false, true},
     {StageId::Rope, "rope", "0e", "RoPE", "Rotate Q and K (RoPE)", "R_i q",
-     "(q_c, q_c+d/2) → R(i·ω_c)·(q_c, q_c+d/2)    R(θ) = [cos −sin; sin cos]",
+     "rot q_i,c = q_i,c cos θ − q_i,c+d/2 sin θ    rot q_i,c+d/2 = q_i,c+d/2 cos θ + q_i,c sin θ    θ = i · ω_c",
      "Each pair of dimensions (c, c + d_head/2) of q_i and k_i turns by θ = i · ω_c (fast for small c).\n"
      "Turning both by their positions leaves q_i · k_j depending on i − j only: attention sees relative position.",
      "Q or K, rotated (RoPE)", StageShape::HeadOutput, ValueKind::Signed, false, false, true},
@@ -143,6 +144,7 @@ bool stageExists(const AttentionTrace& t, StageId id) {
 }
 
 bool stageExists(const AttentionTrace& t, const PreparedSession& p, StageId id) {
+  if (p.bundle) return bundleStageExists(*p.bundle, id);
   if (!stageInfo(id).needsModel) return stageExists(t, id);
   if (!p.block || !p.model) return false;
   if (id == StageId::Embedding) return p.block->layer == 0;

@@ -13,6 +13,7 @@
 #include "model_block.hpp"
 #include "document.hpp"
 #include "gpu_compare.hpp"
+#include "bundle_session.hpp"
 #include "matrix_io.hpp"
 #include "recovery.hpp"
 #include "replace.hpp"
@@ -68,7 +69,7 @@ void keepViewInRange(AppState& app) {
   if (step == StageId::Embedding && !stepAvailable(d, step)) step = StageId::ResidPre;
   else if (step == StageId::ResidPre && !stepAvailable(d, step)) step = StageId::Embedding;
   else if (step == StageId::Projected && !stepAvailable(d, step)) step = StageId::Output;
-  v.step = int(stepAvailable(d, step) ? step : StageId::Scores);
+  v.step = int(stepAvailable(d, step) ? step : currentStep(d));
   if (v.head >= d.session.options.heads) v.head = 0;
 }
 
@@ -81,6 +82,24 @@ void ensureCustomMask(Session& s, int n, int m) {
     for (int j = 0; j < m; ++j) mask(i, j) = isAllowed(o, n, m, i, j) ? 1 : 0;
   o.customMask = mask;
   o.mask = MaskKind::Custom;
+}
+
+// A session on a bundle is refused before it replaces the document when its bundle is missing
+// or does not fit the session (its path found from the session's folder when relative).
+void checkBundleSession(Session& s, const std::string& sessionPath) {
+  if (s.bundle.path.empty()) return;
+  s.bundle.path = resolveBundlePath(s.bundle.path, sessionPath);
+  try {
+    const auto b = sharedBundle(s.bundle);
+    if (s.view.layer >= b->layers)
+      throw Error("view.layer " + std::to_string(s.view.layer) + " does not exist (the bundle has " +
+                  std::to_string(b->layers) + (b->layers == 1 ? " layer)" : " layers)"));
+    if (s.options.heads != b->heads)
+      throw Error("options.heads is " + std::to_string(s.options.heads) + " but the bundle has " +
+                  std::to_string(b->heads) + " heads per layer");
+  } catch (const Error& e) {
+    throw Error(sessionPath + ": " + e.what());
+  }
 }
 
 float parseFloat(const std::string& s) {
@@ -130,6 +149,7 @@ bool loadSample(AppState& app, const std::string& name) {
 bool openSession(AppState& app, const std::string& path) {
   return attempt(app, [&] {
     Session s = loadSession(path);
+    checkBundleSession(s, path);
     replaceSession(app.doc, std::move(s), path);
     app.hover = {};
     app.camera = {};
@@ -142,6 +162,7 @@ bool openFile(AppState& app, const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   // A model: a checkpoint folder, a .safetensors file, or a pickle (refused with its message).
+  if (looksLikeBundle(path)) return openBundle(app, path);
   std::error_code ec;
   if (fs::is_directory(path, ec) || ext == ".safetensors" || ext == ".bin" || ext == ".pt" || ext == ".pth")
     return setModel(app, path);
@@ -153,6 +174,7 @@ bool openFile(AppState& app, const std::string& path) {
     } catch (const std::exception&) {
     }
     if (s) {
+      if (!attempt(app, [&] { checkBundleSession(*s, path); })) return false;
       PendingReplace r;
       r.session = std::move(s);
       r.path = r.what = path;
@@ -175,6 +197,9 @@ bool saveSessionAs(AppState& app, const std::string& path) {
 
 bool loadMatrix(AppState& app, MatrixSlot slot, const std::string& path) {
   return attempt(app, [&] {
+    if (!app.doc.session.bundle.path.empty())
+      throw Error("a bundle's Q, K, V come from its file: open a sample or session to load " + path + " into " +
+                  slotName(slot));
     LoadedMatrix lm = readMatrixFile(path);
     Session& s = app.doc.session;
     // One's own matrices are no longer the sample: its name and description stop applying.
@@ -269,6 +294,7 @@ void toggleMaskCell(AppState& app, int row, int col) {
 
 bool setHeadsQuiet(AppState& app, int heads) {
   Session& s = app.doc.session;
+  if (!s.bundle.path.empty()) return false;
   const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
   const int vwidth = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.v.cols());
   if (heads < 1 || width % heads != 0 || vwidth % heads != 0) return false;
@@ -277,6 +303,10 @@ bool setHeadsQuiet(AppState& app, int heads) {
 
 bool setHeads(AppState& app, int heads) {
   Session& s = app.doc.session;
+  if (!s.bundle.path.empty()) {
+    report(app, "the bundle has " + std::to_string(s.options.heads) + " heads per layer; its heads cannot be changed", true);
+    return false;
+  }
   const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
   const int vwidth = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.v.cols());
   if (heads < 1 || width % heads != 0 || vwidth % heads != 0) {
@@ -415,6 +445,23 @@ void setPositional(AppState& app, bool on) {
 }
 void setInputMode(AppState& app, InputMode mode) {
   Session& s = app.doc.session;
+  if (!s.bundle.path.empty()) {
+    // Leaving a bundle: matrices mode edits its viewed layer's Q, K, V, which weights alone lack.
+    if (mode == InputMode::Matrices && !(app.doc.prepared.bundle && app.doc.prepared.bundle->hasQK)) {
+      report(app, "this bundle holds weights only: it has no Q, K, V to edit", true);
+      return;
+    }
+    if (mode == InputMode::Matrices) startMatricesFromShown(app);
+    s.bundle = {};
+    s.view.layer = 0;
+    s.mode = InputMode::Matrices;
+    if (mode == InputMode::Matrices) {
+      forgetSampleIdentity(app);
+      markInputsChanged(app.doc);
+      keepViewInRange(app);
+      return;
+    }
+  }
   if (s.mode == mode) return;
   forgetSampleIdentity(app);
   if (mode == InputMode::Matrices) startMatricesFromShown(app);
@@ -644,6 +691,23 @@ void dumpState(const AppState& app, const std::string& path) {
   j["layer"] = s.view.layer;
   j["token_ids"] = d.prepared.tokenIds;
   j["query_labels"] = d.prepared.queryLabels;
+  j["key_tokens"] = d.prepared.keyLabels;
+  j["bundle"] = s.bundle.path;
+  j["layers"] = modelLayerCount(app);
+  j["given_max_diff"] = d.givenDifference.maxAbs;
+  // The viewed head's weights as the views show them (small traces only: tests compare them
+  // with the file's).
+  if (d.hasTrace && !d.trace().head.empty() && stageExists(d.trace(), StageId::Weights)) {
+    const Matrix& w = d.trace().head[std::size_t(std::clamp(s.view.head, 0, d.trace().heads - 1))].weights;
+    if (w.size() <= 4096) {
+      j["weights"] = nlohmann::json::array();
+      for (Eigen::Index r = 0; r < w.rows(); ++r) {
+        std::vector<float> row;
+        for (Eigen::Index c = 0; c < w.cols(); ++c) row.push_back(w(r, c));
+        j["weights"].push_back(row);
+      }
+    }
+  }
   j["gl_errors"] = app.glErrors;
   for (const auto& [name, r] : app.widgetRects) j["widgets"][name] = r;
   // The RoPE step, grouped-query attention and the layer's own mask (issue 16).

@@ -13,6 +13,7 @@
 
 #include "attention.hpp"
 #include "backend.hpp"
+#include "bundle_session.hpp"
 #include "session.hpp"
 #include "stages.hpp"
 
@@ -85,10 +86,17 @@ struct ComputeJob {
   struct WorkerRun { long startFrame = 0, endFrame = -1; double ms = 0; long n = 0, m = 0; };
   std::vector<WorkerRun> workerRuns;
 
+  // An attention bundle of weights alone: the viewed layer's trace made from the given weights
+  // (nothing to compute); null otherwise.
+  std::shared_ptr<const AttentionTrace> givenTrace;
+  // A bundle with Q and K: the largest |recomputed − given| weight of the viewed layer under the
+  // current options (maxAbs < 0: nothing compared).
+  WeightsDifference givenDifference{-1};
+
   // What the views show: the selected backend's trace (every stage, heads · W_O included).
-  const AttentionTrace& trace() const { return gpu.active ? gpu.trace : front->trace(); }
+  const AttentionTrace& trace() const { return givenTrace ? *givenTrace : gpu.active ? gpu.trace : front->trace(); }
   // The CPU engine's trace, the reference that files are written from.
-  const AttentionTrace& cpuTrace() const { return front->trace(); }
+  const AttentionTrace& cpuTrace() const { return givenTrace ? *givenTrace : front->trace(); }
 };
 
 struct FileState {
@@ -147,10 +155,11 @@ struct ViewSettings {
 struct FileChooser {
   bool open = false;
   enum class Purpose { OpenSession, SaveSession, ExportPng, ExportSvg, ExportNumbers, ExportSeries,
-                       LoadMatrixQ, LoadMatrixK, LoadMatrixV, LoadMask } purpose = Purpose::OpenSession;
+                       LoadMatrixQ, LoadMatrixK, LoadMatrixV, LoadMask, OpenAttention } purpose = Purpose::OpenSession;
   std::string directory;
   std::string fileName;
   std::string error;
+  bool allowUnnormalised = false;  // Open attention: rows that do not sum to 1 are shown as given
 };
 
 struct Automation {

@@ -250,7 +250,8 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
   const int h = std::clamp(head, 0, t.heads - 1);
   const HeadTrace& ht = t.head[std::size_t(h)];
   const int dkh = t.headKeyWidth(), dvh = t.headValueWidth();
-  const AttentionInputs& in = doc.front->inputs();
+  // A bundle of weights alone computed nothing: its V (when given) is in the prepared inputs.
+  const AttentionInputs& in = doc.givenTrace ? doc.prepared.inputs : doc.front->inputs();
   // Indices from 0, like the views, `attnviz export --head`, and the .npy files.
   const std::string I = std::to_string(i), J = std::to_string(j);
   const bool keyCell = stageColumnsAreKeys(step);
@@ -335,6 +336,11 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
     }
     case StageId::Weights: {
       if (ht.stats.fullyMasked[std::size_t(i)]) { out.push_back("fully masked row: all weights 0"); break; }
+      if (doc.givenTrace) {  // given by the bundle: no scores to derive them from
+        out.push_back("a_" + I + "," + J + " = " + formatValue(ht.weights(i, j)) + "  (given by the bundle; row " + I +
+                      " sums to " + formatValue(ht.rowSum(i)) + ")");
+        break;
+      }
       out.push_back("a_" + I + "," + J + " = exp(" + scaledName + " − max_" + I + ") / Σ_j exp(s'_" + I +
                     ",j − max_" + I + ")");
       out.push_back("= " + formatValue(ht.expValues(i, j)) + " / " + formatValue(ht.rowSum(i)) + " = " +

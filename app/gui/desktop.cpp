@@ -42,7 +42,8 @@ struct Options {
 };
 
 const char* kUsage =
-    "usage: attnviz [FILE.json | --sample NAME | --model NAME|PATH [--text TEXT]] [--script FILE]\n"
+    "usage: attnviz [FILE.json | FILE.npz | FILE.safetensors | --sample NAME | --model NAME|PATH [--text TEXT]]\n"
+    "               [--script FILE]\n"
     "               [--screenshot FILE] [--frames N]\n"
     "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--recovery]\n               [--ignore-pointer] [--window-size WxH]\n"
     "Opens the desktop visualizer. --script runs one action per line (see app/gui/script.hpp);\n"
@@ -86,6 +87,7 @@ bool parseArgs(int argc, char** argv, Options& o) {
 
 AppState* gApp = nullptr;
 
+// A dropped session, matrix, model or attention bundle: openFile tells them apart by content.
 void onDrop(GLFWwindow*, int count, const char** paths) {
   for (int i = 0; i < count; ++i) openFile(*gApp, paths[i]);
 }
@@ -183,8 +185,14 @@ int runDesktopApp(int argc, char** argv) {
   }
   glfwSetDropCallback(window, onDrop);
 
-  // The first document: a session file, a named sample or the default sample.
-  if (!opt.sessionFile.empty()) openFile(app, opt.sessionFile);
+  // The first document: an attention bundle, a session file, a named sample or the default sample.
+  // A bundle that cannot be read leaves no document to show: the message, and exit as --model does.
+  if (!opt.sessionFile.empty() && looksLikeBundle(opt.sessionFile)) {
+    if (!openBundle(app, opt.sessionFile)) {
+      std::cerr << "attnviz: " << app.message << "\n";
+      return 2;
+    }
+  } else if (!opt.sessionFile.empty()) openFile(app, opt.sessionFile);
   else if (!loadSample(app, opt.sample.empty() ? kDefaultSample : opt.sample)) {
     std::cerr << "attnviz: " << app.message << "\n";
     if (!opt.sample.empty()) return 2;

@@ -42,6 +42,21 @@ void bumpRevisions(Document& doc, Stage from) {
 void afterRun(Document& doc) {
   doc.hasTrace = true;
   doc.lastComputeMs = doc.gpu.active ? doc.gpu.gpuMs : doc.front->trace().timings.totalMs;
+  doc.givenDifference = WeightsDifference{-1};
+  if (doc.prepared.bundle && doc.prepared.bundle->hasQK && doc.prepared.viewedLayer >= 0)
+    doc.givenDifference = compareWithGiven(doc.front->trace(), *doc.prepared.bundle, doc.prepared.viewedLayer);
+}
+
+// A bundle of weights alone: its trace was made when the layer was prepared; nothing runs.
+void showGivenTrace(Document& doc) {
+  doc.givenTrace = doc.prepared.givenTrace;
+  doc.gpu.active = false;
+  bumpRevisions(doc, Stage::Scores);
+  doc.hasTrace = true;
+  doc.lastComputeMs = 0;
+  doc.givenDifference = WeightsDifference{-1};
+  doc.error.clear();
+  doc.stale = false;
 }
 
 }  // namespace
@@ -72,6 +87,7 @@ void collectWorkerResult(Document& doc) {
     doc.frontValuesGen = r.valuesGen;
     if (r.prepared) {
       doc.prepared = std::move(*r.prepared);
+      doc.givenTrace.reset();  // workers never prepare a bundle of weights alone (its n, m read 0)
       // A V edit made meanwhile went into the previous prepared inputs: prepare again.
       if (doc.valuesGen != r.valuesGen) doc.needsPrepare = true;
     }
@@ -149,6 +165,11 @@ bool update(Document& doc) {
       doc.prepared = prepare(doc.session);
       doc.needsPrepare = false;
     }
+    if (doc.prepared.givenTrace) {
+      showGivenTrace(doc);
+      return true;
+    }
+    doc.givenTrace.reset();
     syncPipeline(doc, *doc.front, doc.frontInputsGen, doc.frontValuesGen);
     doc.front->run();
     bumpRevisions(doc, doc.front->lastRecomputedFrom());
@@ -174,6 +195,7 @@ void replaceSession(Document& doc, Session session, std::string path) {
   doc.session = std::move(session);
   doc.path = std::move(path);
   doc.sample.clear();
+  doc.givenTrace.reset();  // the previous bundle's weights are not the new document's
   markInputsChanged(doc);
   doc.unsaved = false;
   doc.recoveryWritten = true;

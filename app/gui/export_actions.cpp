@@ -26,7 +26,9 @@ bool exportNumbers(AppState& app, const std::string& directory, const std::strin
     const Document& d = app.doc;
     const NumbersSource source{d.session.name, d.session.mode, "CPU (Eigen)",
                                d.prepared.model ? &*d.prepared.model : nullptr};
-    const int files = writeNumbers(directory, d.cpuTrace(), d.front->inputs(), source, f);
+    // A bundle of weights alone ran no pipeline: its inputs (V when given) are the prepared ones.
+    const AttentionInputs& inputs = d.givenTrace ? d.prepared.inputs : d.front->inputs();
+    const int files = writeNumbers(directory, d.cpuTrace(), inputs, source, f);
     report(app, "Exported " + std::to_string(files) + " files (" + format + ") to " + directory);
     return true;
   } catch (const std::exception& e) {

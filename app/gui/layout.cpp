@@ -65,6 +65,9 @@ void drawLayout(AppState& app) {
       if (app.doc.prepared.forward) {
         if (ImGui::CollapsingHeader("Model: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) drawModelOverview(app);
         if (ImGui::CollapsingHeader("Predictions", ImGuiTreeNodeFlags_DefaultOpen)) drawPredictions(app);
+      } else if (app.doc.prepared.bundle &&
+                 ImGui::CollapsingHeader("Bundle: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) {
+        drawModelOverview(app);
       }
       if (ImGui::CollapsingHeader("Selected row: weights", ImGuiTreeNodeFlags_DefaultOpen)) drawBarChart(app);
       if (ImGui::CollapsingHeader("Lines: queries → keys", ImGuiTreeNodeFlags_DefaultOpen)) drawLinesView(app);

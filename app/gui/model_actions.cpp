@@ -1,11 +1,14 @@
 #include "model_actions.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "actions.hpp"
+#include "bundle_session.hpp"
 #include "document.hpp"
 #include "model.hpp"
 #include "model_block.hpp"
+#include "replace.hpp"
 
 namespace attnviz::gui {
 
@@ -14,7 +17,17 @@ bool inModelMode(const AppState& app) {
   return s.mode == InputMode::Tokens && !s.tokens.model.empty();
 }
 
+bool inBundleMode(const AppState& app) { return !app.doc.session.bundle.path.empty(); }
+
 int modelLayerCount(const AppState& app) {
+  if (inBundleMode(app)) {
+    if (app.doc.prepared.bundle && !app.doc.needsPrepare) return app.doc.prepared.bundle->layers;
+    try {  // opened this frame: the bundle is read (and cached) already
+      return sharedBundle(app.doc.session.bundle)->layers;
+    } catch (const Error&) {
+      return 0;
+    }
+  }
   if (!inModelMode(app)) return 0;
   if (app.doc.prepared.modelLayers > 0 && !app.doc.needsPrepare) return app.doc.prepared.modelLayers;
   try {  // the model was chosen this frame: its config says how many layers it has
@@ -56,6 +69,36 @@ bool setModel(AppState& app, const std::string& nameOrPath) {
   report(app, nameOrPath + ": " + std::to_string(config.layers) + " layers × " + std::to_string(config.heads) +
                   " heads, d_model " + std::to_string(config.dModel));
   return true;
+}
+
+bool openBundle(AppState& app, const std::string& path, bool allowUnnormalised) {
+  try {
+    // Absolute, so a saved session finds the bundle from any working directory.
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    BundleRef ref{ec ? path : absolute.lexically_normal().string(), allowUnnormalised};
+    const auto bundle = sharedBundle(ref);  // refused here, before the document is replaced
+    PendingReplace r;
+    r.session = bundleSession(ref);
+    r.path = "";  // a bundle is no session file: Save asks where to write one
+    r.what = path;
+    replaceDocument(app, std::move(r));
+    if (app.replace.asking) return true;
+    const AttentionBundle& b = *bundle;
+    std::string shape = std::to_string(b.layers) + (b.layers == 1 ? " layer × " : " layers × ") +
+                        std::to_string(b.heads) + (b.heads == 1 ? " head, " : " heads, ") + std::to_string(b.n) +
+                        (b.cross ? " × " + std::to_string(b.m) : "") + " tokens";
+    const char* given = b.hasQK ? (b.hasV ? "Q, K, V" : "Q, K") : (b.hasV ? "weights and V" : "weights only");
+    report(app, "Opened " + path + ": " + shape + " (" + given + ")");
+    return true;
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    // The reader's advice names the command-line flag; the app's way is the chooser's checkbox.
+    if (message.find("--allow-unnormalised") != std::string::npos)
+      message += " (in the app: File → Open attention…, \"show rows that do not sum to 1 as given\")";
+    report(app, message, true);
+    return false;
+  }
 }
 
 void setLayer(AppState& app, int layer) {

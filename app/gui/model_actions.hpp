@@ -27,6 +27,11 @@ int kvHeadOf(const AppState& app, int head);
 int kvHeadCount(const AppState& app);  // = heads without GQA, 0 outside model mode
 void highlightKvHead(AppState& app, int kvHead);
 bool inModelMode(const AppState& app);
-int modelLayerCount(const AppState& app);  // 0 outside model mode
+int modelLayerCount(const AppState& app);  // a model's or a bundle's layers; 0 otherwise
+
+// An attention bundle (.npz, or .safetensors holding `attention`) replaces the document at its
+// first layer. One that cannot be read is reported in the status bar and the document stays.
+bool openBundle(AppState& app, const std::string& path, bool allowUnnormalised = false);
+bool inBundleMode(const AppState& app);
 
 }  // namespace attnviz::gui

@@ -50,6 +50,12 @@ bool runScriptLine(AppState& app, const std::string& line) {
   try {
     if (op == "sample") return loadSample(app, rest(in));
     if (op == "open") return openFile(app, rest(in));
+    if (op == "open-bundle") {  // open-bundle [--allow-unnormalised] PATH
+      std::string path = rest(in);
+      const std::string flag = "--allow-unnormalised ";
+      const bool allow = path.rfind(flag, 0) == 0;
+      return openBundle(app, allow ? path.substr(flag.size()) : path, allow);
+    }
     if (op == "save") return saveSessionAs(app, rest(in));
     if (op == "load") {
       std::string what;

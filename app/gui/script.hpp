@@ -1,6 +1,7 @@
 #pragma once
 // --script FILE: one action per line, run through the same functions as the UI (actions.hpp).
 //   sample NAME | open FILE | save FILE | load Q|K|V|mask FILE | paste Q|K|V TEXT
+//   open-bundle [--allow-unnormalised] FILE (.npz, .safetensors) | layer L
 //   set KEY VALUE   (temperature, scale auto|x, score, mask none|causal|custom, heads, colormap,
 //                    diverging, values, text, source, tokenizer, d_model, seed, positional, mode, speed,
 //                    paint-mask, backend cpu|gpu, gpu-buffer-limit BYTES, export-scale, range auto|unit)

@@ -9,8 +9,26 @@
 
 namespace attnviz::gui {
 
+namespace {
+// A bundle's steps follow from the bundle itself, known before its layer is prepared (the
+// document may still hold the previous one's prepared inputs in the frame it was opened).
+std::shared_ptr<const AttentionBundle> documentBundle(const Document& doc) {
+  if (doc.session.bundle.path.empty()) return nullptr;
+  if (!doc.needsPrepare && doc.prepared.bundle) return doc.prepared.bundle;
+  try {
+    return sharedBundle(doc.session.bundle);
+  } catch (const Error&) {
+    return nullptr;  // the document update reports it
+  }
+}
+}  // namespace
+
 bool stepAvailable(const Document& doc, StageId step) {
   const StageInfo& info = stageInfo(step);
+  if (!doc.session.bundle.path.empty()) {
+    const auto bundle = documentBundle(doc);
+    return bundle ? bundleStageExists(*bundle, step) : step == StageId::Weights;
+  }
   if (info.needsProjection) return doc.session.mode == InputMode::Tokens;
   if (info.needsModel) return stageExists(doc.trace(), doc.prepared, step);
   return true;
@@ -25,7 +43,9 @@ std::vector<StageId> availableSteps(const Document& doc) {
 
 StageId currentStep(const Document& doc) {
   const StageId step = StageId(std::clamp(doc.session.view.step, 0, kStageCount - 1));
-  return stepAvailable(doc, step) ? step : StageId::Scores;
+  if (stepAvailable(doc, step)) return step;
+  // Scores where the document has them; a bundle of weights alone starts at its weights.
+  return stepAvailable(doc, StageId::Scores) ? StageId::Scores : StageId::Weights;
 }
 
 std::vector<std::string> columnLabels(const Document& doc, StageId step) {

@@ -7,6 +7,7 @@
 
 #include "actions.hpp"
 #include "colormap_lut.hpp"
+#include "model_actions.hpp"
 #include "recovery.hpp"
 #include "views.hpp"
 
@@ -41,6 +42,7 @@ const char* title(Purpose p) {
     case Purpose::LoadMatrixK: return "Load K";
     case Purpose::LoadMatrixV: return "Load V";
     case Purpose::LoadMask: return "Load mask";
+    case Purpose::OpenAttention: return "Open attention bundle (.npz, .safetensors)";
   }
   return "";
 }
@@ -58,6 +60,7 @@ bool accept(AppState& app, const std::string& path) {
     case Purpose::LoadMatrixK: return loadMatrix(app, MatrixSlot::K, path);
     case Purpose::LoadMatrixV: return loadMatrix(app, MatrixSlot::V, path);
     case Purpose::LoadMask: return loadMask(app, path);
+    case Purpose::OpenAttention: return openBundle(app, path, app.chooser.allowUnnormalised);
   }
   return false;
 }
@@ -70,6 +73,10 @@ void drawMenuBar(AppState& app) {
     if (ImGui::MenuItem("Samples…")) showSamplesBrowser(app, true);
     if (ImGui::MenuItem("Open…", "Ctrl+O")) openFileChooser(app, Purpose::OpenSession, "");
     if (ImGui::MenuItem("Open model…")) openFileChooser(app, Purpose::OpenSession, "");  // the chooser takes a folder too
+    if (ImGui::MenuItem("Open attention…")) openFileChooser(app, Purpose::OpenAttention, "");
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("An attention bundle: attention [layers, heads, n, m] with its tokens, optionally Q, K, V\n"
+                        "(.npz from np.savez or tools/attnviz_bundle.py, or .safetensors)");
     if (ImGui::MenuItem("Save", "Ctrl+S")) {
       if (app.doc.path.empty()) openFileChooser(app, Purpose::SaveSession, "session.json");
       else saveSessionAs(app, app.doc.path);
@@ -109,8 +116,9 @@ void drawMenuBar(AppState& app) {
   if (ImGui::BeginMenu("Help")) {
     ImGui::TextUnformatted("← → step   Space play   Home/End first/last   Esc unpin   F fit");
     ImGui::TextUnformatted("Wheel zoom, drag pan, double-click fit, click a cell to pin it.");
-    ImGui::TextUnformatted("Model mode: [ ] previous/next layer   , . previous/next head");
-    ImGui::TextUnformatted("Drop a .json session, a .npy/.csv matrix or a model folder on the window to load it.");
+    ImGui::TextUnformatted("Model and bundle modes: [ ] previous/next layer   , . previous/next head");
+    ImGui::TextUnformatted("Drop a .json session, a .npy/.csv matrix, a model folder or an attention bundle\n"
+                           "(.npz, .safetensors) on the window to load it.");
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();
@@ -163,7 +171,7 @@ void drawFileChooser(AppState& app) {
     if (a.is_directory() != b.is_directory()) return a.is_directory();
     return a.path().filename() < b.path().filename();
   });
-  const float footer = ImGui::GetFrameHeightWithSpacing() * 2 + 8;
+  const float footer = ImGui::GetFrameHeightWithSpacing() * (c.purpose == Purpose::OpenAttention ? 3 : 2) + 8;
   if (ImGui::BeginChild("##entries", ImVec2(0, -footer), true)) {
     if (ec) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", ec.message().c_str());
     for (const auto& e : entries) {
@@ -188,7 +196,13 @@ void drawFileChooser(AppState& app) {
   }
   ImGui::SameLine();
   if (ImGui::Button("Cancel", ImVec2(70, 0))) c.open = false;
-  if (!c.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", c.error.c_str());
+  if (c.purpose == Purpose::OpenAttention)
+    ImGui::Checkbox("show rows that do not sum to 1 as given", &c.allowUnnormalised);
+  if (!c.error.empty()) {
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", c.error.c_str());
+    ImGui::PopTextWrapPos();
+  }
   ImGui::End();
 }
 

@@ -257,10 +257,8 @@ void drawHeatmapView(AppState& app) {
   const Matrix* shape = stepView(d, app.view, step, v.head).values;
   ImGui::TextDisabled("  %ld × %ld", long(shape->rows()), long(shape->cols()));
   if (heads > 1 && stageIsPerHead(step)) {
-    // Grouped heads (kv0: 0 1 2 3  kv1: …) take a line of their own.
-    const int kvHeads = kvHeadCount(app);
-    if (!(kvHeads > 0 && kvHeads < heads)) ImGui::SameLine();
-    ImGui::TextUnformatted(kvHeads > 0 && kvHeads < heads ? "head" : "   head");
+    ImGui::SameLine();
+    ImGui::TextUnformatted("   head");
     drawHeadSelector(app, heads);
   }
   ImGui::SameLine();
@@ -272,6 +270,7 @@ void drawHeatmapView(AppState& app) {
   drawRopeControls(app, step);
   if (d.stale || isComputing(d)) drawProgress(d);
   if (!d.error.empty()) ImGui::TextColored(ImVec4(1, 0.4f, 0.4f, 1), "%s", d.error.c_str());
+  drawBundleWarning(app);
 
   const ImVec2 min = ImGui::GetCursorScreenPos();
   const ImVec2 avail = ImGui::GetContentRegionAvail();

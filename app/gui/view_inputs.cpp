@@ -178,8 +178,16 @@ void matricesMode(AppState& app) {
 
 }  // namespace
 
+void drawTokenChips(AppState& app, const std::vector<std::string>& tokens, bool queries) {
+  tokenChips(app, tokens, queries);
+}
+
 void drawInputsPanel(AppState& app) {
   Session& s = app.doc.session;
+  if (!s.bundle.path.empty()) {  // an attention bundle: its inputs come from the file
+    drawBundleInputs(app);
+    return;
+  }
   if (ImGui::RadioButton("tokens", s.mode == InputMode::Tokens)) setInputMode(app, InputMode::Tokens);
   ImGui::SameLine();
   if (ImGui::RadioButton("matrices Q, K, V", s.mode == InputMode::Matrices)) setInputMode(app, InputMode::Matrices);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "bundle_session.hpp"
 #include "gl_heatmap.hpp"
 #include "gpt2.hpp"
 #include "model.hpp"
@@ -25,27 +26,56 @@ constexpr int kShownScoreKinds = 4;  // entropy is a statistic, not a pattern a 
 
 struct HeadSummary {
   int layer = 0, head = 0;
+  const Matrix* weights = nullptr;
   model::HeadScores scores;
+  bool scored = false;  // the head scores compare queries with keys of the same text
   int strongest = 0;
   double strongestValue = 0;
 };
 
-std::vector<HeadSummary> summarise(const model::ForwardRecord& rec) {
-  std::vector<HeadSummary> out;
-  for (size_t l = 0; l < rec.layers.size(); ++l)
-    for (size_t h = 0; h < rec.layers[l].pattern.head.size(); ++h) {
-      HeadSummary s;
-      s.layer = int(l);
-      s.head = int(h);
-      s.scores = model::scoreHead(rec.layers[l].pattern.head[h].weights, rec.ids);
-      for (int k = 0; k < kShownScoreKinds; ++k)
-        if (model::headScore(s.scores, k) > s.strongestValue) {
-          s.strongestValue = model::headScore(s.scores, k);
-          s.strongest = k;
-        }
-      out.push_back(s);
-    }
-  return out;
+// Every layer × head of what the overview shows: a model's forward pass, or a bundle's given
+// weights (scored only for self-attention, where queries and keys are the same tokens).
+struct OverviewSource {
+  const void* key = nullptr;  // changes when the weights do
+  std::shared_ptr<const void> keep;  // holds them while the summaries point into them
+  std::vector<HeadSummary> heads;
+  std::vector<int> ids;
+  bool scored = true;
+};
+
+OverviewSource overviewSource(const PreparedSession& p) {
+  OverviewSource src;
+  if (p.forward) {
+    const model::ForwardRecord& rec = *p.forward;
+    src.key = &rec;
+    src.keep = p.forward;
+    src.ids = rec.ids;
+    for (size_t l = 0; l < rec.layers.size(); ++l)
+      for (size_t h = 0; h < rec.layers[l].pattern.head.size(); ++h)
+        src.heads.push_back({int(l), int(h), &rec.layers[l].pattern.head[h].weights});
+  } else if (p.bundle) {
+    const AttentionBundle& b = *p.bundle;
+    src.key = &b;
+    src.keep = p.bundle;
+    src.ids = labelIds(b.queryTokens);
+    src.scored = !b.cross && b.n == b.m;
+    for (int l = 0; l < b.layers; ++l)
+      for (int h = 0; h < b.heads; ++h) src.heads.push_back({l, h, &b.weights(l, h)});
+  }
+  return src;
+}
+
+void summarise(OverviewSource& src) {
+  for (HeadSummary& s : src.heads) {
+    if (!src.scored) continue;
+    s.scored = true;
+    s.scores = model::scoreHead(*s.weights, src.ids);
+    for (int k = 0; k < kShownScoreKinds; ++k)
+      if (model::headScore(s.scores, k) > s.strongestValue) {
+        s.strongestValue = model::headScore(s.scores, k);
+        s.strongest = k;
+      }
+  }
 }
 
 ImU32 scoreColour(int kind, double value) {
@@ -93,11 +123,76 @@ void drawModelPicker(AppState& app) {
   ImGui::SameLine();
   if (ImGui::Button("Open") && !path.empty()) setModel(app, path);
   if (!inModelMode(app) || app.doc.prepared.modelLayers == 0) return;
-  int layer = s.view.layer;
+  drawLayerSelector(app);
+}
+
+void drawLayerSelector(AppState& app) {
+  const int layers = modelLayerCount(app);
+  if (layers <= 0) return;
+  int layer = app.doc.session.view.layer;
   ImGui::SetNextItemWidth(-70);
-  if (ImGui::SliderInt("layer", &layer, 0, app.doc.prepared.modelLayers - 1)) setLayer(app, layer);
+  if (ImGui::SliderInt("layer", &layer, 0, layers - 1)) setLayer(app, layer);
   recordItemRect(app, "layer_slider");
   ImGui::TextDisabled("[ ] layer   , . head");
+}
+
+void drawBundleInputs(AppState& app) {
+  const Document& d = app.doc;
+  if (ImGui::SmallButton("open attention…")) openFileChooser(app, FileChooser::Purpose::OpenAttention, "");
+  ImGui::SameLine();
+  if (ImGui::SmallButton("samples…")) showSamplesBrowser(app, true);
+  ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "%s", d.session.name.c_str());
+  ImGui::PushTextWrapPos(0);
+  ImGui::TextDisabled("%s", d.session.bundle.path.c_str());
+  ImGui::PopTextWrapPos();
+  ImGui::Separator();
+  if (!d.prepared.bundle || d.needsPrepare) {
+    ImGui::TextWrapped("%s", d.error.empty() ? "Reading the bundle…" : d.error.c_str());
+    return;
+  }
+  const AttentionBundle& b = *d.prepared.bundle;
+  ImGui::Text("%d %s × %d %s, %d × %d tokens", b.layers, b.layers == 1 ? "layer" : "layers", b.heads,
+              b.heads == 1 ? "head" : "heads", b.n, b.m);
+  if (b.hasQK)
+    ImGui::TextWrapped("Q, K%s given (d_head %d): every stage is recomputed from them.", b.hasV ? ", V" : "", b.dHead);
+  else
+    ImGui::TextWrapped("Weights only%s: shown as given (the stages before them need Q and K).",
+                       b.hasV ? " and V" : "");
+  if (!b.metadata.empty()) {
+    const std::string shown = b.metadata.size() > 240 ? b.metadata.substr(0, 240) + "…" : b.metadata;
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextDisabled("%s", shown.c_str());
+    ImGui::PopTextWrapPos();
+  }
+  for (const std::string& row : b.rowsNotNormalised)
+    ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "shown as given: %s", row.c_str());
+  drawLayerSelector(app);
+  const WeightsDifference& diff = d.givenDifference;
+  if (diff.maxAbs >= 0) {
+    const bool mismatch = diff.maxAbs > kBundleMismatchTolerance;
+    ImGui::PushTextWrapPos(0);
+    ImGui::TextColored(mismatch ? ImVec4(1, 0.7f, 0.2f, 1) : ImVec4(0.55f, 0.8f, 0.55f, 1),
+                       "recomputed vs given weights, layer %d: max |difference| %.2g%s", diff.layer, diff.maxAbs,
+                       mismatch ? " (above 1e-4)" : "");
+    ImGui::PopTextWrapPos();
+    recordItemRect(app, "bundle_difference");
+  }
+  ImGui::Text("%s (%zu)", b.cross ? "query tokens" : "tokens", d.prepared.queryLabels.size());
+  drawTokenChips(app, d.prepared.queryLabels, true);
+  if (b.cross) {
+    ImGui::Text("key tokens (%zu)", d.prepared.keyLabels.size());
+    drawTokenChips(app, d.prepared.keyLabels, false);
+  }
+}
+
+void drawBundleWarning(AppState& app) {
+  const WeightsDifference& diff = app.doc.givenDifference;
+  if (!(diff.maxAbs > kBundleMismatchTolerance)) return;
+  ImGui::PushTextWrapPos(0);
+  ImGui::TextColored(ImVec4(1, 0.7f, 0.2f, 1), "warning: %s; the model may scale or mask differently",
+                     describeDifference(diff).c_str());
+  ImGui::PopTextWrapPos();
+  recordItemRect(app, "bundle_warning");
 }
 
 void drawPredictions(AppState& app) {
@@ -144,19 +239,21 @@ void drawPredictions(AppState& app) {
 
 void drawModelOverview(AppState& app) {
   const PreparedSession& p = app.doc.prepared;
-  if (!p.forward) return;
-  const model::ForwardRecord& rec = *p.forward;
+  if (!p.forward && !p.bundle) return;
   static int sortBy = -1;  // -1: layer order, else a score kind
-  static const model::ForwardRecord* summarised = nullptr;
-  static std::vector<HeadSummary> heads;
-  if (summarised != &rec) {
-    heads = summarise(rec);
-    summarised = &rec;
+  static const void* summarised = nullptr;
+  static OverviewSource source;
+  if (summarised != (p.forward ? static_cast<const void*>(p.forward.get()) : p.bundle.get())) {
+    source = overviewSource(p);
+    summarise(source);
+    summarised = source.key;
   }
+  if (!source.scored) sortBy = -1;
   ImGui::SetNextItemWidth(160);
   const char* sortNames[] = {"layer order", "previous token", "first token", "duplicate token", "induction"};
   int choice = sortBy + 1;
-  if (ImGui::Combo("sort", &choice, sortNames, 5)) sortBy = choice - 1;
+  if (source.scored && ImGui::Combo("sort", &choice, sortNames, 5)) sortBy = choice - 1;
+  const std::vector<HeadSummary>& heads = source.heads;
   std::vector<HeadSummary> shown = heads;
   if (sortBy >= 0)
     std::stable_sort(shown.begin(), shown.end(), [](const HeadSummary& a, const HeadSummary& b) {
@@ -173,7 +270,7 @@ void drawModelOverview(AppState& app) {
   // The window's vertical scrollbar may appear after this frame's layout: leave room for it.
   const float usable = width - ImGui::GetStyle().ScrollbarSize;
   const float size = std::max(24 * s, (usable - spacing * float(perRow - 1)) / float(perRow) - 4 * s);
-  const std::uint64_t revision = std::uint64_t(reinterpret_cast<std::uintptr_t>(&rec));
+  const std::uint64_t revision = std::uint64_t(reinterpret_cast<std::uintptr_t>(source.key));
   const int kvHeads = p.forward ? kvHeadCount(app) : 0;
   const bool grouped = kvHeads > 0 && kvHeads < p.modelHeads;
   const int litGroup = app.view.highlightKvHead >= 0 ? app.view.highlightKvHead
@@ -181,7 +278,7 @@ void drawModelOverview(AppState& app) {
                                                         : -1;
   for (size_t i = 0; i < shown.size(); ++i) {
     const HeadSummary& hs = shown[i];
-    const Matrix& w = rec.layers[size_t(hs.layer)].pattern.head[size_t(hs.head)].weights;
+    const Matrix& w = *hs.weights;
     if (i % size_t(perRow) != 0) ImGui::SameLine();
     ImGui::BeginGroup();
     const ImVec2 pos = ImGui::GetCursorScreenPos();
@@ -203,9 +300,9 @@ void drawModelOverview(AppState& app) {
     ImDrawList* list = ImGui::GetWindowDrawList();
     drawPanel(list, spec, L);
     const bool current = app.doc.session.view.layer == hs.layer && app.doc.session.view.head == hs.head;
+    const ImU32 frame = hs.scored ? scoreColour(hs.strongest, hs.strongestValue) : IM_COL32(90, 90, 90, 255);
     list->AddRect(ImVec2(pos.x - 2, pos.y - 2), ImVec2(L.areaMax.x + 2, L.areaMax.y + 2),
-                  current ? IM_COL32(80, 160, 255, 255) : scoreColour(hs.strongest, hs.strongestValue), 0, 0,
-                  current ? 3.0f : 2.0f);
+                  current ? IM_COL32(80, 160, 255, 255) : frame, 0, 0, current ? 3.0f : 2.0f);
     // Grouped-query attention: a strip in the colour of the K/V head the query head reads, and
     // the group of the selected head (or of the clicked "kvN" label) outlined in that colour.
     const int kv = grouped ? kvHeadOf(app, hs.head) : -1;
@@ -221,6 +318,11 @@ void drawModelOverview(AppState& app) {
     } else {
       ImGui::Text("L%d H%d%s", hs.layer, hs.head, isHeadAblated(app, hs.layer, hs.head) ? " (ablated)" : "");
     }
+    if (!hs.scored) {
+      if (hovered) ImGui::SetTooltip("layer %d, head %d\nclick to show this head", hs.layer, hs.head);
+      ImGui::EndGroup();
+      continue;
+    }
     ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(scoreColour(hs.strongest, hs.strongestValue)), "%s %.2f",  // fits under a thumbnail
                        kScoreLabels[hs.strongest], hs.strongestValue);
     if (hovered && grouped)
@@ -235,8 +337,12 @@ void drawModelOverview(AppState& app) {
                         hs.scores.induction, hs.scores.entropy);
     ImGui::EndGroup();
   }
-  ImGui::TextWrapped("Every layer × head on this text, labelled with its strongest score: prev(ious token), "
-                     "first (token), dup(licate token), ind(uction).");
+  if (p.bundle && !source.scored)
+    ImGui::TextWrapped("Every layer × head of the bundle's given weights (cross-attention: no head scores).");
+  else
+    ImGui::TextWrapped("Every layer × head %s, labelled with its strongest score: prev(ious token), "
+                       "first (token), dup(licate token), ind(uction).",
+                       p.bundle ? "of the bundle's given weights" : "on this text");
   if (grouped)
     ImGui::TextWrapped("Grouped-query attention: %d query heads share %d K/V heads (%d each): heads with the same "
                        "colour strip (kvN) read the same K and V; the selected head's group is outlined.",

@@ -17,6 +17,12 @@ void drawOptionsPanel(AppState& app) {
   ImGui::PushItemWidth(-130 * ImGui::GetFontSize() / 16);
   drawBackendChooser(app);
   ImGui::Separator();
+  // A bundle of weights alone is shown as given: none of the options below recomputes it.
+  const bool givenWeights = app.doc.givenTrace != nullptr;
+  if (givenWeights)
+    ImGui::TextWrapped("The bundle gives the weights alone, shown as given: score, scale, temperature and mask "
+                       "need its Q and K.");
+  ImGui::BeginDisabled(givenWeights);
 
   int score = int(o.score);
   if (ImGui::Combo("score", &score, "scaled dot product\0dot product\0cosine\0")) setScoreFunction(app, ScoreFunction(score));
@@ -75,9 +81,14 @@ void drawOptionsPanel(AppState& app) {
     chooseFile(app, FileChooser::Purpose::LoadMask);
   }
 
+  ImGui::EndDisabled();
+
   ImGui::Separator();
   int heads = o.heads;
-  if (ImGui::InputInt("heads", &heads, 1, 1, ImGuiInputTextFlags_EnterReturnsTrue) && heads != o.heads) {
+  ImGui::BeginDisabled(!s.bundle.path.empty());  // a bundle's heads are its own
+  const bool headsEdited = ImGui::InputInt("heads", &heads, 1, 1, ImGuiInputTextFlags_EnterReturnsTrue);
+  ImGui::EndDisabled();
+  if (headsEdited && heads != o.heads) {
     // Step to the next divisor in the direction of the click so +/− never lands on an invalid count.
     const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
     const int dir = heads > o.heads ? 1 : -1;

@@ -1,6 +1,7 @@
 #pragma once
 // One function per view; each draws from AppState and changes it only through actions.
 #include <string>
+#include <vector>
 
 #include "app_state.hpp"
 
@@ -29,6 +30,11 @@ void drawStatusBar(AppState& app);     // view_status.cpp
 void drawModelPicker(AppState& app);   // view_model.cpp: toy or trained model, layer
 void drawPredictions(AppState& app);   // view_model.cpp: next tokens after the selected query
 void drawModelOverview(AppState& app); // view_model.cpp: every layer × head, with head scores
+void drawLayerSelector(AppState& app); // view_model.cpp: a model's or a bundle's layer, [ ] keys
+void drawBundleInputs(AppState& app);  // view_model.cpp: the bundle, its shape, layer and tokens
+void drawBundleWarning(AppState& app); // view_model.cpp: recomputed weights far from the given ones
+// view_inputs.cpp: tokens as chips, the pinned one highlighted; a click pins its row (or column)
+void drawTokenChips(AppState& app, const std::vector<std::string>& tokens, bool queries);
 void drawRopePanel(AppState& app);     // view_rope.cpp: the hovered pair of Q or K turning by θ (RoPE step)
 // Grouped-query attention (view_model.cpp): the tint of the query heads that read K/V head
 // `kvHead` (an ImU32), and those heads as text ("2, 3").
