@@ -3,6 +3,7 @@
 // app's export action makes, so both write identical files.
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -29,9 +30,12 @@ constexpr const char* kExportHelp =
     "Writes a heatmap figure of one stage, without a window or GPU:\n"
     "  --stage NAME          any stage of the step strip (default weights):\n"
     "                        scores, scaled, masked, minus_row_max, exp, row_sum, weights,\n"
-    "                        output, projected (token mode: heads · W_O)\n"
+    "                        output, projected (token mode: heads · W_O); with a model also\n"
+    "                        embedding (layer 0), resid_pre (later layers), ln_1, q, k, v, resid_mid\n"
     "  --head H|all          head index from 0, or all heads as small multiples sharing one\n"
     "                        colour scale (default 0)\n"
+    "  --layer L|all         a model's (or bundle's) layer; all: every layer in one figure, a row\n"
+    "                        per layer (with --head all: the whole model, layers × heads)\n"
     "  --png FILE, --svg FILE  output files (give one or both; written atomically)\n"
     "  --colormap viridis|magma|cividis|rdbu   default, as in the app: rdbu (diverging,\n"
     "                        centred on 0) for the signed stages, viridis for exp, row_sum, weights\n"
@@ -69,6 +73,18 @@ void checkWritable(const std::string& path) {
   if (::access(dir.c_str(), W_OK) != 0) throw Error("cannot write " + path + ": " + dir.string() + " is not writable");
 }
 
+// A PNG written into x.svg (or SVG into x.png) would open as garbage in whatever the name
+// promises, so the extension must say what the file is.
+void checkExtension(const char* option, const std::string& path, const char* extension) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext != extension)
+    throw UsageError(std::string(option) + " " + path + ": the file name must end in " + extension +
+                     (ext == ".png" || ext == ".svg" ? " (use " + std::string(ext == ".png" ? "--png" : "--svg") +
+                                                           " for a " + ext + " file)"
+                                                     : ""));
+}
+
 FigureInput figureInput(const InputArgs& input) {
   return {input.sample.value_or(""), input.sessionFile.value_or(""),
           input.tokens || input.text ? InputMode::Tokens : InputMode::Matrices};
@@ -80,6 +96,7 @@ int cmdExport(const std::vector<std::string>& args) {
   InputArgs input;
   FigureOptions options;
   std::optional<std::string> png, svg, stage, head, colormap, range;
+  bool allLayers = false;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -95,6 +112,11 @@ int cmdExport(const std::vector<std::string>& args) {
     if (a == "--score-scale") {
       if (input.scale) throw UsageError("--score-scale given twice");
       input.scale = takeValue(args, i);
+      continue;
+    }
+    if (a == "--layer" && i + 1 < args.size() && args[i + 1] == "all") {  // every layer in one figure
+      allLayers = true;
+      ++i;
       continue;
     }
     if (input.consume(args, i)) continue;
@@ -115,6 +137,8 @@ int cmdExport(const std::vector<std::string>& args) {
     else throw UsageError("unknown option " + a);
   }
   if (!png && !svg) throw UsageError("export needs --png FILE or --svg FILE (or both)");
+  if (png) checkExtension("--png", *png, ".png");
+  if (svg) checkExtension("--svg", *svg, ".svg");
   if (png && svg && std::filesystem::path(*png) == std::filesystem::path(*svg))
     throw UsageError("--png and --svg name the same file");
   if (!(options.scale >= 0.25f && options.scale <= 8)) throw UsageError("--scale must be between 0.25 and 8");
@@ -126,7 +150,8 @@ int cmdExport(const std::vector<std::string>& args) {
   if (png) checkWritable(*png);
   if (svg) checkWritable(*svg);
 
-  const FigureRequest request = makeSessionFigure(input.build(), figureInput(input), options);
+  const FigureRequest request = allLayers ? makeLayersFigure(input.build(), figureInput(input), options)
+                                          : makeSessionFigure(input.build(), figureInput(input), options);
   // Render everything first: a failure then leaves no file at all.
   const std::string pngBytes = png ? renderFigurePng(request) : std::string();
   const std::string svgBytes = svg ? renderFigureSvg(request) : std::string();
@@ -142,7 +167,8 @@ int cmdExport(const std::vector<std::string>& args) {
   const FigureLayout layout = layoutFigure(request);
   std::cerr << "attnviz: wrote " << (png ? *png : "") << (png && svg ? " and " : "") << (svg ? *svg : "") << " ("
             << layout.width << "×" << layout.height << " px, " << stageInfo(options.stage).name << ", "
-            << request.panels.size() << " head(s), " << toString(request.colormap) << ")\n";
+            << request.panels.size() << (request.panels.size() == 1 ? " panel, " : " panels, ")
+            << toString(request.colormap) << ")\n";
   return 0;
 }
 

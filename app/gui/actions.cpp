@@ -751,6 +751,7 @@ void writeScreenshotSidecar(const AppState& app, const std::string& path) {
   j["computing"] = isComputing(app.doc);
   j["stale"] = app.doc.stale || isComputing(app.doc);
   std::ofstream(path) << j.dump(2) << "\n";
+  j["stage"] = stageInfo(StageId(std::clamp(g.step, 0, kStageCount - 1))).name;
 }
 
 }  // namespace attnviz::gui

@@ -91,7 +91,11 @@ void collectWorkerResult(Document& doc) {
       // A V edit made meanwhile went into the previous prepared inputs: prepare again.
       if (doc.valuesGen != r.valuesGen) doc.needsPrepare = true;
     }
-    if (doc.gpu.selected == BackendKind::Gpu)
+    const bool large = r.pipeline && (doc.front->trace().n > kSyncLimit || doc.front->trace().m > kSyncLimit);
+    // A model's forward pass ran there for its own sake: small layers still get the GPU's run
+    // (and its comparison) on the UI thread, from the prepared inputs.
+    if (!large && doc.gpu.selected == BackendKind::Gpu) doc.needsRun = true;
+    if (large && doc.gpu.selected == BackendKind::Gpu)
       doc.gpu.note = "n or m above " + std::to_string(kSyncLimit) +
                      ": computed by the CPU on a worker thread (the GPU shares the window's context, "
                      "so it runs only on the UI thread, for inputs up to " + std::to_string(kSyncLimit) + ")";
@@ -157,7 +161,10 @@ bool update(Document& doc) {
   doc.needsRun = false;
   try {
     const auto [n, m] = sessionShape(doc);
-    if (n > kSyncLimit || m > kSyncLimit) {
+    // Loading a model and its forward pass take seconds for a large checkpoint or a long text:
+    // they run on the worker whatever n is, and the views keep the previous result meanwhile.
+    const bool modelPass = doc.needsPrepare && doc.session.mode == InputMode::Tokens && !doc.session.tokens.model.empty();
+    if (n > kSyncLimit || m > kSyncLimit || modelPass) {
       startWorker(doc, n, m);
       return changed;
     }

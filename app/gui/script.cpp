@@ -223,6 +223,14 @@ void runScript(AppState& app) {
     if (!a.pendingScreenshot.empty()) return;
     if (isComputing(app.doc)) return;  // let a worker result arrive before the next action
     const std::string line = a.script[a.nextLine++];
+    // A screenshot, dump or export records the result of every edit before it, and goto, hover
+    // and pin act on the steps and cells that result has: an edit whose computation has not
+    // started yet (it may go to the worker) gets its frame first.
+    const std::string& next = a.script[a.nextLine];
+    const std::string op = next.substr(0, next.find(' '));
+    if (app.doc.needsRun && (op == "screenshot" || op == "dump-state" || op == "save" || op == "goto" ||
+                             op == "hover" || op == "pin" || op.rfind("export", 0) == 0))
+      return;
     if (!runScriptLine(app, line)) {
       std::cerr << "attnviz: " << app.message << "\n";
       a.failed = true;

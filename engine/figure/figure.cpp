@@ -196,7 +196,7 @@ Scene buildScene(const FigureRequest& r) {
   const long panelW = leftW + heatW + frameGap, panelH = captionH + frameGap + heatH + bottomH;
 
   const int count = int(r.panels.size());
-  const int gridCols = int(std::ceil(std::sqrt(double(count))));
+  const int gridCols = r.gridColumns > 0 ? std::min(r.gridColumns, count) : int(std::ceil(std::sqrt(double(count))));
   const int gridRows = (count + gridCols - 1) / gridCols;
   const int spacing = S(24);
   const long gridW = gridCols * panelW + (gridCols - 1) * spacing;
@@ -643,6 +643,8 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSessi
   if (perHead && o.head != kAllHeads && (o.head < 0 || o.head >= H))
     throw Error("head " + std::to_string(o.head) + " is out of range: the model has " + std::to_string(H) +
                 " heads (use 0.." + std::to_string(H - 1) + " or all)");
+void applyStageColours(FigureRequest& r, const FigureOptions& o) { applyColours(r, o); }
+
   FigureRequest r;
   for (int h = 0; h < (perHead ? H : 1); ++h) {
     if (perHead && o.head != kAllHeads && h != o.head) continue;

@@ -67,6 +67,7 @@ struct FigureRequest {
   Colormap colormap = Colormap::Viridis;
   ValueRange range;                               // lo < hi
   int cellPx = 0;                                 // 0 = automatic (1..36 by size)
+  int gridColumns = 0;                            // panels per row; 0: a square-ish grid
   bool values = false;
   bool labels = true;
   float scale = 1;
@@ -87,6 +88,10 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSessi
                                 const std::string& inputName, const FigureOptions& options);
 
 // Where things land, in image pixels; the renderers draw exactly this.
+// The colour map, one colour scale over every panel and the colour bar's label, as
+// makeFigureRequest sets them; for requests whose panels were gathered from several.
+void applyStageColours(FigureRequest& request, const FigureOptions& options);
+
 struct PixelBox {
   int x = 0, y = 0, w = 0, h = 0;
   bool intersects(const PixelBox& o) const { return x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h; }

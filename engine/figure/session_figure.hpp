@@ -44,4 +44,56 @@ inline FigureRequest makeSessionFigure(const Session& session, const FigureInput
   return makeFigureRequest(trace, prepared, name, options);
 }
 
+// Every layer of a model (or bundle) in one figure: a row per layer, a panel per head (or the
+// one head of options.head), one colour scale, captions "L2 H5". Throws Error without layers.
+inline FigureRequest makeLayersFigure(const Session& session, const FigureInput& input,
+                                      const FigureOptions& options) {
+  Session layerSession = session;
+  layerSession.view.layer = 0;
+  FigureRequest all;
+  int layers = 1, columns = 1;
+  for (int layer = 0; layer < layers; ++layer) {
+    layerSession.view.layer = layer;
+    const PreparedSession prepared = prepare(layerSession);
+    if (prepared.modelLayers <= 0)
+      throw Error("--layer all needs a model or an attention bundle (--model, --bundle, or a model sample)");
+    layers = prepared.modelLayers;
+    const AttentionTrace trace = computeSessionTrace(prepared, layerSession.options);
+    FigureRequest part = makeFigureRequest(trace, prepared, "", options);
+    columns = int(part.panels.size());
+    const bool perHead = stageIsPerHead(options.stage);
+    for (std::size_t k = 0; k < part.panels.size(); ++k) {
+      const int head = options.head == kAllHeads ? int(k) : options.head;
+      part.panels[k].caption = "L" + std::to_string(layer) + (perHead ? " H" + std::to_string(head) : "");
+      all.panels.push_back(std::move(part.panels[k]));
+    }
+    if (layer == 0) {
+      all.rowLabels = part.rowLabels;
+      all.colLabels = part.colLabels;
+      all.rowAxis = part.rowAxis;
+      all.colAxis = part.colAxis;
+      all.mask = part.mask;
+    }
+  }
+  all.gridColumns = columns;
+  applyStageColours(all, options);
+  const StageInfo& info = stageInfo(options.stage);
+  std::string name = figureInputName(input);
+  if (!session.tokens.model.empty())
+    name = input.sample.empty() && input.sessionFile.empty() ? session.tokens.model : name + " (" + session.tokens.model + ")";
+  if (options.title) {
+    all.title = *options.title;
+  } else {
+    all.title = name + ": " + info.label + " " + info.title + ", every layer" +
+                (options.head == kAllHeads ? " and head" : ", head " + std::to_string(options.head));
+    all.subtitle = std::to_string(layers) + " layers \u00D7 " + std::to_string(columns) +
+                   (columns == 1 ? " panel" : " heads") + " \u00B7 one colour scale";
+  }
+  all.cellPx = options.cellPx;
+  all.values = options.values;
+  all.labels = options.labels;
+  all.scale = options.scale;
+  return all;
+}
+
 }  // namespace attnviz

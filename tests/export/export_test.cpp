@@ -492,6 +492,64 @@ TEST(ExportCli, WritesPngAndSvgAndIsDeterministic) {
   EXPECT_EQ(std::set<std::string>({"a.png", "a.svg"}), std::set<std::string>(entries.begin(), entries.end()));
 }
 
+// `--layer all --head all`: the whole model in one figure, a row of heads per layer, one colour
+// scale over every panel; the same bytes as the library call.
+TEST(ExportCli, EveryLayerAndHeadInOneFigure) {
+  TempDir dir;
+  const std::string png = dir / "model.png";
+  const CliRun run = runAttnviz("export --sample induction --layer all --head all --png " + png);
+  ASSERT_EQ(run.code, 0) << run.output;
+  const Session s = loadSample("induction");
+  FigureInput input;
+  input.sample = "induction";
+  FigureOptions o;
+  o.head = kAllHeads;
+  const FigureRequest r = makeLayersFigure(s, input, o);
+  EXPECT_EQ(readFile(png), renderFigurePng(r));
+  const PreparedSession p = prepare(s);
+  ASSERT_EQ(int(r.panels.size()), p.modelLayers * p.modelHeads);
+  EXPECT_EQ(r.gridColumns, p.modelHeads);
+  EXPECT_EQ(r.panels[std::size_t(p.modelHeads + 2)].caption, "L1 H2");
+  float hi = 0;
+  for (int layer = 0; layer < p.modelLayers; ++layer) {
+    Session at = s;
+    at.view.layer = layer;
+    const PreparedSession pl = prepare(at);
+    const AttentionTrace t = computeAttention(pl.inputs, at.options);
+    for (int h = 0; h < p.modelHeads; ++h) {
+      const Matrix& shown = r.panels[std::size_t(layer * p.modelHeads + h)].values;
+      Matrix scratch;
+      EXPECT_TRUE(shown == stageDisplay(t, StageId::Weights, h, scratch)) << "layer " << layer << " head " << h;
+      hi = std::max(hi, t.head[std::size_t(h)].weights.maxCoeff());
+    }
+  }
+  EXPECT_EQ(r.range.lo, 0.0f);  // weights: [0, the largest weight of any panel]
+  EXPECT_EQ(r.range.hi, hi);
+  EXPECT_NE(r.title.find("every layer and head"), std::string::npos) << r.title;
+  EXPECT_NE(r.title.find("attnviz-mini"), std::string::npos) << r.title;
+  // One head of every layer.
+  o.head = 1;
+  EXPECT_EQ(int(makeLayersFigure(s, input, o).panels.size()), p.modelLayers);
+  // Without a model there are no layers.
+  const CliRun toy = runAttnviz("export --sample pronoun-toy --layer all --head all --png " + png);
+  EXPECT_NE(toy.code, 0);
+  EXPECT_NE(toy.output.find("--layer all needs a model"), std::string::npos) << toy.output;
+}
+
+// The extension says what the file is: SVG is never written into x.png, nor PNG into x.svg.
+TEST(ExportCli, TheExtensionMustMatchTheFormat) {
+  TempDir dir;
+  const CliRun svgAsPng = runAttnviz("export --sample pronoun-toy --svg " + (dir / "x.png"));
+  EXPECT_EQ(svgAsPng.code, 2);
+  EXPECT_NE(svgAsPng.output.find("--svg " + (dir / "x.png") + ": the file name must end in .svg (use --png for a .png file)"),
+            std::string::npos) << svgAsPng.output;
+  const CliRun pngAsText = runAttnviz("export --sample pronoun-toy --png " + (dir / "x.txt"));
+  EXPECT_EQ(pngAsText.code, 2);
+  EXPECT_NE(pngAsText.output.find("the file name must end in .png"), std::string::npos) << pngAsText.output;
+  EXPECT_TRUE(dir.entries().empty());
+  EXPECT_EQ(runAttnviz("export --sample pronoun-toy --png " + (dir / "X.PNG")).code, 0);
+}
+
 // `export --stage` takes every stage of the registry, and writes what the library call makes.
 TEST(ExportCli, EveryStageExports) {
   TempDir dir;

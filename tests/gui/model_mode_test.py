@@ -12,6 +12,8 @@
      model loaded, with the error in the status message, and the app goes on running.
   7. A GPT-2-layout folder from tests/model/make_checkpoint.py opens with `model DIR` and its
      layer-0 weights on screen match compute --model on it.
+  8. Every model step (embedding at layer 0, resid_pre after it, ln_1, q, k, v, resid_mid): the
+     hover derivation's numbers add up to its result, and that result is compute's number.
 Nothing here hard-codes the built-in model's numbers: the model may be retrained.
 usage: model_mode_test.py ATTNVIZ   (under xvfb-run; ctest runs it so)"""
 import os
@@ -127,14 +129,14 @@ def read_png(path):
     return out.reshape(h, w, bpp)[:, :, :3]
 
 
-def check_heatmap(png, want, step, head, what):
+def check_heatmap(png, want, stage, head, what):
     """The screenshot's heatmap cells against `want` ([n, n], NaN = masked) through the sidecar
     geometry and the colour table (as gui_pixels_test does): a few pixels in every cell."""
     g = load(png + ".json")
     n = want.shape[0]
-    if not check(g["valid"] and g["step"] == step and g["head"] == head and g["rows"] == n and g["cols"] == n,
-                 "%s: the sidecar shows step %d head %d, %dx%d (got step %s head %s, %sx%s)"
-                 % (what, step, head, n, n, g["step"], g["head"], g["rows"], g["cols"])):
+    if not check(g["valid"] and g["stage"] == stage and g["head"] == head and g["rows"] == n and g["cols"] == n,
+                 "%s: the sidecar shows stage %s head %d, %dx%d (got stage %s head %s, %sx%s)"
+                 % (what, stage, head, n, n, g.get("stage"), g["head"], g["rows"], g["cols"])):
         return
     lo, hi = g["range"]
     wmax = float(np.nanmax(want))
@@ -199,12 +201,12 @@ check(s["model"] == MODEL and s["token_ids"] == ref_tokens["ids"],
 check(s["heads"] == heads, "the app shows the model's %d heads (got %s)" % (heads, s["heads"]))
 if not check("weights" in s["steps"], "model mode has a weights step (steps: %s)" % s["steps"]):
     finish("model mode")
-W = s["steps"].index("weights")
+W = "weights"  # scripts go to a step by its name
 
 # ---- 2. pixels at the weights step, layer 1, every head ---------------------------------------
 
 print("== pixels, layer 1", flush=True)
-lines = ["model " + MODEL, "set text " + TEXT, "layer 1", "goto %d" % W]
+lines = ["model " + MODEL, "set text " + TEXT, "layer 1", "goto " + W]
 for h in range(heads):
     lines += ["head %d" % h, "screenshot " + os.path.join(work, "l1_h%d.png" % h)]
 run(lines, "pixels")
@@ -293,7 +295,7 @@ finally:
 print("== session", flush=True)
 session = os.path.join(work, "model_session.json")
 saved, reopened = os.path.join(work, "saved.json"), os.path.join(work, "reopened.json")
-run(["model " + MODEL, "set text " + TEXT, "layer 1", "head 2", "goto %d" % W, "save " + session,
+run(["model " + MODEL, "set text " + TEXT, "layer 1", "head 2", "goto " + W, "save " + session,
      "wait-frames 3", "dump-state " + saved], "save")
 f = load(session)
 check(f.get("version", 0) >= 2 and f.get("mode") == "model" and f.get("model", {}).get("name") == MODEL
@@ -319,7 +321,7 @@ make_checkpoint(broken)
 with open(os.path.join(broken, "config.json"), "w") as fh:
     fh.write('{"model_type": "gpt2", "n_layer": 2, "n_head":')
 bad = {k: os.path.join(work, "bad_%s.json" % k) for k in ("before", "missing", "broken", "after")}
-p = run(["model " + MODEL, "set text " + TEXT, "layer 1", "head %d" % (heads - 1), "goto %d" % W, "wait-frames 3",
+p = run(["model " + MODEL, "set text " + TEXT, "layer 1", "head %d" % (heads - 1), "goto " + W, "wait-frames 3",
          "dump-state " + bad["before"],
          "model /nonexistent/folder", "wait-frames 3", "dump-state " + bad["missing"],
          "model " + broken, "wait-frames 3", "dump-state " + bad["broken"],
@@ -348,7 +350,7 @@ small = "the cat sat on the mat"
 tref = compute(folder, small, "tiny")
 tw = np.load(os.path.join(tref, "layer0", "weights.npy"))
 tstate = os.path.join(work, "tiny.json")
-lines = ["model " + folder, "set text " + small, "layer 0", "goto %d" % W, "wait-frames 3",
+lines = ["model " + folder, "set text " + small, "layer 0", "goto " + W, "wait-frames 3",
          "dump-state " + tstate]
 for h in range(tw.shape[0]):
     lines += ["head %d" % h, "screenshot " + os.path.join(work, "tiny_h%d.png" % h)]
@@ -357,9 +359,64 @@ s = load(tstate)
 check(s["model"] == folder and s["heads"] == tw.shape[0] and s["layer"] == 0,
       "model %s: loaded, %d heads (got model %r, %s heads)" % (folder, tw.shape[0], s["model"], s["heads"]))
 check(s["token_ids"] == load(os.path.join(tref, "tokens.json"))["ids"], "the folder's tokenizer: compute's ids")
-check(s["steps"].index("weights") == W if "weights" in s["steps"] else False, "the folder's model has the same steps")
+check(W in s["steps"], "the folder's model has a weights step (steps: %s)" % s["steps"])
 for h in range(tw.shape[0]):
     check_heatmap(os.path.join(work, "tiny_h%d.png" % h), causal_weights(tw[h]), W, h, "tiny GPT-2 layer 0 head %d" % h)
+
+# ---- 8. every model step: the hover derivation adds up, and is compute's number ----------------
+
+print("== model steps", flush=True)
+hidden = np.load(os.path.join(ref, "hidden.npy"))  # [L + 1, n, d]: 0 the embedding, l after block l
+NUMBER = re.compile(r"[−-]?\d+\.\d+(?:e[+-]?\d+)?")
+
+
+def numbers(line):
+    return [float(x.replace("−", "-")) for x in NUMBER.findall(line)]
+
+
+I, J, H = 3, 2, 1  # a query row, a column (a dimension) and a head
+for layer in (0, 1):
+    lines = ["model " + MODEL, "set text " + TEXT, "layer %d" % layer, "head %d" % H, "wait-frames 3",
+             "dump-state " + os.path.join(work, "steps_%d.json" % layer)]
+    run(lines, "steps%d" % layer)
+    steps = load(os.path.join(work, "steps_%d.json" % layer))["steps"]
+    want = ["embedding" if layer == 0 else "resid_pre", "ln_1", "q", "k", "v"]
+    check(steps[:5] == want and steps[-1] == "resid_mid" and "weights" in steps,
+          "layer %d: the strip starts %s and ends with resid_mid (got %s)" % (layer, want, steps))
+    lines = ["model " + MODEL, "set text " + TEXT, "layer %d" % layer, "head %d" % H]
+    for name in want + ["resid_mid"]:
+        lines += ["goto " + name, "hover %d %d" % (I, J), "wait-frames 2",
+                  "dump-state " + os.path.join(work, "step_%d_%s.json" % (layer, name))]
+    run(lines, "hover%d" % layer)
+    qkv = {c: np.load(os.path.join(ref, "layer%d" % layer, c + ".npy")) for c in "qkv"}  # [H, n, d_head]
+    for name in want + ["resid_mid"]:
+        s = load(os.path.join(work, "step_%d_%s.json" % (layer, name)))
+        d = s.get("hover_derivation") or []
+        what = "layer %d step %s, cell (%d, %d)" % (layer, name, I, J)
+        if not check(s["stage"] == name and len(d) >= 2, "%s: a derivation (%s, %s)" % (what, s["stage"], d)):
+            continue
+        result = numbers(d[-1])[-1]
+        if name in ("embedding", "resid_pre"):
+            parts = numbers(d[-1])
+            check(abs(parts[0] + parts[1] - result) <= 0.0015 and abs(result - hidden[layer][I][J]) <= 0.0006,
+                  "%s: %s adds up and is hidden[%d] = %.4f" % (what, d[-1], layer, hidden[layer][I][J]))
+        elif name == "ln_1":
+            x, mu, scale, gamma, beta = numbers(d[-1])[:5]
+            check(abs((x - mu) * scale * gamma + beta - result) <= 0.01,
+                  "%s: %s adds up" % (what, d[-1]))
+        elif name in "qkv":
+            listed = [numbers(line)[-1] for line in d if line.strip().startswith("t=")]
+            rest = [numbers(line)[-1] for line in d if "other" in line]
+            bias = [numbers(line)[-1] for line in d if line.strip().startswith("bias")]
+            check(len(listed) == 5 and abs(sum(listed) + sum(rest) + sum(bias) - result) <= 0.005,
+                  "%s: the largest terms, the rest and the bias add up to %.3f (%s)" % (what, result, d))
+            check(abs(result - qkv[name][H][I][J]) <= 0.0006,
+                  "%s: the result %.3f is compute's %s.npy %.4f" % (what, result, name, qkv[name][H][I][J]))
+        else:  # resid_mid: x + Y + b
+            parts = numbers(d[-1])
+            check(abs(parts[0] + parts[1] + parts[2] - result) <= 0.002, "%s: %s adds up" % (what, d[-1]))
+            if layer == 0:  # resid_mid + the MLP is the next block's input: compare the x part
+                check(abs(parts[0] - hidden[0][I][J]) <= 0.0006, "%s: x is hidden[0]" % what)
 
 if not __import__("guitest").failures:
     shutil.rmtree(work, ignore_errors=True)
