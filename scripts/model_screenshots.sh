@@ -2,7 +2,8 @@
 # Regenerates the model-mode screenshots and head figures of the docs (run again after the built-in model is
 # retrained): docs/screenshots/model_overview.png (the layers × heads overview with the
 # strongest induction head selected) and docs/screenshots/model_steps.png (that head on the
-# weights step, a cell hovered so the derivation shows). The head and the hovered cell are
+# weights step, a cell hovered so the derivation shows) and docs/screenshots/model_projection.png
+# (its query projection, a cell's largest terms and bias). The head and the hovered cell are
 # chosen from `attnviz compute --model`'s head scores and weights, not hard-coded.
 # usage: scripts/model_screenshots.sh [ATTNVIZ]   (default: build-gui/app/attnviz, then build/app/attnviz)
 set -euo pipefail
@@ -27,7 +28,7 @@ printf 'model %s\nset text %s\nwait-frames 2\ndump-state %s\nquit\n' "$model" "$
 gui --no-recovery --ignore-pointer --script "$work/info.txt" > /dev/null
 # The head with the strongest induction score; the hovered cell: the query after a repeated
 # token and the key right after its earlier copy (where an induction head looks).
-read -r layer head row col weights <<< "$(/usr/bin/python3 - "$work" <<'PY'
+read -r layer head row col <<< "$(/usr/bin/python3 - "$work" <<'PY'
 import json, sys
 import numpy as np
 work = sys.argv[1]
@@ -42,21 +43,22 @@ for i in range(len(ids)):
         if ids[j] == ids[i] and w[i, j + 1] > best[0]:
             best = (float(w[i, j + 1]), i, j + 1)
 steps = json.load(open(work + "/info.json"))["steps"]
-print(layer, head, best[1], best[2], steps.index("weights"))
+print(layer, head, best[1], best[2])
 PY
 )"
-echo "model $model: layer $layer head $head (strongest induction), hover ($row, $col), weights step $weights"
+echo "model $model: layer $layer head $head (strongest induction), hover ($row, $col)"
 # One run per screenshot, so that the status bar shows the model's load message.
-shot() {  # shot NAME [SCRIPT LINES...]
-  local name="$1"; shift
-  printf '%s\n' "model $model" "set text $text" "layer $layer" "head $head" "goto $weights" "$@" \
+shot() {  # shot NAME STEP [SCRIPT LINES...]
+  local name="$1" step="$2"; shift 2
+  printf '%s\n' "model $model" "set text $text" "layer $layer" "head $head" "goto $step" "$@" \
     "wait-frames 3" "screenshot $work/$name.png" quit > "$work/$name.txt"
   gui --no-recovery --ignore-pointer --script "$work/$name.txt"
   cp "$work/$name.png" "$out/$name.png"
 }
-shot model_overview
-shot model_steps "hover $row $col"
-echo "wrote $out/model_overview.png $out/model_steps.png"
+shot model_overview weights
+shot model_steps weights "hover $row $col"
+shot model_projection q "hover $row 5"
+echo "wrote $out/model_overview.png $out/model_steps.png $out/model_projection.png"
 
 # The README's pictures of the built-in model's two best-known heads, from `attnviz export`
 # (layer and head as the samples open them).
