@@ -360,6 +360,8 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "paint-mask") setPaintMask(app, parseBool(value));
     else if (key == "export-scale") setExportScale(app, parseFloat(value));
     else if (key == "range") setViewToggle(app, ViewToggle::UnitRange, value == "unit");
+    else if (key == "colour-scale") setColourScale(app, parseColourScale(value));
+    else if (key == "all-terms") setViewToggle(app, ViewToggle::AllTerms, parseBool(value));
     else if (key == "threshold") setLinesThreshold(app, parseFloat(value));
     else if (key == "text") setTokensText(app, value);
     else if (key == "source") setSourceText(app, value);
@@ -396,6 +398,7 @@ bool& toggleOf(ViewSettings& v, ViewToggle which) {
     case ViewToggle::UnitRange: return v.probabilitiesZeroToOne;
     case ViewToggle::InputsPanel: return v.showInputs;
     case ViewToggle::LinkedPanel: return v.showLinked;
+    case ViewToggle::AllTerms: return v.allTerms;
   }
   return v.showValues;
 }
@@ -403,6 +406,7 @@ bool& toggleOf(ViewSettings& v, ViewToggle which) {
 
 void setViewToggle(AppState& app, ViewToggle which, bool on) { toggleOf(app.view, which) = on; }
 bool viewToggle(const AppState& app, ViewToggle which) { return toggleOf(const_cast<ViewSettings&>(app.view), which); }
+void setColourScale(AppState& app, ColourScale scale) { app.view.colourScale = scale; }
 void setExportScale(AppState& app, float scale) { app.view.exportScale = std::clamp(scale, 0.25f, 8.0f); }
 void setLinesThreshold(AppState& app, float threshold) { app.view.linesThreshold = std::clamp(threshold, 0.0f, 1.0f); }
 void setPlaySpeed(AppState& app, float stepsPerSecond) {
@@ -722,7 +726,7 @@ void dumpState(const AppState& app, const std::string& path) {
   j["kv_highlight"] = app.view.highlightKvHead;
   if (app.hover.row >= 0) {
     const int head = std::max(0, app.hover.head >= 0 ? app.hover.head : s.view.head);
-    j["hover_derivation"] = deriveCell(d, currentStep(d), head, app.hover.row, app.hover.col);
+    j["hover_derivation"] = deriveCell(d, currentStep(d), head, app.hover.row, app.hover.col, app.view.allTerms);
     if (currentStep(d) == StageId::Rope)
       if (const auto r = ropePair(d, head, app.hover.row, app.hover.col))
         j["rope_pair"] = {{"head", r->head}, {"kv_head", r->kvHead}, {"key", r->key}, {"position", r->position},
@@ -730,6 +734,8 @@ void dumpState(const AppState& app, const std::string& path) {
                           {"before", {r->before[0], r->before[1]}}, {"after", {r->after[0], r->after[1]}},
                           {"shown", r->shown}, {"rotated_shown", r->rotatedShown}};
   }
+  j["colour_scale"] = toString(app.view.colourScale);
+  j["all_terms"] = app.view.allTerms;
   std::ofstream(path) << j.dump(2) << "\n";
 }
 
@@ -745,13 +751,13 @@ void writeScreenshotSidecar(const AppState& app, const std::string& path) {
   j["range"] = {g.vmin, g.vmax};
   j["colormap"] = colormapName(g.colormap);
   j["step"] = g.step;
+  j["stage"] = stageInfo(StageId(std::clamp(g.step, 0, kStageCount - 1))).name;
   j["head"] = g.head;
   j["pinned"] = {app.doc.session.view.selectedRow, app.doc.session.view.selectedCol};
   // What the progress/stale marker showed when the screenshot was taken.
   j["computing"] = isComputing(app.doc);
   j["stale"] = app.doc.stale || isComputing(app.doc);
   std::ofstream(path) << j.dump(2) << "\n";
-  j["stage"] = stageInfo(StageId(std::clamp(g.step, 0, kStageCount - 1))).name;
 }
 
 }  // namespace attnviz::gui

@@ -59,10 +59,12 @@ void fillMatrix(AppState& app, MatrixSlot slot, FillKind kind, std::uint64_t see
 bool pasteMatrix(AppState& app, MatrixSlot slot, const std::string& text);
 
 // View settings: the View menu, the options panel and the toolbars call these.
-enum class ViewToggle { Values, DivergingForSigned, UnitRange, InputsPanel, LinkedPanel };
+enum class ViewToggle { Values, DivergingForSigned, UnitRange, InputsPanel, LinkedPanel, AllTerms };
 void setViewToggle(AppState& app, ViewToggle which, bool on);
 bool viewToggle(const AppState& app, ViewToggle which);
 void setExportScale(AppState& app, float scale);
+// Linear, log or per-row colours for exp, row sums and weights: heatmaps, colour bars, figures.
+void setColourScale(AppState& app, ColourScale scale);
 void setLinesThreshold(AppState& app, float threshold);
 void setPlaySpeed(AppState& app, float stepsPerSecond);
 void showSamplesBrowser(AppState& app, bool open);

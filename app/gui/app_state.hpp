@@ -13,6 +13,7 @@
 
 #include "attention.hpp"
 #include "backend.hpp"
+#include "figure/colormap.hpp"
 #include "bundle_session.hpp"
 #include "session.hpp"
 #include "stages.hpp"
@@ -150,6 +151,8 @@ struct ViewSettings {
   int linesFilterQuery = -1, linesFilterKey = -1;
   bool showInputs = true, showLinked = true;
   int highlightKvHead = -1;                     // GQA: the K/V head whose query heads are outlined
+  ColourScale colourScale = ColourScale::Linear;  // log or per-row colours for exp and weights
+  bool allTerms = false;                        // derivations write out every term of a sum
 };
 
 struct FileChooser {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cell_text.hpp"
 #include "model_block.hpp"
 #include "steps.hpp"
 
@@ -12,6 +13,8 @@ namespace attnviz::gui {
 namespace {
 
 constexpr int kTermsShown = 4;  // longer sums show the first three and the last term
+// Set by deriveCell for the sums it writes: every term instead of "(N more)".
+thread_local bool gAllTerms = false;
 
 std::string paren(float v) { return v < 0 ? "(" + formatValue(v) + ")" : formatValue(v); }
 
@@ -20,8 +23,8 @@ template <typename TermFn>
 std::string sumOfProducts(int count, TermFn term) {
   std::string s;
   for (int c = 0; c < count; ++c) {
-    if (count > kTermsShown && c == kTermsShown - 1 && c != count - 1) {
-      s += " + … (" + std::to_string(count - kTermsShown) + " more)";
+    if (!gAllTerms && count > kTermsShown && c == kTermsShown - 1 && c != count - 1) {
+      s += " + … (" + std::to_string(count - kTermsShown) + " more; every term: T or Options ▸ every term)";
       c = count - 2;
       continue;
     }
@@ -59,6 +62,20 @@ void deriveProjection(std::vector<std::string>& out, const std::string& name, co
   out.push_back("= " + formatValue(shown));
 }
 
+// "a + b + … = r" with the decimals at which the printed terms add up to the printed result
+// (decimalsThatAddUp); values beyond the fixed-point range keep formatValue's form.
+std::vector<std::string> formatAddingUp(const std::vector<double>& terms, double result) {
+  bool fixedRange = std::fabs(result) < 1e4;
+  for (double t : terms) fixedRange = fixedRange && std::isfinite(t) && std::fabs(t) < 1e4;
+  std::vector<std::string> out;
+  const int d = fixedRange && std::isfinite(result) ? decimalsThatAddUp(terms, result) : -1;
+  for (double t : terms) out.push_back(d < 0 ? formatValue(float(t)) : formatFixed(t, d));
+  out.push_back(d < 0 ? formatValue(float(result)) : formatFixed(result, d));
+  return out;
+}
+
+std::string parenText(const std::string& t) { return t.rfind("\u2212", 0) == 0 ? "(" + t + ")" : t; }
+
 }  // namespace
 
 std::string formatValue(float v) {
@@ -71,6 +88,7 @@ std::string formatValue(float v) {
   else
     std::snprintf(buf, sizeof buf, "%.3f", double(v));
   std::string s = buf;
+  if (s == "-0.000") return "0.000";  // a value that rounds to zero has no sign
   if (s[0] == '-') s = "−" + s.substr(1);  // a real minus sign reads better in formulas
   return s;
 }
@@ -181,15 +199,15 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
         break;
       }
       out.push_back("x" + cell + " = W_E[" + std::to_string(id) + ", " + J + "] + W_P[" + I + ", " + J + "]   " + token);
-      out.push_back("= " + formatValue(b.tokenEmbedding(i, j)) + " + " + paren(b.positionEmbedding(i, j)) + " = " +
-                    formatValue(b.residPre(i, j)));
+      const auto f = formatAddingUp({b.tokenEmbedding(i, j), b.positionEmbedding(i, j)}, b.residPre(i, j));
+      out.push_back("= " + f[0] + " + " + parenText(f[1]) + " = " + f[2]);
       break;
     }
     case StageId::ResidPre: {
       if (j >= d) return out;
       out.push_back("x" + cell + " = resid_mid + mlp_out of layer " + std::to_string(b.layer - 1));
-      out.push_back("= " + formatValue(b.previousResidMid(i, j)) + " + " + paren(b.previousMlpOut(i, j)) + " = " +
-                    formatValue(b.residPre(i, j)));
+      const auto f = formatAddingUp({b.previousResidMid(i, j), b.previousMlpOut(i, j)}, b.residPre(i, j));
+      out.push_back("= " + f[0] + " + " + parenText(f[1]) + " = " + f[2]);
       break;
     }
     case StageId::LayerNorm: {
@@ -233,8 +251,8 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
       const AttentionTrace& t = doc.trace();
       if (j >= d || t.projected.rows() <= i || t.projected.cols() <= j) return out;
       out.push_back("x'" + cell + " = x" + cell + " + Y" + cell + " + b_O[" + J + "]   (Y = heads · W_O, step 6)");
-      out.push_back("= " + formatValue(b.residPre(i, j)) + " + " + paren(t.projected(i, j)) + " + " +
-                    paren(b.biasO(j)) + " = " + formatValue(b.residMid(i, j)));
+      const auto f = formatAddingUp({b.residPre(i, j), t.projected(i, j), b.biasO(j)}, b.residMid(i, j));
+      out.push_back("= " + f[0] + " + " + parenText(f[1]) + " + " + parenText(f[2]) + " = " + f[3]);
       break;
     }
     default: break;
@@ -242,7 +260,8 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
   return out;
 }
 
-std::vector<std::string> deriveCell(const Document& doc, StageId step, int head, int i, int j) {
+std::vector<std::string> deriveCell(const Document& doc, StageId step, int head, int i, int j, bool allTerms) {
+  gAllTerms = allTerms;
   if (stageInfo(step).needsModel) return deriveModelCell(doc, step, head, i, j);
   std::vector<std::string> out;
   const AttentionTrace& t = doc.trace();
@@ -316,8 +335,16 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
       if (!isAllowed(t.options, t.n, t.m, i, j) || ht.stats.fullyMasked[std::size_t(i)]) { out.push_back("masked: stays −∞"); break; }
       const int arg = std::max(0, ht.stats.argmax(i));
       // Rows in double (extreme values) hold the shifted score itself: scale·(s − s_max).
-      out.push_back(scaledName + " − max_" + I + " = " + formatValue(v) + " − " + formatValue(mx) + " = " +
-                    formatValue(shiftedScore(ht, t.options, i, j)));
+      const double shifted = shiftedScore(ht, t.options, i, j);
+      if (std::isfinite(v) && std::isfinite(mx)) {
+        // Printed so that the two numbers shown give the result shown (−0.712 − 0.617 = −1.329).
+        const auto f = formatAddingUp({double(v), -double(mx)}, shifted);
+        const std::string minus = f[1].rfind("\u2212", 0) == 0 ? " − " + f[1].substr(3) : " + " + f[1];
+        out.push_back(scaledName + " − max_" + I + " = " + f[0] + minus + " = " + f[2]);
+      } else {
+        out.push_back(scaledName + " − max_" + I + " = " + formatValue(v) + " − " + formatValue(mx) + " = " +
+                      formatValue(float(shifted)));
+      }
       out.push_back("row max at key " + std::to_string(arg) + " \"" + keyLabel(doc, arg) + "\"");
       break;
     }
@@ -329,8 +356,10 @@ std::vector<std::string> deriveCell(const Document& doc, StageId step, int head,
     }
     case StageId::RowSum: {
       out.push_back("Z_" + I + " = Σ_j exp(s'_" + I + ",j − max_" + I + ")");
-      out.push_back("= " + sumOfProducts(t.m, [&](int c) { return formatValue(ht.expValues(i, c)); }) +
-                    " = " + formatValue(ht.rowSum(i)));
+      std::vector<double> terms;
+      for (int c = 0; c < t.m; ++c) terms.push_back(isAllowed(t.options, t.n, t.m, i, c) ? ht.expValues(i, c) : 0.0);
+      const auto f = formatAddingUp(terms, ht.rowSum(i));
+      out.push_back("= " + sumOfProducts(t.m, [&](int c) { return f[std::size_t(c)]; }) + " = " + f.back());
       out.push_back("this cell: e_" + I + "," + J + " = " + formatValue(ht.expValues(i, j)));
       break;
     }

@@ -11,7 +11,9 @@ namespace attnviz::gui {
 std::string formatValue(float v);  // 3 decimals, −∞ for masked, compact for large magnitudes
 
 // Lines explaining cell (i, j) of `step` for `head`; j is a value dimension for the output steps.
-std::vector<std::string> deriveCell(const Document& doc, StageId step, int head, int i, int j);
+// Long sums show their first and last terms and "(N more)"; allTerms writes out every term.
+std::vector<std::string> deriveCell(const Document& doc, StageId step, int head, int i, int j,
+                                    bool allTerms = false);
 
 // The RoPE step's cell (i, j) of head `head` (ViewState::rope says Q or K, rotated or not): the
 // pair (c, c + d_head/2) it belongs to, position i, θ = i · ω_c and the pair before and after

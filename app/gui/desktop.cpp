@@ -212,6 +212,26 @@ int runDesktopApp(int argc, char** argv) {
     enableRecovery(app, defaultRecoveryDirectory());
   }
 
+  // A script's hover and pin win over a pointer that only rests over the window (xvfb-run
+  // leaves it mid-screen, over some other cell): in a scripted run the pointer counts from the
+  // moment it moves or presses a button, as a person taking over would.
+  bool pointerTookOver = false, pointerSeen = false;
+  double pointerX = 0, pointerY = 0;
+  auto pointerIgnored = [&]() {
+    if (opt.ignorePointer) return true;
+    if (opt.script.empty() || pointerTookOver) return false;
+    double x = 0, y = 0;
+    glfwGetCursorPos(window, &x, &y);
+    bool pressed = false;
+    for (int b = GLFW_MOUSE_BUTTON_1; b <= GLFW_MOUSE_BUTTON_LAST; ++b)
+      pressed = pressed || glfwGetMouseButton(window, b) == GLFW_PRESS;
+    pointerTookOver = pressed || (pointerSeen && (x != pointerX || y != pointerY));
+    pointerSeen = true;
+    pointerX = x;
+    pointerY = y;
+    return !pointerTookOver;
+  };
+
   std::uint64_t glyphGen = 0;
   auto last = std::chrono::steady_clock::now();
   while (!app.quitRequested) {
@@ -246,7 +266,7 @@ int runDesktopApp(int argc, char** argv) {
 
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
-    if (opt.ignorePointer) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
+    if (pointerIgnored()) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
     ImGui::NewFrame();
     beginHeatmapFrame();
     handleShortcuts(app);

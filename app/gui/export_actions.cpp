@@ -65,6 +65,7 @@ FigureOptions figureOptions(const AppState& app, StageId step) {
   o.scale = std::clamp(app.view.exportScale, 0.25f, 8.0f);
   o.colormap = stageColormap(step, stageColours(app.view));
   o.unitRange = app.view.probabilitiesZeroToOne;
+  o.colourScale = app.view.colourScale;
   return o;
 }
 

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
+
+#include "cell_text.hpp"
 
 #include "colormap_lut.hpp"
 #include "derivation.hpp"
@@ -60,7 +63,9 @@ PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCa
   const float right = (spec.colourBar ? 86 * s : 0) + (spec.rowSums ? 78 * s : 0);
   auto cellFor = [&](float top) {
     const float w = max.x - min.x - left - right, h = max.y - min.y - top - 4 * s;
-    return std::max(0.5f, std::min({w / float(cols), h / float(std::max(rows, 1)), 90 * s}));
+    // No lower bound but a positive one: a fitted 512×512 matrix in a 90-pixel thumbnail needs
+    // cells below a pixel, and a larger floor would crop it to a non-square corner.
+    return std::max(1e-3f, std::min({w / float(cols), h / float(std::max(rows, 1)), 90 * s}));
   };
   // Column labels lie flat when they fit their column, else they stand upright.
   float top = spec.colLabels ? std::min(colW, 110 * s) + 10 * s : 0;
@@ -96,7 +101,36 @@ bool cellAt(const PanelSpec& spec, const PanelLayout& L, ImVec2 p, int* row, int
   return true;
 }
 
-void drawColourBar(ImDrawList* list, const StepRange& range, ImVec2 a, ImVec2 b, bool showMasked) {
+void applyPanelColourScale(PanelSpec& spec, StageId step, ColourScale scale, const std::string& key,
+                           std::uint64_t revision, const StepRange& linear) {
+  if (!colourScaleApplies(step, scale)) return;
+  struct Scaled {
+    std::uint64_t revision = ~0ull;
+    ValueRange linear;
+    Matrix values;
+  };
+  static std::map<std::string, Scaled> cache;
+  const ValueRange lin{linear.vmin, linear.vmax};
+  const std::string k = key + ":" + toString(scale);
+  Scaled& c = cache[k];
+  if (c.revision != revision || !(c.linear == lin) || c.values.size() != spec.values->size()) {
+    c.revision = revision;
+    c.linear = lin;
+    c.values = *spec.values;
+    applyColourScale(c.values, scale, lin);
+  }
+  // The range is part of the texture's revision: a new linear range transforms anew.
+  const std::uint64_t texRevision = revision * 1000003u + std::uint64_t(std::hash<float>{}(lin.hi));
+  spec.colourValues = &c.values;
+  spec.texture = matrixTexture(k, texRevision, [&]() -> const Matrix& { return c.values; });
+  const ValueRange r = colourScaleRange(scale, lin);
+  spec.range.vmin = r.lo;
+  spec.range.vmax = r.hi;
+  spec.scale = scale;
+}
+
+void drawColourBar(ImDrawList* list, const StepRange& range, ImVec2 a, ImVec2 b, bool showMasked,
+                   ColourScale scale) {
   const ColormapLut& lut = colormapLut(range.colormap);
   constexpr int kSegments = 64;
   const float h = (b.y - a.y) / kSegments;
@@ -113,11 +147,23 @@ void drawColourBar(ImDrawList* list, const StepRange& range, ImVec2 a, ImVec2 b,
   auto tick = [&](float t, float v) {
     const float y = b.y - t * (b.y - a.y);
     list->AddLine(ImVec2(b.x, y), ImVec2(b.x + 4, y), text);
-    list->AddText(ImVec2(b.x + 6, y - fs * 0.5f), text, formatValue(v).c_str());
+    // Log ticks name the value itself (10^v); the per-row scale's ticks are fractions of the row max.
+    const std::string label = scale == ColourScale::Log ? formatValue(std::pow(10.0f, v))
+                              : scale == ColourScale::RowNormalised ? formatValue(v) + (t == 1 ? " × row max" : "")
+                                                                    : formatValue(v);
+    list->AddText(ImVec2(b.x + 6, y - fs * 0.5f), text, label.c_str());
   };
   tick(1, range.vmax);
   tick(0.5f, 0.5f * (range.vmin + range.vmax));
   tick(0, range.vmin);
+  if (scale != ColourScale::Linear) {  // the scale named above the bar, as in exported figures
+    const char* title = scale == ColourScale::Log ? "log scale" : "per row";
+    list->AddText(ImVec2(a.x, a.y - fs - 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), title);
+  }
+  if (scale == ColourScale::Log) {
+    const float y = b.y - 0.25f * (b.y - a.y);
+    list->AddText(ImVec2(b.x + 6, y - fs * 0.5f), text, formatValue(std::pow(10.0f, range.vmin + 0.25f * (range.vmax - range.vmin))).c_str());
+  }
   if (showMasked) {
     const ImVec2 m0(a.x, b.y + fs * 0.6f), m1(b.x, b.y + fs * 1.6f);
     hatch(list, m0, m1);
@@ -141,6 +187,7 @@ void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
   d.row0 = (L.areaMin.y - L.origin.y) / L.cellH;
   d.col1 = (L.areaMax.x - L.origin.x) / L.cellW;
   d.row1 = (L.areaMax.y - L.origin.y) / L.cellH;
+  const Matrix& colours = spec.colourValues ? *spec.colourValues : m;
   d.vmin = spec.range.vmin;
   d.vmax = spec.range.vmax;
   d.colormap = spec.range.colormap;
@@ -160,18 +207,23 @@ void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
   const float valueSize = std::min(fs * 0.9f, L.cellH * 0.42f);
   const float valueWidth = mono->CalcTextSizeA(valueSize, FLT_MAX, 0, "−0.00").x;
   if (spec.valueText && valueSize >= 9 && valueWidth + 4 <= L.cellW && (r1 - r0) * (c1 - c0) <= 6000) {
-    char buf[24];
+    // One precision for the whole matrix (cellDecimals of its largest |value|), so the numbers
+    // of a row or column read alike and do not change as the view pans.
+    float maxAbs = 0;
+    for (Eigen::Index k = 0; k < m.size(); ++k)
+      if (std::isfinite(m.data()[k])) maxAbs = std::max(maxAbs, std::fabs(m.data()[k]));
+    const int decimals = cellDecimals(maxAbs);
     for (int r = r0; r < r1; ++r)
       for (int c = c0; c < c1; ++c) {
         const float v = m(r, c);
         if (!std::isfinite(v)) continue;
-        std::snprintf(buf, sizeof buf, std::fabs(v) >= 100 ? "%.0f" : std::fabs(v) >= 10 ? "%.1f" : "%.2f", double(v));
-        const ImVec2 ts = mono->CalcTextSizeA(valueSize, FLT_MAX, 0, buf);
+        const std::string text = formatFixed(v, decimals);
+        const ImVec2 ts = mono->CalcTextSizeA(valueSize, FLT_MAX, 0, text.c_str());
         if (ts.x + 4 > L.cellW) continue;
         const ImVec2 p = cellMin(r, c);
-        const Rgb8 bg = colormapColor(spec.range.colormap, v, spec.range.vmin, spec.range.vmax);
+        const Rgb8 bg = colormapColor(spec.range.colormap, colours(r, c), spec.range.vmin, spec.range.vmax);
         list->AddText(mono, valueSize, ImVec2(p.x + (L.cellW - ts.x) * 0.5f, p.y + (L.cellH - ts.y) * 0.5f),
-                      textOn(bg), buf);
+                      textOn(bg), text.c_str());
       }
   }
   if (spec.pinRow >= 0 && spec.pinCol >= 0 && spec.pinRow < rows && spec.pinCol < cols) {
@@ -228,7 +280,7 @@ void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
   }
   (void)clipMax;
   if (spec.colourBar) {
-    drawColourBar(list, spec.range, L.colourBarMin, L.colourBarMax, spec.anyMasked);
+    drawColourBar(list, spec.range, L.colourBarMin, L.colourBarMax, spec.anyMasked, spec.scale);
   }
 }
 

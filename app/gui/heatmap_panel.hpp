@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "figure/colormap.hpp"
 #include "steps.hpp"
 
 namespace attnviz::gui {
@@ -23,6 +24,10 @@ struct PanelSpec {
   bool anyMasked = false;   // adds the hatched "masked" swatch to the colour bar
   int pinRow = -1, pinCol = -1;
   int hoverRow = -1, hoverCol = -1;
+  // With a log or per-row colour scale the colours come from these transformed values (and
+  // `range` is theirs); `values` still gives the numbers printed in cells.
+  const Matrix* colourValues = nullptr;
+  ColourScale scale = ColourScale::Linear;
 };
 
 // Where cells land: screen position of cell (0,0)'s corner, cell size and the visible area.
@@ -37,6 +42,13 @@ PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCa
 void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& layout);
 // The cell under `pos`, or false.
 bool cellAt(const PanelSpec& spec, const PanelLayout& layout, ImVec2 pos, int* row, int* col);
-void drawColourBar(ImDrawList* list, const StepRange& range, ImVec2 min, ImVec2 max, bool showMasked);
+// With a log or per-row scale the ticks show the untransformed values and the bar is titled.
+void drawColourBar(ImDrawList* list, const StepRange& range, ImVec2 min, ImVec2 max, bool showMasked,
+                   ColourScale scale = ColourScale::Linear);
+// Switches `spec` to `scale` for `step` when it applies (colourScaleApplies): transformed values
+// (cached under `key` until `revision` moves), their texture and range. `linear` is the range
+// of the untransformed values (shared by every head in the all-heads grid).
+void applyPanelColourScale(PanelSpec& spec, StageId step, ColourScale scale, const std::string& key,
+                           std::uint64_t revision, const StepRange& linear);
 
 }  // namespace attnviz::gui

@@ -3,6 +3,9 @@
 // size every frame, so resizing (and HiDPI scale) just works.
 #include <algorithm>
 #include <imgui.h>
+#include <imgui_internal.h>
+
+#include <string>
 
 #include "steps.hpp"
 #include "views.hpp"
@@ -17,6 +20,24 @@ constexpr ImGuiWindowFlags kPanel = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_N
 void place(float x, float y, float w, float h) {
   ImGui::SetNextWindowPos(ImVec2(x, y));
   ImGui::SetNextWindowSize(ImVec2(w, h));
+}
+
+// Called before a panel's End: its visible inner rectangle ("window:NAME") and how far its
+// items reached ("content:NAME", from ImGui's cursor bounds), so --dump-state can show that no
+// widget was cut at the panel's right edge (tests/gui/never_lost_test.py).
+void recordPanelExtent(AppState& app, const char* name) {
+  const ImGuiWindow* w = ImGui::GetCurrentWindow();
+  app.widgetRects[std::string("window:") + name] = {w->InnerClipRect.Min.x, w->InnerClipRect.Min.y,
+                                                   w->InnerClipRect.Max.x, w->InnerClipRect.Max.y};
+  app.widgetRects[std::string("content:") + name] = {w->DC.CursorStartPos.x, w->DC.CursorStartPos.y,
+                                                    w->DC.CursorMaxPos.x, w->DC.CursorMaxPos.y};
+}
+
+// A linked view's header, recorded so tests can see every one is on screen.
+bool linkedHeader(AppState& app, const char* label, const char* name) {
+  const bool open = ImGui::CollapsingHeader(label, ImGuiTreeNodeFlags_DefaultOpen);
+  recordItemRect(app, (std::string("linked:") + name).c_str());
+  return open;
 }
 
 }  // namespace
@@ -35,10 +56,16 @@ void drawLayout(AppState& app) {
   if (left > 0) {
     const float inputsH = H * 0.52f;
     place(0, top, left, inputsH);
-    if (ImGui::Begin("Inputs", nullptr, kPanel)) drawInputsPanel(app);
+    if (ImGui::Begin("Inputs", nullptr, kPanel)) {
+      drawInputsPanel(app);
+      recordPanelExtent(app, "Inputs");
+    }
     ImGui::End();
     place(0, top + inputsH, left, H - inputsH);
-    if (ImGui::Begin("Options", nullptr, kPanel)) drawOptionsPanel(app);
+    if (ImGui::Begin("Options", nullptr, kPanel)) {
+      drawOptionsPanel(app);
+      recordPanelExtent(app, "Options");
+    }
     ImGui::End();
   }
   // As tall as the strip was last frame: it wraps onto a second row of steps in narrow windows.
@@ -49,11 +76,15 @@ void drawLayout(AppState& app) {
   if (ImGui::Begin("Pipeline", nullptr, kPanel | ImGuiWindowFlags_NoScrollbar)) {
     drawPipelineStrip(app);
     stripContentH = ImGui::GetCursorPosY() + ImGui::GetStyle().WindowPadding.y;
+    recordPanelExtent(app, "Pipeline");
   }
   ImGui::End();
   place(left, top + stripH, center, H - stripH);
   if (ImGui::Begin("Heatmap", nullptr, kPanel | ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse))
+  {
     drawHeatmapView(app);
+    recordPanelExtent(app, "Heatmap");
+  }
   ImGui::End();
   if (right > 0) {
     place(left + center, top, right, H);
@@ -69,10 +100,11 @@ void drawLayout(AppState& app) {
                  ImGui::CollapsingHeader("Bundle: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) {
         drawModelOverview(app);
       }
-      if (ImGui::CollapsingHeader("Selected row: weights", ImGuiTreeNodeFlags_DefaultOpen)) drawBarChart(app);
-      if (ImGui::CollapsingHeader("Lines: queries → keys", ImGuiTreeNodeFlags_DefaultOpen)) drawLinesView(app);
-      if (ImGui::CollapsingHeader("All heads", ImGuiTreeNodeFlags_DefaultOpen)) drawHeadsGrid(app);
-      if (ImGui::CollapsingHeader("Row statistics", ImGuiTreeNodeFlags_DefaultOpen)) drawStatsTable(app);
+      if (linkedHeader(app, "Selected row: weights", "selected-row")) drawBarChart(app);
+      if (linkedHeader(app, "Lines: queries → keys", "lines")) drawLinesView(app);
+      if (linkedHeader(app, "All heads", "all-heads")) drawHeadsGrid(app);
+      if (linkedHeader(app, "Row statistics", "row-statistics")) drawStatsTable(app);
+      recordPanelExtent(app, "Linked views");
     }
     ImGui::End();
   }

@@ -121,6 +121,7 @@ bool runScriptLine(AppState& app, const std::string& line) {
       return true;
     }
     if (op == "unhover") { clearHover(app); return true; }
+    if (op == "samples") { showSamplesBrowser(app, rest(in) != "close"); return true; }  // the samples browser
     if (op == "pin") { int r = -1, c = -1; in >> r >> c; pinCell(app, r, c); return true; }
     if (op == "unpin") { pinCell(app, -1, -1); return true; }
     if (op == "mask-toggle") { int r = -1, c = -1; in >> r >> c; toggleMaskCell(app, r, c); return true; }
@@ -222,7 +223,6 @@ void runScript(AppState& app) {
     if (a.waitFrames > 0) { --a.waitFrames; return; }
     if (!a.pendingScreenshot.empty()) return;
     if (isComputing(app.doc)) return;  // let a worker result arrive before the next action
-    const std::string line = a.script[a.nextLine++];
     // A screenshot, dump or export records the result of every edit before it, and goto, hover
     // and pin act on the steps and cells that result has: an edit whose computation has not
     // started yet (it may go to the worker) gets its frame first.
@@ -231,6 +231,7 @@ void runScript(AppState& app) {
     if (app.doc.needsRun && (op == "screenshot" || op == "dump-state" || op == "save" || op == "goto" ||
                              op == "hover" || op == "pin" || op.rfind("export", 0) == 0))
       return;
+    const std::string line = a.script[a.nextLine++];
     if (!runScriptLine(app, line)) {
       std::cerr << "attnviz: " << app.message << "\n";
       a.failed = true;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "actions.hpp"
+#include "cell_text.hpp"
 #include "colormap_lut.hpp"
 #include "model_actions.hpp"
 #include "recovery.hpp"
@@ -124,21 +125,34 @@ void drawMenuBar(AppState& app) {
   ImGui::EndMainMenuBar();
 }
 
+// The articles-* samples say "the articles"; someone who has not read them learns here what they are.
+constexpr const char* kArticlesExplained =
+    "“The articles” are the online tutorials on self-attention whose worked examples the articles-* "
+    "samples recompute; their descriptions say where the printed numbers were right and where wrong.";
+
 void drawSamplesBrowser(AppState& app) {
   if (!app.showSamples) return;
   ImGui::SetNextWindowSize(ImVec2(640, 420), ImGuiCond_FirstUseEver);
   bool open = true;
   if (ImGui::Begin("Samples", &open)) {
     static std::vector<SampleInfo> samples = listSamples();
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("%s", kArticlesExplained);
+    ImGui::PopStyleColor();
+    ImGui::Separator();
     for (const SampleInfo& s : samples) {
       if (ImGui::Button(s.name.c_str(), ImVec2(200, 0))) {
         showSamplesBrowser(app, false);
         loadSample(app, s.name);
       }
       ImGui::SameLine();
-      ImGui::PushTextWrapPos(0);
-      ImGui::TextDisabled("%s", s.description.c_str());
-      ImGui::PopTextWrapPos();
+      // Broken at spaces only: Dear ImGui's wrapping may break after a '.', inside "8.851".
+      const float width = ImGui::GetContentRegionAvail().x;
+      ImGui::BeginGroup();
+      for (const std::string& line : wrapAtSpaces(s.description, width,
+                                                  [](std::string_view t) { return ImGui::CalcTextSize(t.data(), t.data() + t.size()).x; }))
+        ImGui::TextDisabled("%s", line.c_str());
+      ImGui::EndGroup();
     }
   }
   ImGui::End();

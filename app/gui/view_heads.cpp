@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "actions.hpp"
 #include "gl_heatmap.hpp"
@@ -32,6 +33,7 @@ void drawHeadsGrid(AppState& app) {
     spec.values = sv.values;
     spec.range = sv.range;
     spec.texture = matrixTexture(sv.key, sv.revision, [&]() -> const Matrix& { return *sv.values; });
+    applyPanelColourScale(spec, StageId::Weights, app.view.colourScale, sv.key, sv.revision, sv.range);
     spec.valueText = false;
     spec.colourBar = false;
     spec.pinRow = d.session.view.selectedRow;
@@ -40,6 +42,7 @@ void drawHeadsGrid(AppState& app) {
     const PanelLayout L = layoutPanel(spec, p, ImVec2(p.x + size, p.y + size), cam);
     ImDrawList* list = ImGui::GetWindowDrawList();
     drawPanel(list, spec, L);
+    app.widgetRects["thumb:" + std::to_string(h)] = {L.areaMin.x, L.areaMin.y, L.areaMax.x, L.areaMax.y};
     list->AddRect(ImVec2(p.x - 2, p.y - 2), ImVec2(L.areaMax.x + 2, L.areaMax.y + 2),
                   d.session.view.head == h ? IM_COL32(80, 160, 255, 255) : IM_COL32(70, 70, 70, 255), 0, 0,
                   d.session.view.head == h ? 2.5f : 1.0f);

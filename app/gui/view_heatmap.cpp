@@ -40,7 +40,11 @@ void drawTooltip(AppState& app, StageId step, int head, int row, int col, ImVec2
   }
   ImGui::Separator();
   ImGui::PushFont(fonts().mono);
-  for (const std::string& line : deriveCell(d, step, head, row, col)) ImGui::TextUnformatted(line.c_str());
+  // T toggles every term of the long sums (the same setting as Options ▸ every term).
+  if (!ImGui::GetIO().WantTextInput && !ImGui::GetIO().KeyCtrl && ImGui::IsKeyPressed('T', false))
+    setViewToggle(app, ViewToggle::AllTerms, !viewToggle(app, ViewToggle::AllTerms));
+  for (const std::string& line : deriveCell(d, step, head, row, col, app.view.allTerms))
+    ImGui::TextUnformatted(line.c_str());
   ImGui::PopFont();
   if (keyCol && step == StageId::Weights && row < t.n) {
     const HeadTrace& h = t.head[std::size_t(std::clamp(head, 0, t.heads - 1))];
@@ -65,6 +69,7 @@ PanelLayout panel(AppState& app, StageId step, int head, ImVec2 min, ImVec2 max,
   spec.range = sharedRange ? *sharedRange : sv.range;
   spec.anyMasked = sv.anyMasked;
   spec.texture = matrixTexture(sv.key, sv.revision, [&]() -> const Matrix& { return *sv.values; });
+  applyPanelColourScale(spec, step, app.view.colourScale, sv.key, sv.revision, spec.range);
   spec.rowLabels = labels ? &d.prepared.queryLabels : nullptr;
   spec.colLabels = labels ? &cols : nullptr;
   spec.valueText = app.view.showValues;
@@ -151,6 +156,13 @@ const char* ropeShownTitle(RopeShown shown) {
 
 // The head radio buttons; with grouped-query attention grouped by the K/V head they read
 // ("kv1: 2 3"), tinted alike, the group's label clickable to outline its heads everywhere.
+// The toolbar wraps onto another line rather than running past the panel's edge (small
+// windows, eight or more heads): the next widget, `width` wide, stays on this line if it fits.
+void sameLineIfRoom(float width) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width <= right) ImGui::SameLine();
+}
+
 void drawHeadSelector(AppState& app, int heads) {
   const ViewState& v = app.doc.session.view;
   const int kvHeads = kvHeadCount(app);
@@ -171,7 +183,7 @@ void drawHeadSelector(AppState& app, int heads) {
         ImGui::SetTooltip("K/V head %d: query heads %s read its K and V\nclick to outline them here and in the overview",
                           kv, queryHeadsOf(app, kv).c_str());
     }
-    ImGui::SameLine();
+    sameLineIfRoom(ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize("00").x);
     char label[16];
     std::snprintf(label, sizeof label, "%d##h", h);
     if (grouped) {
@@ -257,13 +269,15 @@ void drawHeatmapView(AppState& app) {
   const Matrix* shape = stepView(d, app.view, step, v.head).values;
   ImGui::TextDisabled("  %ld × %ld", long(shape->rows()), long(shape->cols()));
   if (heads > 1 && stageIsPerHead(step)) {
-    ImGui::SameLine();
-    ImGui::TextUnformatted("   head");
+    // Grouped heads (kv0: 0 1 2 3  kv1: …) take a line of their own.
+    const int kvHeads = kvHeadCount(app);
+    if (!(kvHeads > 0 && kvHeads < heads)) ImGui::SameLine();
+    ImGui::TextUnformatted(kvHeads > 0 && kvHeads < heads ? "head" : "   head");
     drawHeadSelector(app, heads);
   }
-  ImGui::SameLine();
+  sameLineIfRoom(ImGui::CalcTextSize("Fit").x + 2 * ImGui::GetStyle().FramePadding.x);
   if (ImGui::SmallButton("Fit")) fitView(app);
-  ImGui::SameLine();
+  sameLineIfRoom(ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize("values").x);
   bool values = viewToggle(app, ViewToggle::Values);
   if (ImGui::Checkbox("values", &values)) setViewToggle(app, ViewToggle::Values, values);
 
@@ -306,11 +320,18 @@ void drawHeatmapView(AppState& app) {
       cams[std::size_t(k)].fit = true;
       char id[24];
       std::snprintf(id, sizeof id, "##cells%d", k);
-      panel(app, step, k, cmin, cmax, false, true, cams[std::size_t(k)], id, &shared);
+      const PanelLayout L = panel(app, step, k, cmin, cmax, false, true, cams[std::size_t(k)], id, &shared);
+      app.widgetRects["heads-panel:" + std::to_string(k)] = {L.areaMin.x, L.areaMin.y, L.areaMax.x, L.areaMax.y};
     }
     ImDrawList* list = ImGui::GetWindowDrawList();
+    if (colourScaleApplies(step, app.view.colourScale)) {
+      const ValueRange scaled = colourScaleRange(app.view.colourScale, {shared.vmin, shared.vmax});
+      shared.vmin = scaled.lo;
+      shared.vmax = scaled.hi;
+    }
     drawColourBar(list, shared, ImVec2(max.x - barW + 10 * s, min.y + 30 * s),
-                  ImVec2(max.x - barW + 26 * s, std::max(min.y + 200 * s, max.y - 40 * s)), false);
+                  ImVec2(max.x - barW + 26 * s, std::max(min.y + 200 * s, max.y - 40 * s)), false,
+                  colourScaleApplies(step, app.view.colourScale) ? app.view.colourScale : ColourScale::Linear);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "actions.hpp"
+#include "cell_text.hpp"
 #include "derivation.hpp"
 #include "views.hpp"
 
@@ -14,6 +15,17 @@ namespace attnviz::gui {
 namespace {
 
 constexpr int kEditableCells = 64 * 64;  // larger matrices are loaded or pasted, not typed
+
+// Keeps the next widget (`width` wide) on this line only when it fits the panel, so narrow
+// windows wrap a row of controls instead of cutting its end.
+void sameLineIfFits(float width) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + width <= right) ImGui::SameLine();
+}
+
+float radioWidth(const char* label) {
+  return ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize(label).x;
+}
 
 // Tokens as chips; the pinned query row is highlighted, clicking a chip pins that row.
 void tokenChips(AppState& app, const std::vector<std::string>& tokens, bool queries) {
@@ -55,6 +67,7 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
   ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed, 30);
   for (int c = 0; c < shownCols; ++c) ImGui::TableSetupColumn(std::to_string(c).c_str(), ImGuiTableColumnFlags_WidthFixed, 52);
   ImGui::TableHeadersRow();
+  const int decimals = cellDecimals(m.size() ? m.cwiseAbs().maxCoeff() : 0.0f);  // one rule per matrix
   ImGuiListClipper clip;
   clip.Begin(rows);
   while (clip.Step()) {
@@ -71,7 +84,7 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
           if (ImGui::DragFloat("##v", &v, 0.01f, 0, 0, "%.2f")) setMatrixValue(app, *slot, r, c, v);
           ImGui::PopID();
         } else {
-          ImGui::Text("%.2f", double(m(r, c)));
+          ImGui::TextUnformatted(formatFixed(m(r, c), decimals).c_str());
         }
       }
     }
@@ -91,19 +104,18 @@ void tokensMode(AppState& app) {
   recordItemRect(app, "tokens-text");
   if (!model) {
   std::string source = t.source;
-  ImGui::TextUnformatted("source for cross-attention (keys, values; empty = self-attention)");
+  ImGui::TextWrapped("source for cross-attention (keys, values; empty = self-attention)");
   if (ImGui::InputTextMultiline("##source", &source, ImVec2(-1, ImGui::GetTextLineHeight() * 2.2f))) setSourceText(app, source);
 
   ImGui::PushItemWidth(110);
   int tok = int(t.tokenizer);
   if (ImGui::Combo("tokenizer", &tok, "words\0chars\0")) setTokenizer(app, TokenizerKind(tok));
-  ImGui::SameLine();
+  sameLineIfFits(radioWidth("positional"));
   bool pos = t.positional;
   if (ImGui::Checkbox("positional", &pos)) setPositional(app, pos);
   int dModel = t.dModel;
   if (ImGui::InputInt("d_model", &dModel, 4, 16) && dModel != t.dModel) setDModel(app, dModel);
   int seed = int(t.seed);
-  ImGui::SameLine();
   if (ImGui::InputInt("seed", &seed, 1, 10)) setSeed(app, std::uint64_t(std::max(0, seed)));
   ImGui::PopItemWidth();
   }
@@ -115,14 +127,22 @@ void tokensMode(AppState& app) {
       ImGui::Text("key tokens (%zu)", d.prepared.keyLabels.size());
       tokenChips(app, d.prepared.keyLabels, false);
     }
+    ImGui::SetNextItemOpen(true, ImGuiCond_FirstUseEver);  // the names of what can be checked, at a glance
     if (ImGui::TreeNode("X and projections")) {
       const TokenModel& m = *d.prepared.model;
-      ImGui::TextDisabled(model ? "X = ln_1 of the residual stream; Q = X W_Q + b_Q (c_attn), W_O = c_proj"
-                                : "X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V");
+      ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+      ImGui::TextWrapped(model ? "X = ln_1 of the residual stream; Q = X W_Q + b_Q (c_attn), W_O = c_proj"
+                               : "X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V");
+      ImGui::PopStyleColor();
+      // Q, K and V themselves too, so a score can be checked by hand from the numbers shown.
+      const AttentionInputs& in = d.prepared.inputs;
       const std::pair<const char*, const Matrix*> shown[] = {
-          {"X (queries)", &m.xQuery}, {"W_Q", &m.wQ}, {"W_K", &m.wK}, {"W_V", &m.wV}, {"W_O", &m.wO}};
+          {"X (queries)", &m.xQuery}, {"W_Q", &m.wQ}, {"W_K", &m.wK}, {"W_V", &m.wV}, {"W_O", &m.wO},
+          {"Q = X W_Q", &in.q},       {"K = X W_K", &in.k}, {"V = X W_V", &in.v}};
       for (const auto& [name, mat] : shown) {
-        if (ImGui::TreeNode(name, "%s  %ld×%ld", name, long(mat->rows()), long(mat->cols()))) {
+        const bool open = ImGui::TreeNode(name, "%s  %ld×%ld", name, long(mat->rows()), long(mat->cols()));
+        recordItemRect(app, (std::string("inputs:") + name).c_str());
+        if (open) {
           matrixGrid(app, name, *mat, nullptr);
           ImGui::TreePop();
         }
@@ -138,7 +158,7 @@ void matricesMode(AppState& app) {
   static int sizes[4] = {0, 0, 0, 0};
   const int current[4] = {int(in.q.rows()), int(in.k.rows()), int(in.q.cols()), int(in.v.cols())};
   if (!ImGui::IsAnyItemActive()) std::copy(current, current + 4, sizes);
-  ImGui::SetNextItemWidth(-60);
+  ImGui::SetNextItemWidth(-(ImGui::CalcTextSize("n m d_k d_v").x + ImGui::GetStyle().ItemInnerSpacing.x + 2));
   ImGui::InputInt4("n m d_k d_v", sizes);
   if (!std::equal(sizes, sizes + 4, current)) {
     if (ImGui::Button("resize")) resizeMatrices(app, sizes[0], sizes[1], sizes[2], sizes[3]);
@@ -152,17 +172,17 @@ void matricesMode(AppState& app) {
     if (ImGui::CollapsingHeader((std::string(slotName(slot)) + "  " + std::to_string(m.rows()) + "×" +
                                  std::to_string(m.cols()) + "###hdr").c_str(), ImGuiTreeNodeFlags_DefaultOpen)) {
       if (ImGui::SmallButton("random")) fillMatrix(app, slot, FillKind::Random, std::uint64_t(seed++));
-      ImGui::SameLine();
+      sameLineIfFits(ImGui::CalcTextSize("identity").x + 2 * ImGui::GetStyle().FramePadding.x);
       if (ImGui::SmallButton("identity")) fillMatrix(app, slot, FillKind::Identity, 0);
-      ImGui::SameLine();
+      sameLineIfFits(ImGui::CalcTextSize("zeros").x + 2 * ImGui::GetStyle().FramePadding.x);
       if (ImGui::SmallButton("zeros")) fillMatrix(app, slot, FillKind::Zeros, 0);
-      ImGui::SameLine();
+      sameLineIfFits(ImGui::CalcTextSize("paste").x + 2 * ImGui::GetStyle().FramePadding.x);
       if (ImGui::SmallButton("paste")) {
         const char* clip = ImGui::GetClipboardText();
         pasteMatrix(app, slot, clip ? clip : "");
       }
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("CSV, TSV, whitespace or a NumPy-printed array");
-      ImGui::SameLine();
+      sameLineIfFits(ImGui::CalcTextSize("load…").x + 2 * ImGui::GetStyle().FramePadding.x);
       if (ImGui::SmallButton("load…")) {
         chooseFile(app, slot == MatrixSlot::Q   ? FileChooser::Purpose::LoadMatrixQ
                         : slot == MatrixSlot::K ? FileChooser::Purpose::LoadMatrixK
@@ -189,11 +209,16 @@ void drawInputsPanel(AppState& app) {
     return;
   }
   if (ImGui::RadioButton("tokens", s.mode == InputMode::Tokens)) setInputMode(app, InputMode::Tokens);
-  ImGui::SameLine();
+  sameLineIfFits(radioWidth("matrices Q, K, V"));
   if (ImGui::RadioButton("matrices Q, K, V", s.mode == InputMode::Matrices)) setInputMode(app, InputMode::Matrices);
-  ImGui::SameLine();
+  sameLineIfFits(ImGui::CalcTextSize("samples…").x + 2 * ImGui::GetStyle().FramePadding.x);
   if (ImGui::SmallButton("samples…")) showSamplesBrowser(app, true);
-  if (!s.name.empty()) ImGui::TextColored(ImVec4(0.6f, 0.8f, 1, 1), "%s", s.name.c_str());
+  recordItemRect(app, "samples");
+  if (!s.name.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.6f, 0.8f, 1, 1));
+    ImGui::TextWrapped("%s", s.name.c_str());
+    ImGui::PopStyleColor();
+  }
   if (!s.description.empty() && ImGui::IsItemHovered()) {
     ImGui::BeginTooltip();
     ImGui::PushTextWrapPos(420);

@@ -25,7 +25,9 @@ void drawLinesView(AppState& app) {
   float threshold = app.view.linesThreshold;
   if (ImGui::SliderFloat("threshold", &threshold, 0.0f, 0.5f, "%.2f")) setLinesThreshold(app, threshold);
   if (t.n > kMaxTokens || t.m > kMaxTokens) {
-    ImGui::TextDisabled("%d × %d tokens: too many for lines; use the heatmap", t.n, t.m);
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("%d × %d tokens: too many for lines; use the heatmap", t.n, t.m);
+    ImGui::PopStyleColor();
     return;
   }
   const float s = ImGui::GetFontSize() / 16.0f;

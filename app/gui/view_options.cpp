@@ -10,6 +10,17 @@
 
 namespace attnviz::gui {
 
+namespace {
+// Keeps the next widget on this line only when `label` (its text plus a radio's circle) fits
+// the panel, so narrow windows wrap the mask choices instead of cutting them.
+void sameLineIfFits(const char* label) {
+  const ImGuiStyle& st = ImGui::GetStyle();
+  const float w = ImGui::GetFrameHeight() + st.ItemInnerSpacing.x + ImGui::CalcTextSize(label).x;
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetItemRectMax().x + st.ItemSpacing.x + w <= right) ImGui::SameLine();
+}
+}  // namespace
+
 void drawOptionsPanel(AppState& app) {
   Session& s = app.doc.session;
   AttentionOptions& o = s.options;
@@ -51,15 +62,15 @@ void drawOptionsPanel(AppState& app) {
 
   ImGui::Separator();
   ImGui::TextUnformatted("mask");
-  ImGui::SameLine();
+  sameLineIfFits("none");
   if (ImGui::RadioButton("none", o.mask == MaskKind::None)) setMaskKind(app, MaskKind::None);
-  ImGui::SameLine();
+  sameLineIfFits("causal");
   if (ImGui::RadioButton("causal", o.mask == MaskKind::Causal)) setMaskKind(app, MaskKind::Causal);
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("the last query sees the last key: query i sees keys up to i + m − n");
-  ImGui::SameLine();
+  sameLineIfFits("causal-top-left");
   if (ImGui::RadioButton("causal-top-left", o.mask == MaskKind::CausalTopLeft)) setMaskKind(app, MaskKind::CausalTopLeft);
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("query i sees keys 0…i, as PyTorch's is_causal=True (same as causal when n = m)");
-  ImGui::SameLine();
+  sameLineIfFits("painted");
   if (ImGui::RadioButton("painted", o.mask == MaskKind::Custom)) setMaskKind(app, MaskKind::Custom);
   if (bool paint = app.view.paintMask; ImGui::Checkbox("paint mask by clicking cells", &paint))
     setPaintMask(app, paint);
@@ -76,7 +87,7 @@ void drawOptionsPanel(AppState& app) {
       setMaskKind(app, MaskKind::Custom);
     }
   }
-  ImGui::SameLine();
+  if (o.mask == MaskKind::Custom) sameLineIfFits("load mask…");
   if (ImGui::SmallButton("load mask…")) {
     chooseFile(app, FileChooser::Purpose::LoadMask);
   }
@@ -97,7 +108,7 @@ void drawOptionsPanel(AppState& app) {
   }
   ImGui::TextUnformatted("show head");
   for (int h = -1; h < o.heads && h < 16; ++h) {
-    ImGui::SameLine();
+    sameLineIfFits(h < 0 ? "all" : "00");
     char label[16];
     std::snprintf(label, sizeof label, h < 0 ? "all##sh" : "%d##sh", h);
     if (ImGui::RadioButton(label, s.view.head == h)) selectHead(app, h);
@@ -106,10 +117,19 @@ void drawOptionsPanel(AppState& app) {
   ImGui::Separator();
   int cmap = int(app.view.sequential);
   if (ImGui::Combo("colour map", &cmap, "viridis\0magma\0cividis (colour-blind safe)\0")) setColormap(app, ColormapId(cmap));
+  int scale = int(app.view.colourScale);
+  if (ImGui::Combo("colour scale", &scale, "linear\0log\0per row\0"))
+    setColourScale(app, ColourScale(scale));
+  recordItemRect(app, "colour-scale");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("log: small weights told apart (4 decades below the largest); per row: each row's\n"
+                      "largest weight is the top colour. For exp values, row sums and weights; signed\n"
+                      "stages stay linear. Exported figures use it too.");
   const std::pair<const char*, ViewToggle> toggles[] = {
       {"diverging map for signed values", ViewToggle::DivergingForSigned},
       {"weights on a fixed 0–1 scale", ViewToggle::UnitRange},
-      {"values in cells", ViewToggle::Values}};
+      {"values in cells", ViewToggle::Values},
+      {"every term in derivations (T)", ViewToggle::AllTerms}};
   for (const auto& [label, which] : toggles) {
     bool on = viewToggle(app, which);
     if (ImGui::Checkbox(label, &on)) setViewToggle(app, which, on);

@@ -17,8 +17,10 @@ void drawStatsTable(AppState& app) {
   if (t.head.empty()) return;
   const int head = focusHead(app);
   const RowStats& st = t.head[std::size_t(head)].stats;
-  ImGui::TextDisabled("head %d · entropy in nats (uniform over m keys = ln m = %.2f)", head,
-                      std::log(double(std::max(1, t.m))));
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("head %d · entropy in nats (uniform over m keys = ln m = %.2f)", head,
+                     std::log(double(std::max(1, t.m))));
+  ImGui::PopStyleColor();
   const float h = std::min(ImGui::GetTextLineHeightWithSpacing() * float(t.n + 1) + 10, 300.0f);
   if (!ImGui::BeginTable("stats", 4, ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV,
                          ImVec2(0, h)))

@@ -156,4 +156,65 @@ ValueRange stageRange(StageId stage, Colormap map, const float* values, std::siz
   return {0, hi > 0 ? hi : 1};
 }
 
+ColourScale parseColourScale(const std::string& name) {
+  if (name == "linear") return ColourScale::Linear;
+  if (name == "log") return ColourScale::Log;
+  if (name == "row") return ColourScale::RowNormalised;
+  throw Error("unknown colour scale \"" + name + "\" (expected linear, log or row)");
+}
+
+const char* toString(ColourScale scale) {
+  switch (scale) {
+    case ColourScale::Log: return "log";
+    case ColourScale::RowNormalised: return "row";
+    case ColourScale::Linear: break;
+  }
+  return "linear";
+}
+
+bool colourScaleApplies(StageId stage, ColourScale scale) {
+  return scale != ColourScale::Linear && stageInfo(stage).kind != ValueKind::Signed;
+}
+
+std::string colourScaleLabel(const std::string& quantity, ColourScale scale) {
+  switch (scale) {
+    case ColourScale::Log: return "log10 " + quantity;
+    case ColourScale::RowNormalised: return quantity + " / row max";
+    case ColourScale::Linear: break;
+  }
+  return quantity;
+}
+
+ValueRange colourScaleRange(ColourScale scale, ValueRange linear) {
+  switch (scale) {
+    case ColourScale::Log: {
+      const float top = std::log10(linear.hi > 0 ? linear.hi : 1.0f);
+      return {top - kLogDecades, top};
+    }
+    case ColourScale::RowNormalised: return {0, 1};
+    case ColourScale::Linear: break;
+  }
+  return linear;
+}
+
+void applyColourScale(Matrix& values, ColourScale scale, ValueRange linear) {
+  if (scale == ColourScale::Log) {
+    const float floorValue = std::pow(10.0f, colourScaleRange(scale, linear).lo);
+    for (Eigen::Index k = 0; k < values.size(); ++k) {
+      float& v = values.data()[k];
+      if (std::isfinite(v)) v = std::log10(std::max(v, floorValue));
+    }
+  } else if (scale == ColourScale::RowNormalised) {
+    for (Eigen::Index r = 0; r < values.rows(); ++r) {
+      float top = 0;
+      for (Eigen::Index c = 0; c < values.cols(); ++c)
+        if (std::isfinite(values(r, c))) top = std::max(top, values(r, c));
+      if (top <= 0) continue;  // an all-zero or fully masked row stays as it is
+      for (Eigen::Index c = 0; c < values.cols(); ++c)
+        if (std::isfinite(values(r, c))) values(r, c) /= top;
+    }
+  }
+}
+
 }  // namespace attnviz
+

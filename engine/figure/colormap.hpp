@@ -8,6 +8,7 @@
 #include <string>
 
 #include "stages.hpp"
+#include "types.hpp"
 
 namespace attnviz {
 
@@ -70,5 +71,23 @@ Colormap stageColormap(StageId stage, const StageColours& colours = {});
 // drawn with `map`.
 ValueRange stageRange(StageId stage, Colormap map, const float* values, std::size_t count,
                       const StageColours& colours = {});
+
+// How values become colours. Long rows of weights are nearly one colour on a linear scale
+// (long-512: max 0.066, typical 0.002), so stages of non-negative values (exp, row sums,
+// weights) can also be drawn on a log scale (log10 over kLogDecades decades below the top of
+// the range; smaller values take the bottom colour) or with each row divided by its maximum.
+// Signed stages are always linear. The app's heatmap and every figure apply the same transform.
+enum class ColourScale { Linear, Log, RowNormalised };
+inline constexpr float kLogDecades = 4;
+ColourScale parseColourScale(const std::string& name);  // "linear" | "log" | "row"; throws Error
+const char* toString(ColourScale scale);                 // the name parseColourScale reads
+bool colourScaleApplies(StageId stage, ColourScale scale);  // false for signed stages and Linear
+// The colour bar's label for `quantity` ("weight") drawn with `scale`: "log10 weight",
+// "weight / row max", or the quantity itself.
+std::string colourScaleLabel(const std::string& quantity, ColourScale scale);
+// Values as they are colour-mapped (masked −inf cells stay −inf), and the range that goes with
+// them; `linear` is the range the stage's colour rule gives the untransformed values.
+void applyColourScale(Matrix& values, ColourScale scale, ValueRange linear);
+ValueRange colourScaleRange(ColourScale scale, ValueRange linear);
 
 }  // namespace attnviz

@@ -540,11 +540,24 @@ void applyColours(FigureRequest& r, const FigureOptions& o) {
     r.range = stageRange(o.stage, r.colormap, extremes.data(), extremes.size(), colours);
   }
   r.colorbarLabel = stageInfo(o.stage).quantity;
+  if (colourScaleApplies(o.stage, o.colourScale)) {
+    // The cells hold the transformed values the colours come from, so numbers printed inside
+    // them would not be the stage's values: a scaled figure names its scale instead.
+    for (FigurePanel& p : r.panels) applyColourScale(p.values, o.colourScale, r.range);
+    r.range = colourScaleRange(o.colourScale, r.range);
+    r.colorbarLabel = colourScaleLabel(r.colorbarLabel, o.colourScale);
+  }
+}
+
+// The options line names a colour scale other than linear, as the colour bar does.
+std::string colourScaleNote(const FigureOptions& o) {
+  if (!colourScaleApplies(o.stage, o.colourScale)) return "";
+  return o.colourScale == ColourScale::Log ? " \u00B7 log colour scale" : " \u00B7 colours per row (row max = 1)";
 }
 
 void applySize(FigureRequest& r, const FigureOptions& o) {
   r.cellPx = o.cellPx;
-  r.values = o.values;
+  r.values = o.values && !colourScaleApplies(o.stage, o.colourScale);
   r.labels = o.labels;
   r.scale = o.scale;
 }
@@ -624,10 +637,13 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
                  ") \u00B7 mask " + toString(trace.options.mask);
     // Given weights (an attention bundle without q and k) were not computed here.
     if (trace.dk == 0) r.subtitle = shape + " \u00B7 weights as given \u00B7 mask " + toString(trace.options.mask);
+    r.subtitle += colourScaleNote(o);
   }
   applySize(r, o);
   return r;
 }
+
+void applyStageColours(FigureRequest& r, const FigureOptions& o) { applyColours(r, o); }
 
 FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSession& prepared,
                                 const std::string& inputName, const FigureOptions& o) {
@@ -643,8 +659,6 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSessi
   if (perHead && o.head != kAllHeads && (o.head < 0 || o.head >= H))
     throw Error("head " + std::to_string(o.head) + " is out of range: the model has " + std::to_string(H) +
                 " heads (use 0.." + std::to_string(H - 1) + " or all)");
-void applyStageColours(FigureRequest& r, const FigureOptions& o) { applyColours(r, o); }
-
   FigureRequest r;
   for (int h = 0; h < (perHead ? H : 1); ++h) {
     if (perHead && o.head != kAllHeads && h != o.head) continue;

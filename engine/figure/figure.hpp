@@ -44,6 +44,7 @@ struct FigureOptions {
   std::optional<Colormap> colormap;      // default: defaultColormap(stage)
   std::optional<ValueRange> range;       // default: stageRange over every panel shown
   bool unitRange = false;                // exp, row sums and weights on [0, 1] instead of [0, max]
+  ColourScale colourScale = ColourScale::Linear;  // log or per-row for exp, row sums, weights
   int cellPx = 0;                        // pixels per cell before `scale`; 0 = automatic
   bool values = false;                   // print each value inside its cell
   bool labels = true;                    // token labels and axis names
@@ -66,8 +67,8 @@ struct FigureRequest {
   std::string colorbarLabel;
   Colormap colormap = Colormap::Viridis;
   ValueRange range;                               // lo < hi
-  int cellPx = 0;                                 // 0 = automatic (1..36 by size)
   int gridColumns = 0;                            // panels per row; 0: a square-ish grid
+  int cellPx = 0;                                 // 0 = automatic (1..36 by size)
   bool values = false;
   bool labels = true;
   float scale = 1;
@@ -87,11 +88,11 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
 FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSession& prepared,
                                 const std::string& inputName, const FigureOptions& options);
 
-// Where things land, in image pixels; the renderers draw exactly this.
 // The colour map, one colour scale over every panel and the colour bar's label, as
 // makeFigureRequest sets them; for requests whose panels were gathered from several.
 void applyStageColours(FigureRequest& request, const FigureOptions& options);
 
+// Where things land, in image pixels; the renderers draw exactly this.
 struct PixelBox {
   int x = 0, y = 0, w = 0, h = 0;
   bool intersects(const PixelBox& o) const { return x < o.x + o.w && o.x < x + w && y < o.y + o.h && o.y < y + h; }

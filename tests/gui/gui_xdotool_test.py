@@ -33,7 +33,9 @@ def centre(rect):
 
 
 # First learn where the widgets are (the layout is computed from the window size).
-subprocess.run([app, "--no-recovery", "--frames", "4", "--dump-state", layout], check=True, timeout=60)
+# Forty frames: rows of controls wrap once a panel's scroll bar has appeared, and the default
+# sample's model steps join the strip after its first frames, so early positions move.
+subprocess.run([app, "--no-recovery", "--frames", "40", "--dump-state", layout], check=True, timeout=60)
 widgets = json.load(open(layout))["widgets"]
 
 proc = subprocess.Popen([app, "--no-recovery", "--dump-state", state])
