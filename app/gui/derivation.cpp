@@ -38,28 +38,38 @@ constexpr int kLargestTermsShown = 5;
 
 // q_ic = Σ_t h_it W[t, col] + b[col]: the largest products by magnitude, the rest as one sum,
 // the bias, and the total, so the lines add up to the cell.
+std::vector<std::string> formatAddingUp(const std::vector<double>& terms, double result);
+
 void deriveProjection(std::vector<std::string>& out, const std::string& name, const char* weight,
                       const Matrix& x, const Matrix& w, const Vector& bias, int i, int col, float shown) {
   const int d = int(x.cols());
   std::vector<std::pair<float, int>> terms;
   for (int t = 0; t < d; ++t) terms.push_back({x(i, t) * w(t, col), t});
   std::sort(terms.begin(), terms.end(), [](auto a, auto b) { return std::fabs(a.first) > std::fabs(b.first); });
-  const int shownTerms = std::min(d, kLargestTermsShown);
+  const int shownTerms = gAllTerms ? d : std::min(d, kLargestTermsShown);
   out.push_back(name + " = Σ_t h_" + std::to_string(i) + ",t " + weight + "[t," + std::to_string(col) +
-                "] + b[" + std::to_string(col) + "]  (t = 0…" + std::to_string(d - 1) + "), largest terms:");
+                "] + b[" + std::to_string(col) + "]  (t = 0…" + std::to_string(d - 1) + "), " +
+                (gAllTerms ? "every term:" : "largest terms:"));
+  // The printed products, the rest and the bias add up to the printed result (formatAddingUp).
+  std::vector<double> summands;
   double rest = 0;
   for (int k = 0; k < d; ++k) {
-    const auto [product, t] = terms[std::size_t(k)];
-    if (k < shownTerms)
-      out.push_back("  t=" + std::to_string(t) + ": " + paren(x(i, t)) + "·" + paren(w(t, col)) + " = " +
-                    formatValue(product));
-    else rest += product;
+    if (k < shownTerms) summands.push_back(terms[std::size_t(k)].first);
+    else rest += terms[std::size_t(k)].first;
+  }
+  if (d > shownTerms) summands.push_back(rest);
+  const float b = bias.size() > col ? bias(col) : 0.0f;
+  summands.push_back(b);
+  const std::vector<std::string> f = formatAddingUp(summands, shown);
+  for (int k = 0; k < shownTerms; ++k) {
+    const int t = terms[std::size_t(k)].second;
+    out.push_back("  t=" + std::to_string(t) + ": " + paren(x(i, t)) + "·" + paren(w(t, col)) + " = " + f[std::size_t(k)]);
   }
   if (d > shownTerms)
-    out.push_back("  the other " + std::to_string(d - shownTerms) + " terms: " + formatValue(float(rest)));
-  const float b = bias.size() > col ? bias(col) : 0.0f;
-  out.push_back("  bias: " + formatValue(b));
-  out.push_back("= " + formatValue(shown));
+    out.push_back("  the other " + std::to_string(d - shownTerms) + " terms: " + f[std::size_t(shownTerms)] +
+                  "  (every term: T or Options ▸ every term)");
+  out.push_back("  bias: " + f[f.size() - 2]);
+  out.push_back("= " + f.back());
 }
 
 // "a + b + … = r" with the decimals at which the printed terms add up to the printed result
