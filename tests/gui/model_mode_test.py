@@ -19,16 +19,14 @@ usage: model_mode_test.py ATTNVIZ   (under xvfb-run; ctest runs it so)"""
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 import numpy as np
 
-from guitest import app_window, centre, check, click, finish, load, touch, wait_for_json, write_script
+from guitest import app_window, centre, check, check_pixels, click, finish, load, touch, wait_for_json, write_script
 
 APP = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,78 +58,9 @@ def run(lines, name, expect_rc=0, pointer=False):
     return p
 
 
-def colour_tables():
-    """The colour maps' 256-entry tables, built from engine/figure/colormap.cpp's control points
-    the way interpolate() there builds them (the one source the shader's texture comes from)."""
-    src = open(os.path.join(ROOT, "engine", "figure", "colormap.cpp")).read()
-    tables = {}
-    for name in ("Viridis", "Magma", "Cividis", "RdBu"):
-        body = re.search(r"k%s\[\]\[3\] = \{(.*?)\n\};" % name, src, re.S).group(1)
-        pts = np.array([[int(v) for v in t] for t in re.findall(r"\{(\d+),\s*(\d+),\s*(\d+)\}", body)], float)
-        n = len(pts)
-        lut = np.zeros((256, 3), np.int32)
-        for i in range(256):
-            x = i * (n - 1) / 255.0
-            a = min(int(x), n - 2)
-            f = x - a
-            lut[i] = np.floor(pts[a] + f * (pts[a + 1] - pts[a]) + 0.5)
-        tables[name.lower()] = lut
-    return tables
-
-
-LUTS = colour_tables()
-MASKED = np.array([(228, 228, 228), (170, 170, 170)])  # kMaskedColor, kMaskedHatch
-
-
-def read_png(path):
-    """An 8-bit, non-interlaced RGB or RGBA PNG (what the app's screenshot writes) as [h, w, 3]."""
-    data = open(path, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
-    pos, idat = 8, []
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-            assert depth == 8 and ctype in (2, 6) and interlace == 0, (path, depth, ctype, interlace)
-            bpp = 3 if ctype == 2 else 4
-        elif kind == b"IDAT":
-            idat.append(body)
-        pos += 12 + length
-    raw = zlib.decompress(b"".join(idat))
-    stride = w * bpp
-    out = np.zeros((h, stride), np.uint8)
-    prev = np.zeros(stride, np.int32)
-    for y in range(h):
-        f = raw[y * (stride + 1)]
-        line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
-        if f == 0:
-            cur = line
-        elif f == 1:
-            cur = (np.cumsum(line.reshape(w, bpp), axis=0) & 255).reshape(-1)
-        elif f == 2:
-            cur = (line + prev) & 255
-        else:  # average and Paeth depend on the left neighbour: byte by byte
-            cur, up = line.tolist(), prev.tolist()
-            for i in range(stride):
-                a = cur[i - bpp] if i >= bpp else 0
-                b = up[i]
-                if f == 3:
-                    cur[i] = (cur[i] + ((a + b) >> 1)) & 255
-                else:
-                    c = up[i - bpp] if i >= bpp else 0
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    cur[i] = (cur[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-            cur = np.array(cur, np.int32)
-        out[y] = cur
-        prev = cur
-    return out.reshape(h, w, bpp)[:, :, :3]
-
-
 def check_heatmap(png, want, stage, head, what):
-    """The screenshot's heatmap cells against `want` ([n, n], NaN = masked) through the sidecar
-    geometry and the colour table (as gui_pixels_test does): a few pixels in every cell."""
+    """The screenshot's heatmap at `stage` and `head` shows `want` ([n, n], NaN = masked), on
+    the [0, max weight] (or [0, 1]) colour range."""
     g = load(png + ".json")
     n = want.shape[0]
     if not check(g["valid"] and g["stage"] == stage and g["head"] == head and g["rows"] == n and g["cols"] == n,
@@ -142,36 +71,7 @@ def check_heatmap(png, want, stage, head, what):
     wmax = float(np.nanmax(want))
     check(lo == 0 and (abs(hi - wmax) < 1e-4 or hi == 1),
           "%s: the colour range is [0, max weight %.4f] or [0, 1] (got [%g, %g])" % (what, wmax, lo, hi))
-    lut = LUTS[g["colormap"]]
-    img = read_png(png).astype(np.int32)
-    ox, oy = g["origin"]
-    cw, ch = g["cell"]
-    x0, y0, x1, y1 = g["clip"]
-    checked, bad, first = 0, 0, ""
-    # Points inside each cell, away from its separators and (in big cells) the printed number.
-    spots = [(0.3, 0.17), (0.7, 0.17), (0.3, 0.85), (0.7, 0.85)] if ch >= 20 else [(0.5, 0.5)]
-    for row in range(n):
-        for col in range(n):
-            for fx, fy in spots:
-                px, py = int(ox + (col + fx) * cw), int(oy + (row + fy) * ch)
-                if not (x0 <= px < x1 and y0 <= py < y1):
-                    continue
-                p = img[py, px]
-                v = want[row, col]
-                if np.isnan(v):
-                    ok = bool((np.abs(MASKED - p).max(axis=1) <= 3).any())
-                else:
-                    t = min(max((v - lo) / (hi - lo), 0.0), 1.0)
-                    idx = min(255, int(np.float32(t) * np.float32(256)))
-                    near = lut[max(0, idx - 1):idx + 2]
-                    ok = bool((np.abs(near - p).max(axis=1) <= 3).any())
-                checked += 1
-                if not ok:
-                    bad += 1
-                    if bad == 1:
-                        first = "pixel (%d,%d) cell (%d,%d) value %.5f got %s" % (px, py, row, col, v, tuple(p))
-    check(checked > 20 and bad == 0, "%s: %d pixels sampled, the colour map of compute's weights%s"
-          % (what, checked, "" if bad == 0 else " — %d differ, first %s" % (bad, first)))
+    check_pixels(png, want, what)
 
 
 def causal_weights(weights):
