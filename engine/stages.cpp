@@ -79,7 +79,7 @@ const std::array<StageInfo, kStageCount> kStages{{
      "the block's MLP reads this sum next.",
      "residual stream after attention x'", StageShape::ModelRows, ValueKind::Signed, false, false, true},
     {StageId::Rope, "rope", "0e", "RoPE", "Rotate Q and K (RoPE)", "R_i q",
-     "rot q_i,c = q_i,c cos θ − q_i,c+d/2 sin θ    rot q_i,c+d/2 = q_i,c+d/2 cos θ + q_i,c sin θ    θ = i · ω_c",
+     "(q_c, q_c+d/2) → R(i·ω_c)·(q_c, q_c+d/2)    R(θ) = [cos −sin; sin cos]",
      "Each pair of dimensions (c, c + d_head/2) of q_i and k_i turns by θ = i · ω_c (fast for small c).\n"
      "Turning both by their positions leaves q_i · k_j depending on i − j only: attention sees relative position.",
      "Q or K, rotated (RoPE)", StageShape::HeadOutput, ValueKind::Signed, false, false, true},
