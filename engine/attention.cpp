@@ -103,8 +103,54 @@ HeadInputs headInputs(const AttentionInputs& in, const AttentionOptions& opt, in
 // Scale, mask and softmax of query row i of one head, with its statistics, from the stored
 // scores. The masked row is built in a per-thread buffer; exp values go straight into the
 // weights. Returns false when every key is masked.
+// The keys [0, end) that query row i may see under a causal mask (the rest are hidden); every key
+// under the other masks.
+int allowedKeyEnd(const AttentionOptions& opt, int n, int m, int i) {
+  if (opt.mask != MaskKind::Causal && opt.mask != MaskKind::CausalTopLeft) return m;
+  const long shift = opt.mask == MaskKind::Causal ? long(m) - long(n) : 0;
+  return int(std::clamp<long>(long(i) + shift + 1, 0, m));
+}
+
+// softmaxRow for a lean trace whose row i holds scores only for keys [0, keyEnd), the causally
+// allowed ones: the same operations on that prefix, so the weights and statistics are bit for bit
+// those of softmaxRow (max is exact, exp is per cell, the sum still runs over the whole row,
+// zeros included, and the entropy loop over the prefix adds the same terms in the same order).
+bool softmaxAllowedPrefix(int m, HeadTrace& ht, int i, int keyEnd, Eigen::RowVectorXf& buffer) {
+  auto w = ht.weights.row(i);
+  if (keyEnd == 0) {  // every key masked: zero weights, flagged, never NaN
+    w.setZero();
+    ht.rowMax(i) = kNegInf;
+    ht.rowSum(i) = 0;
+    ht.stats.entropy(i) = 0;
+    ht.stats.maxWeight(i) = 0;
+    ht.stats.argmax(i) = -1;
+    return false;
+  }
+  auto x = buffer.head(keyEnd);
+  x = ht.scores.row(i).head(keyEnd) * ht.scale;
+  const float rowMax = x.maxCoeff();
+  ht.rowMax(i) = rowMax;
+  x.array() -= rowMax;
+  w.head(keyEnd) = x.array().exp().matrix();
+  w.tail(m - keyEnd).setZero();
+  const float sum = w.sum();
+  ht.rowSum(i) = sum;
+  const float inverseSum = 1.0f / sum;
+  w.head(keyEnd) *= inverseSum;
+  int arg = 0;
+  while (arg + 1 < keyEnd && x(arg) != 0.0f) ++arg;
+  ht.stats.maxWeight(i) = inverseSum;
+  ht.stats.argmax(i) = arg;
+  float weighted = 0;
+  for (int j = 0; j < keyEnd; ++j)
+    if (w(j) > 0) weighted += w(j) * x(j);
+  ht.stats.entropy(i) = std::max(0.0f, std::log(sum) - weighted);
+  return true;
+}
+
 bool softmaxRow(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool keepDerived, int i,
-                Eigen::RowVectorXf& buffer) {
+                Eigen::RowVectorXf& buffer, bool skipMasked) {
+  if (skipMasked) return softmaxAllowedPrefix(m, ht, i, allowedKeyEnd(opt, n, m, i), buffer);
   buffer = ht.scores.row(i) * ht.scale;
   if (keepDerived) ht.scaled.row(i) = buffer;
   hideMaskedCells(opt, n, m, i, buffer);
@@ -172,21 +218,34 @@ bool refineHeavyScores(const HeadInputs& hi, const Eigen::VectorXd& qNorms, doub
   return changed;
 }
 
+// Per head: its inputs and what the row blocks fill in, kept apart so that one parallel loop can
+// run the blocks of every head.
+struct HeadWork {
+  HeadInputs hi;
+  Eigen::VectorXd qNorms;  // in double: float norms overflow for entries above about 1e19
+  double kNormMax = 0;
+  double scale = 1;
+  bool exactScores = false;
+  Eigen::MatrixXd kExact;
+  std::vector<char> fullyMasked;  // vector<bool> is not safe to write from threads
+  std::vector<ExactRow> exact;
+  std::vector<char> inDouble;
+};
+
 // The float path where it is exact enough (softmaxNeedsDouble, rowNeedsDouble), else the row
-// in double; `exact[i]` receives the rows computed in double.
+// in double; `w.exact[i]` receives the rows computed in double.
 void softmaxRows(const AttentionInputs& in, const AttentionOptions& opt, int h, int n, int m, HeadTrace& ht,
-                 bool keepDerived, int r0, int r1, Eigen::RowVectorXf& buffer, std::vector<char>& fullyMasked,
-                 std::vector<ExactRow>& exact, const HeadInputs& hi, const Eigen::VectorXd& qNorms,
-                 double kNormMax, double scale) {
+                 bool keepDerived, bool skipMasked, int r0, int r1, Eigen::RowVectorXf& buffer, HeadWork& w) {
   for (int i = r0; i < r1; ++i) {
-    bool inDouble = softmaxNeedsDouble(scale, qNorms(i), kNormMax);
+    bool inDouble = softmaxNeedsDouble(w.scale, w.qNorms(i), w.kNormMax);
     if (!inDouble) {
-      const bool attends = softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
-      fullyMasked[i] = !attends;
-      if (attends && refineHeavyScores(hi, qNorms, kNormMax, i, ht)) softmaxRow(opt, n, m, ht, keepDerived, i, buffer);
+      const bool attends = softmaxRow(opt, n, m, ht, keepDerived, i, buffer, skipMasked);
+      w.fullyMasked[i] = !attends;
+      if (attends && refineHeavyScores(w.hi, w.qNorms, w.kNormMax, i, ht))
+        softmaxRow(opt, n, m, ht, keepDerived, i, buffer, skipMasked);
       inDouble = attends && rowNeedsDouble(ht.rowMax(i));
     }
-    if (inDouble) fullyMasked[i] = !exactSoftmaxRow(in, opt, h, i, ht, keepDerived, exact[std::size_t(i)]);
+    if (inDouble) w.fullyMasked[i] = !exactSoftmaxRow(in, opt, h, i, ht, keepDerived, w.exact[std::size_t(i)]);
   }
 }
 
@@ -210,67 +269,96 @@ void resizeHead(HeadTrace& ht, int n, int m, int dvh, bool keepDerived) {
   ht.output.resize(n, dvh);
 }
 
-// Recomputes stages from `from` on, one block of query rows at a time, blocks spread over the
-// threads (Eigen's products run single-threaded inside the parallel region).
-void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& opt, bool keepDerived,
-                 AttentionTrace& t) {
+void prepareHead(Stage from, const AttentionInputs& in, const AttentionOptions& opt, bool keepDerived,
+                 AttentionTrace& t, int h, HeadWork& w) {
   const int n = t.n, m = t.m, dkh = t.headKeyWidth(), dvh = t.headValueWidth();
+  HeadTrace& ht = t.head[h];
+  if (from == Stage::Scores) resizeHead(ht, n, m, dvh, keepDerived);
+  ht.scale = effectiveScale(opt, dkh);
+  w.scale = exactScale(opt, dkh);
+  if (from <= Stage::Scale) {
+    w.hi = headInputs(in, opt, h, dkh);
+    w.qNorms.resize(n);
+    for (int i = 0; i < n; ++i) w.qNorms(i) = w.hi.q.row(i).cast<double>().norm();
+    for (int j = 0; j < m; ++j) w.kNormMax = std::max(w.kNormMax, w.hi.k.row(j).cast<double>().norm());
+  }
+  // Small problems get exact (correctly rounded) scores from a double product: it costs
+  // little there, and their scores then never change when a temperature edit refines cells.
+  w.exactScores = from == Stage::Scores && long(n) * m * dkh <= kExactScoreWork;
+  if (w.exactScores) w.kExact = w.hi.k.cast<double>();
+  w.fullyMasked.assign(std::size_t(n), 0);
+  if (from == Stage::Output)
+    for (int i = 0; i < n; ++i) w.fullyMasked[i] = ht.stats.fullyMasked[i];
+  w.exact.assign(from <= Stage::Scale ? std::size_t(n) : 0, ExactRow());
+  w.inDouble.assign(std::size_t(n), 0);
+  if (from == Stage::Output)
+    for (int i : ht.exactRows) w.inDouble[std::size_t(i)] = 1;
+}
+
+// Rows r0 … r0 + rows − 1 of one head. With `skipMasked` (a causal mask, lean trace) only the
+// keys the block's last row may see enter QKᵀ and AV; the scores of hidden cells are set to 0.
+void computeBlock(Stage from, const AttentionInputs& in, const AttentionOptions& opt, bool keepDerived,
+                  bool skipMasked, AttentionTrace& t, int h, int r0, int rows, HeadWork& w,
+                  Eigen::RowVectorXf& buffer) {
+  const int n = t.n, m = t.m, dvh = t.headValueWidth();
+  HeadTrace& ht = t.head[h];
+  const int keyEnd = skipMasked ? allowedKeyEnd(opt, n, m, r0 + rows - 1) : m;
+  const auto vh = in.v.middleCols(h * dvh, dvh);
+  if (from == Stage::Scores) {
+    auto scores = ht.scores.block(r0, 0, rows, keyEnd);
+    if (w.exactScores)
+      scores = (w.hi.q.middleRows(r0, rows).cast<double>() * w.kExact.topRows(keyEnd).transpose()).cast<float>();
+    else
+      scores.noalias() = w.hi.q.middleRows(r0, rows) * w.hi.k.topRows(keyEnd).transpose();
+    if (skipMasked)  // hidden cells hold 0, also those the block's product did compute
+      for (int i = r0; i < r0 + rows; ++i) {
+        const int rowEnd = allowedKeyEnd(opt, n, m, i);
+        ht.scores.row(i).tail(m - rowEnd).setZero();
+      }
+  }
+  if (from <= Stage::Scale) {
+    softmaxRows(in, opt, h, n, m, ht, keepDerived, skipMasked, r0, r0 + rows, buffer, w);
+    for (int i = r0; i < r0 + rows; ++i) w.inDouble[std::size_t(i)] = w.exact[std::size_t(i)].row >= 0;
+  }
+  if (keyEnd == 0) ht.output.middleRows(r0, rows).setZero();
+  else
+    ht.output.middleRows(r0, rows).noalias() = ht.weights.block(r0, 0, rows, keyEnd) * vh.topRows(keyEnd);
+  // A float sum of values near float's range can round up to ∞; such rows, and the rows
+  // whose softmax ran in double, take their output from a double sum.
+  for (int i = r0; i < r0 + rows; ++i)
+    if (w.inDouble[std::size_t(i)] || !ht.output.row(i).allFinite()) exactOutputRow(in, opt, h, i, ht);
+}
+
+// Recomputes stages from `from` on, one block of query rows at a time; the blocks of all heads
+// share one parallel loop (a head at n = 128 is a single block, so a loop per head left one core
+// idle), heaviest first when causal skipping makes the late blocks the long ones. Eigen's
+// products run single-threaded inside the parallel region.
+void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& opt, bool keepDerived,
+                 bool skipMasked, AttentionTrace& t) {
+  const int n = t.n, m = t.m, dvh = t.headValueWidth(), heads = t.heads;
   const int block = rowsPerBlock(m);
   const int blocks = (n + block - 1) / block;
   t.concatenated.resize(n, t.dv);
-  for (int h = 0; h < t.heads; ++h) {
-    HeadTrace& ht = t.head[h];
-    if (from == Stage::Scores) resizeHead(ht, n, m, dvh, keepDerived);
-    ht.scale = effectiveScale(opt, dkh);
-    const double scale = exactScale(opt, dkh);
-    HeadInputs hi;
-    Eigen::VectorXd qNorms;  // in double: float norms overflow for entries above about 1e19
-    double kNormMax = 0;
-    if (from <= Stage::Scale) {
-      hi = headInputs(in, opt, h, dkh);
-      qNorms.resize(n);
-      for (int i = 0; i < n; ++i) qNorms(i) = hi.q.row(i).cast<double>().norm();
-      for (int j = 0; j < m; ++j) kNormMax = std::max(kNormMax, hi.k.row(j).cast<double>().norm());
-    }
-    // Small problems get exact (correctly rounded) scores from a double product: it costs
-    // little there, and their scores then never change when a temperature edit refines cells.
-    const bool exactScores = from == Stage::Scores && long(n) * m * dkh <= kExactScoreWork;
-    Eigen::MatrixXd kExact;
-    if (exactScores) kExact = hi.k.cast<double>();
-    const auto vh = in.v.middleCols(h * dvh, dvh);
-    std::vector<char> fullyMasked(n, 0);  // vector<bool> is not safe to write from threads
-    if (from == Stage::Output)
-      for (int i = 0; i < n; ++i) fullyMasked[i] = ht.stats.fullyMasked[i];
-    std::vector<ExactRow> exact(from <= Stage::Scale ? std::size_t(n) : 0);
-    std::vector<char> inDouble(std::size_t(n), 0);
-    if (from == Stage::Output)
-      for (int i : ht.exactRows) inDouble[std::size_t(i)] = 1;
-
+  std::vector<HeadWork> work(static_cast<std::size_t>(heads));
 #pragma omp parallel
-    {
-      Eigen::RowVectorXf buffer(m);
+  {
 #pragma omp for schedule(dynamic, 1)
-      for (int b = 0; b < blocks; ++b) {
-        const int r0 = b * block, rows = std::min(block, n - r0);
-        if (exactScores)
-          ht.scores.middleRows(r0, rows) = (hi.q.middleRows(r0, rows).cast<double>() * kExact.transpose()).cast<float>();
-        else if (from == Stage::Scores)
-          ht.scores.middleRows(r0, rows).noalias() = hi.q.middleRows(r0, rows) * hi.k.transpose();
-        if (from <= Stage::Scale) {
-          softmaxRows(in, opt, h, n, m, ht, keepDerived, r0, r0 + rows, buffer, fullyMasked, exact, hi, qNorms,
-                      kNormMax, scale);
-          for (int i = r0; i < r0 + rows; ++i) inDouble[std::size_t(i)] = exact[std::size_t(i)].row >= 0;
-        }
-        ht.output.middleRows(r0, rows).noalias() = ht.weights.middleRows(r0, rows) * vh;
-        // A float sum of values near float's range can round up to ∞; such rows, and the rows
-        // whose softmax ran in double, take their output from a double sum.
-        for (int i = r0; i < r0 + rows; ++i)
-          if (inDouble[std::size_t(i)] || !ht.output.row(i).allFinite()) exactOutputRow(in, opt, h, i, ht);
-      }
+    for (int h = 0; h < heads; ++h) prepareHead(from, in, opt, keepDerived, t, h, work[std::size_t(h)]);
+    Eigen::RowVectorXf buffer(m);
+#pragma omp for schedule(dynamic, 1)
+    for (int item = 0; item < heads * blocks; ++item) {
+      const int h = item % heads, b = skipMasked ? blocks - 1 - item / heads : item / heads;
+      const int r0 = b * block, rows = std::min(block, n - r0);
+      computeBlock(from, in, opt, keepDerived, skipMasked, t, h, r0, rows, work[std::size_t(h)], buffer);
     }
-    if (from <= Stage::Scale) storeExactRows(ht, exact);
-    ht.stats.fullyMasked.assign(fullyMasked.begin(), fullyMasked.end());
-    t.concatenated.middleCols(h * dvh, dvh) = ht.output;
+#pragma omp for schedule(dynamic, 1)
+    for (int h = 0; h < heads; ++h) {
+      HeadTrace& ht = t.head[h];
+      HeadWork& w = work[std::size_t(h)];
+      if (from <= Stage::Scale) storeExactRows(ht, w.exact);
+      ht.stats.fullyMasked.assign(w.fullyMasked.begin(), w.fullyMasked.end());
+      t.concatenated.middleCols(h * dvh, dvh) = ht.output;
+    }
   }
 }
 
@@ -418,7 +506,24 @@ void AttentionPipeline::keepDerivedStages(bool keep) {
   keepDerived_ = keep;
 }
 
+AttentionTrace AttentionPipeline::takeTrace() {
+  dirty_ = Stage::Scores;
+  return std::move(trace_);
+}
+
+void AttentionPipeline::skipMaskedScores(bool skip) {
+  if (skip != skipMasked_) dirty_ = Stage::Scores;
+  skipMasked_ = skip;
+}
+
+bool AttentionPipeline::skippingMaskedScores() const {
+  return skipMasked_ && !keepDerived_ &&
+         (options_.mask == MaskKind::Causal || options_.mask == MaskKind::CausalTopLeft);
+}
+
 const AttentionTrace& AttentionPipeline::run() {
+  // Scores that were skipped would be needed by another mask or a full re-softmax: recompute them.
+  if (skipMasked_ && dirty_ == Stage::Scale) dirty_ = Stage::Scores;
   lastRecomputedFrom_ = dirty_;
   if (dirty_ == Stage::Done) return trace_;
   validate(inputs_, options_);
@@ -433,7 +538,7 @@ const AttentionTrace& AttentionPipeline::run() {
     t.head.resize(t.heads);
   }
   t.options = options_;
-  computeFrom(dirty_, inputs_, options_, keepDerived_, t);
+  computeFrom(dirty_, inputs_, options_, keepDerived_, skippingMaskedScores(), t);
   finishTrace(t, inputs_);
   t.timings = {};
   t.timings.totalMs = millisecondsSince(start);
@@ -442,13 +547,14 @@ const AttentionTrace& AttentionPipeline::run() {
 }
 
 AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options,
-                                bool keepDerivedStages) {
+                                bool keepDerivedStages, MaskedScores maskedScores) {
   AttentionPipeline pipeline;
   pipeline.keepDerivedStages(keepDerivedStages);
+  pipeline.skipMaskedScores(maskedScores == MaskedScores::Skipped);
   pipeline.setInputs(inputs);
   pipeline.setOptions(options);
   pipeline.run();
-  return pipeline.trace();
+  return pipeline.takeTrace();
 }
 
 namespace {

@@ -124,9 +124,18 @@ class AttentionPipeline {
   // Recomputes what is dirty (validating first) and returns the trace. Throws Error.
   const AttentionTrace& run();
   const AttentionTrace& trace() const { return trace_; }
+  // Moves the trace out (no copy of its n×m matrices); the next run() recomputes everything.
+  AttentionTrace takeTrace();
   // Whether scaled, masked and exp values are stored (default) or left for derive*() on
   // demand; only scores, weights, output and the per-row vectors are always kept.
   void keepDerivedStages(bool keep);
+  // Whether a lean trace (keepDerivedStages(false)) under a causal mask skips the cells the mask
+  // hides: QKᵀ and AV run block by block over only the allowed keys, and those cells' scores are
+  // 0 (the raw score only on rows the softmax redid in double). The weights, outputs and statistics are unchanged (within float
+  // rounding of the AV sum). For the forward passes, which keep only the weights; the
+  // step-through keeps the default (false) and shows every raw score.
+  void skipMaskedScores(bool skip);
+  bool skippingMaskedScores() const;  // asked for, lean and causal
   Stage firstDirtyStage() const { return dirty_; }
   Stage lastRecomputedFrom() const { return lastRecomputedFrom_; }
 
@@ -135,13 +144,17 @@ class AttentionPipeline {
   AttentionOptions options_;
   AttentionTrace trace_;
   bool keepDerived_ = true;
+  bool skipMasked_ = false;
   Stage dirty_ = Stage::Scores;
   Stage lastRecomputedFrom_ = Stage::Done;
 };
 
+// Computed: every cell's raw score is in the trace. Skipped: see AttentionPipeline::skipMaskedScores.
+enum class MaskedScores { Computed, Skipped };
+
 // One-shot convenience: the full trace for inputs and options.
 AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options,
-                                bool keepDerivedStages = true);
+                                bool keepDerivedStages = true, MaskedScores maskedScores = MaskedScores::Computed);
 
 // Rebuild a derived stage of one head from scores, mask and row max (identical to the stored one).
 Matrix deriveScaled(const HeadTrace& head);

@@ -339,7 +339,7 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
     L.qkv.v = qkv.rightCols(d);
     L.attention = layerAttentionOptions(c, l, options);
     try {
-      L.pattern = computeAttention(L.qkv, L.attention, false);
+      L.pattern = computeAttention(L.qkv, L.attention, false, MaskedScores::Skipped);
     } catch (const Error& e) {
       throw Error("layer " + std::to_string(l) + " attention: " + e.what());
     }

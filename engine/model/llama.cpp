@@ -233,7 +233,7 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
     L.attention = layerAttentionOptions(c, l, n, options);
     L.slidingWindow = c.layerWindow(l);
     try {
-      L.pattern = computeAttention(L.qkv, L.attention, false);
+      L.pattern = computeAttention(L.qkv, L.attention, false, MaskedScores::Skipped);
     } catch (const Error& e) {
       throw Error("layer " + std::to_string(l) + " attention: " + e.what());
     }

@@ -339,3 +339,104 @@ TEST(Attention, MaskedWeightsAreExactlyZeroAndEntropyFinite) {
 
 }  // namespace
 }  // namespace attnviz
+
+namespace attnviz {
+namespace {
+
+// The forward passes' lean traces skip the cells a causal mask hides. Against the same lean trace
+// with every score computed: weights within 1e-7 (absolute), outputs within 1e-6·(1 + |ref|),
+// argmax, fully-masked flags and row max equal, entropy within 1e-6; allowed scores within a float
+// dot product's rounding and the skipped ones 0 (or
+// the raw score, on rows computed in double). Covers n < m, n > m (leading rows fully masked), several heads, both causal
+// alignments, the double-product and the float-GEMM score paths, several row blocks, rows refined
+// in double (large inputs) and masks that do not skip (none, custom), which must match exactly.
+TEST(Attention, SkippingMaskedScoresGivesTheWeightsOfTheFullComputation) {
+  struct SkipCase {
+    int n, m, dk, dv, heads;
+    MaskKind mask;
+    float range, temperature;
+  };
+  const SkipCase cases[] = {
+      {1, 1, 4, 4, 1, MaskKind::Causal, 1, 1},          {17, 17, 8, 8, 1, MaskKind::Causal, 1, 1},
+      {50, 70, 16, 8, 2, MaskKind::Causal, 2, 0.7f},     {70, 50, 16, 8, 2, MaskKind::Causal, 2, 1},
+      {70, 50, 12, 6, 3, MaskKind::CausalTopLeft, 1, 1}, {128, 128, 768, 768, 12, MaskKind::Causal, 1, 1},
+      {300, 300, 256, 64, 1, MaskKind::Causal, 1, 1},    {600, 600, 64, 64, 2, MaskKind::Causal, 1, 1},
+      {40, 40, 8, 8, 1, MaskKind::Causal, 60, 0.05f},    {30, 40, 8, 8, 2, MaskKind::None, 1, 1},
+      {30, 40, 8, 8, 2, MaskKind::Custom, 1, 1},
+  };
+  unsigned seed = 100;
+  for (const SkipCase& c : cases) {
+    const std::string label = "n=" + std::to_string(c.n) + " m=" + std::to_string(c.m) + " H=" + std::to_string(c.heads) +
+                              " mask=" + toString(c.mask);
+    const AttentionInputs in{test::randomMatrix(c.n, c.dk, ++seed, -c.range, c.range),
+                             test::randomMatrix(c.m, c.dk, ++seed, -c.range, c.range),
+                             test::randomMatrix(c.m, c.dv, ++seed)};
+    AttentionOptions opt;
+    opt.mask = c.mask;
+    opt.heads = c.heads;
+    opt.temperature = c.temperature;
+    if (c.mask == MaskKind::Custom) opt.customMask = randomMask(c.n, c.m, ++seed, true);
+    const AttentionTrace full = computeAttention(in, opt, false, MaskedScores::Computed);
+    const AttentionTrace skipped = computeAttention(in, opt, false, MaskedScores::Skipped);
+    const bool skips = c.mask == MaskKind::Causal || c.mask == MaskKind::CausalTopLeft;
+    ASSERT_EQ(skipped.head.size(), full.head.size()) << label;
+    for (int h = 0; h < c.heads; ++h) {
+      const HeadTrace &a = full.head[h], &b = skipped.head[h];
+      if (!skips) {
+        EXPECT_TRUE(a.scores == b.scores && a.weights == b.weights && a.output == b.output) << label;
+        continue;
+      }
+      double worstWeight = 0, worstOutput = 0;
+      for (int i = 0; i < c.n; ++i) {
+        EXPECT_EQ(a.stats.argmax(i), b.stats.argmax(i)) << label << " row " << i;
+        EXPECT_EQ(a.stats.fullyMasked[i], b.stats.fullyMasked[i]) << label << " row " << i;
+        EXPECT_EQ(a.rowMax(i), b.rowMax(i)) << label << " row " << i;
+        EXPECT_NEAR(a.stats.entropy(i), b.stats.entropy(i), 1e-6) << label << " row " << i;
+        for (int j = 0; j < c.m; ++j) {
+          worstWeight = std::max(worstWeight, double(std::abs(a.weights(i, j) - b.weights(i, j))));
+          if (isAllowed(opt, c.n, c.m, i, j)) {
+            // A narrower float GEMM may sum in another order: within the worst-case float dot
+            // product error between two orders, d·2^-23·|q_i|·|k_j| (this head's slices).
+            const int w = c.dk / c.heads;
+            const double bound = w * 0x1p-23 * in.q.row(i).segment(h * w, w).norm() * in.k.row(j).segment(h * w, w).norm();
+            ASSERT_LE(std::abs(a.scores(i, j) - b.scores(i, j)), bound) << label << " " << i << "," << j;
+          }
+          else  // rows the softmax recomputed in double get every raw score back
+            ASSERT_TRUE(b.scores(i, j) == 0.0f || b.scores(i, j) == a.scores(i, j)) << label << " " << i << "," << j;
+        }
+        for (int k = 0; k < skipped.headValueWidth(); ++k)
+          worstOutput = std::max(worstOutput, double(std::abs(a.output(i, k) - b.output(i, k))) / (1 + std::abs(a.output(i, k))));
+      }
+      EXPECT_LE(worstWeight, 1e-7) << label << " head " << h;
+      EXPECT_LE(worstOutput, 1e-6) << label << " head " << h;
+    }
+  }
+}
+
+// A pipeline that skips masked scores cannot rescale from stored scores (some were never
+// computed): a temperature change recomputes from QKᵀ and gives the full computation's weights.
+TEST(Pipeline, SkippingMaskedScoresRecomputesScoresOnATemperatureChange) {
+  AttentionPipeline pipeline;
+  pipeline.keepDerivedStages(false);
+  pipeline.skipMaskedScores(true);
+  AttentionOptions opt;
+  opt.mask = MaskKind::Causal;
+  opt.heads = 2;
+  const AttentionInputs in{test::randomMatrix(60, 16, 1), test::randomMatrix(60, 16, 2), test::randomMatrix(60, 8, 3)};
+  pipeline.setInputs(in);
+  pipeline.setOptions(opt);
+  EXPECT_TRUE(pipeline.skippingMaskedScores());
+  pipeline.run();
+  opt.temperature = 0.5f;
+  pipeline.setOptions(opt);
+  const AttentionTrace& t = pipeline.run();
+  EXPECT_EQ(pipeline.lastRecomputedFrom(), Stage::Scores);
+  const AttentionTrace full = computeAttention(in, opt, false);
+  for (int h = 0; h < 2; ++h) EXPECT_LE((t.head[h].weights - full.head[h].weights).cwiseAbs().maxCoeff(), 1e-7);
+  pipeline.keepDerivedStages(true);  // derived stages need every score: skipping turns itself off
+  EXPECT_FALSE(pipeline.skippingMaskedScores());
+  EXPECT_TRUE(pipeline.run().head[0].scores == full.head[0].scores);
+}
+
+}  // namespace
+}  // namespace attnviz
