@@ -163,8 +163,7 @@ bool update(Document& doc) {
     const auto [n, m] = sessionShape(doc);
     // Loading a model and its forward pass take seconds for a large checkpoint or a long text:
     // they run on the worker whatever n is, and the views keep the previous result meanwhile.
-    const bool modelPass = doc.needsPrepare && doc.session.mode == InputMode::Tokens && !doc.session.tokens.model.empty();
-    if (n > kSyncLimit || m > kSyncLimit || modelPass) {
+    if (n > kSyncLimit || m > kSyncLimit || modelPassPending(doc)) {
       startWorker(doc, n, m);
       return changed;
     }
@@ -225,6 +224,21 @@ void markOptionsChanged(Document& doc) { touched(doc); }
 void markBackendChanged(Document& doc) { doc.needsRun = true; }
 
 bool isComputing(const Document& doc) { return doc.job.valid(); }
+
+bool modelPassPending(const Document& doc) {
+  return doc.needsRun && doc.needsPrepare && doc.session.mode == InputMode::Tokens && !doc.session.tokens.model.empty();
+}
+
+bool resultPending(const Document& doc) {
+  if (!doc.needsRun) return false;
+  if (modelPassPending(doc)) return true;
+  try {
+    const auto [n, m] = sessionShape(doc);
+    return n <= kSyncLimit && m <= kSyncLimit;
+  } catch (const std::exception&) {
+    return true;  // the next update reports the error
+  }
+}
 
 void finishComputation(Document& doc) {
   if (doc.job.valid()) doc.job.wait();

@@ -20,6 +20,11 @@ bool updateDocument(Document& doc);
 // script's line right after `sample` would otherwise size a painted mask for the old document).
 std::pair<long, long> sessionShape(const Document& doc);
 bool isComputing(const Document& doc);
+// An edit awaits a model's forward pass (or loading), which runs on the worker whatever the size.
+bool modelPassPending(const Document& doc);
+// An edit awaits a result the views will show once computed: one computed in the next frame, or
+// a model's pass. Not a large input's, whose views show the previous result, marked stale.
+bool resultPending(const Document& doc);
 // Waits for a running worker (automation does this before screenshots).
 void finishComputation(Document& doc);
 // Computes whatever is pending, waiting for workers: exports write the current inputs' numbers.

@@ -132,7 +132,9 @@ bool modelIsRotary(const AppState& app) {
 void setRopeShown(AppState& app, RopeShown shown) { app.doc.session.view.rope = shown; }
 
 bool setRopeOff(AppState& app, bool off) {
-  if (off && !modelIsRotary(app)) {
+  // Before the model is prepared its family is not known yet; the forward pass ignores the
+  // flag for a model without rotation.
+  if (off && !app.doc.needsPrepare && !modelIsRotary(app)) {
     report(app, "what if RoPE were off: needs a rotary model (the Llama family)", true);
     return false;
   }

@@ -224,11 +224,12 @@ void runScript(AppState& app) {
     if (!a.pendingScreenshot.empty()) return;
     if (isComputing(app.doc)) return;  // let a worker result arrive before the next action
     // A screenshot, dump or export records the result of every edit before it, and goto, hover
-    // and pin act on the steps and cells that result has: an edit whose computation has not
-    // started yet (it may go to the worker) gets its frame first.
+    // and pin act on the steps and cells that result has: such a line waits for the frame that
+    // computes it (edits in a row still make one computation). A large input's computation is
+    // not waited for: its views show the previous result, marked stale, as a user sees them.
     const std::string& next = a.script[a.nextLine];
     const std::string op = next.substr(0, next.find(' '));
-    if (app.doc.needsRun && (op == "screenshot" || op == "dump-state" || op == "save" || op == "goto" ||
+    if (resultPending(app.doc) && (op == "screenshot" || op == "dump-state" || op == "save" || op == "goto" ||
                              op == "hover" || op == "pin" || op.rfind("export", 0) == 0))
       return;
     const std::string line = a.script[a.nextLine++];

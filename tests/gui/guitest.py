@@ -8,8 +8,6 @@ import subprocess
 import time
 import zlib
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 failures = []
@@ -90,6 +88,7 @@ def touch(path):
 def colour_tables():
     """The colour maps' 256-entry tables, built from engine/figure/colormap.cpp's control points
     the way interpolate() there builds them (the one source the shader's texture comes from)."""
+    import numpy as np  # here, not at the top: not every gui test's interpreter has NumPy
     src = open(os.path.join(ROOT, "engine", "figure", "colormap.cpp")).read()
     tables = {}
     for name in ("Viridis", "Magma", "Cividis", "RdBu"):
@@ -106,12 +105,12 @@ def colour_tables():
     return tables
 
 
-LUTS = colour_tables()
-MASKED = np.array([(228, 228, 228), (170, 170, 170)])  # kMaskedColor, kMaskedHatch
+MASKED = ((228, 228, 228), (170, 170, 170))  # kMaskedColor, kMaskedHatch
 
 
 def read_png(path):
     """An 8-bit, non-interlaced RGB or RGBA PNG (what the app's screenshot writes) as [h, w, 3]."""
+    import numpy as np
     data = open(path, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", path
     pos, idat = 8, []
@@ -159,13 +158,15 @@ def check_pixels(png, want, what):
     """The screenshot's heatmap cells against `want` ([n, m], NaN = masked, hatched) through the
     sidecar's geometry and colour range (as gui_pixels_test does): a few pixels in every cell
     that is on screen, each within one colour-table entry of the value's colour."""
+    import numpy as np
     g = load(png + ".json")
     n, m = want.shape
     if not check(g["valid"] and g["rows"] == n and g["cols"] == m,
                  "%s: the sidecar shows a %dx%d heatmap (got %sx%s)" % (what, n, m, g["rows"], g["cols"])):
         return
     lo, hi = g["range"]
-    lut = LUTS[g["colormap"]]
+    lut = colour_tables()[g["colormap"]]
+    masked = np.array(MASKED)
     img = read_png(png).astype(np.int32)
     ox, oy = g["origin"]
     cw, ch = g["cell"]
@@ -182,7 +183,7 @@ def check_pixels(png, want, what):
                 p = img[py, px]
                 v = want[row, col]
                 if np.isnan(v):
-                    ok = bool((np.abs(MASKED - p).max(axis=1) <= 3).any())
+                    ok = bool((np.abs(masked - p).max(axis=1) <= 3).any())
                 else:
                     t = min(max((v - lo) / (hi - lo), 0.0), 1.0)
                     idx = min(255, int(np.float32(t) * np.float32(256)))
