@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "record.hpp"
 #include "safetensors.hpp"
 #include "tokenizer.hpp"
 #include "types.hpp"
@@ -21,6 +22,12 @@ ModelFiles locateModel(const std::string& arg, const std::string& modelsDir, boo
 std::string firstParagraph(const std::string& readme);
 // Throws Error naming the tensor and the element when `data` holds a NaN or an infinity.
 void checkFiniteTensor(const std::string& name, const float* data, long count);
+
+// What every family's forward pass checks first: ids in the vocabulary, at most `positions` of
+// them (`positionsKey` names the config key in the message), the options, ablated heads that
+// exist. Throws Error.
+void checkForwardInput(const std::vector<int>& ids, int vocabSize, long positions, const char* positionsKey,
+                       int layers, int heads, const ForwardOptions& options);
 
 // The start token (when the vocabulary has one), `length` seeded ids from the middle half of
 // the vocabulary, then the same ids again (gpt2.hpp's repeatedRandomTokens).

@@ -300,25 +300,30 @@ AttentionOptions layerAttentionOptions(const Gpt2Config& c, int layer, const For
   return a;
 }
 
-ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vector<int>& ids,
-                      const ForwardOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+void checkForwardInput(const std::vector<int>& ids, int vocabSize, long positions, const char* positionsKey,
+                       int layers, int heads, const ForwardOptions& options) {
   if (ids.empty()) throw Error("no tokens to run the model on (the text is empty)");
-  if (long(ids.size()) > c.positions)
+  if (long(ids.size()) > positions)
     throw Error("the text is " + std::to_string(ids.size()) + " tokens, but the model takes at most " +
-                std::to_string(c.positions) + " (n_positions)");
+                std::to_string(positions) + " (" + positionsKey + ")");
   for (size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] < 0 || ids[i] >= c.vocabSize)
+    if (ids[i] < 0 || ids[i] >= vocabSize)
       throw Error("token id " + std::to_string(ids[i]) + " (position " + std::to_string(i) +
-                  ") is not in the vocabulary (ids 0 to " + std::to_string(c.vocabSize - 1) + ")");
+                  ") is not in the vocabulary (ids 0 to " + std::to_string(vocabSize - 1) + ")");
   if (!(options.temperature > 0) || !std::isfinite(options.temperature))
     throw Error("temperature must be a finite number > 0");
   if (options.mask != MaskKind::Causal && options.mask != MaskKind::None)
     throw Error("a model's attention mask is causal or none");
   for (const auto& [layer, head] : options.ablatedHeads)
-    if (layer < 0 || layer >= c.layers || head < 0 || head >= c.heads)
+    if (layer < 0 || layer >= layers || head < 0 || head >= heads)
       throw Error("cannot ablate layer " + std::to_string(layer) + " head " + std::to_string(head) + ": the model has " +
-                  std::to_string(c.layers) + " layers of " + std::to_string(c.heads) + " heads");
+                  std::to_string(layers) + " layers of " + std::to_string(heads) + " heads");
+}
+
+ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vector<int>& ids,
+                      const ForwardOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  checkForwardInput(ids, c.vocabSize, c.positions, "n_positions", c.layers, c.heads, options);
 
   const int n = int(ids.size()), d = c.dModel, dh = c.headWidth();
   ForwardRecord rec;

@@ -189,22 +189,7 @@ AttentionOptions layerAttentionOptions(const LlamaConfig& c, int layer, int n, c
 ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::vector<int>& ids,
                       const ForwardOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  if (ids.empty()) throw Error("no tokens to run the model on (the text is empty)");
-  if (long(ids.size()) > c.positions)
-    throw Error("the text is " + std::to_string(ids.size()) + " tokens, but the model takes at most " +
-                std::to_string(c.positions) + " (max_position_embeddings)");
-  for (size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] < 0 || ids[i] >= c.vocabSize)
-      throw Error("token id " + std::to_string(ids[i]) + " (position " + std::to_string(i) +
-                  ") is not in the vocabulary (ids 0 to " + std::to_string(c.vocabSize - 1) + ")");
-  if (!(options.temperature > 0) || !std::isfinite(options.temperature))
-    throw Error("temperature must be a finite number > 0");
-  if (options.mask != MaskKind::Causal && options.mask != MaskKind::None)
-    throw Error("a model's attention mask is causal or none");
-  for (const auto& [layer, head] : options.ablatedHeads)
-    if (layer < 0 || layer >= c.layers || head < 0 || head >= c.heads)
-      throw Error("cannot ablate layer " + std::to_string(layer) + " head " + std::to_string(head) + ": the model has " +
-                  std::to_string(c.layers) + " layers of " + std::to_string(c.heads) + " heads");
+  checkForwardInput(ids, c.vocabSize, c.positions, "max_position_embeddings", c.layers, c.heads, options);
 
   const int n = int(ids.size()), d = c.dModel, dh = c.headDim, group = c.queryHeadsPerKvHead();
   const std::vector<double> inv = ropeInverseFrequencies(c);
