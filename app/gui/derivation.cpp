@@ -196,7 +196,7 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
   const int n = int(b.residPre.rows()), d = int(b.residPre.cols());
   if (i >= n) return out;
   const std::string I = std::to_string(i), J = std::to_string(j), cell = "_" + I + "," + J;
-  const int heads = std::max(1, p.modelHeads), width = d / heads, h = std::clamp(head, 0, heads - 1);
+  const int heads = std::max(1, p.modelHeads), width = b.headDim > 0 ? b.headDim : d / heads, h = std::clamp(head, 0, heads - 1);
   switch (step) {
     case StageId::Embedding: {
       if (j >= d) return out;

@@ -8,6 +8,7 @@
 #include "actions.hpp"
 #include "cell_text.hpp"
 #include "derivation.hpp"
+#include "model_block.hpp"
 #include "views.hpp"
 
 namespace attnviz::gui {
@@ -131,8 +132,11 @@ void tokensMode(AppState& app) {
     if (ImGui::TreeNode("X and projections")) {
       const TokenModel& m = *d.prepared.model;
       ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-      ImGui::TextWrapped(model ? "X = ln_1 of the residual stream; Q = X W_Q + b_Q (c_attn), W_O = c_proj"
-                               : "X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V");
+      const bool rms = model && d.prepared.block && d.prepared.block->norm == ModelBlock::Norm::RmsNorm;
+      ImGui::TextWrapped("%s", !model ? "X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V"
+                               : rms  ? "X = RMSNorm of the residual stream (input_layernorm); Q = X W_Q (q_proj), "
+                                        "then RoPE; W_O = o_proj"
+                                      : "X = ln_1 of the residual stream; Q = X W_Q + b_Q (c_attn), W_O = c_proj");
       ImGui::PopStyleColor();
       // Q, K and V themselves too, so a score can be checked by hand from the numbers shown.
       const AttentionInputs& in = d.prepared.inputs;
