@@ -1,6 +1,8 @@
 #include "attention.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -340,26 +342,42 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
   const int blocks = (n + block - 1) / block;
   t.concatenated.resize(n, t.dv);
   std::vector<HeadWork> work(static_cast<std::size_t>(heads));
+  // An exception must not leave an OpenMP region (that terminates the program): the first one
+  // (say bad_alloc for a trace too large for this machine) is kept, the rest of the work
+  // skipped, and it is thrown again after the region.
+  std::exception_ptr failure;
+  std::atomic<bool> failed{false};
+  const auto guarded = [&](auto&& step) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    try {
+      step();
+    } catch (...) {
+      if (!failed.exchange(true)) failure = std::current_exception();
+    }
+  };
 #pragma omp parallel
   {
 #pragma omp for schedule(dynamic, 1)
-    for (int h = 0; h < heads; ++h) prepareHead(from, in, opt, keepDerived, t, h, work[std::size_t(h)]);
-    Eigen::RowVectorXf buffer(m);
+    for (int h = 0; h < heads; ++h) guarded([&] { prepareHead(from, in, opt, keepDerived, t, h, work[std::size_t(h)]); });
+    Eigen::RowVectorXf buffer;
+    guarded([&] { buffer.resize(m); });
 #pragma omp for schedule(dynamic, 1)
     for (int item = 0; item < heads * blocks; ++item) {
       const int h = item % heads, b = skipMasked ? blocks - 1 - item / heads : item / heads;
       const int r0 = b * block, rows = std::min(block, n - r0);
-      computeBlock(from, in, opt, keepDerived, skipMasked, t, h, r0, rows, work[std::size_t(h)], buffer);
+      guarded([&] { computeBlock(from, in, opt, keepDerived, skipMasked, t, h, r0, rows, work[std::size_t(h)], buffer); });
     }
 #pragma omp for schedule(dynamic, 1)
-    for (int h = 0; h < heads; ++h) {
-      HeadTrace& ht = t.head[h];
-      HeadWork& w = work[std::size_t(h)];
-      if (from <= Stage::Scale) storeExactRows(ht, w.exact);
-      ht.stats.fullyMasked.assign(w.fullyMasked.begin(), w.fullyMasked.end());
-      t.concatenated.middleCols(h * dvh, dvh) = ht.output;
-    }
+    for (int h = 0; h < heads; ++h)
+      guarded([&] {
+        HeadTrace& ht = t.head[h];
+        HeadWork& w = work[std::size_t(h)];
+        if (from <= Stage::Scale) storeExactRows(ht, w.exact);
+        ht.stats.fullyMasked.assign(w.fullyMasked.begin(), w.fullyMasked.end());
+        t.concatenated.middleCols(h * dvh, dvh) = ht.output;
+      });
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "utf8.hpp"
+
 namespace attnviz {
 namespace {
 
@@ -336,7 +338,16 @@ Matrix parseClipboardMatrix(std::string_view text) {
   return parseDelimitedText(t, "clipboard");
 }
 
-LoadedMatrix parseNpy(std::string_view bytes, const std::string& name) {
+namespace {
+
+// The magic, version and header of a .npy file: the header parsed, and where the data starts.
+// Messages give the byte offset of what is wrong.
+struct NpyParts {
+  NpyHeader header;
+  size_t dataStart = 0;
+};
+
+NpyParts splitNpy(std::string_view bytes, const std::string& name) {
   if (bytes.size() < 10 || bytes.substr(0, 6) != "\x93NUMPY")
     throw Error(name + ": byte 0: not a .npy file (missing the \\x93NUMPY magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -353,8 +364,15 @@ LoadedMatrix parseNpy(std::string_view bytes, const std::string& name) {
   }
   if (headerLen > 1 << 20 || headerStart + headerLen > bytes.size())
     throw Error(name + ": byte " + std::to_string(headerStart) + ": truncated .npy header");
-  const NpyHeader h = parseNpyHeader(bytes.substr(headerStart, headerLen), name);
-  const size_t dataStart = headerStart + headerLen;
+  return {parseNpyHeader(bytes.substr(headerStart, headerLen), name), headerStart + headerLen};
+}
+
+}  // namespace
+
+LoadedMatrix parseNpy(std::string_view bytes, const std::string& name) {
+  const NpyParts parts = splitNpy(bytes, name);
+  const NpyHeader& h = parts.header;
+  const size_t dataStart = parts.dataStart;
 
   int itemSize;
   enum { F4, F8, B1, U1, I4, I8 } type;
@@ -428,45 +446,13 @@ float halfBitsToFloat(std::uint16_t h) {
   return (h & 0x8000) ? -magnitude : magnitude;
 }
 
-void appendUtf8(std::string& out, std::uint32_t c) {
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-  if (c < 0x80) {
-    out += char(c);
-  } else if (c < 0x800) {
-    out += char(0xC0 | (c >> 6));
-    out += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += char(0xE0 | (c >> 12));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  } else {
-    out += char(0xF0 | (c >> 18));
-    out += char(0x80 | ((c >> 12) & 0x3F));
-    out += char(0x80 | ((c >> 6) & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  }
-}
 
 }  // namespace
 
 NpyArray parseNpyArray(std::string_view bytes, const std::string& name, long maxElements) {
-  if (bytes.size() < 10 || bytes.substr(0, 6) != "\x93NUMPY")
-    throw Error(name + ": not a .npy array (missing the \\x93NUMPY magic)");
-  const int major = static_cast<unsigned char>(bytes[6]);
-  size_t headerLen, headerStart;
-  if (major == 1) {
-    headerLen = readLittleEndian<std::uint16_t>(bytes.data() + 8);
-    headerStart = 10;
-  } else if (major == 2 || major == 3) {
-    if (bytes.size() < 12) throw Error(name + ": truncated .npy header");
-    headerLen = readLittleEndian<std::uint32_t>(bytes.data() + 8);
-    headerStart = 12;
-  } else {
-    throw Error(name + ": unsupported .npy format version " + std::to_string(major));
-  }
-  if (headerLen > 1 << 20 || headerStart + headerLen > bytes.size()) throw Error(name + ": truncated .npy header");
-  const NpyHeader h = parseNpyHeader(bytes.substr(headerStart, headerLen), name);
-  const std::string_view data = bytes.substr(headerStart + headerLen);
+  const NpyParts parts = splitNpy(bytes, name);
+  const NpyHeader& h = parts.header;
+  const std::string_view data = bytes.substr(parts.dataStart);
 
   const std::string& d = h.descr;
   if (d == "|O" || d == "O" || d == "<O")
@@ -534,7 +520,7 @@ NpyArray parseNpyArray(std::string_view bytes, const std::string& name, long max
       if (kind == 'S') {
         s.assign(p, size_t(itemSize));
       } else {
-        for (long u = 0; u < itemSize; ++u) appendUtf8(s, readLittleEndian<std::uint32_t>(p + 4 * u));
+        for (long u = 0; u < itemSize; ++u) appendUtf8(s, char32_t(readLittleEndian<std::uint32_t>(p + 4 * u)));
       }
       while (!s.empty() && s.back() == '\0') s.pop_back();
       continue;

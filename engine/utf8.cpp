@@ -50,6 +50,7 @@ std::u32string decodeUtf8Lenient(std::string_view s) {
 }
 
 void appendUtf8(std::string& out, char32_t c) {
+  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;  // not a scalar value: never invalid UTF-8
   if (c < 0x80) {
     out += char(c);
   } else if (c < 0x800) {
