@@ -105,7 +105,7 @@ int cmdCompute(const std::vector<std::string>& args) {
                              prepared.model ? &*prepared.model : nullptr};
   writeNumbers(*out, trace, prepared.inputs, source, NumbersFormat::Npy);
   const long n = trace.n, m = trace.m;
-  std::cerr << "attnviz: wrote " << trace.heads << " head(s), " << n << "×" << m << ", to " << *out << "\n";
+  std::cerr << "attnviz: wrote " << trace.heads << " head(s), " << n << "×" << m << ", to " << printable(*out) << "\n";
   return 0;
 }
 
@@ -135,7 +135,7 @@ int dispatch(const CommandTable& c, const std::vector<std::string>& args) {
     std::cerr << "attnviz " << c.name << ": out of memory (the input is too large for this machine)\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "attnviz " << c.name << ": " << e.what() << "\n";
+    std::cerr << "attnviz " << c.name << ": " << printable(e.what()) << "\n";
     return 1;
   }
 }

@@ -138,11 +138,11 @@ int cmdComputeBundle(const std::vector<std::string>& args) {
   writeFileAtomic((dir / "bundle.json").string(), j.dump(2) + "\n");
 
   if (b.hasQK && worst.maxAbs > kBundleMismatchTolerance)
-    std::cerr << "attnviz: warning: " << b.path << ": " << describeDifference(worst)
+    std::cerr << "attnviz: warning: " << printable(b.path) << ": " << describeDifference(worst)
               << ", above 1e-4: the model may scale or mask differently (see --scale, --mask)\n";
   std::cerr << "attnviz: " << b.layers << " layer(s) × " << b.heads << " head(s), " << b.n << "×" << b.m
             << (b.hasQK ? ", recomputed from q and k (" + describeDifference(worst) + ")" : ", weights as given")
-            << "; wrote " << layers.size() << " layer(s) to " << *out << "\n";
+            << "; wrote " << layers.size() << " layer(s) to " << printable(*out) << "\n";
   return 0;
 }
 

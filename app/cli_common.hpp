@@ -9,10 +9,13 @@
 
 namespace attnviz::cli {
 
-// A usage mistake (exit 2): unknown flag, missing value, conflicting inputs.
+// A usage mistake (exit 2): unknown flag, missing value, conflicting inputs. One line, as
+// Error: the message goes through printable().
 class UsageError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit UsageError(std::string_view what) : std::runtime_error(printable(what)) {}
+  explicit UsageError(const char* what) : UsageError(std::string_view(what)) {}
+  explicit UsageError(const std::string& what) : UsageError(std::string_view(what)) {}
 };
 
 // Collects INPUT and OPTIONS flags; build() turns them into a session (loading files).

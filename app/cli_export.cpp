@@ -165,7 +165,7 @@ int cmdExport(const std::vector<std::string>& args) {
     }
   }
   const FigureLayout layout = layoutFigure(request);
-  std::cerr << "attnviz: wrote " << (png ? *png : "") << (png && svg ? " and " : "") << (svg ? *svg : "") << " ("
+  std::cerr << "attnviz: wrote " << printable(png ? *png : "") << (png && svg ? " and " : "") << printable(svg ? *svg : "") << " ("
             << layout.width << "×" << layout.height << " px, " << stageInfo(options.stage).name << ", "
             << request.panels.size() << (request.panels.size() == 1 ? " panel, " : " panels, ")
             << toString(request.colormap) << ")\n";

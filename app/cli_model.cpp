@@ -330,7 +330,7 @@ int cmdComputeModel(const std::vector<std::string>& args) {
   j["forward_ms"] = rec.milliseconds;
   writeFileAtomic((dir / "model.json").string(), j.dump(2) + "\n");
   std::cerr << "attnviz: " << c.layers << " layers × " << c.heads << " heads on " << n << " tokens; wrote "
-            << layers.size() << " layer(s) to " << *out << "\n";
+            << layers.size() << " layer(s) to " << printable(*out) << "\n";
   return 0;
 }
 

@@ -164,20 +164,6 @@ T readLittleEndian(const char* p) {
 
 }  // namespace
 
-std::string printable(std::string_view s) {
-  std::string out;
-  for (const unsigned char c : s) {
-    if (c >= 0x20 && c != 0x7F) {
-      out += char(c);
-    } else {
-      out += "\\x";
-      out += "0123456789ABCDEF"[c >> 4];
-      out += "0123456789ABCDEF"[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string jsonSyntaxError(const std::string& name, const std::exception& parseError, size_t byte) {
   // nlohmann reports the 1-based position of the offending character and a long message whose
   // useful part follows " - " (e.g. "unexpected end of input; expected ...").

@@ -15,15 +15,23 @@ using IndexVector = Eigen::VectorXi;
 // 1 = the query may attend to the key, 0 = masked (PyTorch SDPA boolean-mask convention).
 using MaskMatrix = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-// A user-facing failure: what() is one line that names the file/matrix and the place.
+// The one rule for text that came from outside (file names, option values, tokens, JSON keys,
+// file contents) on its way into a message: the result is one line of valid UTF-8 that cannot
+// move a terminal. \n, \r and \t are written as such; every other C0 control, DEL, C1 control
+// (U+0080..U+009F, which terminals also obey) and byte that is not part of valid UTF-8 is
+// written as \xNN, one per byte. Valid UTF-8 otherwise passes unchanged. A backslash is kept as
+// it is, so applying the function twice changes nothing: messages may be escaped where they are
+// built and again where they are shown. Defined in utf8.cpp.
+std::string printable(std::string_view text);
+
+// A user-facing failure: what() is one line that names the file/matrix and the place. The
+// message goes through printable(), so no input quoted in it can break the line.
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(std::string_view what) : std::runtime_error(printable(what)) {}
+  explicit Error(const char* what) : Error(std::string_view(what)) {}
+  explicit Error(const std::string& what) : Error(std::string_view(what)) {}
 };
-
-// Text from the input quoted in an Error, control characters escaped as \xNN so that the
-// message stays one line. Defined in matrix_io.cpp.
-std::string printable(std::string_view text);
 
 // Documented size limits, checked before allocating.
 inline constexpr long kMaxDimension = 65536;          // rows or columns of any input matrix

@@ -22,7 +22,39 @@ int decodeOne(std::string_view s, std::size_t i, char32_t& c) {
   return len;
 }
 
+void appendByteEscape(std::string& out, unsigned char byte) {
+  out += "\\x";
+  out += "0123456789ABCDEF"[byte >> 4];
+  out += "0123456789ABCDEF"[byte & 15];
+}
+
 }  // namespace
+
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b == '\n') { out += "\\n"; ++i; continue; }
+    if (b == '\r') { out += "\\r"; ++i; continue; }
+    if (b == '\t') { out += "\\t"; ++i; continue; }
+    if (b < 0x20 || b == 0x7F) { appendByteEscape(out, b); ++i; continue; }
+    if (b < 0x80) { out += char(b); ++i; continue; }
+    char32_t c = 0;
+    const int len = decodeOne(s, i, c);
+    if (len == 0 || (c >= 0x80 && c <= 0x9F)) {
+      // An invalid byte is escaped alone so that the valid text after it survives; a C1
+      // control is escaped as its two bytes.
+      const int n = len == 0 ? 1 : len;
+      for (int k = 0; k < n; ++k) appendByteEscape(out, static_cast<unsigned char>(s[i + k]));
+      i += std::size_t(n);
+      continue;
+    }
+    out.append(s.substr(i, std::size_t(len)));
+    i += std::size_t(len);
+  }
+  return out;
+}
 
 std::vector<char32_t> decodeUtf8(std::string_view s) {
   std::vector<char32_t> out;

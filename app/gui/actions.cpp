@@ -122,7 +122,9 @@ const char* slotName(MatrixSlot slot) {
 }
 
 void report(AppState& app, const std::string& message, bool error) {
-  app.message = message;
+  // The status bar, the log and --dump-state all show this line: file names and values in it
+  // may hold anything.
+  app.message = printable(message);
   app.messageIsError = error;
   app.messageTime = std::chrono::steady_clock::now();
   if (error) app.automation.failed = app.automation.failed || !app.automation.script.empty();

@@ -131,7 +131,7 @@ int runDesktopApp(int argc, char** argv) {
     if (!parseArgs(argc, argv, opt)) return 0;
     if (!opt.script.empty()) app.automation.script = readScript(opt.script);
   } catch (const std::exception& e) {
-    std::cerr << "attnviz: " << e.what() << "\n" << kUsage;
+    std::cerr << "attnviz: " << printable(e.what()) << "\n" << kUsage;
     return 2;
   }
   Automation& a = app.automation;
@@ -142,7 +142,7 @@ int runDesktopApp(int argc, char** argv) {
   const bool automated = !opt.script.empty() || opt.frames >= 0 || !opt.screenshot.empty();
   if (!opt.screenshot.empty() && opt.frames < 0 && opt.script.empty()) a.maxFrames = 5;
 
-  glfwSetErrorCallback([](int code, const char* text) { std::cerr << "GLFW error " << code << ": " << text << "\n"; });
+  glfwSetErrorCallback([](int code, const char* text) { std::cerr << "GLFW error " << code << ": " << printable(text) << "\n"; });
   if (!glfwInit()) {
     std::cerr << "attnviz: cannot open a window (no display?). The command-line tools still work: attnviz --help\n";
     return 1;
@@ -180,7 +180,7 @@ int runDesktopApp(int argc, char** argv) {
   ImGui_ImplOpenGL3_Init("#version 430");
   std::string error;
   if (!initHeatmapRenderer(&error)) {
-    std::cerr << "attnviz: " << error << "\n";
+    std::cerr << "attnviz: " << printable(error) << "\n";
     return 1;
   }
   glfwSetDropCallback(window, onDrop);
@@ -299,7 +299,7 @@ int runDesktopApp(int argc, char** argv) {
       a.pendingScreenshot.clear();
     }
     if (lastFrame && !a.screenshotAtExit.empty() && !saveScreenshot(a.screenshotAtExit, 0, 0, fbw, fbh, fbh, &error))
-      std::cerr << "attnviz: " << error << "\n";
+      std::cerr << "attnviz: " << printable(error) << "\n";
     glfwSwapBuffers(window);
 
     app.lastFrameMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frameStart).count();

@@ -12,3 +12,8 @@ set_tests_properties(gui_soak PROPERTIES TIMEOUT 240 LABELS "gui;soak")
 add_test(NAME gui_replace COMMAND ${xvfb} ${NUMPY_PYTHON}
          "${CMAKE_CURRENT_SOURCE_DIR}/replace_test.py" $<TARGET_FILE:attnviz> "${CMAKE_CURRENT_BINARY_DIR}")
 set_tests_properties(gui_replace PROPERTIES TIMEOUT 180 LABELS gui)
+# Issue 20: a file name with \n, \r, ESC[2J or bytes that are not UTF-8 stays one escaped line in
+# the status bar and on stderr.
+add_test(NAME gui_status_line COMMAND ${xvfb} ${Python3_EXECUTABLE}
+         "${CMAKE_CURRENT_SOURCE_DIR}/status_line_test.py" $<TARGET_FILE:attnviz> "${CMAKE_CURRENT_BINARY_DIR}")
+set_tests_properties(gui_status_line PROPERTIES TIMEOUT 180 LABELS gui)

@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "matrix_io.hpp"
+#include "run_binary.hpp"
 #include "session.hpp"
 #include "tokens.hpp"
 
@@ -44,12 +45,12 @@ TEST(Regression, JsonNumberOverflowIsAnError) {
 TEST(Regression, NpyDtypeWithControlCharactersStaysOneLine) {
   const std::string message = errorOf([] { parseNpy(regression("npy/newline-in-dtype"), "x.npy"); });
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
-  EXPECT_NE(message.find("unsupported dtype '<f4\\x0A"), std::string::npos) << message;
+  EXPECT_NE(message.find("unsupported dtype '<f4\\n"), std::string::npos) << message;
 }
 
 // A --tokenizer value (or a session's "tokenizer") holding a newline was quoted raw.
 TEST(Regression, TokenizerNameWithControlCharactersStaysOneLine) {
-  EXPECT_EQ(errorOf([] { parseTokenizerKind("c\\\n"); }), "unknown tokenizer \"c\\\\x0A\" (expected words or chars)");
+  EXPECT_EQ(errorOf([] { parseTokenizerKind("c\\\n"); }), "unknown tokenizer \"c\\\\n\" (expected words or chars)");
   EXPECT_NE(regression("cli_args/newline-in-tokenizer").find("--tokenizer"), std::string::npos);
 }
 
@@ -86,8 +87,42 @@ TEST(Regression, TextPlusMinusIsNotANumber) {
 // A sample name (from --sample) or a session key holding a newline was quoted raw.
 TEST(Regression, SampleNameAndSessionKeyStayOneLine) {
   const std::string sample = errorOf([] { loadSample("artic\nles"); });
-  EXPECT_EQ(sample.rfind("unknown sample \"artic\\x0Ales\" (known: ", 0), 0u) << sample;
-  EXPECT_EQ(errorOf([] { parseSession("{\"version\": 1, \"a\\nb\": 1}", "s.json"); }), "s.json: unknown key \"a\\x0Ab\"");
+  EXPECT_EQ(sample.rfind("unknown sample \"artic\\nles\" (known: ", 0), 0u) << sample;
+  EXPECT_EQ(errorOf([] { parseSession("{\"version\": 1, \"a\\nb\": 1}", "s.json"); }), "s.json: unknown key \"a\\nb\"");
+}
+
+// A --bundle file name holding a newline and control bytes was echoed raw (fuzz_cli_args, base64
+// LS1idW5kbGUAYXJ0aWMKDg4ODg4tLXRva2VucwB0Dg5oDg4tDg4OaC0tey0=). Every flag that names a file
+// or takes a value, through the real binary: stderr is one line with the text escaped.
+TEST(Regression, EveryEchoedNameOrValueStaysOneLine) {
+  EXPECT_NE(regression("cli_args/newline-in-bundle-name").find("--bundle"), std::string::npos);
+  const std::string nasty = "x\ny\r\x1b[2J\xff\xc2\x9bz";
+  const std::string escaped = "x\\ny\\r\\x1B[2J\\xFF\\xC2\\x9Bz";
+  testing::TempDir dir;
+  const std::vector<std::vector<std::string>> commands = {
+      {"compute", "--bundle", dir.file(nasty + ".npz"), "--out", dir.file("o")},
+      {"compute", "--session", dir.file(nasty + ".json"), "--out", dir.file("o")},
+      {"compute", "--q", dir.file(nasty + ".npy"), "--k", dir.file("k.npy"), "--v", dir.file("v.npy"), "--out", dir.file("o")},
+      {"compute", "--sample", nasty, "--out", dir.file("o")},
+      {"compute", "--sample", "articles-1d", "--temperature", nasty, "--out", dir.file("o")},
+      {"compute", "--model", dir.file(nasty), "--text", "hi", "--out", dir.file("o")},
+      {"compute", "--sample", "articles-1d", "--out", dir.file(nasty) + "/sub/o"},  // succeeds: "wrote … to"
+      {"export", "--sample", "articles-1d", "--png", dir.file(nasty + ".svg")},
+      {"compute", nasty},
+      {nasty},
+      {"tokenize", "--model", nasty, "--text", "a"},
+  };
+  for (const auto& args : commands) {
+    const testing::RunResult r = testing::runAttnviz(args);
+    std::string joined;
+    for (const auto& a : args) joined += printable(a) + " ";
+    EXPECT_NE(r.exitCode, -1) << joined;
+    ASSERT_FALSE(r.stderrText.empty()) << joined;
+    EXPECT_EQ(r.stderrText.find('\n'), r.stderrText.size() - 1) << joined << "=> " << r.stderrText;
+    EXPECT_EQ(printable(r.stderrText.substr(0, r.stderrText.size() - 1)), r.stderrText.substr(0, r.stderrText.size() - 1))
+        << joined << "=> " << r.stderrText;
+    EXPECT_NE(r.stderrText.find(escaped), std::string::npos) << joined << "=> " << r.stderrText;
+  }
 }
 
 }  // namespace
