@@ -127,42 +127,17 @@ constexpr const char* kBenchModelHelp =
     "layers, hidden 576, 9 heads sharing 3 K/V heads, MLP 1536, vocabulary 49152, tied), with\n"
     "seeded random weights.\n";
 
-// FLOPs of one forward pass as attnviz computes it: the full n×n scores and AV of every head.
-double forwardFlops(const model::Gpt2Config& c, long n, long logitRows) {
-  const double d = c.dModel, inner = c.inner, nn = double(n);
-  const double perLayer = 2 * nn * d * 3 * d + 2 * 2 * nn * nn * d + 2 * nn * d * d + 2 * 2 * nn * d * inner;
-  return c.layers * perLayer + 2.0 * double(logitRows) * d * c.vocabSize;
-}
-
-// The same for the Llama family: Q, K, V (KV heads), the H heads' scores and AV, o_proj and the
-// three MLP products.
-double forwardFlops(const model::LlamaConfig& c, long n, long logitRows) {
-  const double d = c.dModel, inner = c.inner, nn = double(n), q = double(c.heads) * c.headDim,
-               kv = double(c.kvHeads) * c.headDim;
-  const double perLayer = 2 * nn * d * (q + 2 * kv) + 2 * 2 * nn * nn * q + 2 * nn * q * d + 3 * 2 * nn * d * inner;
-  return c.layers * perLayer + 2.0 * double(logitRows) * d * c.vocabSize;
-}
-
-double forwardFlops(const model::Model& m, long n, long logitRows) {
-  return m.family == model::Family::Gpt2 ? forwardFlops(m.gpt2.config, n, logitRows) : forwardFlops(m.llama, n, logitRows);
-}
-
-// SmolLM-135M's config.json (HuggingFaceTB/SmolLM-135M), the sizes only.
-model::LlamaConfig smollm135mShape() {
-  model::LlamaConfig c;
-  c.modelType = "llama";
-  c.vocabSize = 49152;
-  c.positions = 2048;
-  c.dModel = 576;
-  c.layers = 30;
-  c.heads = 9;
-  c.kvHeads = 3;
-  c.headDim = 64;
-  c.inner = 1536;
-  c.rmsNormEpsilon = 1e-5;
-  c.ropeTheta = 10000;
-  c.tieWordEmbeddings = true;
-  return c;
+// The config.json of each benchmark shape: GPT-2 small's and SmolLM-135M's (HuggingFaceTB/SmolLM-135M),
+// the sizes only.
+std::string benchShapeConfig(const std::string& shape) {
+  if (shape == "gpt2")
+    return R"({"model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12,
+               "n_head": 12})";
+  if (shape == "smollm-135m")
+    return R"({"model_type": "llama", "vocab_size": 49152, "max_position_embeddings": 2048, "hidden_size": 576,
+               "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64,
+               "intermediate_size": 1536, "rms_norm_eps": 1e-5, "rope_theta": 10000, "tie_word_embeddings": true})";
+  throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes) or smollm-135m (SmolLM-135M's)");
 }
 
 }  // namespace
@@ -189,46 +164,26 @@ int cmdBenchModel(const std::vector<std::string>& args) {
   model::Model m;
   std::string name;
   if (shape) {
-    if (*shape == "gpt2") {
-      model::Gpt2Config& config = m.gpt2.config;
-      config.vocabSize = 50257;
-      config.positions = 1024;
-      config.dModel = 768;
-      config.layers = 12;
-      config.heads = 12;
-      config.inner = 3072;
-      m.gpt2.weights = model::randomGpt2Weights(config, 7);
-      m.family = model::Family::Gpt2;
-      m.shape = {"gpt2", config.layers, config.heads, config.heads, config.dModel, config.vocabSize, config.positions};
-    } else if (*shape == "smollm-135m") {
-      m.llama = smollm135mShape();
-      m.llamaWeights = model::randomLlamaWeights(m.llama, 7);
-      m.family = model::Family::Llama;
-      const model::LlamaConfig& c = m.llama;
-      m.shape = {c.modelType, c.layers, c.heads, c.kvHeads, c.dModel, c.vocabSize, c.positions};
-    } else {
-      throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes) or smollm-135m (SmolLM-135M's)");
-    }
     name = *shape + " shape (random weights)";
+    m = model::randomModel(benchShapeConfig(*shape), name, 7);
   } else {
     m = model::loadModel(*modelArg, modelsDirectory());
     name = *modelArg;
   }
   const model::ModelShape& config = m.shape;
-  const long inner = m.family == model::Family::Gpt2 ? m.gpt2.config.inner : m.llama.inner;
+  const long inner = config.inner;
   if (lengths.empty()) lengths = {128, 1024};
   model::ForwardOptions options;
   options.allLogits = false;
   for (long n : lengths) {
     if (n > config.positions)
-      throw Error("--n " + std::to_string(n) + " is beyond the model's " +
-                  (m.family == model::Family::Gpt2 ? "n_positions" : "max_position_embeddings") + " (" +
+      throw Error("--n " + std::to_string(n) + " is beyond the model's " + config.positionsKey + " (" +
                   std::to_string(config.positions) + ")");
     std::vector<int> ids(static_cast<size_t>(n));
     for (long i = 0; i < n; ++i) ids[size_t(i)] = int((i * 7919) % config.vocabSize);
     const double forwardMs = medianMs(int(repeat), [&] { model::forward(m, ids, options); });
     const double rss = peakRssMiB();
-    const double gflops = forwardFlops(m, n, 1) / (forwardMs * 1e6);
+    const double gflops = m.architecture->forwardFlops(n, 1) / (forwardMs * 1e6);
     const Matrix a = seededRandom(n, config.dModel, 1), b = seededRandom(config.dModel, inner, 2);
     Matrix product(n, inner);
     const double sgemmMs = medianMs(int(repeat), [&] { product.noalias() = a * b; });

@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "bundle_session.hpp"
-#include "gpt2.hpp"
+#include "model.hpp"
 #include "model.hpp"
 #include "matrix_io.hpp"
 

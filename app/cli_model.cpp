@@ -12,6 +12,8 @@
 #include "head_scores.hpp"
 #include "json_number.hpp"
 #include "matrix_io.hpp"
+#include "blocks.hpp"
+#include "checkpoint.hpp"
 #include "model.hpp"
 #include "numbers.hpp"
 #include "session.hpp"
@@ -49,7 +51,7 @@ const char* const kModelComputeHelp =
     "writes tokens.json, hidden.npy [L+1, n, d_model] (0: embeddings; l: after block l),\n"
     "logits.npy [n, vocab], model.json (config, options, per-head scores), and per layer\n"
     "layerL/ with the numbers layout of compute above (q, k, v, every stage, projected = heads ·\n"
-    "c_proj or o_proj without its bias, trace.json); rotary models (Llama family) add\n"
+    "c_proj or o_proj without its bias, trace.json); rotary models add\n"
     "q_unrotated.npy and k_unrotated.npy [H, n, d_head], Q and K before the rotation (k, v and\n"
     "k_unrotated repeated to the H query heads). --temperature, --scale and --mask apply to every\n"
     "layer as a \"what if\" (--mask none also lifts a sliding window); --ablate zeroes a head's output.\n";
@@ -79,48 +81,7 @@ std::vector<int> parseIds(const std::string& text) {
   return ids;
 }
 
-json configJson(const Model& m) {
-  if (m.family == Family::Llama) {
-    const LlamaConfig& c = m.llama;
-    json scaling = nullptr;
-    if (c.ropeScaling)
-      scaling = {{"rope_type", "llama3"},
-                 {"factor", c.ropeScaling->factor},
-                 {"low_freq_factor", c.ropeScaling->lowFreqFactor},
-                 {"high_freq_factor", c.ropeScaling->highFreqFactor},
-                 {"original_max_position_embeddings", c.ropeScaling->originalMaxPositions}};
-    json window = json::array();
-    for (int l = 0; l < c.layers; ++l) window.push_back(c.layerWindow(l) ? json(*c.layerWindow(l)) : json(nullptr));
-    return {{"model_type", c.modelType},
-            {"vocab_size", c.vocabSize},
-            {"max_position_embeddings", c.positions},
-            {"hidden_size", c.dModel},
-            {"intermediate_size", c.inner},
-            {"num_hidden_layers", c.layers},
-            {"num_attention_heads", c.heads},
-            {"num_key_value_heads", c.kvHeads},
-            {"head_dim", c.headDim},
-            {"rms_norm_eps", c.rmsNormEpsilon},
-            {"rope_theta", c.ropeTheta},
-            {"rope_scaling", scaling},
-            {"tie_word_embeddings", c.tieWordEmbeddings},
-            {"qkv_bias", c.qkvBias},
-            {"o_proj_bias", c.oBias},
-            {"sliding_window_per_layer", window}};
-  }
-  const Gpt2Config& c = m.gpt2.config;
-  return {{"model_type", "gpt2"},
-          {"vocab_size", c.vocabSize},
-          {"n_positions", c.positions},
-          {"n_embd", c.dModel},
-          {"n_layer", c.layers},
-          {"n_head", c.heads},
-          {"n_inner", c.inner},
-          {"layer_norm_epsilon", c.layerNormEpsilon},
-          {"activation_function", toString(c.activation)},
-          {"scale_attn_weights", c.scaleAttnWeights},
-          {"scale_attn_by_inverse_layer_idx", c.scaleAttnByInverseLayerIdx}};
-}
+json configJson(const Model& m) { return json::parse(m.architecture->configJson()); }
 
 json headScoresJson(const ForwardRecord& rec) {
   json layers = json::array();

@@ -104,7 +104,7 @@ PreparedSession prepareModelSession(const Session& session) {
   p.model = std::move(t);
   p.loadedModel = m;
   p.forward = record;
-  p.block = std::make_shared<const ModelBlock>(modelBlock(*m, *record, layer));
+  p.block = std::make_shared<const ModelBlock>(m->architecture->block(*record, layer));
   return p;
 }
 

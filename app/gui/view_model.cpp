@@ -9,7 +9,8 @@
 
 #include "bundle_session.hpp"
 #include "gl_heatmap.hpp"
-#include "gpt2.hpp"
+#include "blocks.hpp"
+#include "checkpoint.hpp"
 #include "model.hpp"
 #include "head_scores.hpp"
 #include "heatmap_panel.hpp"

@@ -1,6 +1,5 @@
 #pragma once
-// Finding a checkpoint's files and reading its tensors, shared by the loaders of every family
-// (defined in gpt2.cpp, where they started).
+// Finding a checkpoint's files and reading its tensors, shared by the loaders of every family.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +17,17 @@ struct ModelFiles {
 
 // NAME|PATH -> the folder and its weights file; refuses pickles and says what is missing.
 ModelFiles locateModel(const std::string& arg, const std::string& modelsDir, bool needWeights);
+// The tokenizer only (no config or weights), for `tokenize`.
+BpeTokenizer loadTokenizer(const std::string& nameOrPath, const std::string& modelsDir);
+
+// The models shipped in `modelsDir` (the data directory's models/), one folder each.
+struct BuiltinModel {
+  std::string name, path;
+  std::string shape;        // "2 layers × 4 heads, d_model 128, vocabulary 4096, context 256"
+  std::string description;  // the model card's first paragraph
+};
+std::vector<BuiltinModel> listBuiltinModels(const std::string& modelsDir);
+
 // The first paragraph of a model card (after any front matter and headings); "" when none.
 std::string firstParagraph(const std::string& readme);
 // Throws Error naming the tensor and the element when `data` holds a NaN or an infinity.
@@ -30,7 +40,8 @@ void checkForwardInput(const std::vector<int>& ids, int vocabSize, long position
                        int layers, int heads, const ForwardOptions& options);
 
 // The start token (when the vocabulary has one), `length` seeded ids from the middle half of
-// the vocabulary, then the same ids again (gpt2.hpp's repeatedRandomTokens).
+// the vocabulary, then the same ids again: Olsson et al.'s prefix-matching input, seeded so that
+// every run scores the same sequence.
 std::vector<int> repeatedRandomIds(const BpeTokenizer& tokenizer, int vocabSize, int length, std::uint64_t seed);
 
 // Reads tensors of exactly the shapes given, finite, names prefixed.

@@ -1,94 +1,27 @@
 #pragma once
-// config.json of a checkpoint, one struct per architecture family, checked before any tensor
-// is read.
-#include <optional>
+// What every family's config.json reader shares: the shape the app, the model list and the
+// command line see (ModelShape), the model_type, and the checked-key helpers each family's
+// parser is written with (config_json.hpp). A family's own config struct lives in its folder.
 #include <string>
 
 namespace attnviz::model {
 
-enum class Activation { GeluNew, Gelu, Relu };
-const char* toString(Activation a);
-
-// Hugging Face's GPT2Config: the keys attnviz reads, with that class's defaults where the key
-// is optional.
-struct Gpt2Config {
-  int vocabSize = 0;
-  int positions = 0;   // n_positions: the longest text the model takes
-  int dModel = 0;      // n_embd
-  int layers = 0;      // n_layer
-  int heads = 0;       // n_head
-  int inner = 0;       // n_inner (null: 4 · n_embd)
-  double layerNormEpsilon = 1e-5;
-  Activation activation = Activation::GeluNew;
-  bool scaleAttnWeights = true;           // scores · 1/√d_head
-  bool scaleAttnByInverseLayerIdx = false;  // and · 1/(layer + 1)
-  int headWidth() const { return dModel / heads; }
-  long parameterCount() const;
-};
-
-// The architectures attnviz runs, for messages.
-inline constexpr const char* kSupportedModelTypes = "gpt2, llama, mistral, qwen2";
-
-// Llama 3's long-context change of the rotary frequencies (rope_scaling with rope_type
-// "llama3"): low frequencies divided by `factor`, high ones kept, a smooth blend between.
-struct Llama3RopeScaling {
-  double factor = 8;
-  double lowFreqFactor = 1;
-  double highFreqFactor = 4;
-  int originalMaxPositions = 8192;  // original_max_position_embeddings
-};
-
-// Hugging Face's LlamaConfig, MistralConfig and Qwen2Config: the keys attnviz reads, with those
-// classes' defaults where the key is optional. One struct: the three share the architecture and
-// differ in biases and the sliding window.
-struct LlamaConfig {
-  std::string modelType;  // llama, mistral or qwen2
-  int vocabSize = 0;
-  int positions = 0;   // max_position_embeddings
-  int dModel = 0;      // hidden_size
-  int layers = 0;      // num_hidden_layers
-  int heads = 0;       // num_attention_heads
-  int kvHeads = 0;     // num_key_value_heads (grouped-query attention when < heads)
-  int headDim = 0;     // head_dim (default hidden_size / num_attention_heads)
-  int inner = 0;       // intermediate_size
-  double rmsNormEpsilon = 1e-6;
-  double ropeTheta = 10000;
-  std::optional<Llama3RopeScaling> ropeScaling;
-  bool tieWordEmbeddings = false;
-  bool qkvBias = false;  // q, k, v projections have biases (attention_bias; always on in Qwen2)
-  bool oBias = false;    // o_proj has a bias (attention_bias in Llama and Mistral; never in Qwen2)
-  // Keys within this many positions back (the query's own included) are attended to; none:
-  // plain causal. Mistral: every layer; Qwen2 (use_sliding_window): layers >= maxWindowLayers.
-  std::optional<int> slidingWindow;
-  int maxWindowLayers = 0;
-  int headWidth() const { return headDim; }
-  int queryHeadsPerKvHead() const { return heads / kvHeads; }
-  int kvHeadOf(int queryHead) const { return queryHead / queryHeadsPerKvHead(); }
-  std::optional<int> layerWindow(int layer) const {
-    return layer >= maxWindowLayers ? slidingWindow : std::nullopt;
-  }
-  long parameterCount() const;
-};
-
-// What the app and the model list need of any supported config.json.
+// What the app, the model list and the command line need of any model, whatever its family.
 struct ModelShape {
   std::string modelType;
   int layers = 0, heads = 0, kvHeads = 0, dModel = 0, vocabSize = 0, positions = 0;
+  int headWidth = 0;  // d_head
+  int inner = 0;      // the MLP's hidden width
+  // The config key that bounds the text's length, for messages ("n_positions").
+  std::string positionsKey = "max_position_embeddings";
 };
 
-// The model_type of a config.json; throws Error when it is missing or not one attnviz runs.
+// The model_type of a config.json, whatever it is; throws Error when the file is not a JSON
+// object or has no model_type (naming the types the registry supports).
 std::string parseModelType(const std::string& json, const std::string& name);
-bool isLlamaFamily(const std::string& modelType);  // llama, mistral, qwen2
 
-// Throws Error "NAME: ..." for invalid JSON, a missing or ill-typed key, inconsistent sizes
-// (n_embd not divisible by n_head) or a model_type other than gpt2 (naming it).
-Gpt2Config parseGpt2Config(const std::string& json, const std::string& name);
-
-// Throws Error "NAME: ..." as parseGpt2Config does, and for KV heads that do not divide the
-// heads, a hidden_act other than silu, or a rope_scaling type other than llama3 (naming it).
-LlamaConfig parseLlamaConfig(const std::string& json, const std::string& name);
-
-// Either family's config.json, reduced to its shape.
+// Any supported config.json reduced to its shape (through the registry, family.hpp); throws
+// Error naming the supported model types for any other.
 ModelShape parseModelShape(const std::string& json, const std::string& name);
 
 }  // namespace attnviz::model

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <set>
 
-#include "llama.hpp"
+#include "blocks.hpp"
 #include "matrix_io.hpp"
 #include "model_block.hpp"
 #include "numbers.hpp"

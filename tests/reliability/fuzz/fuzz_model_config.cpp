@@ -1,11 +1,13 @@
-// config.json of a checkpoint, either family. A config that parses must be consistent: every
+// config.json of a checkpoint, every family the registry holds. A config that parses must be consistent: every
 // size within 1 and its limit, GPT-2's n_embd divisible by n_head, the Llama family's heads
 // divisible by the K/V heads with an even head width, rope_scaling's numbers usable (high above
 // low frequency factor), and a parameter count that does not overflow.
 #include <cmath>
 #include <string>
 
-#include "config.hpp"
+#include "family.hpp"
+#include "gpt2/gpt2_config.hpp"
+#include "llama/llama_config.hpp"
 #include "fuzz_common.hpp"
 
 namespace {
@@ -44,9 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   attnviz::fuzz::parseOrError([&] {
     const std::string type = attnviz::model::parseModelType(text, "config.json");
-    if (type == "gpt2") checkGpt2(attnviz::model::parseGpt2Config(text, "config.json"));
-    else if (attnviz::model::isLlamaFamily(type)) checkLlama(attnviz::model::parseLlamaConfig(text, "config.json"));
-    else attnviz::fuzz::violated("an unknown model_type accepted");
+    const std::string family = attnviz::model::familyOf(type, "config.json").name;
+    if (family == "gpt2") checkGpt2(attnviz::model::parseGpt2Config(text, "config.json"));
+    else if (family == "llama") checkLlama(attnviz::model::parseLlamaConfig(text, "config.json"));
+    else attnviz::fuzz::violated("a family this target does not check");
     const attnviz::model::ModelShape s = attnviz::model::parseModelShape(text, "config.json");
     if (s.layers < 1 || s.heads < 1 || s.kvHeads < 1 || s.heads % s.kvHeads != 0)
       attnviz::fuzz::violated("a shape that does not match its config");

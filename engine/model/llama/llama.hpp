@@ -4,15 +4,17 @@
 // rms(x), x += down(silu(gate(rms(x))) · up(rms(x))), then the final RMSNorm and lm_head (or the
 // tied embeddings). Rotary embeddings in the rotate_half convention (dimension i pairs with
 // i + d_head/2); grouped-query attention with K/V head h / (H / KV) serving query head h. The
-// attention is attnviz's own engine (computeAttention), as in gpt2.cpp.
+// attention is attnviz's own engine (blocks.hpp's runAttention), as in GPT-2.
 #include <cstdint>
 #include <vector>
 
-#include "config.hpp"
+#include "llama_config.hpp"
 #include "record.hpp"
 #include "safetensors.hpp"
 
 namespace attnviz::model {
+
+struct Family;
 
 // Tensors named after the checkpoint's (model.layers.N.self_attn.q_proj, ...) and stored as it
 // stores them: linear weights are [out, in], so y = x · Wᵀ + b. Biases are empty when the
@@ -44,13 +46,6 @@ LlamaWeights randomLlamaWeights(const LlamaConfig& config, std::uint64_t seed);
 // _compute_llama3_parameters), in double.
 std::vector<double> ropeInverseFrequencies(const LlamaConfig& config);
 
-// RMSNorm of each row: x / √(mean(x²) + ε) · γ, the mean in double.
-Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon);
-
-// Rotates each head's pairs (c, c + d_head/2) of row i by i · inverseFrequencies[c]
-// (Hugging Face's x · cos + rotate_half(x) · sin), the angles in double.
-Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inverseFrequencies);
-
 // The attention options block `layer` runs with: 1/√d_head (or the what-if scale), temperature,
 // causal mask — a Custom one (causal and within the window) when the layer has a sliding window
 // shorter than the text — or none, and H heads.
@@ -62,5 +57,8 @@ ForwardRecord forward(const LlamaConfig& config, const LlamaWeights& weights, co
 
 // Recomputed input_layernorm of block l (identical to what the forward pass used).
 Matrix blockInputNorm(const LlamaConfig& config, const LlamaWeights& weights, const ForwardRecord& record, int layer);
+
+// The registry's entry (family.cpp).
+const Family& llamaFamily();
 
 }  // namespace attnviz::model

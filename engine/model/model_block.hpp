@@ -2,8 +2,8 @@
 // What the model-mode steps around a layer's attention show, besides the attention engine's own
 // stages: where the layer's input comes from (the embedding, or the previous block's residual
 // stream), its normalisation (with each row's statistics, for the derivations), the biases of
-// the Q/K/V and output projections, and the residual add after attention. Family-neutral: the
-// forward pass of each architecture fills it (GPT-2: model_block.cpp).
+// the Q/K/V and output projections, and the residual add after attention. Family-neutral: each
+// family's Architecture::block fills it from a finished forward pass (family.hpp).
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,12 +11,6 @@
 #include "attention.hpp"
 
 namespace attnviz {
-
-namespace model {
-struct Gpt2Model;
-struct Model;
-struct ForwardRecord;
-}  // namespace model
 
 struct ModelBlock {
   int layer = 0;
@@ -38,7 +32,7 @@ struct ModelBlock {
 
   Vector biasQ, biasK, biasV;  // d (zeros when the model has none)
 
-  // The rotary embedding (Llama family; all empty for GPT-2). Q and K before and after the
+  // The rotary embedding (all empty for a model without one). Q and K before and after the
   // rotation, n × H·d_head with K expanded to the query heads as the engine runs it. Position
   // positions[i] of head h turns pair (c, c + d_head/2) by θ = positions[i] · ropeInverseFrequencies(c).
   Matrix qUnrotated, kUnrotated, qRotated, kRotated;
@@ -52,9 +46,5 @@ struct ModelBlock {
   Matrix attnOut;              // n×d: heads · W_O + b_O
   Matrix residMid;             // n×d: residPre + attnOut
 };
-
-// The block of layer `layer` from a forward pass (no forward pass of its own), either family.
-ModelBlock modelBlock(const model::Model& model, const model::ForwardRecord& record, int layer);
-ModelBlock gpt2Block(const model::Gpt2Model& model, const model::ForwardRecord& record, int layer);
 
 }  // namespace attnviz

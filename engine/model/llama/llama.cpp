@@ -3,35 +3,11 @@
 #include <chrono>
 #include <cmath>
 
+#include "blocks.hpp"
 #include "checkpoint.hpp"
 #include "tokens.hpp"
 
 namespace attnviz::model {
-namespace {
-
-// y = x · Wᵀ + b for a weight stored [out, in].
-Matrix linear(const Matrix& x, const Matrix& w, const Vector& bias) {
-  Matrix y(x.rows(), w.rows());
-  y.noalias() = x * w.transpose();
-  if (bias.size()) y.rowwise() += bias.transpose();
-  return y;
-}
-
-// n × KV·d_head -> n × H·d_head: K/V head g serves query heads g·group … (g+1)·group − 1.
-Matrix expandKvHeads(const Matrix& m, int kvHeads, int group, int dh) {
-  if (group == 1) return m;
-  Matrix out(m.rows(), Eigen::Index(kvHeads) * group * dh);
-  for (int g = 0; g < kvHeads; ++g)
-    for (int r = 0; r < group; ++r) out.middleCols(Eigen::Index(g * group + r) * dh, dh) = m.middleCols(Eigen::Index(g) * dh, dh);
-  return out;
-}
-
-void siluTimes(Matrix& gate, const Matrix& up) {
-  gate.array() = gate.array() / (1.0f + (-gate.array()).exp()) * up.array();
-}
-
-}  // namespace
-
 LlamaWeights readLlamaWeights(const TensorStore& store, const LlamaConfig& c, const std::string& weightsName) {
   TensorReader read{store, "model."};
   if (!store.find("model.embed_tokens.weight").info) {
@@ -117,57 +93,6 @@ std::vector<double> ropeInverseFrequencies(const LlamaConfig& c) {
   return inv;
 }
 
-Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
-  Matrix out(x.rows(), x.cols());
-  const double width = double(x.cols());
-  for (Eigen::Index r = 0; r < x.rows(); ++r) {
-    const double meanSquare = x.row(r).cast<double>().squaredNorm() / width;
-    const float inverse = float(1.0 / std::sqrt(meanSquare + epsilon));
-    out.row(r) = (x.row(r).array() * inverse * gamma.transpose().array()).matrix();
-  }
-  return out;
-}
-
-namespace {
-
-// cos and sin of i · inv_c for every position i and pair c (n × d_head/2), computed in double
-// once per forward pass and shared by every layer's Q and K.
-struct RopeTable {
-  Matrix cosines, sines;
-  RopeTable(Eigen::Index n, const std::vector<double>& inv) : cosines(n, Eigen::Index(inv.size())), sines(n, Eigen::Index(inv.size())) {
-    for (Eigen::Index i = 0; i < n; ++i)
-      for (size_t c = 0; c < inv.size(); ++c) {
-        const double angle = double(i) * inv[c];
-        cosines(i, Eigen::Index(c)) = float(std::cos(angle));
-        sines(i, Eigen::Index(c)) = float(std::sin(angle));
-      }
-  }
-};
-
-Matrix rotate(const Matrix& x, int heads, const RopeTable& table) {
-  const int half = int(table.cosines.cols()), dh = 2 * half;
-  Matrix out(x.rows(), x.cols());
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    const float* in = x.row(i).data();
-    const float* cosines = table.cosines.row(i).data();
-    const float* sines = table.sines.row(i).data();
-    float* o = out.row(i).data();
-    for (int h = 0; h < heads; ++h)
-      for (int c = 0; c < half; ++c) {
-        const float a = in[h * dh + c], b = in[h * dh + c + half];
-        o[h * dh + c] = a * cosines[c] - b * sines[c];
-        o[h * dh + c + half] = b * cosines[c] + a * sines[c];
-      }
-  }
-  return out;
-}
-
-}  // namespace
-
-Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inv) {
-  return rotate(x, heads, RopeTable(x.rows(), inv));
-}
-
 AttentionOptions layerAttentionOptions(const LlamaConfig& c, int layer, int n, const ForwardOptions& options) {
   AttentionOptions a;
   a.score = ScoreFunction::Scaled;
@@ -217,19 +142,7 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
     L.kUnrotated = expandKvHeads(k, c.kvHeads, group, dh);
     L.attention = layerAttentionOptions(c, l, n, options);
     L.slidingWindow = c.layerWindow(l);
-    try {
-      L.pattern = computeAttention(L.qkv, L.attention, false, MaskedScores::Skipped);
-    } catch (const Error& e) {
-      throw Error("layer " + std::to_string(l) + " attention: " + e.what());
-    }
-    for (HeadTrace& head : L.pattern.head) {  // only the weights and row statistics stay, as in gpt2.cpp
-      head.scores.resize(0, 0);
-      head.output.resize(0, 0);
-    }
-    L.z = std::move(L.pattern.concatenated);
-    L.pattern.concatenated.resize(0, 0);
-    for (const auto& [layer, head] : options.ablatedHeads)
-      if (layer == l) L.z.middleCols(Eigen::Index(head) * dh, dh).setZero();
+    runAttention(L, l, dh, options);
     L.attnOut = linear(L.z, b.oProj, b.oBias);
     x += L.attnOut;
     const Matrix h2 = rmsNorm(x, b.postAttentionLayernorm, c.rmsNormEpsilon);

@@ -1,0 +1,152 @@
+#include "blocks.hpp"
+
+#include <cmath>
+
+namespace attnviz::model {
+
+const char* toString(Activation a) {
+  switch (a) {
+    case Activation::GeluNew: return "gelu_new";
+    case Activation::Gelu: return "gelu";
+    case Activation::Relu: return "relu";
+  }
+  return "?";
+}
+
+const char* toString(NormKind k) { return k == NormKind::RmsNorm ? "rmsnorm" : "layernorm"; }
+
+Matrix layerNorm(const Matrix& x, const Vector& gamma, const Vector& beta, double epsilon) {
+  Matrix out(x.rows(), x.cols());
+  const double width = double(x.cols());
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const auto row = x.row(r).cast<double>();
+    const double mean = row.sum() / width;
+    const double variance = (row.array() - mean).square().sum() / width;
+    const double inverse = 1.0 / std::sqrt(variance + epsilon);
+    out.row(r) = (((row.array() - mean) * inverse).cast<float>() * gamma.transpose().array() + beta.transpose().array())
+                     .matrix();
+  }
+  return out;
+}
+
+Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
+  Matrix out(x.rows(), x.cols());
+  const double width = double(x.cols());
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const double meanSquare = x.row(r).cast<double>().squaredNorm() / width;
+    const float inverse = float(1.0 / std::sqrt(meanSquare + epsilon));
+    out.row(r) = (x.row(r).array() * inverse * gamma.transpose().array()).matrix();
+  }
+  return out;
+}
+
+Matrix linear(const Matrix& x, const Matrix& w, const Vector& bias) {
+  Matrix y(x.rows(), w.rows());
+  y.noalias() = x * w.transpose();
+  if (bias.size()) y.rowwise() += bias.transpose();
+  return y;
+}
+
+Matrix conv1d(const Matrix& x, const Matrix& w, const Vector& bias) {
+  Matrix y(x.rows(), w.cols());
+  y.noalias() = x * w;
+  if (bias.size()) y.rowwise() += bias.transpose();
+  return y;
+}
+
+void activate(Matrix& m, Activation a) {
+  auto x = m.array();
+  switch (a) {
+    case Activation::GeluNew: {
+      const float c = std::sqrt(2.0f / float(M_PI));
+      x = 0.5f * x * (1.0f + (c * (x + 0.044715f * x.cube())).tanh());
+      break;
+    }
+    case Activation::Gelu:
+      x = x.unaryExpr([](float v) { return 0.5f * v * (1.0f + std::erf(v * float(M_SQRT1_2))); });
+      break;
+    case Activation::Relu: x = x.cwiseMax(0.0f); break;
+  }
+}
+
+void siluTimes(Matrix& gate, const Matrix& up) {
+  gate.array() = gate.array() / (1.0f + (-gate.array()).exp()) * up.array();
+}
+
+Matrix expandKvHeads(const Matrix& m, int kvHeads, int group, int dh) {
+  if (group == 1) return m;
+  Matrix out(m.rows(), Eigen::Index(kvHeads) * group * dh);
+  for (int g = 0; g < kvHeads; ++g)
+    for (int r = 0; r < group; ++r) out.middleCols(Eigen::Index(g * group + r) * dh, dh) = m.middleCols(Eigen::Index(g) * dh, dh);
+  return out;
+}
+
+RopeTable::RopeTable(Eigen::Index n, const std::vector<double>& inv)
+    : cosines(n, Eigen::Index(inv.size())), sines(n, Eigen::Index(inv.size())) {
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (size_t c = 0; c < inv.size(); ++c) {
+      const double angle = double(i) * inv[c];
+      cosines(i, Eigen::Index(c)) = float(std::cos(angle));
+      sines(i, Eigen::Index(c)) = float(std::sin(angle));
+    }
+}
+
+Matrix rotate(const Matrix& x, int heads, const RopeTable& table) {
+  const int half = int(table.cosines.cols()), dh = 2 * half;
+  Matrix out(x.rows(), x.cols());
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const float* in = x.row(i).data();
+    const float* cosines = table.cosines.row(i).data();
+    const float* sines = table.sines.row(i).data();
+    float* o = out.row(i).data();
+    for (int h = 0; h < heads; ++h)
+      for (int c = 0; c < half; ++c) {
+        const float a = in[h * dh + c], b = in[h * dh + c + half];
+        o[h * dh + c] = a * cosines[c] - b * sines[c];
+        o[h * dh + c + half] = b * cosines[c] + a * sines[c];
+      }
+  }
+  return out;
+}
+
+Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inv) {
+  return rotate(x, heads, RopeTable(x.rows(), inv));
+}
+
+void runAttention(LayerRecord& L, int layer, int headWidth, const ForwardOptions& options) {
+  try {
+    L.pattern = computeAttention(L.qkv, L.attention, false, MaskedScores::Skipped);
+  } catch (const Error& e) {
+    throw Error("layer " + std::to_string(layer) + " attention: " + e.what());
+  }
+  // Only the weights and row statistics stay (layerTrace() recomputes the rest): GPT-2 small at
+  // n = 1024 keeps 144 weight matrices of 4 MiB and must fit in 1.5 GiB.
+  for (HeadTrace& head : L.pattern.head) {
+    head.scores.resize(0, 0);
+    head.output.resize(0, 0);
+  }
+  L.z = std::move(L.pattern.concatenated);
+  L.pattern.concatenated.resize(0, 0);
+  for (const auto& [ablatedLayer, head] : options.ablatedHeads)
+    if (ablatedLayer == layer) L.z.middleCols(Eigen::Index(head) * headWidth, headWidth).setZero();
+}
+
+AttentionTrace layerTrace(const LayerRecord& layer, const Matrix& wO) {
+  AttentionInputs inputs = layer.qkv;
+  inputs.wO = wO;
+  return computeAttention(inputs, layer.attention, true);
+}
+
+Matrix blockResidMid(const ForwardRecord& rec, int layer) { return rec.resid.at(layer) + rec.layers.at(layer).attnOut; }
+
+Vector logSoftmax(const Eigen::Ref<const Eigen::RowVectorXf>& logits) {
+  const double max = logits.maxCoeff();
+  double sum = 0;
+  for (Eigen::Index i = 0; i < logits.size(); ++i) sum += std::exp(double(logits(i)) - max);
+  const double logSum = max + std::log(sum);
+  Vector out(logits.size());
+  for (Eigen::Index i = 0; i < logits.size(); ++i) out(i) = float(double(logits(i)) - logSum);
+  return out;
+}
+
+}  // namespace attnviz::model

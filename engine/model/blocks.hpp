@@ -1,0 +1,61 @@
+#pragma once
+// The pieces every family's forward pass is built from, each as Hugging Face computes it:
+// norms, linear layers in both storage conventions, activations, rotary embeddings, grouped K/V
+// heads and the attention call itself (attnviz's own engine). A new family reuses these rather
+// than copying them.
+#include <vector>
+
+#include "attention.hpp"
+#include "record.hpp"
+
+namespace attnviz::model {
+
+enum class Activation { GeluNew, Gelu, Relu };
+const char* toString(Activation a);  // "gelu_new", "gelu", "relu"
+
+// LayerNorm of each row: (x − μ) / √(σ² + ε) · γ + β, μ and σ² in double.
+Matrix layerNorm(const Matrix& x, const Vector& gamma, const Vector& beta, double epsilon);
+// RMSNorm of each row: x / √(mean(x²) + ε) · γ, the mean in double.
+Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon);
+
+// y = x · Wᵀ + b for a weight stored [out, in] (nn.Linear); no bias when `bias` is empty.
+Matrix linear(const Matrix& x, const Matrix& w, const Vector& bias);
+// y = x · W + b for a weight stored [in, out] (GPT-2's Conv1D).
+Matrix conv1d(const Matrix& x, const Matrix& w, const Vector& bias);
+
+// In place: gelu_new (tanh approximation), the exact erf GELU, or ReLU.
+void activate(Matrix& m, Activation a);
+// gate ← silu(gate) · up (SwiGLU).
+void siluTimes(Matrix& gate, const Matrix& up);
+
+// n × KV·d_head -> n × H·d_head: K/V head g serves query heads g·group … (g+1)·group − 1
+// (Hugging Face's repeat_kv).
+Matrix expandKvHeads(const Matrix& m, int kvHeads, int group, int dh);
+
+// cos and sin of i · inv_c for every position i and pair c (n × d_head/2), in double, made once
+// per forward pass and shared by every layer's Q and K.
+struct RopeTable {
+  Matrix cosines, sines;
+  RopeTable(Eigen::Index n, const std::vector<double>& inverseFrequencies);
+};
+// Rotates each head's pairs (c, c + d_head/2) of row i by i · inv_c (rotate_half convention).
+Matrix rotate(const Matrix& x, int heads, const RopeTable& table);
+Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inverseFrequencies);
+
+// Layer `layer`'s attention through the engine on L.qkv with L.attention: keeps the weights and
+// row statistics in L.pattern, the heads side by side in L.z (ablated heads zeroed). Errors name
+// the layer.
+void runAttention(LayerRecord& L, int layer, int headWidth, const ForwardOptions& options);
+
+// Every stage of one layer's attention (scores, scaled, masked, exp included), recomputed by
+// the same engine from the recorded Q, K and V: identical weights to the forward pass. With
+// W_O, the trace also holds heads · W_O (the "projected" stage).
+AttentionTrace layerTrace(const LayerRecord& layer, const Matrix& wO = Matrix());
+
+// resid_mid of block l: resid_pre + attn_out (pre-norm blocks).
+Matrix blockResidMid(const ForwardRecord& record, int layer);
+
+// Log-softmax probabilities of one logits row.
+Vector logSoftmax(const Eigen::Ref<const Eigen::RowVectorXf>& logits);
+
+}  // namespace attnviz::model

@@ -1,0 +1,78 @@
+#pragma once
+// The one interface every model family implements, and the registry that maps a config.json's
+// model_type to its family. Nothing outside engine/model names a family: the app, the sessions
+// and the command line see a model only through Architecture (and model.hpp's Model around it).
+//
+// Adding a family: a folder engine/model/NAME/ with its config, its weights named after the
+// checkpoint's tensors, its forward pass built from blocks.hpp, and an Architecture; one line
+// in family.cpp's registry; its tests. See engine/model/README.md.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "checkpoint.hpp"
+#include "config.hpp"
+#include "model_block.hpp"
+#include "record.hpp"
+#include "safetensors.hpp"
+
+namespace attnviz::model {
+
+// Layer l's Q, K, V projections as [d, H·d_head] (x · W), K and V expanded to the H query heads.
+struct ProjectionWeights {
+  Matrix wQ, wK, wV;
+};
+
+// One loaded model of one family: its shape, its forward pass writing the shared record, and per
+// layer what the step-through shows around the attention engine.
+class Architecture {
+ public:
+  virtual ~Architecture() = default;
+
+  virtual const ModelShape& shape() const = 0;
+  virtual long parameterCount() const = 0;
+  // The family's config as attnviz read it (model.json's "config"): a JSON object's text.
+  virtual std::string configJson() const = 0;
+
+  // Checks ids and options (throws Error) and runs every layer.
+  virtual ForwardRecord forward(const std::vector<int>& ids, const ForwardOptions& options) const = 0;
+  // FLOPs of that pass as attnviz computes it (every head's full n×n scores), for `bench`.
+  virtual double forwardFlops(long n, long logitRows) const = 0;
+
+  // Layer l's attention input (its normalised residual stream), recomputed from the record.
+  virtual Matrix attentionInput(const ForwardRecord& record, int layer) const = 0;
+  virtual ProjectionWeights attentionProjections(int layer) const = 0;
+  // The output projection as the engine's W_O ([H·d_head, d]), without its bias.
+  virtual Matrix attentionOutputWeight(int layer) const = 0;
+  // What the steps around layer l's attention show (model_block.hpp), from a finished pass.
+  virtual ModelBlock block(const ForwardRecord& record, int layer) const = 0;
+  // Those steps' stage names (stages.hpp) in the family's own order, the attention stages
+  // included: the step strip of a model layer shows exactly these.
+  virtual const std::vector<std::string>& steps() const = 0;
+};
+
+// What the registry knows of a family before any model of it is loaded.
+struct Family {
+  const char* name;                     // "gpt2", "llama"
+  std::vector<std::string> modelTypes;  // the config.json model_type values it reads
+  // config.json (already read, `configPath` for messages) -> the shape; throws Error.
+  ModelShape (*shape)(const std::string& configText, const std::string& configPath);
+  // config.json and the checkpoint's tensors -> the model; every tensor checked; throws Error.
+  std::unique_ptr<Architecture> (*load)(const std::string& configText, const std::string& configPath,
+                                        const TensorStore& store, const std::string& weightsName);
+  // config.json -> a model of that shape with seeded random weights (benchmarks).
+  std::unique_ptr<Architecture> (*random)(const std::string& configText, std::uint64_t seed);
+  // The tensor whose dtype names the checkpoint's ("F32", "BF16"), for the model list.
+  std::string (*dtypeTensor)(const TensorStore& store);
+};
+
+// Every family, in the order the messages list them.
+const std::vector<Family>& families();
+// The family of a model_type; throws Error "NAME: model_type "X" is not supported (attnviz
+// supports …)" for any other.
+const Family& familyOf(const std::string& modelType, const std::string& name);
+// "gpt2, llama, mistral, qwen2": every model_type of every family.
+std::string supportedModelTypes();
+
+}  // namespace attnviz::model

@@ -1,0 +1,130 @@
+#include "gpt2.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include "blocks.hpp"
+#include "checkpoint.hpp"
+#include "tokens.hpp"
+
+namespace attnviz::model {
+
+Gpt2Weights readGpt2Weights(const TensorStore& store, const Gpt2Config& c, const std::string& weightsName) {
+  TensorReader read{store, ""};
+  if (store.find("transformer.wte.weight").info) read.prefix = "transformer.";
+  else if (!store.find("wte.weight").info)
+    throw Error(weightsName + ": the checkpoint has no tensor \"wte.weight\" (nor \"transformer.wte.weight\"): "
+                "not a GPT-2 checkpoint?");
+  const long d = c.dModel, inner = c.inner;
+  Gpt2Weights w;
+  w.wte = read.matrix("wte.weight", c.vocabSize, d);
+  w.wpe = read.matrix("wpe.weight", c.positions, d);
+  w.blocks.resize(c.layers);
+  for (int l = 0; l < c.layers; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    Gpt2Block& b = w.blocks[l];
+    b.ln1Weight = read.vector(h + "ln_1.weight", d);
+    b.ln1Bias = read.vector(h + "ln_1.bias", d);
+    b.attnWeight = read.matrix(h + "attn.c_attn.weight", d, 3 * d);
+    b.attnBias = read.vector(h + "attn.c_attn.bias", 3 * d);
+    b.attnProjWeight = read.matrix(h + "attn.c_proj.weight", d, d);
+    b.attnProjBias = read.vector(h + "attn.c_proj.bias", d);
+    b.ln2Weight = read.vector(h + "ln_2.weight", d);
+    b.ln2Bias = read.vector(h + "ln_2.bias", d);
+    b.fcWeight = read.matrix(h + "mlp.c_fc.weight", d, inner);
+    b.fcBias = read.vector(h + "mlp.c_fc.bias", inner);
+    b.mlpProjWeight = read.matrix(h + "mlp.c_proj.weight", inner, d);
+    b.mlpProjBias = read.vector(h + "mlp.c_proj.bias", d);
+  }
+  w.lnfWeight = read.vector("ln_f.weight", d);
+  w.lnfBias = read.vector("ln_f.bias", d);
+  if (store.find("lm_head.weight").info) w.lmHead = TensorReader{store, ""}.matrix("lm_head.weight", c.vocabSize, d);
+  return w;
+}
+
+Gpt2Weights randomGpt2Weights(const Gpt2Config& c, std::uint64_t seed) {
+  const long d = c.dModel, inner = c.inner;
+  auto ones = [](long n) { return Vector::Ones(n); };
+  auto small = [&seed](long n) {
+    return Vector(glorotUniform(1, int(n), ++seed).row(0).transpose() * 0.1f);
+  };
+  Gpt2Weights w;
+  w.wte = glorotUniform(c.vocabSize, int(d), ++seed);
+  w.wpe = glorotUniform(c.positions, int(d), ++seed);
+  w.blocks.resize(c.layers);
+  for (Gpt2Block& b : w.blocks) {
+    b.ln1Weight = ones(d);
+    b.ln1Bias = small(d);
+    b.attnWeight = glorotUniform(int(d), int(3 * d), ++seed);
+    b.attnBias = small(3 * d);
+    b.attnProjWeight = glorotUniform(int(d), int(d), ++seed);
+    b.attnProjBias = small(d);
+    b.ln2Weight = ones(d);
+    b.ln2Bias = small(d);
+    b.fcWeight = glorotUniform(int(d), int(inner), ++seed);
+    b.fcBias = small(inner);
+    b.mlpProjWeight = glorotUniform(int(inner), int(d), ++seed);
+    b.mlpProjBias = small(d);
+  }
+  w.lnfWeight = ones(d);
+  w.lnfBias = small(d);
+  return w;
+}
+
+AttentionOptions layerAttentionOptions(const Gpt2Config& c, int layer, const ForwardOptions& options) {
+  AttentionOptions a;
+  a.score = ScoreFunction::Scaled;
+  float base = c.scaleAttnWeights ? 1.0f / std::sqrt(float(c.headWidth())) : 1.0f;
+  if (c.scaleAttnByInverseLayerIdx) base /= float(layer + 1);
+  a.scaleOverride = options.scale.value_or(base);
+  a.temperature = options.temperature;
+  a.mask = options.mask;
+  a.heads = c.heads;
+  return a;
+}
+
+ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vector<int>& ids,
+                      const ForwardOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  checkForwardInput(ids, c.vocabSize, c.positions, "n_positions", c.layers, c.heads, options);
+
+  const int n = int(ids.size()), d = c.dModel, dh = c.headWidth();
+  ForwardRecord rec;
+  rec.ids = ids;
+  rec.norm = NormKind::LayerNorm;
+  rec.heads = rec.kvHeads = c.heads;
+  Matrix x(n, d);
+  for (int i = 0; i < n; ++i) x.row(i) = w.wte.row(ids[i]) + w.wpe.row(i);
+  rec.resid.push_back(x);
+  rec.layers.resize(c.layers);
+  for (int l = 0; l < c.layers; ++l) {
+    const Gpt2Block& b = w.blocks[l];
+    LayerRecord& L = rec.layers[l];
+    const Matrix h = layerNorm(x, b.ln1Weight, b.ln1Bias, c.layerNormEpsilon);
+    const Matrix qkv = conv1d(h, b.attnWeight, b.attnBias);
+    L.qkv.q = qkv.leftCols(d);
+    L.qkv.k = qkv.middleCols(d, d);
+    L.qkv.v = qkv.rightCols(d);
+    L.attention = layerAttentionOptions(c, l, options);
+    runAttention(L, l, dh, options);
+    L.attnOut = conv1d(L.z, b.attnProjWeight, b.attnProjBias);
+    x += L.attnOut;
+    Matrix mlp = conv1d(layerNorm(x, b.ln2Weight, b.ln2Bias, c.layerNormEpsilon), b.fcWeight, b.fcBias);
+    activate(mlp, c.activation);
+    x += conv1d(mlp, b.mlpProjWeight, b.mlpProjBias);
+    rec.resid.push_back(x);
+  }
+  const Matrix lnf = layerNorm(options.allLogits ? x : Matrix(x.bottomRows(1)), w.lnfWeight, w.lnfBias, c.layerNormEpsilon);
+  rec.logits.resize(lnf.rows(), c.vocabSize);
+  rec.logits.noalias() = lnf * w.unembedding().transpose();
+  rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return rec;
+}
+
+Matrix blockLn1(const Gpt2Config& c, const Gpt2Weights& w, const ForwardRecord& rec, int layer) {
+  const Gpt2Block& b = w.blocks.at(layer);
+  return layerNorm(rec.resid.at(layer), b.ln1Weight, b.ln1Bias, c.layerNormEpsilon);
+}
+
+
+}  // namespace attnviz::model

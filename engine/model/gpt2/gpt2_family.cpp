@@ -1,0 +1,141 @@
+// GPT-2 behind the one model interface (family.hpp): its shape, forward pass, and the steps
+// around each layer's attention.
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "blocks.hpp"
+#include "family.hpp"
+#include "gpt2.hpp"
+
+namespace attnviz::model {
+namespace {
+
+class Gpt2 final : public Architecture {
+ public:
+  Gpt2(Gpt2Config config, Gpt2Weights weights)
+      : config_(std::move(config)), weights_(std::move(weights)), shape_(shapeOf(config_)) {}
+
+  const ModelShape& shape() const override { return shape_; }
+  long parameterCount() const override { return config_.parameterCount(); }
+
+  std::string configJson() const override {
+    const Gpt2Config& c = config_;
+    return nlohmann::json{{"model_type", "gpt2"},
+                          {"vocab_size", c.vocabSize},
+                          {"n_positions", c.positions},
+                          {"n_embd", c.dModel},
+                          {"n_layer", c.layers},
+                          {"n_head", c.heads},
+                          {"n_inner", c.inner},
+                          {"layer_norm_epsilon", c.layerNormEpsilon},
+                          {"activation_function", toString(c.activation)},
+                          {"scale_attn_weights", c.scaleAttnWeights},
+                          {"scale_attn_by_inverse_layer_idx", c.scaleAttnByInverseLayerIdx}}
+        .dump();
+  }
+
+  ForwardRecord forward(const std::vector<int>& ids, const ForwardOptions& options) const override {
+    return model::forward(config_, weights_, ids, options);
+  }
+
+  double forwardFlops(long n, long logitRows) const override {
+    const double d = config_.dModel, inner = config_.inner, nn = double(n);
+    const double perLayer = 2 * nn * d * 3 * d + 2 * 2 * nn * nn * d + 2 * nn * d * d + 2 * 2 * nn * d * inner;
+    return config_.layers * perLayer + 2.0 * double(logitRows) * d * config_.vocabSize;
+  }
+
+  Matrix attentionInput(const ForwardRecord& record, int layer) const override {
+    return blockLn1(config_, weights_, record, layer);
+  }
+
+  ProjectionWeights attentionProjections(int layer) const override {
+    const Matrix& w = weights_.blocks.at(std::size_t(layer)).attnWeight;
+    const long d = config_.dModel;
+    return {w.leftCols(d), w.middleCols(d, d), w.rightCols(d)};
+  }
+
+  Matrix attentionOutputWeight(int layer) const override { return weights_.blocks.at(std::size_t(layer)).attnProjWeight; }
+
+  ModelBlock block(const ForwardRecord& rec, int layer) const override {
+    const Gpt2Config& c = config_;
+    const Gpt2Block& b = weights_.blocks.at(std::size_t(layer));
+    const int n = int(rec.ids.size()), d = c.dModel;
+    ModelBlock block;
+    block.layer = layer;
+    block.tokenIds = rec.ids;
+    block.residPre = rec.resid.at(std::size_t(layer));
+    if (layer == 0) {
+      block.tokenEmbedding.resize(n, d);
+      for (int i = 0; i < n; ++i) block.tokenEmbedding.row(i) = weights_.wte.row(rec.ids[std::size_t(i)]);
+      block.positionEmbedding = weights_.wpe.topRows(n);
+    } else {
+      block.previousResidMid = blockResidMid(rec, layer - 1);
+      block.previousMlpOut = block.residPre - block.previousResidMid;
+    }
+    // The same statistics as layerNorm (double, population variance).
+    block.norm = ModelBlock::Norm::LayerNorm;
+    block.epsilon = c.layerNormEpsilon;
+    block.rowMean.resize(n);
+    block.rowScale.resize(n);
+    for (int i = 0; i < n; ++i) {
+      const auto row = block.residPre.row(i).cast<double>();
+      const double mean = row.sum() / double(d);
+      const double variance = (row.array() - mean).square().sum() / double(d);
+      block.rowMean(i) = float(mean);
+      block.rowScale(i) = float(1.0 / std::sqrt(variance + c.layerNormEpsilon));
+    }
+    block.gamma = b.ln1Weight;
+    block.beta = b.ln1Bias;
+    block.biasQ = b.attnBias.segment(0, d);
+    block.biasK = b.attnBias.segment(d, d);
+    block.biasV = b.attnBias.segment(2 * d, d);
+    block.biasO = b.attnProjBias;
+    block.heads = block.kvHeads = c.heads;  // every head its own K and V; no rotation
+    block.headDim = c.headWidth();
+    const LayerRecord& L = rec.layers.at(std::size_t(layer));
+    block.attnOut = L.attnOut;
+    block.residMid = block.residPre + L.attnOut;
+    return block;
+  }
+
+  const std::vector<std::string>& steps() const override {
+    // Pre-norm: the block's input, ln_1, the projections, attention, c_proj, the residual add.
+    static const std::vector<std::string> kSteps = {
+        "embedding", "resid_pre", "ln_1",  "q",       "k",      "v",       "scores",   "scaled",   "masked",
+        "minus_row_max", "exp",   "row_sum", "weights", "output", "projected", "resid_mid"};
+    return kSteps;
+  }
+
+ private:
+  Gpt2Config config_;
+  Gpt2Weights weights_;
+  ModelShape shape_;
+};
+
+}  // namespace
+
+const Family& gpt2Family() {
+  static const Family family{
+      "gpt2",
+      {"gpt2"},
+      [](const std::string& text, const std::string& path) { return shapeOf(parseGpt2Config(text, path)); },
+      [](const std::string& text, const std::string& path, const TensorStore& store,
+         const std::string& weightsName) -> std::unique_ptr<Architecture> {
+        Gpt2Config c = parseGpt2Config(text, path);
+        Gpt2Weights w = readGpt2Weights(store, c, weightsName);
+        return std::make_unique<Gpt2>(std::move(c), std::move(w));
+      },
+      [](const std::string& text, std::uint64_t seed) -> std::unique_ptr<Architecture> {
+        Gpt2Config c = parseGpt2Config(text, "config.json");
+        Gpt2Weights w = randomGpt2Weights(c, seed);
+        return std::make_unique<Gpt2>(std::move(c), std::move(w));
+      },
+      [](const TensorStore& store) {
+        const char* name = store.find("transformer.wte.weight").info ? "transformer.wte.weight" : "wte.weight";
+        return std::string(store.find(name).info ? toString(store.find(name).info->dtype) : "?");
+      }};
+  return family;
+}
+
+}  // namespace attnviz::model
