@@ -296,7 +296,7 @@ void toggleMaskCell(AppState& app, int row, int col) {
 
 bool setHeadsQuiet(AppState& app, int heads) {
   Session& s = app.doc.session;
-  if (!s.bundle.path.empty()) return false;
+  if (!s.bundle.path.empty() || inModelMode(app)) return false;
   const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
   const int vwidth = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.v.cols());
   if (heads < 1 || width % heads != 0 || vwidth % heads != 0) return false;
@@ -307,6 +307,13 @@ bool setHeads(AppState& app, int heads) {
   Session& s = app.doc.session;
   if (!s.bundle.path.empty()) {
     report(app, "the bundle has " + std::to_string(s.options.heads) + " heads per layer; its heads cannot be changed", true);
+    return false;
+  }
+  if (inModelMode(app)) {
+    // A trained layer's heads are fixed by its weights: re-splitting them would show numbers
+    // that are not the model's.
+    report(app, s.tokens.model + "'s layers have " + std::to_string(s.options.heads) +
+                    " heads; a trained model's heads cannot be changed", true);
     return false;
   }
   const int width = s.mode == InputMode::Tokens ? s.tokens.dModel : int(s.matrices.q.cols());
@@ -658,6 +665,7 @@ void dumpState(const AppState& app, const std::string& path) {
   j["frames"] = app.frameIndex;
   j["error"] = d.error;
   j["message"] = app.message;
+  j["what_ifs"] = modelWhatIfs(app);
   j["script_failed"] = app.automation.failed;
   const GpuCompare& g = d.gpu;
   j["backend"] = g.active ? "GPU" : "CPU";

@@ -1,6 +1,7 @@
 #include "model_actions.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 
 #include "actions.hpp"
@@ -15,6 +16,41 @@ namespace attnviz::gui {
 bool inModelMode(const AppState& app) {
   const Session& s = app.doc.session;
   return s.mode == InputMode::Tokens && !s.tokens.model.empty();
+}
+
+namespace {
+
+std::string shortest(float f) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, f).ptr;
+  return std::string(buf, end);
+}
+
+}  // namespace
+
+std::vector<std::string> modelWhatIfs(const AppState& app) {
+  std::vector<std::string> out;
+  if (!inModelMode(app)) return out;
+  const Session& s = app.doc.session;
+  const AttentionOptions& o = s.options;
+  if (o.score != ScoreFunction::Scaled) out.push_back(std::string("score ") + toString(o.score));
+  if (o.scaleOverride) out.push_back("scale " + shortest(*o.scaleOverride));
+  if (o.temperature != 1.0f) out.push_back("temperature " + shortest(o.temperature));
+  if (o.mask != MaskKind::Causal) out.push_back(std::string("mask ") + toString(o.mask));
+  for (const auto& [layer, head] : s.tokens.ablatedHeads)
+    out.push_back("layer " + std::to_string(layer) + " head " + std::to_string(head) + " ablated");
+  if (s.ropeOff && app.doc.prepared.block && app.doc.prepared.block->rotary())
+    out.push_back("RoPE off in layer " + std::to_string(s.view.layer));
+  return out;
+}
+
+std::string modelHeadsNote(const AppState& app) {
+  const PreparedSession& p = app.doc.prepared;
+  if (!inModelMode(app) || !p.loadedModel) return "";
+  const model::ModelShape& shape = p.loadedModel->shape;
+  std::string note = std::to_string(shape.heads) + " heads × " + std::to_string(shape.headWidth);
+  if (shape.kvHeads != shape.heads) note += " sharing " + std::to_string(shape.kvHeads) + " K/V heads";
+  return note + " (the model's own)";
 }
 
 bool inBundleMode(const AppState& app) { return !app.doc.session.bundle.path.empty(); }

@@ -27,6 +27,11 @@ int kvHeadOf(const AppState& app, int head);
 int kvHeadCount(const AppState& app);  // = heads without GQA, 0 outside model mode
 void highlightKvHead(AppState& app, int kvHead);
 bool inModelMode(const AppState& app);
+// In model mode, every option that makes the numbers differ from the model's own ("temperature
+// 2", "mask none", "layer 1 head 2 ablated", "RoPE off"); empty when they are the model's.
+std::vector<std::string> modelWhatIfs(const AppState& app);
+// "4 heads × 32 (the model's own)" in model mode, "" otherwise.
+std::string modelHeadsNote(const AppState& app);
 int modelLayerCount(const AppState& app);  // a model's or a bundle's layers; 0 otherwise
 
 // An attention bundle (.npz, or .safetensors holding `attention`) replaces the document at its

@@ -6,6 +6,7 @@
 
 #include "colormap_lut.hpp"
 #include "figure/colormap.hpp"
+#include "model.hpp"
 
 namespace attnviz::gui {
 
@@ -36,6 +37,13 @@ bool stepAvailable(const Document& doc, StageId step) {
 
 std::vector<StageId> availableSteps(const Document& doc) {
   std::vector<StageId> steps;
+  // A model layer shows its family's own steps in its own order (a post-norm block adds before
+  // it normalises); everything else the one strip order.
+  if (doc.prepared.loadedModel && doc.prepared.block) {
+    for (const std::string& name : doc.prepared.loadedModel->architecture->steps())
+      if (const auto id = findStage(name); id && stepAvailable(doc, *id)) steps.push_back(*id);
+    return steps;
+  }
   for (StageId id : stripOrder())
     if (stepAvailable(doc, id)) steps.push_back(id);
   return steps;

@@ -6,6 +6,7 @@
 
 #include "actions.hpp"
 #include "colormap_lut.hpp"
+#include "model_actions.hpp"
 #include "views.hpp"
 
 namespace attnviz::gui {
@@ -96,7 +97,7 @@ void drawOptionsPanel(AppState& app) {
 
   ImGui::Separator();
   int heads = o.heads;
-  ImGui::BeginDisabled(!s.bundle.path.empty());  // a bundle's heads are its own
+  ImGui::BeginDisabled(!s.bundle.path.empty() || inModelMode(app));  // a bundle's or a model's heads are its own
   const bool headsEdited = ImGui::InputInt("heads", &heads, 1, 1, ImGuiInputTextFlags_EnterReturnsTrue);
   ImGui::EndDisabled();
   if (headsEdited && heads != o.heads) {
@@ -106,6 +107,7 @@ void drawOptionsPanel(AppState& app) {
     int h = heads;
     while (h >= 1 && h <= width && !setHeadsQuiet(app, h)) h += dir;
   }
+  if (const std::string note = modelHeadsNote(app); !note.empty()) ImGui::TextDisabled("%s", note.c_str());
   ImGui::TextUnformatted("show head");
   for (int h = -1; h < o.heads && h < 16; ++h) {
     sameLineIfFits(h < 0 ? "all" : "00");

@@ -5,6 +5,7 @@
 
 #include "document.hpp"
 #include "gpu_compare.hpp"
+#include "model_actions.hpp"
 #include "model_block.hpp"
 #include "views.hpp"
 
@@ -14,10 +15,11 @@ void drawStatusBar(AppState& app) {
   const Document& d = app.doc;
   const AttentionTrace& t = d.trace();
   ImGui::Text("n=%d  m=%d  d_k=%d  d_v=%d  heads=%d", t.n, t.m, t.dk, t.dv, t.heads);
-  if (d.session.ropeOff && d.prepared.block && d.prepared.block->rotary()) {  // the what-if is never silent
+  if (const std::vector<std::string> whatIfs = modelWhatIfs(app); !whatIfs.empty()) {  // a what-if is never silent
+    std::string list;
+    for (const std::string& w : whatIfs) list += (list.empty() ? "" : ", ") + w;
     ImGui::SameLine(0, 24);
-    ImGui::TextColored(ImVec4(1.0f, 0.62f, 0.2f, 1), "WHAT IF: RoPE off in layer %d (not the model's weights)",
-                       d.session.view.layer);
+    ImGui::TextColored(ImVec4(1.0f, 0.62f, 0.2f, 1), "WHAT IF: %s (not the model's own numbers)", list.c_str());
   }
   ImGui::SameLine(0, 24);
   ImGui::TextDisabled("%s", activeBackendName(d).c_str());

@@ -1,0 +1,80 @@
+// The one model interface (engine/model/family.hpp): the registry refuses what it does not hold
+// with the list it holds; every family's steps are stages of the one registry, the attention
+// stages in pipeline order among them; and every family's shape agrees with what its forward
+// pass writes.
+#include <gtest/gtest.h>
+
+#include "config.hpp"
+#include "family.hpp"
+#include "model.hpp"
+#include "stages.hpp"
+
+namespace attnviz::model {
+namespace {
+
+// A tiny config.json of each family's first model_type.
+std::string tinyConfig(const std::string& modelType) {
+  if (modelType == "gpt2")
+    return R"({"model_type": "gpt2", "vocab_size": 50, "n_positions": 16, "n_embd": 8, "n_layer": 2, "n_head": 2})";
+  return R"({"model_type": ")" + modelType +
+         R"(", "vocab_size": 50, "max_position_embeddings": 16, "hidden_size": 8, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 12})";
+}
+
+TEST(Families, UnsupportedModelTypeIsRefusedWithTheRegistrysList) {
+  try {
+    familyOf("t5", "config.json");
+    FAIL() << "no Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "config.json: model_type \"t5\" is not supported (attnviz supports " +
+                                         supportedModelTypes() + ")");
+  }
+  for (const Family& f : families())
+    for (const std::string& type : f.modelTypes) {
+      EXPECT_NE(supportedModelTypes().find(type), std::string::npos);
+      EXPECT_EQ(familyOf(type, "c").name, f.name);
+    }
+}
+
+TEST(Families, StepsAreRegistryStagesWithTheAttentionInOrder) {
+  for (const Family& f : families()) {
+    const Model m = randomModel(tinyConfig(f.modelTypes.front()), "tiny", 3);
+    std::vector<StageId> attention;
+    for (const std::string& name : m.architecture->steps()) {
+      const auto id = findStage(name);
+      ASSERT_TRUE(id) << f.name << ": step " << name << " is not a stage";
+      if (int(*id) < kAttentionStageCount) attention.push_back(*id);
+    }
+    ASSERT_EQ(attention.size(), std::size_t(kAttentionStageCount)) << f.name;
+    for (int i = 0; i < kAttentionStageCount; ++i) EXPECT_EQ(int(attention[std::size_t(i)]), i) << f.name;
+  }
+}
+
+TEST(Families, ShapeMatchesTheForwardPass) {
+  for (const Family& f : families()) {
+    const Model m = randomModel(tinyConfig(f.modelTypes.front()), "tiny", 3);
+    const ModelShape& s = m.shape;
+    const ForwardRecord rec = forward(m, {1, 2, 3, 4, 5});
+    EXPECT_EQ(int(rec.layers.size()), s.layers) << f.name;
+    EXPECT_EQ(rec.heads, s.heads) << f.name;
+    EXPECT_EQ(rec.kvHeads, s.kvHeads) << f.name;
+    EXPECT_EQ(rec.logits.cols(), s.vocabSize) << f.name;
+    EXPECT_EQ(rec.layers[0].qkv.q.cols(), long(s.heads) * s.headWidth) << f.name;
+    EXPECT_EQ(attentionOutputWeight(m, 1).rows(), long(s.heads) * s.headWidth) << f.name;
+    EXPECT_EQ(attentionOutputWeight(m, 1).cols(), s.dModel) << f.name;
+    const ProjectionWeights p = attentionProjections(m, 0);
+    EXPECT_EQ(p.wK.cols(), long(s.heads) * s.headWidth) << f.name;  // K expanded to the query heads
+    // The projections reproduce the recorded V (V is not rotated in any family).
+    const Matrix x = attentionInput(m, rec, 0);
+    const ModelBlock b = m.architecture->block(rec, 0);
+    Matrix v = x * p.wV;
+    v.rowwise() += b.biasV.transpose();
+    EXPECT_LT((v - rec.layers[0].qkv.v).cwiseAbs().maxCoeff(), 1e-5f) << f.name;
+    EXPECT_LT((b.residMid - (rec.resid[0] + rec.layers[0].attnOut)).cwiseAbs().maxCoeff(), 1e-6f) << f.name;
+    EXPECT_TRUE(forward(m, {1, 2}).logits.allFinite());
+    EXPECT_THROW(forward(m, std::vector<int>(17, 1)), Error) << f.name << ": beyond " << s.positionsKey;
+  }
+}
+
+}  // namespace
+}  // namespace attnviz::model
