@@ -7,6 +7,7 @@
 
 #include "attention.hpp"
 #include "record.hpp"
+#include "weights.hpp"
 
 namespace attnviz::model {
 
@@ -19,9 +20,10 @@ Matrix layerNorm(const Matrix& x, const Vector& gamma, const Vector& beta, doubl
 Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon);
 
 // y = x · Wᵀ + b for a weight stored [out, in] (nn.Linear); no bias when `bias` is empty.
-Matrix linear(const Matrix& x, const Matrix& w, const Vector& bias);
-// y = x · W + b for a weight stored [in, out] (GPT-2's Conv1D).
-Matrix conv1d(const Matrix& x, const Matrix& w, const Vector& bias);
+// F16/BF16 weights are converted a panel of rows at a time, panels in parallel.
+Matrix linear(const Matrix& x, const WeightMatrix& w, const Vector& bias);
+// y = x · W + b for a weight stored [in, out] (GPT-2's Conv1D), panels of columns.
+Matrix conv1d(const Matrix& x, const WeightMatrix& w, const Vector& bias);
 
 // In place: gelu_new (tanh approximation), the exact erf GELU, or ReLU.
 void activate(Matrix& m, Activation a);

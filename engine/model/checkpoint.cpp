@@ -99,6 +99,16 @@ void checkFiniteTensor(const std::string& name, const float* data, long count) {
       throw Error("tensor \"" + name + "\" holds " + (std::isnan(data[i]) ? "NaN" : "an infinite value") +
                   " at element " + std::to_string(i));
 }
+void checkFiniteWeights(const std::vector<std::pair<std::string, const WeightMatrix*>>& weights) {
+  for (const auto& [name, w] : weights)
+    if (w && !w->empty())
+      if (const auto i = w->firstNonFinite()) {
+        const float v = w->rowsToFloat(*i / w->cols(), 1)(0, *i % w->cols());
+        throw Error("tensor \"" + name + "\" holds " + (std::isnan(v) ? "NaN" : "an infinite value") + " at element " +
+                    std::to_string(*i));
+      }
+}
+
 std::vector<BuiltinModel> listBuiltinModels(const std::string& modelsDir) {
   std::vector<BuiltinModel> out;
   std::error_code ec;

@@ -8,6 +8,7 @@
 #include "safetensors.hpp"
 #include "tokenizer.hpp"
 #include "types.hpp"
+#include "weights.hpp"
 
 namespace attnviz::model {
 
@@ -33,6 +34,10 @@ std::string firstParagraph(const std::string& readme);
 // Throws Error naming the tensor and the element when `data` holds a NaN or an infinity.
 void checkFiniteTensor(const std::string& name, const float* data, long count);
 
+// Throws Error 'tensor "NAME" holds NaN at element I' for the first of `weights` (name, matrix)
+// that holds a NaN or an infinity; returns when none does.
+void checkFiniteWeights(const std::vector<std::pair<std::string, const WeightMatrix*>>& weights);
+
 // What every family's forward pass checks first: ids in the vocabulary, at most `positions` of
 // them (`positionsKey` names the config key in the message), the options, ablated heads that
 // exist. Throws Error.
@@ -44,7 +49,9 @@ void checkForwardInput(const std::vector<int>& ids, int vocabSize, long position
 // every run scores the same sequence.
 std::vector<int> repeatedRandomIds(const BpeTokenizer& tokenizer, int vocabSize, int length, std::uint64_t seed);
 
-// Reads tensors of exactly the shapes given, finite, names prefixed.
+// Reads tensors of exactly the shapes given, names prefixed. Vectors (norms, biases) are read
+// as float32 and checked finite; weight matrices stay in the file as stored, and a non-finite
+// value in one is found when a forward pass goes non-finite (firstNonFiniteWeight).
 struct TensorReader {
   const TensorStore& store;
   std::string prefix;
@@ -52,6 +59,9 @@ struct TensorReader {
     Matrix m = store.readMatrix(prefix + name, rows, cols);
     checkFiniteTensor(prefix + name, m.data(), long(m.size()));
     return m;
+  }
+  WeightMatrix weight(const std::string& name, long rows, long cols) const {
+    return store.readWeight(prefix + name, rows, cols);
   }
   Vector vector(const std::string& name, long size) const {
     Vector v = store.readVector(prefix + name, size);

@@ -15,6 +15,7 @@
 
 #include "json_text.hpp"
 #include "matrix_io.hpp"
+#include "weights.hpp"
 
 static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
 
@@ -195,8 +196,6 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     header_ = parseSafetensorsHeader(text, size - 8 - headerBytes, path);
     data_ = map_ + 8 + headerBytes;
     for (size_t i = 0; i < header_.tensors.size(); ++i) index_[header_.tensors[i].name] = i;
-    // The data is read once, in order; tell the kernel so it reads ahead.
-    ::madvise(const_cast<unsigned char*>(map_), mapBytes_, MADV_SEQUENTIAL);
   } catch (...) {
     ::munmap(const_cast<unsigned char*>(map_), mapBytes_);
     throw;
@@ -217,16 +216,8 @@ void SafetensorsFile::readFloats(const TensorInfo& t, float* out) const {
   const std::int64_t count = t.elements();
   switch (t.dtype) {
     case DType::F32: std::memcpy(out, src, size_t(count) * 4); break;
-    case DType::F16:
-    case DType::BF16: {
-      const bool half = t.dtype == DType::F16;
-      for (std::int64_t i = 0; i < count; ++i) {
-        std::uint16_t bits;
-        std::memcpy(&bits, src + 2 * i, 2);
-        out[i] = half ? halfToFloat(bits) : bfloat16ToFloat(bits);
-      }
-      break;
-    }
+    case DType::F16: halvesToFloat(src, std::size_t(count), out); break;
+    case DType::BF16: bfloat16sToFloat(src, std::size_t(count), out); break;
     default:
       throw Error(path_ + ": tensor " + inQuotes(t.name) + " is " + toString(t.dtype) +
                   "; attnviz reads weights stored as F32, F16 or BF16");
@@ -238,7 +229,7 @@ TensorStore TensorStore::open(const std::string& path) {
   store.source_ = path;
   namespace fs = std::filesystem;
   auto add = [&store](const std::string& file) {
-    store.files_.push_back(std::make_unique<SafetensorsFile>(file));
+    store.files_.push_back(std::make_shared<const SafetensorsFile>(file));
     const SafetensorsFile* f = store.files_.back().get();
     for (const TensorInfo& t : f->header().tensors) {
       if (store.tensors_.count(t.name))
@@ -305,6 +296,19 @@ Matrix TensorStore::readMatrix(const std::string& name, std::int64_t rows, std::
   Matrix m(rows, cols);
   f.file->readFloats(*f.info, m.data());
   return m;
+}
+
+WeightMatrix TensorStore::readWeight(const std::string& name, std::int64_t rows, std::int64_t cols) const {
+  const Found f = find(name);
+  checkShape(f, source_, name, {rows, cols});
+  const DType t = f.info->dtype;
+  if (t != DType::F32 && t != DType::F16 && t != DType::BF16)
+    throw Error(f.file->path() + ": tensor " + inQuotes(name) + " is " + toString(t) +
+                "; attnviz reads weights stored as F32, F16 or BF16");
+  std::shared_ptr<const SafetensorsFile> owner;
+  for (const auto& file : files_)
+    if (file.get() == f.file) owner = file;
+  return WeightMatrix::inPlace(t, long(rows), long(cols), f.file->dataOf(*f.info), std::move(owner));
 }
 
 Vector TensorStore::readVector(const std::string& name, std::int64_t size) const {

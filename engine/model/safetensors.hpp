@@ -14,6 +14,8 @@
 
 namespace attnviz::model {
 
+class WeightMatrix;
+
 // Hugging Face's own reader refuses headers above 100 MB; so does attnviz.
 inline constexpr std::uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
@@ -42,8 +44,8 @@ struct SafetensorsHeader {
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, std::uint64_t dataBytes,
                                          const std::string& fileName);
 
-// One memory-mapped .safetensors file: the weights are read from the page cache into their
-// float32 matrices, so no second copy is ever allocated.
+// One memory-mapped .safetensors file. A model's weight matrices stay in it (weights.hpp), read
+// in place in their stored type; small tensors (norms, biases) are converted to float32.
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);  // maps and validates; throws Error
@@ -56,6 +58,8 @@ class SafetensorsFile {
   const TensorInfo* find(const std::string& name) const;
   // Converts a floating-point tensor to float32 into `out` (elements() values).
   void readFloats(const TensorInfo& tensor, float* out) const;
+  // The first byte of a tensor's data in the mapping.
+  const unsigned char* dataOf(const TensorInfo& tensor) const { return data_ + tensor.begin; }
 
  private:
   std::string path_;
@@ -84,10 +88,13 @@ class TensorStore {
   // expected and the found shape, or the dtype.
   Matrix readMatrix(const std::string& name, std::int64_t rows, std::int64_t cols) const;
   Vector readVector(const std::string& name, std::int64_t size) const;
+  // The same checks, and the matrix left in the file in its stored type (F32, F16, BF16): the
+  // result keeps the file mapped.
+  WeightMatrix readWeight(const std::string& name, std::int64_t rows, std::int64_t cols) const;
 
  private:
   std::string source_;  // the file or index opened, for messages
-  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::vector<std::shared_ptr<const SafetensorsFile>> files_;
   std::map<std::string, Found> tensors_;
 };
 

@@ -17,29 +17,47 @@ Gpt2Weights readGpt2Weights(const TensorStore& store, const Gpt2Config& c, const
                 "not a GPT-2 checkpoint?");
   const long d = c.dModel, inner = c.inner;
   Gpt2Weights w;
-  w.wte = read.matrix("wte.weight", c.vocabSize, d);
-  w.wpe = read.matrix("wpe.weight", c.positions, d);
+  w.wte = read.weight("wte.weight", c.vocabSize, d);
+  w.wpe = read.weight("wpe.weight", c.positions, d);
   w.blocks.resize(c.layers);
   for (int l = 0; l < c.layers; ++l) {
     const std::string h = "h." + std::to_string(l) + ".";
     Gpt2Block& b = w.blocks[l];
     b.ln1Weight = read.vector(h + "ln_1.weight", d);
     b.ln1Bias = read.vector(h + "ln_1.bias", d);
-    b.attnWeight = read.matrix(h + "attn.c_attn.weight", d, 3 * d);
+    b.attnWeight = read.weight(h + "attn.c_attn.weight", d, 3 * d);
     b.attnBias = read.vector(h + "attn.c_attn.bias", 3 * d);
-    b.attnProjWeight = read.matrix(h + "attn.c_proj.weight", d, d);
+    b.attnProjWeight = read.weight(h + "attn.c_proj.weight", d, d);
     b.attnProjBias = read.vector(h + "attn.c_proj.bias", d);
     b.ln2Weight = read.vector(h + "ln_2.weight", d);
     b.ln2Bias = read.vector(h + "ln_2.bias", d);
-    b.fcWeight = read.matrix(h + "mlp.c_fc.weight", d, inner);
+    b.fcWeight = read.weight(h + "mlp.c_fc.weight", d, inner);
     b.fcBias = read.vector(h + "mlp.c_fc.bias", inner);
-    b.mlpProjWeight = read.matrix(h + "mlp.c_proj.weight", inner, d);
+    b.mlpProjWeight = read.weight(h + "mlp.c_proj.weight", inner, d);
     b.mlpProjBias = read.vector(h + "mlp.c_proj.bias", d);
   }
   w.lnfWeight = read.vector("ln_f.weight", d);
   w.lnfBias = read.vector("ln_f.bias", d);
-  if (store.find("lm_head.weight").info) w.lmHead = TensorReader{store, ""}.matrix("lm_head.weight", c.vocabSize, d);
+  if (store.find("lm_head.weight").info) w.lmHead = TensorReader{store, ""}.weight("lm_head.weight", c.vocabSize, d);
   return w;
+}
+
+std::vector<std::pair<std::string, const WeightMatrix*>> Gpt2Weights::named() const {
+  std::vector<std::pair<std::string, const WeightMatrix*>> out = {{"wte.weight", &wte}, {"wpe.weight", &wpe}};
+  for (std::size_t l = 0; l < blocks.size(); ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    const Gpt2Block& b = blocks[l];
+    out.insert(out.end(), {{h + "attn.c_attn.weight", &b.attnWeight},
+                           {h + "attn.c_proj.weight", &b.attnProjWeight},
+                           {h + "mlp.c_fc.weight", &b.fcWeight},
+                           {h + "mlp.c_proj.weight", &b.mlpProjWeight}});
+  }
+  out.push_back({"lm_head.weight", &lmHead});
+  return out;
+}
+
+void Gpt2Weights::storeAs(DType dtype) {
+  for (const auto& [name, w] : named()) *const_cast<WeightMatrix*>(w) = w->storedAs(dtype);
 }
 
 Gpt2Weights randomGpt2Weights(const Gpt2Config& c, std::uint64_t seed) {
@@ -49,21 +67,21 @@ Gpt2Weights randomGpt2Weights(const Gpt2Config& c, std::uint64_t seed) {
     return Vector(glorotUniform(1, int(n), ++seed).row(0).transpose() * 0.1f);
   };
   Gpt2Weights w;
-  w.wte = glorotUniform(c.vocabSize, int(d), ++seed);
-  w.wpe = glorotUniform(c.positions, int(d), ++seed);
+  w.wte = WeightMatrix(glorotUniform(c.vocabSize, int(d), ++seed));
+  w.wpe = WeightMatrix(glorotUniform(c.positions, int(d), ++seed));
   w.blocks.resize(c.layers);
   for (Gpt2Block& b : w.blocks) {
     b.ln1Weight = ones(d);
     b.ln1Bias = small(d);
-    b.attnWeight = glorotUniform(int(d), int(3 * d), ++seed);
+    b.attnWeight = WeightMatrix(glorotUniform(int(d), int(3 * d), ++seed));
     b.attnBias = small(3 * d);
-    b.attnProjWeight = glorotUniform(int(d), int(d), ++seed);
+    b.attnProjWeight = WeightMatrix(glorotUniform(int(d), int(d), ++seed));
     b.attnProjBias = small(d);
     b.ln2Weight = ones(d);
     b.ln2Bias = small(d);
-    b.fcWeight = glorotUniform(int(d), int(inner), ++seed);
+    b.fcWeight = WeightMatrix(glorotUniform(int(d), int(inner), ++seed));
     b.fcBias = small(inner);
-    b.mlpProjWeight = glorotUniform(int(inner), int(d), ++seed);
+    b.mlpProjWeight = WeightMatrix(glorotUniform(int(inner), int(d), ++seed));
     b.mlpProjBias = small(d);
   }
   w.lnfWeight = ones(d);
@@ -94,7 +112,8 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
   rec.norm = NormKind::LayerNorm;
   rec.heads = rec.kvHeads = c.heads;
   Matrix x(n, d);
-  for (int i = 0; i < n; ++i) x.row(i) = w.wte.row(ids[i]) + w.wpe.row(i);
+  for (int i = 0; i < n; ++i) w.wte.rowsToFloat(ids[i], 1, x.row(i).data());
+  x += w.wpe.rowsToFloat(0, n);
   rec.resid.push_back(x);
   rec.layers.resize(c.layers);
   for (int l = 0; l < c.layers; ++l) {
@@ -115,8 +134,8 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
     rec.resid.push_back(x);
   }
   const Matrix lnf = layerNorm(options.allLogits ? x : Matrix(x.bottomRows(1)), w.lnfWeight, w.lnfBias, c.layerNormEpsilon);
-  rec.logits.resize(lnf.rows(), c.vocabSize);
-  rec.logits.noalias() = lnf * w.unembedding().transpose();
+  rec.logits = linear(lnf, w.unembedding(), Vector());
+  if (!rec.logits.allFinite()) checkFiniteWeights(w.named());
   rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return rec;
 }

@@ -10,33 +10,38 @@
 #include "gpt2_config.hpp"
 #include "record.hpp"
 #include "safetensors.hpp"
+#include "weights.hpp"
 
 namespace attnviz::model {
 
 struct Family;
 
-// Tensors named after the checkpoint's (h.N.attn.c_attn, ...). Conv1D weights are stored the
-// way the checkpoint stores them, [in, out], so y = x · W + b.
+// Tensors named after the checkpoint's (h.N.attn.c_attn, ...). Conv1D weights are kept the way
+// the checkpoint stores them, [in, out] in its dtype, so y = x · W + b; norms and biases float32.
 struct Gpt2Block {
   Vector ln1Weight, ln1Bias;
-  Matrix attnWeight;  // c_attn: d × 3d, columns Q | K | V
+  WeightMatrix attnWeight;  // c_attn: d × 3d, columns Q | K | V
   Vector attnBias;
-  Matrix attnProjWeight;  // c_proj: d × d
+  WeightMatrix attnProjWeight;  // c_proj: d × d
   Vector attnProjBias;
   Vector ln2Weight, ln2Bias;
-  Matrix fcWeight;  // mlp.c_fc: d × inner
+  WeightMatrix fcWeight;  // mlp.c_fc: d × inner
   Vector fcBias;
-  Matrix mlpProjWeight;  // mlp.c_proj: inner × d
+  WeightMatrix mlpProjWeight;  // mlp.c_proj: inner × d
   Vector mlpProjBias;
 };
 
 struct Gpt2Weights {
-  Matrix wte;  // vocab × d (also the unembedding)
-  Matrix wpe;  // positions × d
+  WeightMatrix wte;  // vocab × d (also the unembedding)
+  WeightMatrix wpe;  // positions × d
   std::vector<Gpt2Block> blocks;
   Vector lnfWeight, lnfBias;
-  Matrix lmHead;  // vocab × d when the checkpoint has its own lm_head; empty: tied to wte
-  const Matrix& unembedding() const { return lmHead.size() ? lmHead : wte; }
+  WeightMatrix lmHead;  // vocab × d when the checkpoint has its own lm_head; empty: tied to wte
+  const WeightMatrix& unembedding() const { return lmHead.empty() ? wte : lmHead; }
+  // Every weight matrix with its checkpoint name, for the message when one holds NaN.
+  std::vector<std::pair<std::string, const WeightMatrix*>> named() const;
+  // Every weight matrix converted to `dtype` (benchmarks).
+  void storeAs(DType dtype);
 };
 
 // Reads and checks every tensor of `config` from `store` (with or without the "transformer."

@@ -50,12 +50,20 @@ class Gpt2 final : public Architecture {
   }
 
   ProjectionWeights attentionProjections(int layer) const override {
-    const Matrix& w = weights_.blocks.at(std::size_t(layer)).attnWeight;
+    const WeightMatrix& w = weights_.blocks.at(std::size_t(layer)).attnWeight;
     const long d = config_.dModel;
-    return {w.leftCols(d), w.middleCols(d, d), w.rightCols(d)};
+    ProjectionWeights p;
+    Matrix* parts[] = {&p.wQ, &p.wK, &p.wV};  // c_attn's columns: Q | K | V
+    for (long i = 0; i < 3; ++i) {
+      parts[i]->resize(d, d);
+      w.colsToFloat(i * d, d, parts[i]->data());
+    }
+    return p;
   }
 
-  Matrix attentionOutputWeight(int layer) const override { return weights_.blocks.at(std::size_t(layer)).attnProjWeight; }
+  Matrix attentionOutputWeight(int layer) const override {
+    return weights_.blocks.at(std::size_t(layer)).attnProjWeight.toFloat();
+  }
 
   ModelBlock block(const ForwardRecord& rec, int layer) const override {
     const Gpt2Config& c = config_;
@@ -67,8 +75,8 @@ class Gpt2 final : public Architecture {
     block.residPre = rec.resid.at(std::size_t(layer));
     if (layer == 0) {
       block.tokenEmbedding.resize(n, d);
-      for (int i = 0; i < n; ++i) block.tokenEmbedding.row(i) = weights_.wte.row(rec.ids[std::size_t(i)]);
-      block.positionEmbedding = weights_.wpe.topRows(n);
+      for (int i = 0; i < n; ++i) weights_.wte.rowsToFloat(rec.ids[std::size_t(i)], 1, block.tokenEmbedding.row(i).data());
+      block.positionEmbedding = weights_.wpe.rowsToFloat(0, n);
     } else {
       block.previousResidMid = blockResidMid(rec, layer - 1);
       block.previousMlpOut = block.residPre - block.previousResidMid;

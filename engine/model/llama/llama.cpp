@@ -18,16 +18,16 @@ LlamaWeights readLlamaWeights(const TensorStore& store, const LlamaConfig& c, co
   }
   const long d = c.dModel, q = long(c.heads) * c.headDim, kv = long(c.kvHeads) * c.headDim, inner = c.inner;
   LlamaWeights w;
-  w.embedTokens = read.matrix("embed_tokens.weight", c.vocabSize, d);
+  w.embedTokens = read.weight("embed_tokens.weight", c.vocabSize, d);
   w.blocks.resize(c.layers);
   for (int l = 0; l < c.layers; ++l) {
     const std::string p = "layers." + std::to_string(l) + ".";
     LlamaBlock& b = w.blocks[l];
     b.inputLayernorm = read.vector(p + "input_layernorm.weight", d);
-    b.qProj = read.matrix(p + "self_attn.q_proj.weight", q, d);
-    b.kProj = read.matrix(p + "self_attn.k_proj.weight", kv, d);
-    b.vProj = read.matrix(p + "self_attn.v_proj.weight", kv, d);
-    b.oProj = read.matrix(p + "self_attn.o_proj.weight", d, q);
+    b.qProj = read.weight(p + "self_attn.q_proj.weight", q, d);
+    b.kProj = read.weight(p + "self_attn.k_proj.weight", kv, d);
+    b.vProj = read.weight(p + "self_attn.v_proj.weight", kv, d);
+    b.oProj = read.weight(p + "self_attn.o_proj.weight", d, q);
     if (c.qkvBias) {
       b.qBias = read.vector(p + "self_attn.q_proj.bias", q);
       b.kBias = read.vector(p + "self_attn.k_proj.bias", kv);
@@ -35,28 +35,49 @@ LlamaWeights readLlamaWeights(const TensorStore& store, const LlamaConfig& c, co
     }
     if (c.oBias) b.oBias = read.vector(p + "self_attn.o_proj.bias", d);
     b.postAttentionLayernorm = read.vector(p + "post_attention_layernorm.weight", d);
-    b.gateProj = read.matrix(p + "mlp.gate_proj.weight", inner, d);
-    b.upProj = read.matrix(p + "mlp.up_proj.weight", inner, d);
-    b.downProj = read.matrix(p + "mlp.down_proj.weight", d, inner);
+    b.gateProj = read.weight(p + "mlp.gate_proj.weight", inner, d);
+    b.upProj = read.weight(p + "mlp.up_proj.weight", inner, d);
+    b.downProj = read.weight(p + "mlp.down_proj.weight", d, inner);
   }
   w.norm = read.vector("norm.weight", d);
   // Tied checkpoints may still carry lm_head.weight (a copy); Hugging Face ties it regardless.
-  if (!c.tieWordEmbeddings) w.lmHead = TensorReader{store, ""}.matrix("lm_head.weight", c.vocabSize, d);
+  if (!c.tieWordEmbeddings) w.lmHead = TensorReader{store, ""}.weight("lm_head.weight", c.vocabSize, d);
   return w;
+}
+
+std::vector<std::pair<std::string, const WeightMatrix*>> LlamaWeights::named() const {
+  std::vector<std::pair<std::string, const WeightMatrix*>> out = {{"model.embed_tokens.weight", &embedTokens}};
+  for (std::size_t l = 0; l < blocks.size(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const LlamaBlock& b = blocks[l];
+    out.insert(out.end(), {{p + "self_attn.q_proj.weight", &b.qProj},
+                           {p + "self_attn.k_proj.weight", &b.kProj},
+                           {p + "self_attn.v_proj.weight", &b.vProj},
+                           {p + "self_attn.o_proj.weight", &b.oProj},
+                           {p + "mlp.gate_proj.weight", &b.gateProj},
+                           {p + "mlp.up_proj.weight", &b.upProj},
+                           {p + "mlp.down_proj.weight", &b.downProj}});
+  }
+  out.push_back({"lm_head.weight", &lmHead});
+  return out;
+}
+
+void LlamaWeights::storeAs(DType dtype) {
+  for (const auto& [name, w] : named()) *const_cast<WeightMatrix*>(w) = w->storedAs(dtype);
 }
 
 LlamaWeights randomLlamaWeights(const LlamaConfig& c, std::uint64_t seed) {
   const int d = c.dModel, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, inner = c.inner;
   auto small = [&seed](int n) { return Vector(glorotUniform(1, n, ++seed).row(0).transpose() * 0.1f); };
   LlamaWeights w;
-  w.embedTokens = glorotUniform(c.vocabSize, d, ++seed);
+  w.embedTokens = WeightMatrix(glorotUniform(c.vocabSize, d, ++seed));
   w.blocks.resize(c.layers);
   for (LlamaBlock& b : w.blocks) {
     b.inputLayernorm = Vector::Ones(d);
-    b.qProj = glorotUniform(q, d, ++seed);
-    b.kProj = glorotUniform(kv, d, ++seed);
-    b.vProj = glorotUniform(kv, d, ++seed);
-    b.oProj = glorotUniform(d, q, ++seed);
+    b.qProj = WeightMatrix(glorotUniform(q, d, ++seed));
+    b.kProj = WeightMatrix(glorotUniform(kv, d, ++seed));
+    b.vProj = WeightMatrix(glorotUniform(kv, d, ++seed));
+    b.oProj = WeightMatrix(glorotUniform(d, q, ++seed));
     if (c.qkvBias) {
       b.qBias = small(q);
       b.kBias = small(kv);
@@ -64,12 +85,12 @@ LlamaWeights randomLlamaWeights(const LlamaConfig& c, std::uint64_t seed) {
     }
     if (c.oBias) b.oBias = small(d);
     b.postAttentionLayernorm = Vector::Ones(d);
-    b.gateProj = glorotUniform(inner, d, ++seed);
-    b.upProj = glorotUniform(inner, d, ++seed);
-    b.downProj = glorotUniform(d, inner, ++seed);
+    b.gateProj = WeightMatrix(glorotUniform(inner, d, ++seed));
+    b.upProj = WeightMatrix(glorotUniform(inner, d, ++seed));
+    b.downProj = WeightMatrix(glorotUniform(d, inner, ++seed));
   }
   w.norm = Vector::Ones(d);
-  if (!c.tieWordEmbeddings) w.lmHead = glorotUniform(c.vocabSize, d, ++seed);
+  if (!c.tieWordEmbeddings) w.lmHead = WeightMatrix(glorotUniform(c.vocabSize, d, ++seed));
   return w;
 }
 
@@ -127,7 +148,7 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
   rec.ropeFrequencies.resize(Eigen::Index(inv.size()));
   for (size_t i = 0; i < inv.size(); ++i) rec.ropeFrequencies(Eigen::Index(i)) = float(inv[i]);
   Matrix x(n, d);
-  for (int i = 0; i < n; ++i) x.row(i) = w.embedTokens.row(ids[i]);
+  for (int i = 0; i < n; ++i) w.embedTokens.rowsToFloat(ids[i], 1, x.row(i).data());
   rec.resid.push_back(x);
   rec.layers.resize(c.layers);
   for (int l = 0; l < c.layers; ++l) {
@@ -148,12 +169,12 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
     const Matrix h2 = rmsNorm(x, b.postAttentionLayernorm, c.rmsNormEpsilon);
     Matrix gate = linear(h2, b.gateProj, Vector());
     siluTimes(gate, linear(h2, b.upProj, Vector()));
-    x.noalias() += gate * b.downProj.transpose();
+    x += linear(gate, b.downProj, Vector());
     rec.resid.push_back(x);
   }
   const Matrix last = rmsNorm(options.allLogits ? x : Matrix(x.bottomRows(1)), w.norm, c.rmsNormEpsilon);
-  rec.logits.resize(last.rows(), c.vocabSize);
-  rec.logits.noalias() = last * w.unembedding().transpose();
+  rec.logits = linear(last, w.unembedding(), Vector());
+  if (!rec.logits.allFinite()) checkFiniteWeights(w.named());
   rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return rec;
 }

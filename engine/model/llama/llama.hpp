@@ -11,28 +11,33 @@
 #include "llama_config.hpp"
 #include "record.hpp"
 #include "safetensors.hpp"
+#include "weights.hpp"
 
 namespace attnviz::model {
 
 struct Family;
 
-// Tensors named after the checkpoint's (model.layers.N.self_attn.q_proj, ...) and stored as it
-// stores them: linear weights are [out, in], so y = x · Wᵀ + b. Biases are empty when the
-// config has none.
+// Tensors named after the checkpoint's (model.layers.N.self_attn.q_proj, ...) and kept as it
+// stores them, in its dtype: linear weights are [out, in], so y = x · Wᵀ + b. Norms and biases
+// are float32; biases are empty when the config has none.
 struct LlamaBlock {
   Vector inputLayernorm;               // d
-  Matrix qProj, kProj, vProj, oProj;   // H·d_head × d, KV·d_head × d, KV·d_head × d, d × H·d_head
+  WeightMatrix qProj, kProj, vProj, oProj;  // H·d_head × d, KV·d_head × d, KV·d_head × d, d × H·d_head
   Vector qBias, kBias, vBias, oBias;
   Vector postAttentionLayernorm;       // d
-  Matrix gateProj, upProj, downProj;   // inner × d, inner × d, d × inner
+  WeightMatrix gateProj, upProj, downProj;  // inner × d, inner × d, d × inner
 };
 
 struct LlamaWeights {
-  Matrix embedTokens;  // vocab × d (also the unembedding when tied)
+  WeightMatrix embedTokens;  // vocab × d (also the unembedding when tied)
   std::vector<LlamaBlock> blocks;
   Vector norm;         // model.norm
-  Matrix lmHead;       // vocab × d; empty: tied to embed_tokens
-  const Matrix& unembedding() const { return lmHead.size() ? lmHead : embedTokens; }
+  WeightMatrix lmHead;       // vocab × d; empty: tied to embed_tokens
+  const WeightMatrix& unembedding() const { return lmHead.empty() ? embedTokens : lmHead; }
+  // Every weight matrix with its checkpoint name, for the message when one holds NaN.
+  std::vector<std::pair<std::string, const WeightMatrix*>> named() const;
+  // Every weight matrix converted to `dtype` (benchmarks).
+  void storeAs(DType dtype);
 };
 
 // Reads and checks every tensor of `config` from `store` (HF names, optional "model." prefix is

@@ -72,17 +72,19 @@ class Llama final : public Architecture {
     const LlamaBlock& b = weights_.blocks.at(std::size_t(layer));
     const int dh = c.headDim;
     ProjectionWeights p;
-    p.wQ = b.qProj.transpose();
+    p.wQ = b.qProj.toFloat().transpose();
     p.wK.resize(c.dModel, Eigen::Index(c.heads) * dh);
     p.wV.resize(c.dModel, Eigen::Index(c.heads) * dh);
     for (int h = 0; h < c.heads; ++h) {
-      p.wK.middleCols(Eigen::Index(h) * dh, dh) = b.kProj.middleRows(Eigen::Index(c.kvHeadOf(h)) * dh, dh).transpose();
-      p.wV.middleCols(Eigen::Index(h) * dh, dh) = b.vProj.middleRows(Eigen::Index(c.kvHeadOf(h)) * dh, dh).transpose();
+      p.wK.middleCols(Eigen::Index(h) * dh, dh) = b.kProj.rowsToFloat(long(c.kvHeadOf(h)) * dh, dh).transpose();
+      p.wV.middleCols(Eigen::Index(h) * dh, dh) = b.vProj.rowsToFloat(long(c.kvHeadOf(h)) * dh, dh).transpose();
     }
     return p;
   }
 
-  Matrix attentionOutputWeight(int layer) const override { return weights_.blocks.at(std::size_t(layer)).oProj.transpose(); }
+  Matrix attentionOutputWeight(int layer) const override {
+    return weights_.blocks.at(std::size_t(layer)).oProj.toFloat().transpose();
+  }
 
   // RMSNorm statistics as rmsNorm computes them, biases repeated to the query heads like K and
   // V. Llama has no position embeddings (the position enters through the rotation).
