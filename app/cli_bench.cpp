@@ -118,14 +118,18 @@ int benchGpu(long n, long m, long d, long heads, long repeat, bool asJson) {
 }
 
 constexpr const char* kBenchModelHelp =
-    "usage: attnviz bench (--model NAME|PATH | --model-shape gpt2|smollm-135m) [--n N] [--repeat R] [--json]\n"
+    "usage: attnviz bench (--model NAME|PATH | --model-shape SHAPE [--dtype f32|f16|bf16]) [--n N] [--repeat R]\n"
+    "                     [--json]\n"
     "\n"
     "Times the forward pass (every layer's attention weights kept, logits of the last position\n"
     "only) R times after a warm-up at n = 128 and 1024 (or N) and prints medians, the rate in\n"
     "GFLOP/s, the rate of an SGEMM of the MLP's shape measured in the same run, and the peak\n"
     "resident memory. --model-shape gpt2 uses GPT-2 small's shapes, smollm-135m SmolLM-135M's (30\n"
-    "layers, hidden 576, 9 heads sharing 3 K/V heads, MLP 1536, vocabulary 49152, tied), with\n"
-    "seeded random weights.\n";
+    "layers, hidden 576, 9 heads sharing 3 K/V heads, MLP 1536, vocabulary 49152, tied),\n"
+    "llama-0.5b a Llama layout of 0.5 B parameters (hidden 1536, 16 layers, 24 heads sharing 4 K/V\n"
+    "heads, MLP 4096, vocabulary 32000), tinyllama-1.1b TinyLlama-1.1B's (hidden 2048, 22 layers, 32\n"
+    "heads sharing 4 K/V heads, MLP 5632), with seeded random weights stored as --dtype (f32 when not\n"
+    "given). --json adds the weights' type and size and the load time.\n";
 
 // The config.json of each benchmark shape: GPT-2 small's and SmolLM-135M's (HuggingFaceTB/SmolLM-135M),
 // the sizes only.
@@ -133,17 +137,28 @@ std::string benchShapeConfig(const std::string& shape) {
   if (shape == "gpt2")
     return R"({"model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12,
                "n_head": 12})";
+  // Llama layouts of 0.5 B parameters and TinyLlama-1.1B's (hidden 2048, 22 layers, 32 heads
+  // sharing 4 K/V heads, MLP 5632, vocabulary 32000): where weights in their stored type matter.
+  if (shape == "llama-0.5b")
+    return R"({"model_type": "llama", "vocab_size": 32000, "max_position_embeddings": 2048, "hidden_size": 1536,
+               "num_hidden_layers": 16, "num_attention_heads": 24, "num_key_value_heads": 4,
+               "intermediate_size": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000})";
+  if (shape == "tinyllama-1.1b")
+    return R"({"model_type": "llama", "vocab_size": 32000, "max_position_embeddings": 2048, "hidden_size": 2048,
+               "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4,
+               "intermediate_size": 5632, "rms_norm_eps": 1e-5, "rope_theta": 10000})";
   if (shape == "smollm-135m")
     return R"({"model_type": "llama", "vocab_size": 49152, "max_position_embeddings": 2048, "hidden_size": 576,
                "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64,
                "intermediate_size": 1536, "rms_norm_eps": 1e-5, "rope_theta": 10000, "tie_word_embeddings": true})";
-  throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes) or smollm-135m (SmolLM-135M's)");
+  throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes), smollm-135m (SmolLM-135M's), llama-0.5b or "
+                   "tinyllama-1.1b");
 }
 
 }  // namespace
 
 int cmdBenchModel(const std::vector<std::string>& args) {
-  std::optional<std::string> modelArg, shape;
+  std::optional<std::string> modelArg, shape, dtype;
   std::vector<long> lengths;
   long repeat = 3;
   bool asJson = false;
@@ -158,20 +173,33 @@ int cmdBenchModel(const std::vector<std::string>& args) {
     else if (a == "--n") lengths = {parseLong(a, takeValue(args, i), 1, kMaxSequenceLength)};
     else if (a == "--repeat") repeat = parseLong(a, takeValue(args, i), 1, 1000);
     else if (a == "--json") asJson = true;
+    else if (a == "--dtype") dtype = takeValue(args, i);
     else throw UsageError("unknown option " + a + " with a model");
   }
-  if (bool(modelArg) == bool(shape)) throw UsageError("give --model NAME|PATH or --model-shape gpt2|smollm-135m");
+  if (bool(modelArg) == bool(shape))
+    throw UsageError("give --model NAME|PATH or --model-shape gpt2|smollm-135m|llama-0.5b|tinyllama-1.1b");
+  if (dtype && !shape) throw UsageError("--dtype goes with --model-shape (a checkpoint runs in the type it stores)");
+  model::DType weightType = model::DType::F32;
+  if (dtype && *dtype == "f16") weightType = model::DType::F16;
+  else if (dtype && *dtype == "bf16") weightType = model::DType::BF16;
+  else if (dtype && *dtype != "f32") throw UsageError("--dtype expects f32, f16 or bf16");
   model::Model m;
   std::string name;
+  double loadMs = 0;
   if (shape) {
-    name = *shape + " shape (random weights)";
-    m = model::randomModel(benchShapeConfig(*shape), name, 7);
+    name = *shape + " shape (random " + model::toString(weightType) + " weights)";
+    const auto start = std::chrono::steady_clock::now();
+    m = model::randomModel(benchShapeConfig(*shape), name, 7, weightType);
+    loadMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   } else {
+    const auto start = std::chrono::steady_clock::now();
     m = model::loadModel(*modelArg, modelsDirectory());
+    loadMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     name = *modelArg;
   }
   const model::ModelShape& config = m.shape;
   const long inner = config.inner;
+  const double weightMiB = double(m.architecture->weightBytes()) / (1 << 20);
   if (lengths.empty()) lengths = {128, 1024};
   model::ForwardOptions options;
   options.allLogits = false;
@@ -193,6 +221,8 @@ int cmdBenchModel(const std::vector<std::string>& args) {
                           {"forward_ms", forwardMs}, {"gflops", gflops},
                           {"sgemm_gflops", sgemmGflops}, {"fraction_of_sgemm", gflops / sgemmGflops},
                           {"peak_rss_mib", rss},     {"repeat", repeat},
+                          {"weights_dtype", m.weightsDtype}, {"weight_mib", weightMiB},
+                          {"load_ms", loadMs},
                           {"threads", Eigen::nbThreads()}};
       std::cout << j.dump() << "\n";
     } else {

@@ -32,6 +32,8 @@ class Architecture {
 
   virtual const ModelShape& shape() const = 0;
   virtual long parameterCount() const = 0;
+  // Bytes of the weight matrices as stored (what the model holds, mapped or owned).
+  virtual std::size_t weightBytes() const = 0;
   // The family's config as attnviz read it (model.json's "config"): a JSON object's text.
   virtual std::string configJson() const = 0;
 
@@ -61,8 +63,9 @@ struct Family {
   // config.json and the checkpoint's tensors -> the model; every tensor checked; throws Error.
   std::unique_ptr<Architecture> (*load)(const std::string& configText, const std::string& configPath,
                                         const TensorStore& store, const std::string& weightsName);
-  // config.json -> a model of that shape with seeded random weights (benchmarks).
-  std::unique_ptr<Architecture> (*random)(const std::string& configText, std::uint64_t seed);
+  // config.json -> a model of that shape with seeded random weights stored as `dtype`
+  // (benchmarks); each matrix is made and converted before the next, so memory follows `dtype`.
+  std::unique_ptr<Architecture> (*random)(const std::string& configText, std::uint64_t seed, DType dtype);
   // The tensor whose dtype names the checkpoint's ("F32", "BF16"), for the model list.
   std::string (*dtypeTensor)(const TensorStore& store);
 };

@@ -48,14 +48,14 @@ ModelShape readModelShape(const std::string& arg, const std::string& modelsDir) 
   return parseModelShape(text, configPath);
 }
 
-Model randomModel(const std::string& configJson, const std::string& name, std::uint64_t seed) {
+Model randomModel(const std::string& configJson, const std::string& name, std::uint64_t seed, DType dtype) {
   const Family& family = familyOf(parseModelType(configJson, name), name);
   Model m;
   m.name = name;
   m.family = family.name;
   m.shape = family.shape(configJson, name);
-  m.architecture = family.random(configJson, seed);
-  m.weightsDtype = "F32";
+  m.architecture = family.random(configJson, seed, dtype);
+  m.weightsDtype = toString(dtype);
   return m;
 }
 

@@ -32,8 +32,10 @@ struct Model {
 Model loadModel(const std::string& nameOrPath, const std::string& modelsDir);
 // config.json only (after checking that the weights are there and not a pickle).
 ModelShape readModelShape(const std::string& nameOrPath, const std::string& modelsDir);
-// A model of a config.json's shape with seeded random weights (benchmarks); no tokenizer.
-Model randomModel(const std::string& configJson, const std::string& name, std::uint64_t seed);
+// A model of a config.json's shape with seeded random weights stored as `dtype` (benchmarks); no
+// tokenizer.
+Model randomModel(const std::string& configJson, const std::string& name, std::uint64_t seed,
+                  DType dtype = DType::F32);
 
 // The family's forward pass (checks ids and options; throws Error).
 ForwardRecord forward(const Model& model, const std::vector<int>& ids, const ForwardOptions& options = {});

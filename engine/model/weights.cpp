@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 #if defined(__F16C__)
@@ -94,12 +95,19 @@ WeightMatrix WeightMatrix::inPlace(DType dtype, long rows, long cols, const unsi
 
 WeightMatrix WeightMatrix::storedAs(DType dtype) const {
   if (dtype == dtype_) return *this;
-  const Matrix values = toFloat();
-  if (dtype == DType::F32) return WeightMatrix(values);
+  if (dtype == DType::F32) return WeightMatrix(toFloat());
   if (dtype != DType::F16 && dtype != DType::BF16) throw Error(std::string("cannot store weights as ") + toString(dtype));
-  auto bits = std::make_shared<std::vector<std::uint16_t>>(std::size_t(values.size()));
-  for (Eigen::Index i = 0; i < values.size(); ++i)
-    (*bits)[std::size_t(i)] = dtype == DType::BF16 ? floatToBfloat16(values.data()[i]) : floatToHalf(values.data()[i]);
+  auto bits = std::make_shared<std::vector<std::uint16_t>>(std::size_t(size()));
+  // A few rows at a time, so that converting never holds a second float32 copy of the matrix.
+  std::vector<float> rows;
+  for (long r = 0; r < rows_; r += 64) {
+    const long count = std::min<long>(64, rows_ - r);
+    rows.resize(std::size_t(count * cols_));
+    rowsToFloat(r, count, rows.data());
+    std::uint16_t* out = bits->data() + std::size_t(r) * std::size_t(cols_);
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      out[i] = dtype == DType::BF16 ? floatToBfloat16(rows[i]) : floatToHalf(rows[i]);
+  }
   const unsigned char* data = reinterpret_cast<const unsigned char*>(bits->data());
   return inPlace(dtype, rows_, cols_, data, std::move(bits));
 }

@@ -56,32 +56,28 @@ std::vector<std::pair<std::string, const WeightMatrix*>> Gpt2Weights::named() co
   return out;
 }
 
-void Gpt2Weights::storeAs(DType dtype) {
-  for (const auto& [name, w] : named()) *const_cast<WeightMatrix*>(w) = w->storedAs(dtype);
-}
-
-Gpt2Weights randomGpt2Weights(const Gpt2Config& c, std::uint64_t seed) {
+Gpt2Weights randomGpt2Weights(const Gpt2Config& c, std::uint64_t seed, DType dtype) {
   const long d = c.dModel, inner = c.inner;
   auto ones = [](long n) { return Vector::Ones(n); };
   auto small = [&seed](long n) {
     return Vector(glorotUniform(1, int(n), ++seed).row(0).transpose() * 0.1f);
   };
   Gpt2Weights w;
-  w.wte = WeightMatrix(glorotUniform(c.vocabSize, int(d), ++seed));
-  w.wpe = WeightMatrix(glorotUniform(c.positions, int(d), ++seed));
+  w.wte = WeightMatrix(glorotUniform(c.vocabSize, int(d), ++seed)).storedAs(dtype);
+  w.wpe = WeightMatrix(glorotUniform(c.positions, int(d), ++seed)).storedAs(dtype);
   w.blocks.resize(c.layers);
   for (Gpt2Block& b : w.blocks) {
     b.ln1Weight = ones(d);
     b.ln1Bias = small(d);
-    b.attnWeight = WeightMatrix(glorotUniform(int(d), int(3 * d), ++seed));
+    b.attnWeight = WeightMatrix(glorotUniform(int(d), int(3 * d), ++seed)).storedAs(dtype);
     b.attnBias = small(3 * d);
-    b.attnProjWeight = WeightMatrix(glorotUniform(int(d), int(d), ++seed));
+    b.attnProjWeight = WeightMatrix(glorotUniform(int(d), int(d), ++seed)).storedAs(dtype);
     b.attnProjBias = small(d);
     b.ln2Weight = ones(d);
     b.ln2Bias = small(d);
-    b.fcWeight = WeightMatrix(glorotUniform(int(d), int(inner), ++seed));
+    b.fcWeight = WeightMatrix(glorotUniform(int(d), int(inner), ++seed)).storedAs(dtype);
     b.fcBias = small(inner);
-    b.mlpProjWeight = WeightMatrix(glorotUniform(int(inner), int(d), ++seed));
+    b.mlpProjWeight = WeightMatrix(glorotUniform(int(inner), int(d), ++seed)).storedAs(dtype);
     b.mlpProjBias = small(d);
   }
   w.lnfWeight = ones(d);

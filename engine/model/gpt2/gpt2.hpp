@@ -40,8 +40,6 @@ struct Gpt2Weights {
   const WeightMatrix& unembedding() const { return lmHead.empty() ? wte : lmHead; }
   // Every weight matrix with its checkpoint name, for the message when one holds NaN.
   std::vector<std::pair<std::string, const WeightMatrix*>> named() const;
-  // Every weight matrix converted to `dtype` (benchmarks).
-  void storeAs(DType dtype);
 };
 
 // Reads and checks every tensor of `config` from `store` (with or without the "transformer."
@@ -49,7 +47,7 @@ struct Gpt2Weights {
 Gpt2Weights readGpt2Weights(const TensorStore& store, const Gpt2Config& config, const std::string& weightsName);
 
 // Random weights of a configuration (for benchmarks of a model's shape without its files).
-Gpt2Weights randomGpt2Weights(const Gpt2Config& config, std::uint64_t seed);
+Gpt2Weights randomGpt2Weights(const Gpt2Config& config, std::uint64_t seed, DType dtype = DType::F32);
 
 // The attention options block `layer` runs with: the model's scale (or the what-if one), temperature, mask, heads.
 AttentionOptions layerAttentionOptions(const Gpt2Config& config, int layer, const ForwardOptions& options);

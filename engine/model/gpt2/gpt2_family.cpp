@@ -18,6 +18,11 @@ class Gpt2 final : public Architecture {
 
   const ModelShape& shape() const override { return shape_; }
   long parameterCount() const override { return config_.parameterCount(); }
+  std::size_t weightBytes() const override {
+    std::size_t bytes = 0;
+    for (const auto& [name, w] : weights_.named()) bytes += w->bytes();
+    return bytes;
+  }
 
   std::string configJson() const override {
     const Gpt2Config& c = config_;
@@ -134,9 +139,9 @@ const Family& gpt2Family() {
         Gpt2Weights w = readGpt2Weights(store, c, weightsName);
         return std::make_unique<Gpt2>(std::move(c), std::move(w));
       },
-      [](const std::string& text, std::uint64_t seed) -> std::unique_ptr<Architecture> {
+      [](const std::string& text, std::uint64_t seed, DType dtype) -> std::unique_ptr<Architecture> {
         Gpt2Config c = parseGpt2Config(text, "config.json");
-        Gpt2Weights w = randomGpt2Weights(c, seed);
+        Gpt2Weights w = randomGpt2Weights(c, seed, dtype);
         return std::make_unique<Gpt2>(std::move(c), std::move(w));
       },
       [](const TensorStore& store) {

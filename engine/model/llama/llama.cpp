@@ -62,22 +62,18 @@ std::vector<std::pair<std::string, const WeightMatrix*>> LlamaWeights::named() c
   return out;
 }
 
-void LlamaWeights::storeAs(DType dtype) {
-  for (const auto& [name, w] : named()) *const_cast<WeightMatrix*>(w) = w->storedAs(dtype);
-}
-
-LlamaWeights randomLlamaWeights(const LlamaConfig& c, std::uint64_t seed) {
+LlamaWeights randomLlamaWeights(const LlamaConfig& c, std::uint64_t seed, DType dtype) {
   const int d = c.dModel, q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, inner = c.inner;
   auto small = [&seed](int n) { return Vector(glorotUniform(1, n, ++seed).row(0).transpose() * 0.1f); };
   LlamaWeights w;
-  w.embedTokens = WeightMatrix(glorotUniform(c.vocabSize, d, ++seed));
+  w.embedTokens = WeightMatrix(glorotUniform(c.vocabSize, d, ++seed)).storedAs(dtype);
   w.blocks.resize(c.layers);
   for (LlamaBlock& b : w.blocks) {
     b.inputLayernorm = Vector::Ones(d);
-    b.qProj = WeightMatrix(glorotUniform(q, d, ++seed));
-    b.kProj = WeightMatrix(glorotUniform(kv, d, ++seed));
-    b.vProj = WeightMatrix(glorotUniform(kv, d, ++seed));
-    b.oProj = WeightMatrix(glorotUniform(d, q, ++seed));
+    b.qProj = WeightMatrix(glorotUniform(q, d, ++seed)).storedAs(dtype);
+    b.kProj = WeightMatrix(glorotUniform(kv, d, ++seed)).storedAs(dtype);
+    b.vProj = WeightMatrix(glorotUniform(kv, d, ++seed)).storedAs(dtype);
+    b.oProj = WeightMatrix(glorotUniform(d, q, ++seed)).storedAs(dtype);
     if (c.qkvBias) {
       b.qBias = small(q);
       b.kBias = small(kv);
@@ -85,12 +81,12 @@ LlamaWeights randomLlamaWeights(const LlamaConfig& c, std::uint64_t seed) {
     }
     if (c.oBias) b.oBias = small(d);
     b.postAttentionLayernorm = Vector::Ones(d);
-    b.gateProj = WeightMatrix(glorotUniform(inner, d, ++seed));
-    b.upProj = WeightMatrix(glorotUniform(inner, d, ++seed));
-    b.downProj = WeightMatrix(glorotUniform(d, inner, ++seed));
+    b.gateProj = WeightMatrix(glorotUniform(inner, d, ++seed)).storedAs(dtype);
+    b.upProj = WeightMatrix(glorotUniform(inner, d, ++seed)).storedAs(dtype);
+    b.downProj = WeightMatrix(glorotUniform(d, inner, ++seed)).storedAs(dtype);
   }
   w.norm = Vector::Ones(d);
-  if (!c.tieWordEmbeddings) w.lmHead = WeightMatrix(glorotUniform(c.vocabSize, d, ++seed));
+  if (!c.tieWordEmbeddings) w.lmHead = WeightMatrix(glorotUniform(c.vocabSize, d, ++seed)).storedAs(dtype);
   return w;
 }
 

@@ -36,8 +36,6 @@ struct LlamaWeights {
   const WeightMatrix& unembedding() const { return lmHead.empty() ? embedTokens : lmHead; }
   // Every weight matrix with its checkpoint name, for the message when one holds NaN.
   std::vector<std::pair<std::string, const WeightMatrix*>> named() const;
-  // Every weight matrix converted to `dtype` (benchmarks).
-  void storeAs(DType dtype);
 };
 
 // Reads and checks every tensor of `config` from `store` (HF names, optional "model." prefix is
@@ -45,7 +43,7 @@ struct LlamaWeights {
 LlamaWeights readLlamaWeights(const TensorStore& store, const LlamaConfig& config, const std::string& weightsName);
 
 // Random weights of a configuration (for benchmarks of a model's shape without its files).
-LlamaWeights randomLlamaWeights(const LlamaConfig& config, std::uint64_t seed);
+LlamaWeights randomLlamaWeights(const LlamaConfig& config, std::uint64_t seed, DType dtype = DType::F32);
 
 // inv_freq_i = θ^(−2i/d_head), i < d_head/2, then rope_scaling's llama3 change (Hugging Face's
 // _compute_llama3_parameters), in double.

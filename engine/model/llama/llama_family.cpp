@@ -18,6 +18,11 @@ class Llama final : public Architecture {
 
   const ModelShape& shape() const override { return shape_; }
   long parameterCount() const override { return config_.parameterCount(); }
+  std::size_t weightBytes() const override {
+    std::size_t bytes = 0;
+    for (const auto& [name, w] : weights_.named()) bytes += w->bytes();
+    return bytes;
+  }
 
   std::string configJson() const override {
     const LlamaConfig& c = config_;
@@ -162,9 +167,9 @@ const Family& llamaFamily() {
         LlamaWeights w = readLlamaWeights(store, c, weightsName);
         return std::make_unique<Llama>(std::move(c), std::move(w));
       },
-      [](const std::string& text, std::uint64_t seed) -> std::unique_ptr<Architecture> {
+      [](const std::string& text, std::uint64_t seed, DType dtype) -> std::unique_ptr<Architecture> {
         LlamaConfig c = parseLlamaConfig(text, "config.json");
-        LlamaWeights w = randomLlamaWeights(c, seed);
+        LlamaWeights w = randomLlamaWeights(c, seed, dtype);
         return std::make_unique<Llama>(std::move(c), std::move(w));
       },
       [](const TensorStore& store) {
