@@ -17,6 +17,7 @@
 #include "matrix_io.hpp"
 #include "recovery.hpp"
 #include "replace.hpp"
+#include "session_stages.hpp"
 #include "steps.hpp"
 
 namespace attnviz::gui {

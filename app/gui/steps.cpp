@@ -7,6 +7,7 @@
 #include "colormap_lut.hpp"
 #include "figure/colormap.hpp"
 #include "model.hpp"
+#include "session_stages.hpp"
 
 namespace attnviz::gui {
 

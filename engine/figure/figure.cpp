@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "figure/font.hpp"
+#include "session_stages.hpp"
 
 namespace attnviz {
 namespace {

@@ -11,6 +11,7 @@
 #include "numbers.hpp"
 #include "reference.hpp"
 #include "session.hpp"
+#include "session_stages.hpp"
 #include "stages.hpp"
 #include "tokens.hpp"
 

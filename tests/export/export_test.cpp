@@ -16,6 +16,7 @@
 #include "figure/font.hpp"
 #include "matrix_io.hpp"
 #include "session.hpp"
+#include "session_stages.hpp"
 #include "stages.hpp"
 
 namespace {

@@ -19,6 +19,7 @@
 #include "figure/figure.hpp"
 #include "matrix_io.hpp"
 #include "session.hpp"
+#include "session_stages.hpp"
 #include "stages.hpp"
 #include "tokens.hpp"
 

@@ -5,7 +5,7 @@
 // stage is one entry in stageList() (stages.cpp) plus its computation in the pipeline.
 // The model-mode steps around a layer's attention (embedding or residual stream, LayerNorm, the
 // Q/K/V projections, the residual add) are stages too: they exist only when the prepared session
-// has a model block (model_block.hpp).
+// has a model block, which sessions/session_stages.hpp (above this registry) answers for.
 #include <array>
 #include <optional>
 #include <string>
@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "attention.hpp"
-#include "session.hpp"
 
 namespace attnviz {
 
@@ -67,10 +66,6 @@ std::string stageNames();                     // "scores, scaled, …, projected
 
 // Whether `trace` has the stage (projected needs W_O; the model stages are not in a trace).
 bool stageExists(const AttentionTrace& trace, StageId id);
-// With the prepared session: the model stages too (the embedding at layer 0, the incoming
-// residual stream after it).
-bool stageExists(const AttentionTrace& trace, const PreparedSession& prepared, StageId id);
-
 // Columns are keys (the n×m stages) rather than dimensions; one matrix per head.
 bool stageColumnsAreKeys(StageId id);
 bool stageIsPerHead(StageId id);
@@ -85,23 +80,9 @@ const Matrix& stageValues(const AttentionTrace& trace, StageId id, int head, Mat
 // row_sum (whose sums are drawn beside them).
 const Matrix& stageDisplay(const AttentionTrace& trace, StageId id, int head, Matrix& scratch);
 
-// A model stage's numbers (model_block.hpp): the n×d residual stream, normalised rows or
-// residual add, or head `head`'s columns of Q, K or V (before the rotation in a rotary model:
-// what the projections give), or of the rotated Q for rope. Throws Error without a model block.
-const Matrix& modelStageValues(const PreparedSession& prepared, StageId id, int head, Matrix& scratch);
-// The RoPE step of a rotary model: head `head`'s n×d_head columns of Q or K (K of the K/V head
-// that query head reads), after or before the rotation. Throws Error for other models.
-const Matrix& ropeStageValues(const PreparedSession& prepared, RopeShown shown, int head, Matrix& scratch);
-const char* ropeShownName(RopeShown shown);  // "q", "k", "q_unrotated", "k_unrotated"
-std::optional<RopeShown> findRopeShown(std::string_view name);
-// Either kind: the attention stages from the trace (stageDisplay), the model ones from `prepared`.
-const Matrix& stageDisplay(const AttentionTrace& trace, const PreparedSession& prepared, StageId id, int head,
-                           Matrix& scratch);
-
 // Column labels of a stage's heatmap: the keys, or d0, d1, … for the output stages.
 std::vector<std::string> stageColumnLabels(const AttentionTrace& trace, StageId id,
                                            const std::vector<std::string>& keyLabels);
-std::vector<std::string> stageColumnLabels(const AttentionTrace& trace, const PreparedSession& prepared, StageId id);
 
 // The text for the factor applied to the scores, stated once:
 // "scale 1/√2 = 0.707, ÷ temperature 0.1 → 7.07", "scale 0.25 (set)", "no scaling".
