@@ -10,6 +10,7 @@
 #include "figure/figure.hpp"
 #include "figure/session_figure.hpp"  // figureInputName
 #include "matrix_io.hpp"
+#include "model_actions.hpp"
 #include "numbers.hpp"
 #include "steps.hpp"
 
@@ -78,10 +79,11 @@ bool exportFigure(AppState& app, const std::string& path) {
     bringUpToDate(app.doc);
     const Document& d = app.doc;
     const StageId step = currentStep(d);
-    // The RoPE-off what-if changes the attention stages: their titles say so.
-    const bool whatIf = d.session.ropeOff && d.prepared.forward && d.prepared.forward->rotary() && !stageInfo(step).needsModel;
-    const FigureRequest r = makeFigureRequest(d.cpuTrace(), d.prepared,
-                                              figureInputName(figureInput(d)) + (whatIf ? " — what if RoPE were off" : ""),
+    // A what-if changes the attention stages: their titles say which.
+    std::string whatIf;
+    if (!stageInfo(step).needsModel)
+      for (const std::string& w : modelWhatIfs(app)) whatIf += (whatIf.empty() ? " — what if: " : ", ") + w;
+    const FigureRequest r = makeFigureRequest(d.cpuTrace(), d.prepared, figureInputName(figureInput(d)) + whatIf,
                                               figureOptions(app, step));
     const std::string ext = fs::path(path).extension().string();
     writeFileAtomic(path, ext == ".svg" ? renderFigureSvg(r) : renderFigurePng(r));

@@ -257,9 +257,11 @@ void drawHeatmapView(AppState& app) {
 
   // Toolbar: what is shown, head switcher, fit and value toggles.
   ImGui::PushFont(fonts().title);
-  const bool whatIf = d.session.ropeOff && modelIsRotary(app) && !info.needsModel;
-  if (whatIf) {  // the what-if is marked on every figure it changes
-    ImGui::TextColored(kWhatIfColour, "WHAT IF RoPE were off:");
+  const std::vector<std::string> whatIfs = info.needsModel ? std::vector<std::string>() : modelWhatIfs(app);
+  if (!whatIfs.empty()) {  // a what-if is marked on every figure it changes
+    std::string list;
+    for (const std::string& w : whatIfs) list += (list.empty() ? "" : ", ") + w;
+    ImGui::TextColored(kWhatIfColour, "WHAT IF %s:", list.c_str());
     ImGui::SameLine();
   }
   if (step == StageId::Rope) ImGui::Text("%s  %s: %s", info.label, info.title, ropeShownTitle(d.session.view.rope));
