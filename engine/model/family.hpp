@@ -70,6 +70,36 @@ struct Family {
   std::string (*dtypeTensor)(const TensorStore& store);
 };
 
+// The registry entry every family writes the same way: `Arch` is made from its config and
+// weights; `parse(text, path)` reads the config, `read(store, config, weightsName)` the
+// checkpoint's tensors, `random(config, seed, dtype)` benchmark weights; the checkpoint's dtype
+// is that of the first of `dtypeTensors` the store holds.
+template <typename Arch, auto parse, auto read, auto random>
+Family familyEntry(const char* name, std::vector<std::string> modelTypes, std::vector<std::string> dtypeTensors) {
+  // The registry holds plain function pointers, so the lambdas below capture nothing: the dtype
+  // lookup reads its names from here, one list per family (one instantiation each).
+  static const std::vector<std::string> tensors = std::move(dtypeTensors);
+  return Family{
+      name, std::move(modelTypes),
+      [](const std::string& text, const std::string& path) { return shapeOf(parse(text, path)); },
+      [](const std::string& text, const std::string& path, const TensorStore& store,
+         const std::string& weightsName) -> std::unique_ptr<Architecture> {
+        auto config = parse(text, path);
+        auto weights = read(store, config, weightsName);
+        return std::make_unique<Arch>(std::move(config), std::move(weights));
+      },
+      [](const std::string& text, std::uint64_t seed, DType dtype) -> std::unique_ptr<Architecture> {
+        auto config = parse(text, "config.json");
+        auto weights = random(config, seed, dtype);
+        return std::make_unique<Arch>(std::move(config), std::move(weights));
+      },
+      [](const TensorStore& store) {
+        for (const std::string& t : tensors)
+          if (const auto found = store.find(t); found.info) return std::string(toString(found.info->dtype));
+        return std::string("?");
+      }};
+}
+
 // Every family, in the order the messages list them.
 const std::vector<Family>& families();
 // The family of a model_type; throws Error "NAME: model_type "X" is not supported (attnviz

@@ -129,25 +129,8 @@ class Gpt2 final : public Architecture {
 }  // namespace
 
 const Family& gpt2Family() {
-  static const Family family{
-      "gpt2",
-      {"gpt2"},
-      [](const std::string& text, const std::string& path) { return shapeOf(parseGpt2Config(text, path)); },
-      [](const std::string& text, const std::string& path, const TensorStore& store,
-         const std::string& weightsName) -> std::unique_ptr<Architecture> {
-        Gpt2Config c = parseGpt2Config(text, path);
-        Gpt2Weights w = readGpt2Weights(store, c, weightsName);
-        return std::make_unique<Gpt2>(std::move(c), std::move(w));
-      },
-      [](const std::string& text, std::uint64_t seed, DType dtype) -> std::unique_ptr<Architecture> {
-        Gpt2Config c = parseGpt2Config(text, "config.json");
-        Gpt2Weights w = randomGpt2Weights(c, seed, dtype);
-        return std::make_unique<Gpt2>(std::move(c), std::move(w));
-      },
-      [](const TensorStore& store) {
-        const char* name = store.find("transformer.wte.weight").info ? "transformer.wte.weight" : "wte.weight";
-        return std::string(store.find(name).info ? toString(store.find(name).info->dtype) : "?");
-      }};
+  static const Family family = familyEntry<Gpt2, parseGpt2Config, readGpt2Weights, randomGpt2Weights>(
+      "gpt2", {"gpt2"}, {"transformer.wte.weight", "wte.weight"});
   return family;
 }
 

@@ -157,25 +157,8 @@ class Llama final : public Architecture {
 }  // namespace
 
 const Family& llamaFamily() {
-  static const Family family{
-      "llama",
-      {"llama", "mistral", "qwen2"},
-      [](const std::string& text, const std::string& path) { return shapeOf(parseLlamaConfig(text, path)); },
-      [](const std::string& text, const std::string& path, const TensorStore& store,
-         const std::string& weightsName) -> std::unique_ptr<Architecture> {
-        LlamaConfig c = parseLlamaConfig(text, path);
-        LlamaWeights w = readLlamaWeights(store, c, weightsName);
-        return std::make_unique<Llama>(std::move(c), std::move(w));
-      },
-      [](const std::string& text, std::uint64_t seed, DType dtype) -> std::unique_ptr<Architecture> {
-        LlamaConfig c = parseLlamaConfig(text, "config.json");
-        LlamaWeights w = randomLlamaWeights(c, seed, dtype);
-        return std::make_unique<Llama>(std::move(c), std::move(w));
-      },
-      [](const TensorStore& store) {
-        const char* name = store.find("model.embed_tokens.weight").info ? "model.embed_tokens.weight" : "embed_tokens.weight";
-        return std::string(store.find(name).info ? toString(store.find(name).info->dtype) : "?");
-      }};
+  static const Family family = familyEntry<Llama, parseLlamaConfig, readLlamaWeights, randomLlamaWeights>(
+      "llama", {"llama", "mistral", "qwen2"}, {"model.embed_tokens.weight", "embed_tokens.weight"});
   return family;
 }
 
