@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "cli.hpp"
 
 #include <cctype>
@@ -18,6 +19,7 @@ namespace attnviz::cli {
 
 int cmdComputeBundle(const std::vector<std::string>& args);  // cli_bundle.cpp: compute --bundle
 const char* bundleComputeHelp();                               // cli_bundle.cpp
+int cmdPreprocess(const std::vector<std::string>& args);     // cli_image.cpp
 
 namespace {
 
@@ -27,15 +29,19 @@ constexpr const char* kUsage =
     "usage:\n"
     "  attnviz [--sample NAME | FILE.json]   open the desktop app (default sample: pronoun)\n"
     "  attnviz --model NAME|PATH [--text T]  open the app on a trained model (model mode)\n"
+    "                                        NAME: built in, or ORG/NAME in the Hugging Face cache;\n"
+    "                                        --revision R (or NAME@R) for another branch, tag or commit\n"
     "  attnviz FILE.npz|FILE.safetensors     open the app on an attention bundle (bundle mode)\n"
     "  attnviz samples                       list the built-in samples\n"
     "  attnviz compute INPUT [OPTIONS] --out DIR   write every stage as .npy\n"
     "  attnviz export INPUT [OPTIONS] ...    write a heatmap figure (PNG/SVG)\n"
     "  attnviz bench [--n N] [--d D] ...     measure the engine\n"
-    "  attnviz models                        list the built-in models\n"
+    "  attnviz models                        list the built-in models and those in the Hugging Face cache\n"
+    "  attnviz fetch ORG/NAME [--revision R]  download a model from the Hugging Face Hub into its cache\n"
     "  attnviz tokenize --model M --text T   a model's tokens for a text\n"
     "  attnviz compute --model M --text T --out DIR   every layer of a real model\n"
     "  attnviz compute --bundle FILE.npz --out DIR    every layer of your own model's attention\n"
+    "  attnviz preprocess --model M --image F --out pixels.npy   a vision model's input for a picture\n"
     "  attnviz --version | --help | help COMMAND\n"
     "\n"
     "desktop app options (with FILE.json, --sample or --model):\n"
@@ -116,14 +122,35 @@ const std::vector<CommandTable>& commands() {
       {"export", cmdExport},
       {"bench", cmdBench},
       {"models", cmdModels},
+      {"fetch", cmdFetch},
       {"tokenize", cmdTokenize},
+      {"preprocess", cmdPreprocess},
   };
   return table;
 }
 
 // Runs one command, turning its exceptions into the exit codes and one-line messages.
-int dispatch(const CommandTable& c, const std::vector<std::string>& args) {
+// `--revision R` picks the revision of the model a command reads from the Hugging Face cache:
+// it becomes part of the name (NAME@R), so every command and the app resolve it in one place.
+std::vector<std::string> withRevision(std::vector<std::string> args) {
+  if (!args.empty() && args[0] == "fetch") return args;  // its own --revision
+  const auto flag = std::find(args.begin(), args.end(), "--revision");
+  if (flag == args.end()) return args;
+  if (flag + 1 == args.end() || (flag + 1)->empty()) throw UsageError("--revision needs a value (a branch, tag or commit)");
+  const std::string revision = *(flag + 1);
+  args.erase(flag, flag + 2);
+  for (std::size_t i = 1; i + 1 < args.size(); ++i)
+    if (args[i] == "--model" || args[i] == "--scores") {
+      if (args[i + 1].find('@') != std::string::npos) throw UsageError("give the revision once: --revision or NAME@REVISION");
+      args[i + 1] += "@" + revision;
+      return args;
+    }
+  throw UsageError("--revision goes with --model NAME (a model in the Hugging Face cache)");
+}
+
+int dispatch(const CommandTable& c, const std::vector<std::string>& rawArgs) {
   try {
+    const std::vector<std::string> args = withRevision(rawArgs);
     return c.run(args);
   } catch (const UsageError& e) {
     std::cerr << "attnviz " << c.name << ": " << e.what() << " (see attnviz " << c.name << " --help)\n";

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -129,7 +130,9 @@ constexpr const char* kBenchModelHelp =
     "llama-0.5b a Llama layout of 0.5 B parameters (hidden 1536, 16 layers, 24 heads sharing 4 K/V\n"
     "heads, MLP 4096, vocabulary 32000), tinyllama-1.1b TinyLlama-1.1B's (hidden 2048, 22 layers, 32\n"
     "heads sharing 4 K/V heads, MLP 5632), with seeded random weights stored as --dtype (f32 when not\n"
-    "given). --json adds the weights' type and size and the load time.\n";
+    "given), vit-base ViT-B/16's (224×224 images in 16×16 patches, 197 tokens, hidden 768, 12 layers of\n"
+    "12 heads, MLP 3072, 1000 labels; one pass over a seeded random image, whatever --n says).\n"
+    "--json adds the weights' type and size and the load time.\n";
 
 // The config.json of each benchmark shape: GPT-2 small's and SmolLM-135M's (HuggingFaceTB/SmolLM-135M),
 // the sizes only.
@@ -151,8 +154,12 @@ std::string benchShapeConfig(const std::string& shape) {
     return R"({"model_type": "llama", "vocab_size": 49152, "max_position_embeddings": 2048, "hidden_size": 576,
                "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64,
                "intermediate_size": 1536, "rms_norm_eps": 1e-5, "rope_theta": 10000, "tie_word_embeddings": true})";
-  throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes), smollm-135m (SmolLM-135M's), llama-0.5b or "
-                   "tinyllama-1.1b");
+  // google/vit-base-patch16-224's sizes.
+  if (shape == "vit-base")
+    return R"({"model_type": "vit", "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+               "intermediate_size": 3072, "image_size": 224, "patch_size": 16, "layer_norm_eps": 1e-12})";
+  throw UsageError("--model-shape expects gpt2 (GPT-2 small's shapes), smollm-135m (SmolLM-135M's), llama-0.5b, "
+                   "tinyllama-1.1b or vit-base (ViT-B/16's)");
 }
 
 }  // namespace
@@ -177,7 +184,7 @@ int cmdBenchModel(const std::vector<std::string>& args) {
     else throw UsageError("unknown option " + a + " with a model");
   }
   if (bool(modelArg) == bool(shape))
-    throw UsageError("give --model NAME|PATH or --model-shape gpt2|smollm-135m|llama-0.5b|tinyllama-1.1b");
+    throw UsageError("give --model NAME|PATH or --model-shape gpt2|smollm-135m|llama-0.5b|tinyllama-1.1b|vit-base");
   if (dtype && !shape) throw UsageError("--dtype goes with --model-shape (a checkpoint runs in the type it stores)");
   model::DType weightType = model::DType::F32;
   if (dtype && *dtype == "f16") weightType = model::DType::F16;
@@ -200,6 +207,9 @@ int cmdBenchModel(const std::vector<std::string>& args) {
   const model::ModelShape& config = m.shape;
   const long inner = config.inner;
   const double weightMiB = double(m.architecture->weightBytes()) / (1 << 20);
+  const bool vision = config.input == model::InputKind::Image;
+  // A vision model reads one image of its own size: its token count is fixed.
+  if (vision) lengths = {config.positions};
   if (lengths.empty()) lengths = {128, 1024};
   model::ForwardOptions options;
   options.allLogits = false;
@@ -207,9 +217,20 @@ int cmdBenchModel(const std::vector<std::string>& args) {
     if (n > config.positions)
       throw Error("--n " + std::to_string(n) + " is beyond the model's " + config.positionsKey + " (" +
                   std::to_string(config.positions) + ")");
-    std::vector<int> ids(static_cast<size_t>(n));
-    for (long i = 0; i < n; ++i) ids[size_t(i)] = int((i * 7919) % config.vocabSize);
-    const double forwardMs = medianMs(int(repeat), [&] { model::forward(m, ids, options); });
+    std::function<void()> pass;
+    std::vector<int> ids;
+    model::PixelTensor pixels;
+    if (vision) {
+      pixels.channels = config.channels;
+      pixels.height = pixels.width = config.imageSize;
+      const Matrix noise = seededRandom(config.channels, config.imageSize * config.imageSize, 3);
+      pixels.values.assign(noise.data(), noise.data() + noise.size());
+      pass = [&] { model::forward(m, pixels, options); };
+    } else {
+      for (long i = 0; i < n; ++i) ids.push_back(int((i * 7919) % config.vocabSize));
+      pass = [&] { model::forward(m, ids, options); };
+    }
+    const double forwardMs = medianMs(int(repeat), pass);
     const double rss = peakRssMiB();
     const double gflops = m.architecture->forwardFlops(n, 1) / (forwardMs * 1e6);
     const Matrix a = seededRandom(n, config.dModel, 1), b = seededRandom(config.dModel, inner, 2);

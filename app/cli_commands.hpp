@@ -9,6 +9,7 @@ namespace attnviz::cli {
 int cmdExport(const std::vector<std::string>& args);  // cli_export.cpp
 int cmdBench(const std::vector<std::string>& args);   // cli_bench.cpp
 int cmdModels(const std::vector<std::string>& args);        // cli_model.cpp
+int cmdFetch(const std::vector<std::string>& args);         // cli_fetch.cpp
 int cmdTokenize(const std::vector<std::string>& args);      // cli_model.cpp
 int cmdComputeModel(const std::vector<std::string>& args);  // cli_model.cpp: compute --model
 const char* modelComputeHelp();                              // cli_model.cpp

@@ -95,6 +95,7 @@ bool InputArgs::consume(const std::vector<std::string>& args, size_t& i) {
       {"--temperature", &InputArgs::temperature}, {"--mask", &InputArgs::mask},
       {"--heads", &InputArgs::heads},     {"--model", &InputArgs::model},
       {"--text", &InputArgs::text},       {"--layer", &InputArgs::layer},
+      {"--image", &InputArgs::image},
       {"--bundle", &InputArgs::bundle},
   };
   if (a == "--allow-unnormalised") {
@@ -115,7 +116,7 @@ static Session bundleInput(const InputArgs& a) {
   const struct { const char* flag; bool given; } others[] = {
       {"--sample", bool(a.sample)}, {"--session", bool(a.sessionFile)}, {"--q/--k/--v", a.qFile || a.kFile || a.vFile},
       {"--tokens", bool(a.tokens)}, {"--text", bool(a.text)}, {"--source", bool(a.source)}, {"--model", bool(a.model)},
-      {"--d-model", bool(a.dModel)}, {"--seed", bool(a.seed)}, {"--tokenizer", bool(a.tokenizer)},
+      {"--image", bool(a.image)}, {"--d-model", bool(a.dModel)}, {"--seed", bool(a.seed)}, {"--tokenizer", bool(a.tokenizer)},
       {"--positional", bool(a.positional)}, {"--heads", bool(a.heads)}};
   for (const auto& o : others)
     if (o.given) throw UsageError(std::string("--bundle is an input of its own: drop ") + o.flag);
@@ -143,11 +144,14 @@ Session InputArgs::build() const {
   if (text && tokens) throw UsageError("--text and --tokens are the same thing: give one");
   const std::optional<std::string> tokens = this->tokens ? this->tokens : text;
   if (text && !model) throw UsageError("--text goes with --model (or use --tokens for the random toy model)");
+  if (image && !model) throw UsageError("--image goes with --model (a vision model)");
+  if (image && (tokens || source)) throw UsageError("--image is a vision model's input: drop --text, --tokens and --source");
   if (layer && !model && !sample && !sessionFile) throw UsageError("--layer needs --model");
   const int inputKinds = int(bool(sample)) + int(bool(sessionFile)) + int(bool(qFile || kFile || vFile)) +
-                         int(bool(tokens));
-  if (inputKinds == 0) throw UsageError("no input: give --sample NAME, --session FILE, --q/--k/--v FILES or --tokens TEXT");
-  if (inputKinds > 1) throw UsageError("give only one input: --sample, --session, --q/--k/--v or --tokens");
+                         int(bool(tokens)) + int(bool(image));
+  if (inputKinds == 0)
+    throw UsageError("no input: give --sample NAME, --session FILE, --q/--k/--v FILES, --tokens TEXT or --model M --image FILE");
+  if (inputKinds > 1) throw UsageError("give only one input: --sample, --session, --q/--k/--v, --tokens or --image");
   if (source && !tokens) throw UsageError("--source needs --tokens (it is the key/value sequence of cross-attention)");
   if ((dModel || seed || tokenizer || positional) && !tokens && !sample && !sessionFile)
     throw UsageError("--d-model, --seed, --tokenizer and --positional apply to token mode only");
@@ -164,6 +168,9 @@ Session InputArgs::build() const {
     s = loadSession(*sessionFile);
     if (allowUnnormalised && s.bundle.path.empty()) throw UsageError("--allow-unnormalised applies to an attention bundle");
     if (allowUnnormalised) s.bundle.allowUnnormalised = true;
+  } else if (image) {
+    s.name = "image";
+    s.mode = InputMode::Tokens;
   } else if (tokens) {
     s.name = "tokens";
     s.mode = InputMode::Tokens;
@@ -191,9 +198,14 @@ Session InputArgs::build() const {
     if (dModel || seed || tokenizer || positional)
       throw UsageError("--d-model, --seed, --tokenizer and --positional are for the random toy model, not --model");
     const model::ModelShape config = model::readModelShape(*model, modelsDirectory());
+    const bool vision = config.input == model::InputKind::Image;
+    if (vision && !image && s.tokens.image.empty())
+      throw UsageError(*model + " is a vision model: give it --image FILE");
+    if (!vision && image) throw UsageError(*model + " is a text model: give it --text TEXT");
+    if (image) s.tokens.image = *image;
     if (s.tokens.model != *model) {
       s.options.heads = config.heads;
-      s.options.mask = MaskKind::Causal;
+      s.options.mask = config.causal ? MaskKind::Causal : MaskKind::None;
       s.options.score = ScoreFunction::Scaled;
       s.view = {};
     }

@@ -24,6 +24,7 @@ struct InputArgs {
   std::optional<std::string> dModel, seed, tokenizer, positional;
   std::optional<std::string> score, scale, temperature, mask, heads;
   std::optional<std::string> model, text, layer;  // a trained model's attention on a text
+  std::optional<std::string> image;                // or a vision model's on a picture
   std::optional<std::string> bundle;               // an attention bundle (.npz, .safetensors)
   bool allowUnnormalised = false;                  // its rows need not sum to 1
 
@@ -41,6 +42,7 @@ inline constexpr const char* kInputHelp =
     "  --tokens TEXT [--source TEXT]  token mode (self-, or cross-attention with --source)\n"
     "  --model NAME|PATH --text TEXT [--layer L]  a trained model's layer L (default 0);\n"
     "      with --sample, runs the sample's text on the model (see `attnviz models`)\n"
+    "  --model NAME|PATH --image FILE [--layer L]  a vision model's layer L on a picture\n"
     "      --d-model D (16)  --seed S (42)  --tokenizer words|chars  --positional on|off\n"
     "  --bundle FILE.npz|FILE.safetensors [--layer L] [--allow-unnormalised]  your model's\n"
     "      attention (tools/attnviz_bundle.py); with q and k every stage is recomputed\n"

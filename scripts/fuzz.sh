@@ -48,6 +48,7 @@ runs_for() {
     session) echo 60000 ;;
     tokenizer_json) echo 20000 ;;
     npz) echo 40000 ;;
+    image) echo 40000 ;;
     *) echo 100000 ;;
   esac
 }

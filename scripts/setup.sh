@@ -13,7 +13,8 @@ packages=(
   xvfb xauth xdotool x11-utils libxml2-utils python3-numpy libopenblas0-pthread
   fonts-dejavu-core fonts-droid-fallback
   clang-14 libclang-rt-14-dev
-  libpcre2-dev libzip-dev libicu-dev python3-torch
+  libpcre2-dev libzip-dev libicu-dev libjpeg62-turbo-dev python3-torch python3-pil
+  libcurl4-openssl-dev
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #include "actions.hpp"
 #include "model_actions.hpp"
+#include "model_download.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "colormap_lut.hpp"
 #include "derivation.hpp"
@@ -108,6 +110,37 @@ float parseFloat(const std::string& s) {
   const float v = std::stof(s, &used);
   if (used != s.size()) throw Error("not a number: \"" + s + "\"");
   return v;
+}
+
+// "focus" (the focused head alone), "all", or heads by number: "0,2,3".
+std::uint64_t parseHeadSet(const std::string& s) {
+  if (s == "focus") return 0;
+  if (s == "all") return ~std::uint64_t(0);
+  std::uint64_t bits = 0;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    std::size_t used = 0;
+    int h = -1;
+    try {
+      h = std::stoi(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size() || h < 0 || h > 63) throw Error("lines-heads takes focus, all or heads 0-63 like 0,2,3; got \"" + s + "\"");
+    bits |= std::uint64_t(1) << h;
+  }
+  return bits;
+}
+
+ViewSettings::SentenceLines parseSentenceLines(const std::string& s) {
+  using S = ViewSettings::SentenceLines;
+  if (s == "all") return S::All;
+  if (s == "AA" || s == "A-A") return S::AA;
+  if (s == "AB" || s == "A-B") return S::AB;
+  if (s == "BA" || s == "B-A") return S::BA;
+  if (s == "BB" || s == "B-B") return S::BB;
+  throw Error("lines-sentences takes all, AA, AB, BA or BB; got \"" + s + "\"");
 }
 
 bool parseBool(const std::string& s) {
@@ -373,8 +406,11 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "colour-scale") setColourScale(app, parseColourScale(value));
     else if (key == "all-terms") setViewToggle(app, ViewToggle::AllTerms, parseBool(value));
     else if (key == "threshold") setLinesThreshold(app, parseFloat(value));
+    else if (key == "lines-heads") setLinesHeads(app, parseHeadSet(value));
+    else if (key == "lines-sentences") setLinesSentences(app, parseSentenceLines(value));
     else if (key == "text") setTokensText(app, value);
     else if (key == "source") setSourceText(app, value);
+    else if (key == "text-pair") setTextPair(app, value);
     else if (key == "tokenizer") setTokenizer(app, parseTokenizerKind(value));
     else if (key == "d_model") setDModel(app, std::stoi(value));
     else if (key == "seed") setSeed(app, std::stoull(value));
@@ -419,6 +455,8 @@ bool viewToggle(const AppState& app, ViewToggle which) { return toggleOf(const_c
 void setColourScale(AppState& app, ColourScale scale) { app.view.colourScale = scale; }
 void setExportScale(AppState& app, float scale) { app.view.exportScale = std::clamp(scale, 0.25f, 8.0f); }
 void setLinesThreshold(AppState& app, float threshold) { app.view.linesThreshold = std::clamp(threshold, 0.0f, 1.0f); }
+void setLinesHeads(AppState& app, std::uint64_t heads) { app.view.linesHeads = heads; }
+void setLinesSentences(AppState& app, ViewSettings::SentenceLines which) { app.view.linesSentences = which; }
 void setPlaySpeed(AppState& app, float stepsPerSecond) {
   app.view.playStepsPerSecond = std::clamp(stepsPerSecond, 0.1f, 10.0f);
 }
@@ -436,6 +474,10 @@ void setTokensText(AppState& app, const std::string& text) {
 }
 void setSourceText(AppState& app, const std::string& text) {
   app.doc.session.tokens.source = text;
+  markInputsChanged(app.doc);
+}
+void setTextPair(AppState& app, const std::string& text) {
+  app.doc.session.tokens.textPair = text;
   markInputsChanged(app.doc);
 }
 void setTokenizer(AppState& app, TokenizerKind k) {
@@ -705,6 +747,10 @@ void dumpState(const AppState& app, const std::string& path) {
   j["model"] = s.mode == InputMode::Tokens ? s.tokens.model : "";
   j["layer"] = s.view.layer;
   j["token_ids"] = d.prepared.tokenIds;
+  j["text_pair"] = s.tokens.textPair;
+  j["sentence"] = d.prepared.sentence;
+  j["lines_heads"] = app.view.linesHeads;
+  j["lines_sentences"] = int(app.view.linesSentences);
   j["query_labels"] = d.prepared.queryLabels;
   j["key_tokens"] = d.prepared.keyLabels;
   j["bundle"] = s.bundle.path;
@@ -745,6 +791,8 @@ void dumpState(const AppState& app, const std::string& path) {
                           {"before", {r->before[0], r->before[1]}}, {"after", {r->after[0], r->after[1]}},
                           {"shown", r->shown}, {"rotated_shown", r->rotatedShown}};
   }
+  j["download"] = {{"dialog", app.download.dialogOpen}, {"running", isDownloading(app)},
+                    {"name", app.download.name}, {"error", app.download.error}};
   j["colour_scale"] = toString(app.view.colourScale);
   j["all_terms"] = app.view.allTerms;
   std::ofstream(path) << j.dump(2) << "\n";

@@ -46,6 +46,7 @@ void setGpuBufferLimit(AppState& app, std::uint64_t bytes);
 // Tokens mode.
 void setTokensText(AppState& app, const std::string& text);
 void setSourceText(AppState& app, const std::string& text);
+void setTextPair(AppState& app, const std::string& text);  // an encoder's sentence B ("" for one text)
 void setTokenizer(AppState& app, TokenizerKind k);
 void setDModel(AppState& app, int dModel);
 void setSeed(AppState& app, std::uint64_t seed);
@@ -66,6 +67,10 @@ void setExportScale(AppState& app, float scale);
 // Linear, log or per-row colours for exp, row sums and weights: heatmaps, colour bars, figures.
 void setColourScale(AppState& app, ColourScale scale);
 void setLinesThreshold(AppState& app, float threshold);
+// Heads drawn in the lines view at once: a bit per head (0: the focused head alone). Heads past
+// 63 are drawn one at a time.
+void setLinesHeads(AppState& app, std::uint64_t heads);
+void setLinesSentences(AppState& app, ViewSettings::SentenceLines which);
 void setPlaySpeed(AppState& app, float stepsPerSecond);
 void showSamplesBrowser(AppState& app, bool open);
 void chooseFile(AppState& app, FileChooser::Purpose purpose);  // opens the in-app file chooser

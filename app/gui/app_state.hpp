@@ -2,12 +2,14 @@
 // The desktop app's state: one plain struct the views read and the actions (actions.hpp) change.
 // No GL and no ImGui here, so actions and scripts can be reasoned about on their own.
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -147,6 +149,10 @@ struct ViewSettings {
   float playStepsPerSecond = 1.0f;
   double playAccumulator = 0;
   float linesThreshold = 0.05f;
+  // The lines view: the heads drawn (bit h: head h; 0: the focused head alone) and, for a
+  // sentence pair, which lines: every line, or A→A, A→B, B→A, B→B (query's → key's sentence).
+  std::uint64_t linesHeads = 0;
+  enum class SentenceLines { All, AA, AB, BA, BB } linesSentences = SentenceLines::All;
   float exportScale = 1.0f;                     // figure size factor for PNG/SVG export
   int linesFilterQuery = -1, linesFilterKey = -1;
   bool showInputs = true, showLinked = true;
@@ -212,6 +218,24 @@ struct PendingReplace {
   std::string what;                // "sample “pronoun”" or the path, for the question
 };
 
+// "Get a model…": a download from the Hugging Face Hub on a worker thread (model_download.hpp).
+struct ModelDownload {
+  struct Progress {  // written by the worker, read by the dialog
+    std::atomic<bool> cancel{false};
+    std::atomic<std::uint64_t> done{0}, total{0};
+    std::mutex fileMutex;
+    std::string file;
+  };
+  struct Outcome {
+    std::string repoId, folder, error;
+  };
+  bool dialogOpen = false;
+  std::string name;  // the dialog's name box
+  std::shared_ptr<Progress> progress;
+  std::future<Outcome> job;  // valid while downloading
+  std::string error;         // the last download's failure, one line
+};
+
 struct AppState {
   Document doc;
   Hover hover;      // last frame's hovered cell (what the views show)
@@ -226,6 +250,7 @@ struct AppState {
   bool showAbout = false;
   Recovery recovery;
   PendingReplace replace;
+  ModelDownload download;
   long glErrors = -1;  // GL_DEBUG_TYPE_ERROR messages so far (gl_debug.hpp); -1: not counted
   std::string message;  // last action's outcome, shown in the status bar
   bool messageIsError = false;

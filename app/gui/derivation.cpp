@@ -1,4 +1,5 @@
 #include "derivation.hpp"
+#include "record.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -208,13 +209,31 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
         out.push_back("no position embedding: the rotation of q and k carries the position");
         break;
       }
-      out.push_back("x" + cell + " = W_E[" + std::to_string(id) + ", " + J + "] + W_P[" + I + ", " + J + "]   " + token);
-      const auto f = formatAddingUp({b.tokenEmbedding(i, j), b.positionEmbedding(i, j)}, b.residPre(i, j));
-      out.push_back("= " + f[0] + " + " + parenText(f[1]) + " = " + f[2]);
+      const Matrix& sum = b.embeddingSum.size() ? b.embeddingSum : b.residPre;
+      const std::string position = "W_P[" + std::to_string(i + b.positionOffset) + ", " + J + "]";
+      if (b.typeEmbedding.size()) {
+        const int type = b.typeEmbedding.rows() > i && doc.prepared.forward && i < int(doc.prepared.forward->typeIds.size())
+                             ? doc.prepared.forward->typeIds[std::size_t(i)] : 0;
+        out.push_back("x" + cell + " = W_E[" + std::to_string(id) + ", " + J + "] + " + position + " + W_T[" +
+                      std::to_string(type) + ", " + J + "]   " + token + ", type " + std::to_string(type));
+        const auto f = formatAddingUp({b.tokenEmbedding(i, j), b.positionEmbedding(i, j), b.typeEmbedding(i, j)}, sum(i, j));
+        out.push_back("= " + f[0] + " + " + parenText(f[1]) + " + " + parenText(f[2]) + " = " + f[3]);
+      } else {
+        out.push_back("x" + cell + " = W_E[" + std::to_string(id) + ", " + J + "] + " + position + "   " + token);
+        const auto f = formatAddingUp({b.tokenEmbedding(i, j), b.positionEmbedding(i, j)}, sum(i, j));
+        out.push_back("= " + f[0] + " + " + parenText(f[1]) + " = " + f[2]);
+      }
+      if (b.embeddingSum.size()) out.push_back("the LayerNorm step (embeddings.LayerNorm) normalises these rows next");
       break;
     }
     case StageId::ResidPre: {
       if (j >= d) return out;
+      if (b.postNorm) {  // the previous block's MLP add and its LayerNorm are not kept, only its output
+        out.push_back("x" + cell + " = LayerNorm(h' + MLP(h')) of layer " + std::to_string(b.layer - 1) +
+                      ": that block's output (h' its post_ln rows)");
+        out.push_back("= " + formatValue(b.residPre(i, j)));
+        break;
+      }
       out.push_back("x" + cell + " = resid_mid + mlp_out of layer " + std::to_string(b.layer - 1));
       const auto f = formatAddingUp({b.previousResidMid(i, j), b.previousMlpOut(i, j)}, b.residPre(i, j));
       out.push_back("= " + f[0] + " + " + parenText(f[1]) + " = " + f[2]);
@@ -222,7 +241,8 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
     }
     case StageId::LayerNorm: {
       if (j >= d) return out;
-      const float x = b.residPre(i, j), g = b.gamma(j);
+      const float x = b.embeddingSum.size() ? b.embeddingSum(i, j) : b.residPre(i, j), g = b.gamma(j);
+      if (b.embeddingSum.size()) out.push_back("the embeddings' LayerNorm (embeddings.LayerNorm); x is the embedding step's sum");
       const float beta = b.beta.size() > j ? b.beta(j) : 0.0f;
       if (b.norm == ModelBlock::Norm::LayerNorm) {
         out.push_back("h" + cell + " = (x" + cell + " − μ_" + I + ") · s_" + I + " · γ_" + J + " + β_" + J +
@@ -263,6 +283,20 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
       out.push_back("x'" + cell + " = x" + cell + " + Y" + cell + " + b_O[" + J + "]   (Y = heads · W_O, step 6)");
       const auto f = formatAddingUp({b.residPre(i, j), t.projected(i, j), b.biasO(j)}, b.residMid(i, j));
       out.push_back("= " + f[0] + " + " + parenText(f[1]) + " + " + parenText(f[2]) + " = " + f[3]);
+      if (b.postNorm) out.push_back("post-norm: the LayerNorm step after this one normalises these rows");
+      break;
+    }
+    case StageId::PostNorm: {
+      if (j >= d || !b.postNorm) return out;
+      out.push_back("h'" + cell + " = (x'" + cell + " − μ_" + I + ") · s_" + I + " · γ_" + J + " + β_" + J +
+                    "   s = 1/√(σ² + ε), ε = " + formatValue(float(b.epsilon)));
+      const double sd = 1.0 / double(b.postNormScale(i));
+      out.push_back("row " + I + ": μ = " + formatValue(b.postNormMean(i)) + ", σ = " +
+                    formatValue(float(std::sqrt(std::max(0.0, sd * sd - b.epsilon)))) + ", s = " +
+                    formatValue(b.postNormScale(i)));
+      out.push_back("= (" + formatValue(b.residMid(i, j)) + " − " + paren(b.postNormMean(i)) + ") · " +
+                    formatValue(b.postNormScale(i)) + " · " + paren(b.postNormGamma(j)) + " + " + paren(b.postNormBeta(j)) +
+                    " = " + formatValue(b.postNormed(i, j)));
       break;
     }
     default: break;

@@ -16,6 +16,7 @@
 
 #include "actions.hpp"
 #include "model_actions.hpp"
+#include "model_download.hpp"
 #include "desktop.hpp"
 #include "document.hpp"
 #include "fonts.hpp"
@@ -115,7 +116,7 @@ void writeFrameStats(const Automation& a) {
 // Work that keeps the loop polling instead of waiting for input events.
 bool busy(const AppState& app) {
   const Automation& a = app.automation;
-  return app.view.playing || isComputing(app.doc) || a.nextLine < a.script.size() || a.maxFrames >= 0 ||
+  return app.view.playing || isComputing(app.doc) || isDownloading(app) || a.nextLine < a.script.size() || a.maxFrames >= 0 ||
          !a.pendingScreenshot.empty() || app.frameIndex < 3;
 }
 
@@ -246,6 +247,7 @@ int runDesktopApp(int argc, char** argv) {
     last = frameStart;
 
     runScript(app);
+    pollModelDownload(app);
     updateDocument(app.doc);
     if (glyphGen != app.doc.inputsGen) {
       glyphGen = app.doc.inputsGen;
@@ -313,6 +315,7 @@ int runDesktopApp(int argc, char** argv) {
 
   // Quitting asked about unsaved edits, so a clean exit leaves no recovery file behind.
   finishRecovery(app);
+  stopModelDownload(app);  // its partial file stays in the cache, resumed next time
   finishComputation(app.doc);
   if (!a.frameStatsPath.empty()) writeFrameStats(a);
   if (!a.dumpStatePath.empty()) dumpState(app, a.dumpStatePath);

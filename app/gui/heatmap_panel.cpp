@@ -236,6 +236,17 @@ void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
   }
   list->PopClipRect();
 
+  // Where sentence B starts: a line across the axes' label margins (the cells keep their colours).
+  const ImU32 divider = IM_COL32(235, 120, 215, 230);
+  const float reach = 5 * fs;
+  if (spec.rowDivider > 0 && spec.rowDivider < rows) {
+    const float y = L.origin.y + float(spec.rowDivider) * L.cellH;
+    if (y >= L.areaMin.y && y <= L.areaMax.y) list->AddLine(ImVec2(L.areaMin.x - reach, y), ImVec2(L.areaMin.x - 1, y), divider, 2.0f);
+  }
+  if (spec.colDivider > 0 && spec.colDivider < cols) {
+    const float x = L.origin.x + float(spec.colDivider) * L.cellW;
+    if (x >= L.areaMin.x && x <= L.areaMax.x) list->AddLine(ImVec2(x, L.areaMin.y - reach), ImVec2(x, L.areaMin.y - 1), divider, 2.0f);
+  }
   // Axis labels, every k-th when rows are thinner than a line of text.
   const ImVec2 clipMin = ImGui::GetWindowPos();
   const ImVec2 clipMax(clipMin.x + ImGui::GetWindowWidth(), clipMin.y + ImGui::GetWindowHeight());

@@ -24,6 +24,8 @@ struct PanelSpec {
   bool anyMasked = false;   // adds the hatched "masked" swatch to the colour bar
   int pinRow = -1, pinCol = -1;
   int hoverRow = -1, hoverCol = -1;
+  // A line before this row / column: where an encoder's sentence B starts (-1: none).
+  int rowDivider = -1, colDivider = -1;
   // With a log or per-row colour scale the colours come from these transformed values (and
   // `range` is theirs); `values` still gives the numbers printed in cells.
   const Matrix* colourValues = nullptr;

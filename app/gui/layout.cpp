@@ -104,6 +104,8 @@ void drawLayout(AppState& app) {
       if (linkedHeader(app, "Lines: queries → keys", "lines")) drawLinesView(app);
       if (linkedHeader(app, "All heads", "all-heads")) drawHeadsGrid(app);
       if (linkedHeader(app, "Row statistics", "row-statistics")) drawStatsTable(app);
+      // Last: it is the tallest, and the headers above it stay on screen for long inputs.
+      if (linkedHeader(app, "Neuron view: q ⊙ k", "neuron")) drawNeuronView(app);
       recordPanelExtent(app, "Linked views");
     }
     ImGui::End();
@@ -115,6 +117,7 @@ void drawLayout(AppState& app) {
 
   drawFileChooser(app);
   drawSamplesBrowser(app);
+  drawDownloadDialog(app);
   drawRecoveryPrompt(app);
   drawReplacePrompt(app);
 }

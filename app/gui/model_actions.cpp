@@ -36,7 +36,8 @@ std::vector<std::string> modelWhatIfs(const AppState& app) {
   if (o.score != ScoreFunction::Scaled) out.push_back(std::string("score ") + toString(o.score));
   if (o.scaleOverride) out.push_back("scale " + shortest(*o.scaleOverride));
   if (o.temperature != 1.0f) out.push_back("temperature " + shortest(o.temperature));
-  if (o.mask != MaskKind::Causal) out.push_back(std::string("mask ") + toString(o.mask));
+  const bool causal = !app.doc.prepared.loadedModel || app.doc.prepared.loadedModel->shape.causal;
+  if (o.mask != (causal ? MaskKind::Causal : MaskKind::None)) out.push_back(std::string("mask ") + toString(o.mask));
   for (const auto& [layer, head] : s.tokens.ablatedHeads)
     out.push_back("layer " + std::to_string(layer) + " head " + std::to_string(head) + " ablated");
   if (s.ropeOff && app.doc.prepared.block && app.doc.prepared.block->rotary())
@@ -78,6 +79,7 @@ bool setModel(AppState& app, const std::string& nameOrPath) {
   if (nameOrPath.empty()) {
     if (s.tokens.model.empty()) return true;
     s.tokens.model.clear();
+    s.tokens.textPair.clear();
     s.view.layer = 0;
     while (s.tokens.dModel % s.options.heads != 0) --s.options.heads;
     markInputsChanged(app.doc);
@@ -94,10 +96,11 @@ bool setModel(AppState& app, const std::string& nameOrPath) {
   if (s.mode != InputMode::Tokens) setInputMode(app, InputMode::Tokens);
   s.tokens.model = nameOrPath;
   s.tokens.source.clear();
+  if (config.causal || config.input != model::InputKind::Text) s.tokens.textPair.clear();  // only encoders read pairs
   s.name = nameOrPath;
   s.description = "Attention of the trained model " + nameOrPath + ", layer by layer.";
   s.options.heads = config.heads;
-  s.options.mask = MaskKind::Causal;
+  s.options.mask = config.causal ? MaskKind::Causal : MaskKind::None;
   s.options.score = ScoreFunction::Scaled;
   s.view.layer = std::clamp(s.view.layer, 0, config.layers - 1);
   s.view.head = std::clamp(s.view.head, -1, config.heads - 1);

@@ -7,6 +7,7 @@
 
 #include "actions.hpp"
 #include "model_actions.hpp"
+#include "model_download.hpp"
 #include "document.hpp"
 #include "matrix_io.hpp"
 #include "recovery.hpp"
@@ -187,6 +188,18 @@ bool runScriptLine(AppState& app, const std::string& line) {
       if (a == "restore") restoreRecovery(app);
       else if (a == "discard") discardRecovery(app);
       else throw Error("recovery restore|discard");
+      return true;
+    }
+    if (op == "get-model") {  // the dialog's Download button
+      showDownloadDialog(app, true);
+      return startModelDownload(app, rest(in));
+    }
+    if (op == "cancel-download") { cancelModelDownload(app); return true; }
+    if (op == "wait-download") {  // until the download has finished and its model opened (or failed)
+      if (isDownloading(app)) {
+        --app.automation.nextLine;
+        app.automation.waitFrames = 1;
+      }
       return true;
     }
     if (op == "wait-for-file") {

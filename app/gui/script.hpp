@@ -13,6 +13,7 @@
 //   quit-answer save|dont-save|cancel (quit asks when edits are unsaved, see recovery.hpp)
 //   replace-answer save [FILE]|dont-save|cancel (so do sample and open, see replace.hpp)
 //   recovery restore|discard | wait-for-file PATH | loop-until UNIX_SECONDS (start over until then)
+//   get-model ORG/NAME (download from the Hub, then open) | wait-download | cancel-download
 // Rows, columns, heads and steps are 0-based. '#' starts a comment line.
 #include <string>
 #include <vector>

@@ -80,6 +80,8 @@ PanelLayout panel(AppState& app, StageId step, int head, ImVec2 min, ImVec2 max,
   const bool keyCols = stageColumnsAreKeys(step);
   spec.pinRow = v.selectedRow;
   spec.pinCol = keyCols ? v.selectedCol : -1;
+  spec.rowDivider = sentenceBStart(app);
+  spec.colDivider = keyCols ? spec.rowDivider : -1;
   const bool hoverHere = app.hover.head == head || app.hover.head < 0 || !stageIsPerHead(step);
   if (hoverHere) {
     spec.hoverRow = app.hover.row;

@@ -4,10 +4,12 @@
 #include <imgui_stdlib.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "actions.hpp"
 #include "cell_text.hpp"
 #include "derivation.hpp"
+#include "model.hpp"
 #include "model_block.hpp"
 #include "views.hpp"
 
@@ -28,21 +30,40 @@ float radioWidth(const char* label) {
   return ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize(label).x;
 }
 
+}  // namespace
+
+int sentenceBStart(const AppState& app) {
+  const std::vector<int>& s = app.doc.prepared.sentence;
+  const auto b = std::find(s.begin(), s.end(), 1);
+  return b == s.end() ? -1 : int(b - s.begin());
+}
+
+unsigned int sentenceColour(int sentence) {
+  return sentence == 1 ? IM_COL32(120, 62, 112, 255) : sentence == 0 ? IM_COL32(40, 84, 120, 255) : IM_COL32(51, 77, 107, 255);
+}
+
+namespace {
+
 // Tokens as chips; the pinned query row is highlighted, clicking a chip pins that row.
 void tokenChips(AppState& app, const std::vector<std::string>& tokens, bool queries) {
   const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
   const ViewState& v = app.doc.session.view;
+  const std::vector<int>& sentence = app.doc.prepared.sentence;
   for (std::size_t i = 0; i < tokens.size() && i < 2000; ++i) {
     const bool pinned = queries ? int(i) == v.selectedRow : int(i) == v.selectedCol;
+    const int inSentence = i < sentence.size() ? sentence[i] : -1;
     ImGui::PushID(int(i) + (queries ? 0 : 100000));
-    ImGui::PushStyleColor(ImGuiCol_Button, pinned ? ImVec4(0.85f, 0.65f, 0.1f, 1) : ImVec4(0.2f, 0.3f, 0.42f, 1));
+    ImGui::PushStyleColor(ImGuiCol_Button, pinned ? ImVec4(0.85f, 0.65f, 0.1f, 1) : ImGui::ColorConvertU32ToFloat4(sentenceColour(inSentence)));
     ImGui::PushStyleColor(ImGuiCol_Text, pinned ? ImVec4(0, 0, 0, 1) : ImVec4(1, 1, 1, 1));
     ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(5, 2));
     if (ImGui::Button(tokens[i].c_str())) {
       if (queries) pinCell(app, int(i), std::max(0, v.selectedCol));
       else pinCell(app, std::max(0, v.selectedRow), int(i));
     }
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s %zu", queries ? "query" : "key", i);
+    if (ImGui::IsItemHovered()) {
+      if (inSentence >= 0) ImGui::SetTooltip("%s %zu · sentence %c", queries ? "query" : "key", i, inSentence ? 'B' : 'A');
+      else ImGui::SetTooltip("%s %zu", queries ? "query" : "key", i);
+    }
     ImGui::PopStyleVar();
     ImGui::PopStyleColor(2);
     ImGui::PopID();
@@ -93,16 +114,34 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
   ImGui::EndTable();
 }
 
+// A vision model's input: the picture's file (its labels are in the predictions view).
+void imageInput(const AppState& app) {
+  ImGui::TextUnformatted("image (the model's input)");
+  ImGui::TextWrapped("%s", std::filesystem::path(app.doc.session.tokens.image).filename().string().c_str());
+}
+
 void tokensMode(AppState& app) {
   Document& d = app.doc;
   TokenConfig& t = d.session.tokens;
   ImGui::TextUnformatted("model");
   drawModelPicker(app);
   const bool model = !t.model.empty();
-  std::string text = t.text;
-  ImGui::TextUnformatted(model ? "text (the model's input)" : "sequence (queries)");
-  if (ImGui::InputTextMultiline("##text", &text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) setTokensText(app, text);
-  recordItemRect(app, "tokens-text");
+  if (!t.image.empty()) {
+    imageInput(app);
+  } else {
+    std::string text = t.text;
+    ImGui::TextUnformatted(model ? "text (the model's input)" : "sequence (queries)");
+    if (ImGui::InputTextMultiline("##text", &text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) setTokensText(app, text);
+    recordItemRect(app, "tokens-text");
+    const model::ModelShape* shape = d.prepared.loadedModel ? &d.prepared.loadedModel->shape : nullptr;
+    if ((model && shape && !shape->causal) || !t.textPair.empty()) {
+      std::string pair = t.textPair;
+      ImGui::TextUnformatted("sentence B (empty: one text)");
+      if (ImGui::InputTextMultiline("##text-pair", &pair, ImVec2(-1, ImGui::GetTextLineHeight() * 2.2f)))
+        setTextPair(app, pair);
+      recordItemRect(app, "tokens-text-pair");
+    }
+  }
   if (!model) {
   std::string source = t.source;
   ImGui::TextWrapped("source for cross-attention (keys, values; empty = self-attention)");
@@ -133,10 +172,17 @@ void tokensMode(AppState& app) {
       const TokenModel& m = *d.prepared.model;
       ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
       const bool rms = model && d.prepared.block && d.prepared.block->norm == ModelBlock::Norm::RmsNorm;
-      ImGui::TextWrapped("%s", !model ? "X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V"
-                               : rms  ? "X = RMSNorm of the residual stream (input_layernorm); Q = X W_Q (q_proj), "
-                                        "then RoPE; W_O = o_proj"
-                                      : "X = ln_1 of the residual stream; Q = X W_Q + b_Q (c_attn), W_O = c_proj");
+      const auto& shape = d.prepared.loadedModel ? d.prepared.loadedModel->shape : model::ModelShape();
+      const bool encoder = model && shape.input == model::InputKind::Text && !shape.causal;
+      const bool vision = model && shape.input == model::InputKind::Image;
+      ImGui::TextWrapped("%s", !model  ? "X = embedding + positional encoding; Q = X W_Q, K = X W_K, V = X W_V"
+                               : rms    ? "X = RMSNorm of the residual stream (input_layernorm); Q = X W_Q (q_proj), "
+                                          "then RoPE; W_O = o_proj"
+                               : encoder ? "X = the residual stream itself (post-norm: LayerNorm comes after each add); "
+                                           "Q = X W_Q + b_Q (query), W_O = attention.output.dense"
+                               : vision  ? "X = layernorm_before of the residual stream; Q = X W_Q + b_Q (query), "
+                                           "W_O = attention.output.dense"
+                                         : "X = ln_1 of the residual stream; Q = X W_Q + b_Q (c_attn), W_O = c_proj");
       ImGui::PopStyleColor();
       // Q, K and V themselves too, so a score can be checked by hand from the numbers shown.
       const AttentionInputs& in = d.prepared.inputs;

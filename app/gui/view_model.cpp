@@ -11,10 +11,12 @@
 #include "gl_heatmap.hpp"
 #include "blocks.hpp"
 #include "checkpoint.hpp"
+#include "hub/hub_cache.hpp"
 #include "model.hpp"
 #include "head_scores.hpp"
 #include "heatmap_panel.hpp"
 #include "model_actions.hpp"
+#include "model_download.hpp"
 #include "actions.hpp"
 #include "views.hpp"
 
@@ -115,12 +117,28 @@ void drawModelPicker(AppState& app) {
       if (ImGui::Selectable(b.name.c_str(), s.tokens.model == b.name)) setModel(app, b.name);
       if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s", b.shape.c_str(), b.description.c_str());
     }
+    // The Hugging Face cache, read again each time the list opens (transformers may have added to it).
+    static std::vector<model::hub::CachedModel> cached;
+    if (ImGui::IsWindowAppearing()) cached = model::hub::listCachedModels(model::hub::cacheDirectory());
+    if (!cached.empty()) {
+      ImGui::Separator();
+      ImGui::TextDisabled("Hugging Face cache");
+    }
+    for (const model::hub::CachedModel& m : cached) {
+      const bool opens = m.supported && m.safetensors;
+      if (ImGui::Selectable(m.repoId.c_str(), s.tokens.model == m.repoId, opens ? 0 : ImGuiSelectableFlags_Disabled))
+        setModel(app, m.repoId);
+      if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+        ImGui::SetTooltip("%s\n%s", model::hub::describeCachedModel(m).c_str(), m.folder.c_str());
+    }
     ImGui::EndCombo();
   }
   recordItemRect(app, "model_picker");
+  if (ImGui::SmallButton("Get a model…")) showDownloadDialog(app, true);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("download a model from the Hugging Face Hub into its cache");
   static std::string path;
   ImGui::SetNextItemWidth(-70);
-  ImGui::InputTextWithHint("##modelpath", "model folder or .safetensors", &path);
+  ImGui::InputTextWithHint("##modelpath", "folder, .safetensors or ORG/NAME", &path);
   ImGui::SameLine();
   if (ImGui::Button("Open") && !path.empty()) setModel(app, path);
   if (!inModelMode(app) || app.doc.prepared.modelLayers == 0) return;
@@ -200,15 +218,24 @@ void drawPredictions(AppState& app) {
   const PreparedSession& p = app.doc.prepared;
   if (!p.forward || !p.loadedModel) return;
   const model::ForwardRecord& rec = *p.forward;
+  const bool vision = rec.grid.has_value();
+  const bool causal = p.loadedModel->shape.causal;
   const int n = int(rec.ids.size());
-  const int row = app.doc.session.view.selectedRow >= 0 && app.doc.session.view.selectedRow < n
+  // An encoder predicts the token at a position (the first [MASK] unless a row is pinned).
+  int firstMask = 0;
+  if (const auto mask = p.loadedModel->tokenizer.maskId(); mask && !causal)
+    for (int i = n - 1; i >= 0; --i)
+      if (rec.ids[size_t(i)] == *mask) firstMask = i;
+  // A vision model has one row of logits (its labels); a text model one per position.
+  const int row = vision ? 0
+                  : app.doc.session.view.selectedRow >= 0 && app.doc.session.view.selectedRow < n
                       ? app.doc.session.view.selectedRow
-                      : n - 1;
-  if (row >= rec.logits.rows()) return;
+                      : causal ? n - 1 : firstMask;
+  if (row < 0 || row >= rec.logits.rows()) return;
   const Vector logp = model::logSoftmax(rec.logits.row(row));
   std::vector<int> order(size_t(logp.size()));
   std::iota(order.begin(), order.end(), 0);
-  const int top = std::min<int>(10, int(order.size()));
+  const int top = std::min<int>(vision ? 5 : 10, int(order.size()));
   std::partial_sort(order.begin(), order.begin() + top, order.end(), [&](int a, int b) { return logp(a) > logp(b); });
   const int layer = app.doc.session.view.layer, head = app.doc.session.view.head;
   if (head >= 0) {
@@ -221,7 +248,22 @@ void drawPredictions(AppState& app) {
     for (const auto& [l, h] : app.doc.session.tokens.ablatedHeads) list += " L" + std::to_string(l) + "H" + std::to_string(h);
     ImGui::TextColored(ImVec4(1, 0.6f, 0.3f, 1), "ablated:%s", list.c_str());
   }
-  const model::BpeTokenizer& tok = p.loadedModel->tokenizer;
+  if (vision) {
+    ImGui::TextUnformatted("the image's labels:");
+    const auto& labels = p.loadedModel->shape.labels;
+    for (int i = 0; i < top; ++i)
+      ImGui::Text("%2d  %-16s %6.2f%%", i + 1, labels.at(size_t(order[size_t(i)])).c_str(),
+                  100.0 * std::exp(logp(order[size_t(i)])));
+    return;
+  }
+  const model::TextTokenizer& tok = p.loadedModel->tokenizer;
+  if (!causal) {
+    ImGui::Text("at \"%s\" (position %d), the masked-LM's guesses:", tok.displayText(rec.ids[size_t(row)]).c_str(), row);
+    for (int i = 0; i < top; ++i)
+      ImGui::Text("%2d  %-16s %6.2f%%", i + 1, tok.displayText(order[size_t(i)]).c_str(),
+                  100.0 * std::exp(logp(order[size_t(i)])));
+    return;
+  }
   ImGui::Text("after \"%s\" (query %d):", tok.displayText(rec.ids[size_t(row)]).c_str(), row);
   const int actual = row + 1 < n ? rec.ids[size_t(row) + 1] : -1;
   for (int i = 0; i < top; ++i) {

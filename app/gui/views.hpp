@@ -12,6 +12,7 @@ void drawLayout(AppState& app);        // layout.cpp: places the views below in 
 void drawMenuBar(AppState& app);       // view_files.cpp
 void drawFileChooser(AppState& app);   // view_files.cpp
 void drawSamplesBrowser(AppState& app);
+void drawDownloadDialog(AppState& app);  // view_download.cpp
 void drawRecoveryPrompt(AppState& app);
 void drawReplacePrompt(AppState& app); // view_replace.cpp: Save / Don't save / Cancel before replacing
 void drawQuitPrompt(AppState& app);    // view_replace.cpp: the same question before quitting
@@ -24,6 +25,7 @@ void drawBackendChooser(AppState& app);     // view_backend.cpp: CPU / GPU, rend
 void drawBackendDifference(AppState& app);  // view_backend.cpp: |CPU − GPU| of the current step
 void drawBarChart(AppState& app);      // view_barchart.cpp
 void drawLinesView(AppState& app);     // view_lines.cpp
+void drawNeuronView(AppState& app);    // view_neuron.cpp: q, k and q ⊙ k of the hovered cell
 void drawHeadsGrid(AppState& app);     // view_heads.cpp
 void drawStatsTable(AppState& app);    // view_stats.cpp
 void drawStatusBar(AppState& app);     // view_status.cpp
@@ -40,6 +42,11 @@ void drawRopePanel(AppState& app);     // view_rope.cpp: the hovered pair of Q o
 // `kvHead` (an ImU32), and those heads as text ("2, 3").
 unsigned int kvGroupColour(int kvHead, float strength);
 std::string queryHeadsOf(const AppState& app, int kvHead);
+// An encoder's sentence pair (view_inputs.cpp): the chip colour (an ImU32) of sentence A (0) or
+// B (1); -1 for a text that is not a pair.
+unsigned int sentenceColour(int sentence);
+// The first token of sentence B (PreparedSession::sentence), or -1 for one text.
+int sentenceBStart(const AppState& app);
 void handleShortcuts(AppState& app);   // view_pipeline.cpp: every keyboard shortcut (Ctrl+S/O/Q, ←/→, …)
 void recordItemRect(AppState& app, const char* name);  // the last ImGui item's rectangle
 

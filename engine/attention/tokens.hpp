@@ -44,6 +44,8 @@ struct TokenConfig {
   // A trained model (built-in name or folder) whose attention is shown instead of random
   // embeddings and projections; empty: the random "toy" model above (d_model, seed, positional).
   std::string model;
+  std::string image;  // a vision model's picture (a PNG or JPEG file); text models use `text`
+  std::string textPair;  // an encoder's second sentence (B in [CLS] A [SEP] B [SEP]); "" for one text
   std::vector<std::pair<int, int>> ablatedHeads;  // (layer, head) whose output the model zeroes
 
   bool operator==(const TokenConfig&) const = default;

@@ -1,5 +1,7 @@
 #include "blocks.hpp"
 
+#include <unsupported/Eigen/SpecialFunctions>
+
 #include <algorithm>
 #include <cmath>
 
@@ -28,6 +30,29 @@ Matrix layerNorm(const Matrix& x, const Vector& gamma, const Vector& beta, doubl
                      .matrix();
   }
   return out;
+}
+
+void layerNormRowStatistics(const Matrix& x, double epsilon, Vector& mean, Vector& scale) {
+  const double width = double(x.cols());
+  mean.resize(x.rows());
+  scale.resize(x.rows());
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const auto row = x.row(i).cast<double>();
+    const double m = row.sum() / width;
+    const double variance = (row.array() - m).square().sum() / width;
+    mean(i) = float(m);
+    scale(i) = float(1.0 / std::sqrt(variance + epsilon));
+  }
+}
+
+AttentionOptions plainAttentionOptions(int heads, int headWidth, MaskKind ownMask, const ForwardOptions& options) {
+  AttentionOptions a;
+  a.score = ScoreFunction::Scaled;
+  a.scaleOverride = options.scale.value_or(1.0f / std::sqrt(float(headWidth)));
+  a.temperature = options.temperature;
+  a.mask = options.mask.value_or(ownMask);
+  a.heads = heads;
+  return a;
 }
 
 Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
@@ -103,7 +128,8 @@ void activate(Matrix& m, Activation a) {
       break;
     }
     case Activation::Gelu:
-      x = x.unaryExpr([](float v) { return 0.5f * v * (1.0f + std::erf(v * float(M_SQRT1_2))); });
+      // Eigen's vectorised erf (a rational approximation within a few ULP of std::erf).
+      x = 0.5f * x * (1.0f + (x * float(M_SQRT1_2)).erf());
       break;
     case Activation::Relu: x = x.cwiseMax(0.0f); break;
   }

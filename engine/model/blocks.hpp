@@ -16,6 +16,12 @@ const char* toString(Activation a);  // "gelu_new", "gelu", "relu"
 
 // LayerNorm of each row: (x − μ) / √(σ² + ε) · γ + β, μ and σ² in double.
 Matrix layerNorm(const Matrix& x, const Vector& gamma, const Vector& beta, double epsilon);
+// Each row's mean and 1/√(σ² + ε) in double, as layerNorm computes them (the step-through's
+// derivations show them).
+void layerNormRowStatistics(const Matrix& x, double epsilon, Vector& mean, Vector& scale);
+// The attention of a model without its own scaling rules: 1/√d_head (or the what-if scale),
+// the what-if temperature, and `ownMask` unless the what-ifs set one.
+AttentionOptions plainAttentionOptions(int heads, int headWidth, MaskKind ownMask, const ForwardOptions& options);
 // RMSNorm of each row: x / √(mean(x²) + ε) · γ, the mean in double.
 Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon);
 

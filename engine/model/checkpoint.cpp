@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "config.hpp"
+#include "hub/hub_cache.hpp"
 #include "matrix_io.hpp"
 
 namespace attnviz::model {
@@ -44,10 +45,16 @@ ModelFiles locateModel(const std::string& arg, const std::string& modelsDir, boo
   f.name = arg;
   if (!fs::exists(p, ec)) {
     const fs::path builtin = fs::path(modelsDir) / arg;
-    if (arg.find('/') != std::string::npos || arg.empty() || !fs::is_directory(builtin, ec))
-      throw Error("no model \"" + printable(arg) + "\": not a folder or .safetensors file, nor a built-in model (" +
-                  builtinList(modelsDir) + ")");
-    p = builtin;
+    const bool isBuiltin = !arg.empty() && arg.find_first_of("/@") == std::string::npos && fs::is_directory(builtin, ec);
+    if (isBuiltin) {
+      p = builtin;
+    } else if (const auto cached = hub::findCachedModel(hub::parseModelRef(arg), hub::cacheDirectory())) {
+      p = cached->folder;
+      f.name = cached->repoId;
+    } else {
+      throw Error("no model \"" + printable(arg) + "\": not a folder or .safetensors file, a built-in model (" +
+                  builtinList(modelsDir) + "), nor a model in the Hugging Face cache (" + hub::cacheDirectory() + ")");
+    }
   }
   if (fs::is_regular_file(p, ec)) {
     if (isPickle(p)) refusePickle(p.string());
@@ -122,8 +129,12 @@ std::vector<BuiltinModel> listBuiltinModels(const std::string& modelsDir) {
       const ModelShape c = parseModelShape(readFile(config.string()), config.string());
       b.shape = std::to_string(c.layers) + " layers × " + std::to_string(c.heads) + " heads" +
                 (c.kvHeads != c.heads ? " (" + std::to_string(c.kvHeads) + " K/V heads)" : std::string()) +
-                ", d_model " + std::to_string(c.dModel) + ", vocabulary " + std::to_string(c.vocabSize) +
-                ", context " + std::to_string(c.positions);
+                ", d_model " + std::to_string(c.dModel) +
+                (c.input == InputKind::Image
+                     ? ", images " + std::to_string(c.imageSize) + "×" + std::to_string(c.imageSize) + " in " +
+                           std::to_string(c.patchSize) + "×" + std::to_string(c.patchSize) + " patches, " +
+                           std::to_string(c.labels.size()) + " labels"
+                     : ", vocabulary " + std::to_string(c.vocabSize) + ", context " + std::to_string(c.positions));
     } catch (const Error& e) {
       b.shape = std::string("(unreadable: ") + e.what() + ")";
     }
@@ -134,7 +145,7 @@ std::vector<BuiltinModel> listBuiltinModels(const std::string& modelsDir) {
   return out;
 }
 
-std::vector<int> repeatedRandomIds(const BpeTokenizer& tokenizer, int vocabSize, int length, std::uint64_t seed) {
+std::vector<int> repeatedRandomIds(const TextTokenizer& tokenizer, int vocabSize, int length, std::uint64_t seed) {
   std::vector<int> ids;
   for (const char* start : {"<|endoftext|>", "<|begin_of_text|>", "<s>"})
     if (const auto bos = tokenizer.specialToken(start)) {
@@ -159,8 +170,8 @@ std::vector<int> repeatedRandomIds(const BpeTokenizer& tokenizer, int vocabSize,
   return ids;
 }
 
-BpeTokenizer loadTokenizer(const std::string& arg, const std::string& modelsDir) {
-  return BpeTokenizer::fromFolder(locateModel(arg, modelsDir, false).folder);
+TextTokenizer loadTokenizer(const std::string& arg, const std::string& modelsDir) {
+  return TextTokenizer::fromFolder(locateModel(arg, modelsDir, false).folder);
 }
 
 void checkForwardInput(const std::vector<int>& ids, int vocabSize, long positions, const char* positionsKey,
@@ -173,9 +184,13 @@ void checkForwardInput(const std::vector<int>& ids, int vocabSize, long position
     if (ids[i] < 0 || ids[i] >= vocabSize)
       throw Error("token id " + std::to_string(ids[i]) + " (position " + std::to_string(i) +
                   ") is not in the vocabulary (ids 0 to " + std::to_string(vocabSize - 1) + ")");
+  checkForwardOptions(options, layers, heads);
+}
+
+void checkForwardOptions(const ForwardOptions& options, int layers, int heads) {
   if (!(options.temperature > 0) || !std::isfinite(options.temperature))
     throw Error("temperature must be a finite number > 0");
-  if (options.mask != MaskKind::Causal && options.mask != MaskKind::None)
+  if (options.mask && *options.mask != MaskKind::Causal && *options.mask != MaskKind::None)
     throw Error("a model's attention mask is causal or none");
   for (const auto& [layer, head] : options.ablatedHeads)
     if (layer < 0 || layer >= layers || head < 0 || head >= heads)

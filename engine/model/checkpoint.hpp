@@ -6,7 +6,7 @@
 
 #include "record.hpp"
 #include "safetensors.hpp"
-#include "tokenizer.hpp"
+#include "text_tokenizer.hpp"
 #include "types.hpp"
 #include "weights.hpp"
 
@@ -19,7 +19,7 @@ struct ModelFiles {
 // NAME|PATH -> the folder and its weights file; refuses pickles and says what is missing.
 ModelFiles locateModel(const std::string& arg, const std::string& modelsDir, bool needWeights);
 // The tokenizer only (no config or weights), for `tokenize`.
-BpeTokenizer loadTokenizer(const std::string& nameOrPath, const std::string& modelsDir);
+TextTokenizer loadTokenizer(const std::string& nameOrPath, const std::string& modelsDir);
 
 // The models shipped in `modelsDir` (the data directory's models/), one folder each.
 struct BuiltinModel {
@@ -43,11 +43,13 @@ void checkFiniteWeights(const std::vector<std::pair<std::string, const WeightMat
 // exist. Throws Error.
 void checkForwardInput(const std::vector<int>& ids, int vocabSize, long positions, const char* positionsKey,
                        int layers, int heads, const ForwardOptions& options);
+// The options part of that (temperature, mask, ablated heads), for models that read no ids.
+void checkForwardOptions(const ForwardOptions& options, int layers, int heads);
 
 // The start token (when the vocabulary has one), `length` seeded ids from the middle half of
 // the vocabulary, then the same ids again: Olsson et al.'s prefix-matching input, seeded so that
 // every run scores the same sequence.
-std::vector<int> repeatedRandomIds(const BpeTokenizer& tokenizer, int vocabSize, int length, std::uint64_t seed);
+std::vector<int> repeatedRandomIds(const TextTokenizer& tokenizer, int vocabSize, int length, std::uint64_t seed);
 
 // Reads tensors of exactly the shapes given, names prefixed. Vectors (norms, biases) are read
 // as float32 and checked finite; weight matrices stay in the file as stored, and a non-finite
@@ -63,8 +65,13 @@ struct TensorReader {
   WeightMatrix weight(const std::string& name, long rows, long cols) const {
     return store.readWeight(prefix + name, rows, cols);
   }
-  Vector vector(const std::string& name, long size) const {
-    Vector v = store.readVector(prefix + name, size);
+  Vector vector(const std::string& name, long size) const { return vector(name, std::vector<std::int64_t>{size}); }
+  // A tensor of another shape seen as a matrix or a vector (TensorStore's shaped reads).
+  WeightMatrix weight(const std::string& name, const std::vector<std::int64_t>& shape, long rows, long cols) const {
+    return store.readWeight(prefix + name, shape, rows, cols);
+  }
+  Vector vector(const std::string& name, const std::vector<std::int64_t>& shape) const {
+    Vector v = store.readVector(prefix + name, shape);
     checkFiniteTensor(prefix + name, v.data(), long(v.size()));
     return v;
   }

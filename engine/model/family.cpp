@@ -1,7 +1,9 @@
 #include "family.hpp"
 
 #include "gpt2/gpt2.hpp"
+#include "bert/bert.hpp"
 #include "llama/llama.hpp"
+#include "vit/vit.hpp"
 
 namespace attnviz::model {
 
@@ -10,8 +12,23 @@ const std::vector<Family>& families() {
   static const std::vector<Family> all = {
       gpt2Family(),
       llamaFamily(),
+      vitFamily(),
+      bertFamily(),
   };
   return all;
+}
+
+ForwardRecord Architecture::forwardTyped(const std::vector<int>& ids, const std::vector<int>& typeIds,
+                                         const ForwardOptions& options) const {
+  for (std::size_t i = 0; i < typeIds.size(); ++i)
+    if (typeIds[i] != 0)
+      throw Error(shape().modelType + " has no token types: type id " + std::to_string(typeIds[i]) + " at position " +
+                  std::to_string(i) + " (only encoders read sentence pairs)");
+  return forward(ids, options);
+}
+
+ForwardRecord Architecture::forwardImage(const PixelTensor&, const ForwardOptions&) const {
+  throw Error(shape().modelType + " is a text model: it reads text, not an image");
 }
 
 std::string supportedModelTypes() {

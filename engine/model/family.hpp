@@ -13,6 +13,7 @@
 
 #include "checkpoint.hpp"
 #include "config.hpp"
+#include "image/pixel_tensor.hpp"
 #include "model_block.hpp"
 #include "record.hpp"
 #include "safetensors.hpp"
@@ -39,6 +40,13 @@ class Architecture {
 
   // Checks ids and options (throws Error) and runs every layer.
   virtual ForwardRecord forward(const std::vector<int>& ids, const ForwardOptions& options) const = 0;
+  // Text with token type ids (an encoder's sentence pairs: 0 for sentence A, 1 for B). Models
+  // without token types take none other than 0.
+  virtual ForwardRecord forwardTyped(const std::vector<int>& ids, const std::vector<int>& typeIds,
+                                     const ForwardOptions& options) const;
+  // A vision model's pass (shape().input == InputKind::Image) on preprocessed pixels; text
+  // models refuse it.
+  virtual ForwardRecord forwardImage(const PixelTensor& pixels, const ForwardOptions& options) const;
   // FLOPs of that pass as attnviz computes it (every head's full n×n scores), for `bench`.
   virtual double forwardFlops(long n, long logitRows) const = 0;
 

@@ -18,7 +18,9 @@ HeadScores scoreHead(const Matrix& a, const std::vector<int>& ids) {
     s.entropy += entropy / std::log(double(i + 1));
     double duplicate = 0, induction = 0;
     bool hasCopy = false, hasNext = false;
-    for (int j = 0; j < i; ++j) {
+    // Tokens without ids (a vision model's patches) have no copies to find.
+    const int compared = int(ids.size()) >= n ? i : 0;
+    for (int j = 0; j < compared; ++j) {
       if (ids[j] != ids[i]) continue;
       hasCopy = true;
       duplicate += a(i, j);

@@ -16,6 +16,8 @@ struct HeadScores {
   double entropy = 0;         // mean over i ≥ 1 of the row entropy / log(i + 1) (1 = uniform)
 };
 
+// With fewer ids than rows (a vision model: patches have no token ids) duplicate_token and
+// induction stay 0.
 HeadScores scoreHead(const Matrix& weights, const std::vector<int>& ids);
 
 // The score kinds in a fixed order, with their stable names ("previous_token", ...).

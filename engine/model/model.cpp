@@ -29,15 +29,24 @@ Model loadModel(const std::string& arg, const std::string& modelsDir) {
   m.path = files.folder;
   m.family = family.name;
   m.shape = family.shape(text, configPath);
-  m.tokenizer = BpeTokenizer::fromFolder(files.folder);
-  if (m.tokenizer.size() > m.shape.vocabSize)
-    throw Error(files.folder + ": the tokenizer has " + std::to_string(m.tokenizer.size()) +
-                " tokens but config.json's vocab_size is " + std::to_string(m.shape.vocabSize));
+  if (m.shape.input == InputKind::Text) {
+    m.tokenizer = TextTokenizer::fromFolder(files.folder);
+    if (m.tokenizer.size() > m.shape.vocabSize)
+      throw Error(files.folder + ": the tokenizer has " + std::to_string(m.tokenizer.size()) +
+                  " tokens but config.json's vocab_size is " + std::to_string(m.shape.vocabSize));
+  } else {
+    try {
+      m.imageProcessor = std::make_shared<const ImageProcessor>(readImageProcessor(files.folder, m.shape));
+    } catch (const Error& e) {
+      m.imageProcessorProblem = e.what();
+    }
+  }
   std::error_code ec;
   if (fs::exists(fs::path(files.folder) / "README.md", ec))
     m.description = firstParagraph((fs::path(files.folder) / "README.md").string());
   const TensorStore store = TensorStore::open(files.weights);
   m.architecture = family.load(text, configPath, store, files.weights);
+  m.shape = m.architecture->shape();  // what the weights add to the config (a classifier's labels)
   m.weightsDtype = family.dtypeTensor(store);
   return m;
 }
@@ -48,6 +57,22 @@ ModelShape readModelShape(const std::string& arg, const std::string& modelsDir) 
   return parseModelShape(text, configPath);
 }
 
+ImageProcessor readImageProcessor(const std::string& folder, const ModelShape& shape) {
+  const ProcessorDefaults defaults =
+      shape.imageProcessor == "BitImageProcessor" ? ProcessorDefaults::Bit : ProcessorDefaults::Vit;
+  return readImageProcessor(folder, defaults, shape.imageSize);
+}
+
+PixelTensor preprocessImageFile(const Model& m, const std::string& path, RgbImage* seen) {
+  if (m.shape.input != InputKind::Image) throw Error(m.name + " is a text model: it reads text, not an image");
+  if (!m.imageProcessor) throw Error(m.imageProcessorProblem);
+  const RgbImage picture = decodeImageFile(path);
+  RgbImage resized = m.imageProcessor->resizeAndCrop(picture);
+  PixelTensor pixels = m.imageProcessor->rescaleAndNormalise(resized);
+  if (seen) *seen = std::move(resized);
+  return pixels;
+}
+
 Model randomModel(const std::string& configJson, const std::string& name, std::uint64_t seed, DType dtype) {
   const Family& family = familyOf(parseModelType(configJson, name), name);
   Model m;
@@ -55,12 +80,22 @@ Model randomModel(const std::string& configJson, const std::string& name, std::u
   m.family = family.name;
   m.shape = family.shape(configJson, name);
   m.architecture = family.random(configJson, seed, dtype);
+  m.shape = m.architecture->shape();
   m.weightsDtype = toString(dtype);
   return m;
 }
 
 ForwardRecord forward(const Model& m, const std::vector<int>& ids, const ForwardOptions& options) {
   return m.architecture->forward(ids, options);
+}
+
+ForwardRecord forward(const Model& m, const std::vector<int>& ids, const std::vector<int>& typeIds,
+                      const ForwardOptions& options) {
+  return m.architecture->forwardTyped(ids, typeIds, options);
+}
+
+ForwardRecord forward(const Model& m, const PixelTensor& pixels, const ForwardOptions& options) {
+  return m.architecture->forwardImage(pixels, options);
 }
 
 Matrix attentionOutputWeight(const Model& m, int layer) { return m.architecture->attentionOutputWeight(layer); }

@@ -8,7 +8,8 @@
 
 #include "family.hpp"
 #include "record.hpp"
-#include "tokenizer.hpp"
+#include "image/image_processor.hpp"
+#include "text_tokenizer.hpp"
 
 namespace attnviz::model {
 
@@ -19,7 +20,11 @@ struct Model {
   std::string weightsDtype;  // as stored: F32, F16 or BF16
   std::string family;        // the registry's name for it ("gpt2", "llama"), for messages and model.json
   ModelShape shape;          // model_type, layers, heads, K/V heads, widths, vocabulary, context
-  BpeTokenizer tokenizer;
+  TextTokenizer tokenizer;   // text models only
+  // Vision models only: the image processor, or (null) why preprocessor_config.json cannot be
+  // used, said when an image is preprocessed (pixels given as they are need no processor).
+  std::shared_ptr<const ImageProcessor> imageProcessor;
+  std::string imageProcessorProblem;
   std::shared_ptr<const Architecture> architecture;
 
   int headWidth() const { return shape.headWidth; }
@@ -39,6 +44,19 @@ Model randomModel(const std::string& configJson, const std::string& name, std::u
 
 // The family's forward pass (checks ids and options; throws Error).
 ForwardRecord forward(const Model& model, const std::vector<int>& ids, const ForwardOptions& options = {});
+// With token type ids (an encoder's sentence pairs); models without token types refuse ids
+// other than 0.
+ForwardRecord forward(const Model& model, const std::vector<int>& ids, const std::vector<int>& typeIds,
+                      const ForwardOptions& options);
+// A vision model's forward pass on preprocessed pixels (checks them; throws Error).
+ForwardRecord forward(const Model& model, const PixelTensor& pixels, const ForwardOptions& options = {});
+
+// A vision model's image processor: the folder's preprocessor_config.json, or the defaults of
+// the family's usual processor for the model's image size. Throws Error naming the file and key.
+ImageProcessor readImageProcessor(const std::string& folder, const ModelShape& shape);
+// A picture file decoded (PNG, JPEG) and preprocessed as the model's processor says; `seen`,
+// when given, receives the 8-bit picture after resizing and cropping. Throws Error.
+PixelTensor preprocessImageFile(const Model& model, const std::string& path, RgbImage* seen = nullptr);
 
 // Layer l's output projection as the engine's W_O ([H·d_head, d]: heads · W_O), without its bias.
 Matrix attentionOutputWeight(const Model& model, int layer);

@@ -17,9 +17,19 @@ struct ModelBlock {
   // Layer 0: the rows of the token and position embeddings that add up to residPre (n×d each).
   Matrix tokenEmbedding, positionEmbedding;
   std::vector<int> tokenIds;
-  // Layer > 0: residPre = the previous block's resid_mid + its MLP output.
+  int positionOffset = 0;  // the W_P row of position 0 (RoBERTa: pad_token_id + 1)
+  Matrix typeEmbedding;  // layer 0 of an encoder: the token type's rows (sentence A or B); else empty
+  // Layer 0 of a post-norm model: the embeddings' sum before their LayerNorm, which the
+  // LayerNorm step then reads (its output is residPre). Empty otherwise.
+  Matrix embeddingSum;
+  // Layer > 0 of a pre-norm model: residPre = the previous block's resid_mid + its MLP output.
   Matrix previousResidMid, previousMlpOut;
   Matrix residPre;  // n×d: the block's input
+  // Post-norm (BERT): no norm before attention except the embeddings' at layer 0; a LayerNorm
+  // after the attention's add (postNorm*), whose output the MLP reads.
+  bool postNorm = false;
+  Vector postNormMean, postNormScale, postNormGamma, postNormBeta;
+  Matrix postNormed;  // n×d: LayerNorm(residMid)
 
   // The normalisation before attention: (x − μ)·s · γ + β (LayerNorm) or x·s · γ (RMSNorm),
   // s = 1/√(σ² + ε) or 1/√(mean(x²) + ε) per row, in double as the forward pass computes it.

@@ -2,6 +2,7 @@
 // What a forward pass keeps, per layer, for the views and `compute --model`: one record for
 // every family (GPT-2, Llama), named after TransformerLens' hook points.
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -13,7 +14,9 @@ namespace attnviz::model {
 struct ForwardOptions {
   std::optional<float> scale;  // replaces the model's own 1/√d_head (· 1/(layer+1))
   float temperature = 1.0f;
-  MaskKind mask = MaskKind::Causal;  // Causal (with the model's sliding window, if any) or None
+  // Causal (with the model's sliding window, if any) or None; unset: the model's own (causal for
+  // decoders, none for encoders and vision models).
+  std::optional<MaskKind> mask;
   std::vector<std::pair<int, int>> ablatedHeads;  // (layer, head)
   // Logits of every position, or of the last one only (saves the vocabulary product).
   bool allLogits = true;
@@ -41,8 +44,24 @@ struct LayerRecord {
   std::optional<int> slidingWindow;  // this layer's window (part of attention.customMask)
 };
 
+// A vision model's tokens: the prefix ([CLS], [DIST], registers) then the patches row by row.
+struct PatchGrid {
+  int rows = 0, cols = 0, patch = 0;
+  std::vector<std::string> prefix;  // "[CLS]", "[DIST]", "[REG0]" …
+  int tokens() const { return int(prefix.size()) + rows * cols; }
+  // "[CLS]" … then "r0c0", "r0c1", …
+  std::string tokenName(int index) const {
+    if (index < int(prefix.size())) return prefix[std::size_t(index)];
+    const int p = index - int(prefix.size());
+    return "r" + std::to_string(p / cols) + "c" + std::to_string(p % cols);
+  }
+};
+
 struct ForwardRecord {
-  std::vector<int> ids;
+  std::vector<int> ids;       // text models' input; empty for a vision model
+  std::vector<int> typeIds;   // encoders: each token's type (0 sentence A, 1 sentence B); else empty
+  std::optional<PatchGrid> grid;  // vision models' tokens
+  int tokens() const { return resid.empty() ? int(ids.size()) : int(resid.front().rows()); }
   std::vector<Matrix> resid;  // L + 1 entries, n × d: resid[0] = the embeddings (+ wpe), resid[l+1] = after block l
   std::vector<LayerRecord> layers;
   Matrix logits;              // n × vocab, or 1 × vocab (the last position) when !allLogits

@@ -299,8 +299,13 @@ Matrix TensorStore::readMatrix(const std::string& name, std::int64_t rows, std::
 }
 
 WeightMatrix TensorStore::readWeight(const std::string& name, std::int64_t rows, std::int64_t cols) const {
+  return readWeight(name, {rows, cols}, rows, cols);
+}
+
+WeightMatrix TensorStore::readWeight(const std::string& name, const std::vector<std::int64_t>& shape,
+                                     std::int64_t rows, std::int64_t cols) const {
   const Found f = find(name);
-  checkShape(f, source_, name, {rows, cols});
+  checkShape(f, source_, name, shape);
   const DType t = f.info->dtype;
   if (t != DType::F32 && t != DType::F16 && t != DType::BF16)
     throw Error(f.file->path() + ": tensor " + inQuotes(name) + " is " + toString(t) +
@@ -311,9 +316,13 @@ WeightMatrix TensorStore::readWeight(const std::string& name, std::int64_t rows,
   return WeightMatrix::inPlace(t, long(rows), long(cols), f.file->dataOf(*f.info), std::move(owner));
 }
 
-Vector TensorStore::readVector(const std::string& name, std::int64_t size) const {
+Vector TensorStore::readVector(const std::string& name, std::int64_t size) const { return readVector(name, std::vector<std::int64_t>{size}); }
+
+Vector TensorStore::readVector(const std::string& name, const std::vector<std::int64_t>& shape) const {
   const Found f = find(name);
-  checkShape(f, source_, name, {size});
+  checkShape(f, source_, name, shape);
+  std::int64_t size = 1;
+  for (const std::int64_t s : shape) size *= s;
   Vector v(size);
   f.file->readFloats(*f.info, v.data());
   return v;

@@ -91,6 +91,12 @@ class TensorStore {
   // The same checks, and the matrix left in the file in its stored type (F32, F16, BF16): the
   // result keeps the file mapped.
   WeightMatrix readWeight(const std::string& name, std::int64_t rows, std::int64_t cols) const;
+  // A tensor of exactly `shape` seen as a rows × cols matrix or a vector of all its elements
+  // (rows · cols and the vector's size are its element count): a convolution [D, C, P, P] as
+  // D × C·P·P, a [1, 1, D] token as a vector of D.
+  WeightMatrix readWeight(const std::string& name, const std::vector<std::int64_t>& shape, std::int64_t rows,
+                          std::int64_t cols) const;
+  Vector readVector(const std::string& name, const std::vector<std::int64_t>& shape) const;
 
  private:
   std::string source_;  // the file or index opened, for messages

@@ -41,10 +41,15 @@ std::shared_ptr<const Model> sharedModel(const std::string& name) {
   return c.models.emplace(name, std::move(loaded)).first->second;
 }
 
-std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, const Model& m,
-                                                   const std::vector<int>& ids, const model::ForwardOptions& options) {
+// The forward pass on a session's input: its text's ids, or a vision model's picture.
+std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, const Model& m, const TokenConfig& input,
+                                                   const model::TextEncoding& text, const model::ForwardOptions& options) {
+  const bool vision = m.shape.input == model::InputKind::Image;
   std::string key = name + '\n';
-  for (int id : ids) key += std::to_string(id) + ',';
+  if (vision) key += "image " + input.image;
+  for (int id : text.ids) key += std::to_string(id) + ',';
+  key += '\n';
+  for (int type : text.typeIds) key += std::to_string(type) + ',';
   key += '\n';
   for (const auto& [l, h] : options.ablatedHeads) key += std::to_string(l) + '.' + std::to_string(h) + ',';
   ModelCache& c = cache();
@@ -52,7 +57,8 @@ std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, cons
     std::lock_guard lock(c.mutex);
     if (c.lastKey == key) return c.lastRecord;
   }
-  auto record = std::make_shared<const ForwardRecord>(model::forward(m, ids, options));
+  auto record = std::make_shared<const ForwardRecord>(
+      vision ? model::forward(m, model::preprocessImageFile(m, input.image), options) : model::forward(m, text.ids, text.typeIds, options));
   std::lock_guard lock(c.mutex);
   c.lastKey = key;
   c.lastRecord = record;
@@ -64,12 +70,22 @@ std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, cons
 PreparedSession prepareModelSession(const Session& session) {
   const std::shared_ptr<const Model> m = sharedModel(session.tokens.model);
   const model::ModelShape& c = m->shape;
+  const bool vision = c.input == model::InputKind::Image;
   if (!session.tokens.source.empty())
-    throw Error(session.tokens.model + " is a causal language model: it has no cross-attention (clear the source text)");
-  const std::vector<int> ids = m->tokenizer.encodeForModel(session.tokens.text);
+    throw Error(session.tokens.model + " has no cross-attention (clear the source text)");
+  if (vision && session.tokens.image.empty())
+    throw Error(session.tokens.model + " is a vision model: open an image for it (--image FILE)");
+  if (!vision && !session.tokens.image.empty())
+    throw Error(session.tokens.model + " is a text model: it reads text, not an image");
+  if (!session.tokens.textPair.empty() && c.causal)
+    throw Error(session.tokens.model + " reads one text, not a pair of sentences (clear sentence B)");
+  const model::TextEncoding text = vision                               ? model::TextEncoding()
+                                   : session.tokens.textPair.empty() ? m->tokenizer.encodeForModel(session.tokens.text)
+                                                                     : m->tokenizer.encodeForModel(session.tokens.text, session.tokens.textPair);
+  const std::vector<int>& ids = text.ids;
   model::ForwardOptions options;
   options.ablatedHeads = session.tokens.ablatedHeads;
-  const auto record = sharedForward(session.tokens.model, *m, ids, options);
+  const auto record = sharedForward(session.tokens.model, *m, session.tokens, text, options);
   if (session.view.layer < 0 || session.view.layer >= c.layers)
     throw Error("layer " + std::to_string(session.view.layer) + " does not exist: " + session.tokens.model + " has " +
                 std::to_string(c.layers) + " layers (0 to " + std::to_string(c.layers - 1) + ")");
@@ -86,11 +102,15 @@ PreparedSession prepareModelSession(const Session& session) {
   }
   p.inputs.wO = model::attentionOutputWeight(*m, layer);
   p.tokenIds = ids;
+  p.sentence = text.sentence;
   p.modelLayers = c.layers;
   p.modelHeads = c.heads;
   p.viewedLayer = layer;
   TokenModel t;
-  for (int id : ids) t.queryTokens.push_back(m->tokenizer.displayText(id));
+  if (record->grid)
+    for (int i = 0; i < record->tokens(); ++i) t.queryTokens.push_back(record->grid->tokenName(i));
+  else
+    for (int id : ids) t.queryTokens.push_back(m->tokenizer.displayText(id));
   t.keyTokens = t.queryTokens;
   t.xQuery = model::attentionInput(*m, *record, layer);
   t.xSource = t.xQuery;

@@ -138,7 +138,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.mode = InputMode::Tokens;
     if (!root.contains("model")) rd.fail("", "mode is \"model\" but there is no \"model\" object");
     const json& m = root["model"];
-    rd.allowOnly(m, "model", {"name", "text", "ablated_heads"});
+    rd.allowOnly(m, "model", {"name", "text", "text_pair", "image", "ablated_heads"});
     if (m.contains("ablated_heads")) {
       const json& a = m["ablated_heads"];
       if (!a.is_array()) rd.fail("model", "\"ablated_heads\" must be a list of [layer, head]");
@@ -152,6 +152,8 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.tokens.model = rd.string(m, "name", "model", "");
     if (s.tokens.model.empty()) rd.fail("model", "\"name\" must name a built-in model or a model folder");
     s.tokens.text = rd.string(m, "text", "model", "");
+    s.tokens.textPair = rd.string(m, "text_pair", "model", "");
+    s.tokens.image = rd.string(m, "image", "model", "");
   } else if (mode == "bundle" && version >= 2) {
     // An attention bundle, by path (relative paths as the program that saved it was given them).
     if (!root.contains("bundle")) rd.fail("", "mode is \"bundle\" but there is no \"bundle\" object");
@@ -218,7 +220,14 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
   return s;
 }
 
-Session loadSession(const std::string& path) { return parseSession(readFile(path), path); }
+Session loadSession(const std::string& path) {
+  Session s = parseSession(readFile(path), path);
+  // A picture named relative to the session file (as the samples name theirs) is found from any
+  // working directory.
+  if (!s.tokens.image.empty() && fs::path(s.tokens.image).is_relative())
+    s.tokens.image = (fs::path(path).parent_path() / s.tokens.image).lexically_normal().string();
+  return s;
+}
 
 std::string serializeSession(const Session& s) {
   json root = json::object();
@@ -237,6 +246,8 @@ std::string serializeSession(const Session& s) {
   } else if (!s.tokens.model.empty()) {
     root["mode"] = "model";
     root["model"] = {{"name", s.tokens.model}, {"text", s.tokens.text}};
+    if (!s.tokens.textPair.empty()) root["model"]["text_pair"] = s.tokens.textPair;
+    if (!s.tokens.image.empty()) root["model"]["image"] = s.tokens.image;
     if (!s.tokens.ablatedHeads.empty()) {
       json a = json::array();
       for (const auto& [l, h] : s.tokens.ablatedHeads) a.push_back({l, h});

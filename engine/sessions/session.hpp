@@ -74,6 +74,7 @@ struct PreparedSession {
   // With a model: its token ids and shape (the inputs are the viewed layer's Q, K, V), the
   // loaded model and the whole forward pass (every layer's weights, the logits).
   std::vector<int> tokenIds;
+  std::vector<int> sentence;  // an encoder's sentence pair: 0 for A's tokens, 1 for B's; else empty
   int modelLayers = 0, modelHeads = 0;
   int viewedLayer = -1;  // the model layer the inputs are from (model mode)
   std::shared_ptr<const model::Model> loadedModel;  // either family (model.hpp)

@@ -12,6 +12,9 @@ bool stageExists(const AttentionTrace& t, const PreparedSession& p, StageId id) 
   if (id == StageId::Embedding) return p.block->layer == 0;
   if (id == StageId::ResidPre) return p.block->layer > 0;
   if (id == StageId::Rope) return p.block->rotary();
+  // Post-norm: the only LayerNorm before attention is the embeddings' (layer 0).
+  if (id == StageId::LayerNorm) return !p.block->postNorm || p.block->layer == 0;
+  if (id == StageId::PostNorm) return p.block->postNorm;
   return true;
 }
 
@@ -24,7 +27,7 @@ const Matrix& modelStageValues(const PreparedSession& p, StageId id, int head, M
     return scratch;
   };
   switch (id) {
-    case StageId::Embedding:
+    case StageId::Embedding: return b.embeddingSum.size() ? b.embeddingSum : b.residPre;
     case StageId::ResidPre: return b.residPre;
     case StageId::LayerNorm: return p.model->xQuery;
     // A rotary model's projections give Q and K before the rotation; the RoPE step turns them.
@@ -33,6 +36,7 @@ const Matrix& modelStageValues(const PreparedSession& p, StageId id, int head, M
     case StageId::Rope: return ropeStageValues(p, RopeShown::QueryRotated, head, scratch);
     case StageId::Value: return headColumns(p.inputs.v);
     case StageId::ResidMid: return b.residMid;
+    case StageId::PostNorm: return b.postNormed;
     default: break;
   }
   throw Error(std::string("stage ") + stageInfo(id).name + " is not a model stage");

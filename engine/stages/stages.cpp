@@ -81,13 +81,18 @@ const std::array<StageInfo, kStageCount> kStages{{
      "Each pair of dimensions (c, c + d_head/2) of q_i and k_i turns by θ = i · ω_c (fast for small c).\n"
      "Turning both by their positions leaves q_i · k_j depending on i − j only: attention sees relative position.",
      "Q or K, rotated (RoPE)", StageShape::HeadOutput, ValueKind::Signed, false, false, true},
+    {StageId::PostNorm, "post_ln", "7a", "LN", "LayerNorm after the add (post-norm)", "h'",
+     "h'_ic = (x'_ic − μ_i) / √(σ_i² + ε) · γ_c + β_c",
+     "A post-norm block (BERT and its kin) normalises the residual stream after each add,\n"
+     "not before attention: the MLP reads these rows, and its own add is normalised the same way.",
+     "rows after the LayerNorm h'", StageShape::ModelRows, ValueKind::Signed, false, false, true},
 }};
 
 constexpr std::array<StageId, kStageCount> kStripOrder{
     StageId::Embedding, StageId::ResidPre, StageId::LayerNorm, StageId::Query,     StageId::Key,
     StageId::Value,     StageId::Rope,     StageId::Scores,   StageId::Scaled,    StageId::Masked,    StageId::MinusRowMax,
     StageId::Exp,       StageId::RowSum,   StageId::Weights,   StageId::Output,    StageId::Projected,
-    StageId::ResidMid};
+    StageId::ResidMid,  StageId::PostNorm};
 
 std::string shortNumber(double v) {
   char buf[32];

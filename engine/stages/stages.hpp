@@ -20,9 +20,9 @@ namespace attnviz {
 // version 1 session's step index still names the same stage); stripOrder() is the order shown.
 enum class StageId {
   Scores, Scaled, Masked, MinusRowMax, Exp, RowSum, Weights, Output, Projected,
-  Embedding, ResidPre, LayerNorm, Query, Key, Value, ResidMid, Rope
+  Embedding, ResidPre, LayerNorm, Query, Key, Value, ResidMid, Rope, PostNorm
 };
-inline constexpr int kStageCount = 17;
+inline constexpr int kStageCount = 18;
 inline constexpr int kAttentionStageCount = 9;  // Scores … Projected
 
 // What a stage holds, and so the shape of its numbers file.

@@ -38,14 +38,14 @@ TEST(Stages, EveryStageHasOneUniqueNameThatParses) {
   ASSERT_EQ(int(attention.size()), kAttentionStageCount);
   for (int k = 0; k < kAttentionStageCount; ++k) EXPECT_EQ(int(attention[std::size_t(k)]), k);
   EXPECT_EQ(stripOrder().front(), StageId::Embedding);
-  EXPECT_EQ(stripOrder().back(), StageId::ResidMid);
+  EXPECT_EQ(stripOrder().back(), StageId::PostNorm);
   try {
     parseStage("softmax");
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "unknown stage \"softmax\" (expected one of scores, scaled, masked, minus_row_max, exp, row_sum, "
-              "weights, output, projected, embedding, resid_pre, ln_1, q, k, v, resid_mid, rope)");
+              "weights, output, projected, embedding, resid_pre, ln_1, q, k, v, resid_mid, rope, post_ln)");
   }
 }
 

@@ -413,10 +413,14 @@ TEST(FigureRequestFromTrace, EveryStageHasItsOwnRangeAndLabel) {
   const SampleTrace pronoun("pronoun-toy");
   // The model's steps: layer 0 starts from the embedding, layer 1 from the residual stream.
   const SampleTrace layer0("pronoun", 0, 0), layer1("pronoun", 0, 1);
+  const SampleTrace encoder("bert-pronoun", 0, 0);  // post-norm: the LayerNorm after the add
   for (const StageInfo& st : stageList()) {
     SCOPED_TRACE(st.name);
     if (st.id == StageId::Rope) continue;  // rotary models only (GPT-2 has none): stages_test, llama_mode_test
-    const SampleTrace& src = !st.needsModel ? pronoun : st.id == StageId::ResidPre ? layer1 : layer0;
+    const SampleTrace& src = !st.needsModel                 ? pronoun
+                             : st.id == StageId::ResidPre ? layer1
+                             : st.id == StageId::PostNorm ? encoder
+                                                          : layer0;
     const AttentionTrace& t = src.t;
     FigureOptions o;
     o.stage = st.id;
@@ -563,13 +567,14 @@ TEST(ExportCli, EveryStageExports) {
     o.stage = st.id;
     if (st.needsModel) {  // the model sample, at a layer that has the stage
       const int layer = st.id == StageId::ResidPre ? 1 : 0;
-      const CliRun run = runAttnviz("export --sample pronoun --layer " + std::to_string(layer) + " --stage " +
+      const std::string sample = st.id == StageId::PostNorm ? "bert-pronoun" : "pronoun";  // post-norm: an encoder
+      const CliRun run = runAttnviz("export --sample " + sample + " --layer " + std::to_string(layer) + " --stage " +
                                     std::string(st.name) + " --png " + png);
       ASSERT_EQ(run.code, 0) << run.output;
-      Session s = loadSample("pronoun");
+      Session s = loadSample(sample);
       s.view.layer = layer;
       FigureInput input;
-      input.sample = "pronoun";
+      input.sample = sample;
       EXPECT_EQ(readFile(png), renderFigurePng(makeSessionFigure(s, input, o)));
       continue;
     }

@@ -120,6 +120,10 @@ for name in ("selected-row", "lines", "all-heads", "row-statistics"):
     r = w.get("linked:" + name)
     check(r is not None and r[3] <= win[3] + 1,
           "linked view %s is on screen (header %s, window bottom %.0f)" % (name, r, win[3]))
+# The neuron view comes last (its bars are tall): below the others, inside the panel's width.
+r, rows = w.get("linked:neuron"), w.get("linked:row-statistics")
+check(r is not None and rows is not None and r[1] > rows[1] and win[0] - 1 <= r[0] and r[2] <= win[2] + 1,
+      "the neuron view's header follows row statistics inside the panel (%s)" % (r,))
 check(st["colour_scale"] == "log", "set colour-scale log is the view's colour scale")
 svg = open(os.path.join(WORK, "long_log.svg")).read()
 check("log10 attention weights" in svg and "log colour scale" in svg, "the exported figure names the log scale")

@@ -14,11 +14,24 @@ namespace {
 
 // A tiny config.json of each family's first model_type.
 std::string tinyConfig(const std::string& modelType) {
+  if (modelType == "vit")
+    return R"({"model_type": "vit", "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+               "intermediate_size": 12, "image_size": 8, "patch_size": 4, "num_channels": 3,
+               "id2label": {"0": "a", "1": "b", "2": "c"}})";
   if (modelType == "gpt2")
     return R"({"model_type": "gpt2", "vocab_size": 50, "n_positions": 16, "n_embd": 8, "n_layer": 2, "n_head": 2})";
   return R"({"model_type": ")" + modelType +
          R"(", "vocab_size": 50, "max_position_embeddings": 16, "hidden_size": 8, "num_hidden_layers": 2,
             "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 12})";
+}
+
+// Five tokens for a text model; for a vision model an 8 × 8 picture (four patches and [CLS]).
+ForwardRecord runOnFive(const Model& m) {
+  if (m.shape.input == InputKind::Text) return forward(m, {1, 2, 3, 4, 5});
+  PixelTensor pixels;
+  pixels.height = pixels.width = 8;
+  for (int i = 0; i < 3 * 64; ++i) pixels.values.push_back(float(i % 7) / 7.0f - 0.5f);
+  return forward(m, pixels);
 }
 
 TEST(Families, UnsupportedModelTypeIsRefusedWithTheRegistrysList) {
@@ -54,7 +67,8 @@ TEST(Families, ShapeMatchesTheForwardPass) {
   for (const Family& f : families()) {
     const Model m = randomModel(tinyConfig(f.modelTypes.front()), "tiny", 3);
     const ModelShape& s = m.shape;
-    const ForwardRecord rec = forward(m, {1, 2, 3, 4, 5});
+    const ForwardRecord rec = runOnFive(m);
+    EXPECT_EQ(rec.tokens(), 5) << f.name;
     EXPECT_EQ(int(rec.layers.size()), s.layers) << f.name;
     EXPECT_EQ(rec.heads, s.heads) << f.name;
     EXPECT_EQ(rec.kvHeads, s.kvHeads) << f.name;
@@ -71,7 +85,16 @@ TEST(Families, ShapeMatchesTheForwardPass) {
     v.rowwise() += b.biasV.transpose();
     EXPECT_LT((v - rec.layers[0].qkv.v).cwiseAbs().maxCoeff(), 1e-5f) << f.name;
     EXPECT_LT((b.residMid - (rec.resid[0] + rec.layers[0].attnOut)).cwiseAbs().maxCoeff(), 1e-6f) << f.name;
-    EXPECT_TRUE(forward(m, {1, 2}).logits.allFinite());
+    EXPECT_TRUE(rec.logits.allFinite());
+    if (s.input == InputKind::Image) {
+      EXPECT_THROW(forward(m, std::vector<int>{1, 2}), Error) << f.name << ": a vision model reads no text";
+      PixelTensor wrongSize;
+      wrongSize.height = wrongSize.width = 12;
+      wrongSize.values.assign(3 * 144, 0.0f);
+      EXPECT_THROW(forward(m, wrongSize), Error) << f.name << ": not " << s.positionsKey;
+      continue;
+    }
+    EXPECT_THROW(forward(m, PixelTensor{}), Error) << f.name << ": a text model reads no image";
     EXPECT_THROW(forward(m, std::vector<int>(17, 1)), Error) << f.name << ": beyond " << s.positionsKey;
   }
 }

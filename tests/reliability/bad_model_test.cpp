@@ -180,8 +180,8 @@ const std::vector<BadModel>& cases() {
        "m/config.json: missing \"n_embd\""},
       {"n_embd not divisible by n_head", editFile("config.json", "\"n_head\": 2", "\"n_head\": 3"), text("the cat"),
        "m/config.json: n_embd = 16 is not divisible by n_head = 3"},
-      {"unsupported model_type", editFile("config.json", "\"model_type\": \"gpt2\"", "\"model_type\": \"bert\""),
-       text("the cat"), "m/config.json: model_type \"bert\" is not supported (attnviz supports gpt2, llama, mistral, qwen2)"},
+      {"unsupported model_type", editFile("config.json", "\"model_type\": \"gpt2\"", "\"model_type\": \"t5\""),
+       text("the cat"), "m/config.json: model_type \"t5\" is not supported (attnviz supports gpt2, llama, mistral, qwen2, vit, deit, dinov2, dinov2_with_registers, bert, roberta, distilbert)"},
       // The tokenizer
       {"malformed vocab.json", writeFile("vocab.json", "{\"!\": 0, \"\\\"\": 1,"), text("the cat"),
        "m/vocab.json: byte 17: invalid JSON, unexpected end of input"},
@@ -206,7 +206,7 @@ const std::vector<BadModel>& cases() {
        "convert it to model.safetensors with: python3 -c \"import transformers as t; "
        "t.AutoModelForCausalLM.from_pretrained('m').save_pretrained('m', safe_serialization=True)\""},
       {"model name that does not exist", nullptr, text("the cat"),
-       "no model \"nope\": not a folder or .safetensors file, nor a built-in model (", "nope", true},
+       "no model \"nope\": not a folder or .safetensors file, a built-in model (", "nope", true},
   };
   return table;
 }

@@ -29,8 +29,8 @@ def main():
         del t["model"]["vocab"][token]
 
     rows = [
-        ("unknown model type", edit(tiny, lambda t: t["model"].update(type="WordPiece")), None,
-         "tokenizer.json: tokenizer model \"WordPiece\" is not supported"),
+        ("unknown model type", edit(tiny, lambda t: t["model"].update(type="Unigram")), None,
+         "tokenizer.json: tokenizer model \"Unigram\" is not supported"),
         ("unknown pre-tokenizer", edit(smollm, lambda t: t["pre_tokenizer"]["pretokenizers"].append({"type": "Whitespace"})), None,
          "tokenizer.json: pre-tokenizer \"Whitespace\" is not supported"),
         ("unknown normalizer", edit(tiny, lambda t: t["normalizer"]["normalizers"].append({"type": "Lowercase"})), None,

@@ -92,7 +92,7 @@ AttentionOptions layerAttentionOptions(const Gpt2Config& c, int layer, const For
   if (c.scaleAttnByInverseLayerIdx) base /= float(layer + 1);
   a.scaleOverride = options.scale.value_or(base);
   a.temperature = options.temperature;
-  a.mask = options.mask;
+  a.mask = options.mask.value_or(MaskKind::Causal);
   a.heads = c.heads;
   return a;
 }

@@ -89,15 +89,7 @@ class Gpt2 final : public Architecture {
     // The same statistics as layerNorm (double, population variance).
     block.norm = ModelBlock::Norm::LayerNorm;
     block.epsilon = c.layerNormEpsilon;
-    block.rowMean.resize(n);
-    block.rowScale.resize(n);
-    for (int i = 0; i < n; ++i) {
-      const auto row = block.residPre.row(i).cast<double>();
-      const double mean = row.sum() / double(d);
-      const double variance = (row.array() - mean).square().sum() / double(d);
-      block.rowMean(i) = float(mean);
-      block.rowScale(i) = float(1.0 / std::sqrt(variance + c.layerNormEpsilon));
-    }
+    layerNormRowStatistics(block.residPre, c.layerNormEpsilon, block.rowMean, block.rowScale);
     block.gamma = b.ln1Weight;
     block.beta = b.ln1Bias;
     block.biasQ = b.attnBias.segment(0, d);

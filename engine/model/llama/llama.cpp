@@ -115,10 +115,10 @@ AttentionOptions layerAttentionOptions(const LlamaConfig& c, int layer, int n, c
   a.score = ScoreFunction::Scaled;
   a.scaleOverride = options.scale.value_or(1.0f / std::sqrt(float(c.headDim)));
   a.temperature = options.temperature;
-  a.mask = options.mask;
+  a.mask = options.mask.value_or(MaskKind::Causal);
   a.heads = c.heads;
   const std::optional<int> window = c.layerWindow(layer);
-  if (options.mask == MaskKind::Causal && window && *window < n) {
+  if (a.mask == MaskKind::Causal && window && *window < n) {
     // Hugging Face's sliding-window causal mask: key j is seen by query i when i − w < j ≤ i.
     a.mask = MaskKind::Custom;
     a.customMask = MaskMatrix::Zero(n, n);
