@@ -1,7 +1,9 @@
 // `attnviz fetch ORG/NAME [--revision R]`: a model from the Hugging Face Hub into the cache.
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -46,7 +48,7 @@ class ProgressBar {
     if (now - last_ < std::chrono::milliseconds(100) && p.done < p.total) return;
     last_ = now;
     const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double speed = seconds > 0 ? double(p.done) / seconds : 0;
+    const double speed = seconds > 0 ? double(p.done - p.resumed) / seconds : 0;
     const double left = speed > 0 && p.total > p.done ? double(p.total - p.done) / speed : 0;
     std::printf("\r  %-28.28s %9s of %-9s %6.1f MB/s  %3d:%02d left ", p.file.c_str(), mb(p.done).c_str(),
                 mb(p.total).c_str(), speed / 1e6, int(left) / 60, int(left) % 60);
@@ -60,6 +62,31 @@ class ProgressBar {
  private:
   std::chrono::steady_clock::time_point start_{}, last_{};
   bool drawn_ = false;
+};
+
+// Ctrl-C stops the transfer between two pieces instead of killing the process, so the partial
+// blob is flushed and closed, the lock released, and the message says it resumes.
+std::atomic<bool> interrupted{false};
+extern "C" void onInterrupt(int) { interrupted.store(true); }
+
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    struct sigaction action {};
+    action.sa_handler = onInterrupt;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previousInt_);
+    sigaction(SIGTERM, &action, &previousTerm_);
+  }
+  ~InterruptGuard() {
+    sigaction(SIGINT, &previousInt_, nullptr);
+    sigaction(SIGTERM, &previousTerm_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  struct sigaction previousInt_ {}, previousTerm_ {};
 };
 
 }  // namespace
@@ -89,9 +116,17 @@ int cmdFetch(const std::vector<std::string>& args) {
     }
     if (bar) drawBar(p);
   };
+  interrupted.store(false);
+  options.cancel = &interrupted;
+  InterruptGuard guard;
   model::hub::FetchResult r;
   try {
     r = model::hub::fetchModel(options);
+  } catch (const Error& e) {
+    if (bar) drawBar.finish();
+    if (!interrupted.load()) throw;
+    std::cerr << "attnviz fetch: " << e.what() << "\n";
+    return 130;  // the shell's code for a command stopped by Ctrl-C
   } catch (...) {
     if (bar) drawBar.finish();
     throw;

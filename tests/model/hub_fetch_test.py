@@ -16,7 +16,9 @@ nothing; a corrupted large file is refused and removed; the fetched model comput
 the built-in folder does; pickle-only and unsupported models are refused before any weights are
 requested; gated, missing repository and missing revision give one line each; the token goes to
 the Hub (from HF_TOKEN or HF_HOME/token, newline stripped) and never to the file host; the signed
-URL is used as given; HF_HUB_OFFLINE uses the cache only.
+URL is used as given; HF_HUB_OFFLINE uses the cache only; on a terminal a progress bar is drawn
+(none with HF_HUB_DISABLE_PROGRESS_BARS) and Ctrl-C keeps a partial file that the next fetch
+resumes; a full disk (a partial blob linked to /dev/full) is one line and leaves no partial file.
 """
 
 import hashlib
@@ -183,6 +185,38 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
                 pass  # the client cancelled
             return
         self.wfile.write(data[start:])
+
+
+def run_on_terminal(command, env, interrupt_after=None):
+    """Runs COMMAND with standard output on a pseudo-terminal (standard error a pipe); with
+    INTERRUPT_AFTER, sends SIGINT once that text has appeared twice. Returns (screen, stderr, code)."""
+    import pty
+    import select
+    import signal
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(command, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    screen, sent, deadline = b"", False, time.time() + 60
+    while time.time() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break  # the command closed the terminal
+            if not chunk:
+                break
+            screen += chunk
+        if interrupt_after and not sent and screen.count(interrupt_after.encode()) >= 2:
+            proc.send_signal(signal.SIGINT)
+            sent = True
+        if proc.poll() is not None and not ready:
+            break
+    if proc.poll() is None:
+        proc.kill()
+    code = proc.wait(timeout=30)
+    os.close(master)
+    return screen.decode("utf-8", "replace"), proc.stderr.read().decode("utf-8", "replace"), code
 
 
 def serve(handler):
@@ -364,6 +398,47 @@ def main():
         STATE.repos["attnviz-test/gated"].commit = "f" * 40
         p = fetch("attnviz-test/gated")
         check(p.returncode == 0, "the token file in HF_HOME (trailing newline stripped) works: %s" % p.stderr.strip())
+
+        # ---- on a terminal: the progress bar, then Ctrl-C leaves a partial file that resumes ----
+        STATE.repos["attnviz-test/slow"] = Repo(mini, "7" * 40)
+        STATE.slow.add(sha)
+        slow_dir = os.path.join(cache, "models--attnviz-test--slow")
+        screen, err, code = run_on_terminal([attnviz, "fetch", "attnviz-test/slow"], env, interrupt_after="left")
+        bars = [b for b in screen.replace("\n", "\r").split("\r") if "MB/s" in b]
+        check(len(bars) >= 2 and all("model.safetensors" in b and " of " in b and "left" in b for b in bars),
+              "a terminal shows a redrawn bar: file, bytes, speed, time left (%d bars, e.g. %r)"
+              % (len(bars), bars[-1:] if bars else screen[-200:]))
+        check("to download" in screen.split("\r")[0], "the plan comes first on the terminal: %r" % screen[:80])
+        check(code == 130 and "\n" not in err.strip() and "cancelled" in err and "resume" in err,
+              "Ctrl-C: exit 130 and one line saying it resumes (got %s: %r)" % (code, err.strip()))
+        partial = os.path.join(slow_dir, "blobs", sha + ".incomplete")
+        kept = os.path.getsize(partial) if os.path.exists(partial) else 0
+        check(0 < kept < len(mini["model.safetensors"]) and
+              not os.path.exists(os.path.join(slow_dir, "snapshots", "7" * 40, "model.safetensors")),
+              "Ctrl-C keeps the partial blob (%d bytes) and puts nothing in snapshots/" % kept)
+        STATE.slow.discard(sha)
+        before = len(STATE.log)
+        p = fetch("attnviz-test/slow")
+        got_range = [e[4] for e in STATE.log[before:] if e[0] == "files"]
+        check(p.returncode == 0 and got_range == ["bytes=%d-" % kept] and
+              open(os.path.join(slow_dir, "snapshots", "7" * 40, "model.safetensors"), "rb").read() == mini["model.safetensors"],
+              "after Ctrl-C the next fetch resumes from the partial size (%s) and completes: %s" % (got_range, p.stderr.strip()))
+        screen, err, code = run_on_terminal([attnviz, "fetch", "attnviz-test/mini"],
+                                            dict(env, HF_HUB_DISABLE_PROGRESS_BARS="1"))
+        check(code == 0 and "MB/s" not in screen and "\r" not in screen.replace("\r\n", "\n"),
+              "HF_HUB_DISABLE_PROGRESS_BARS=1: no bar on a terminal (%r)" % screen[-120:])
+
+        # ---- a full disk: one line, the partial file removed ------------------------------
+        # /dev/full answers every write with ENOSPC; the partial blob is made a link to it.
+        STATE.repos["attnviz-test/full"] = Repo(mini, "6" * 40)
+        full_dir = os.path.join(cache, "models--attnviz-test--full")
+        os.makedirs(os.path.join(full_dir, "blobs"))
+        os.symlink("/dev/full", os.path.join(full_dir, "blobs", sha + ".incomplete"))
+        p = fetch("attnviz-test/full")
+        one_line(p, 1, ["model.safetensors", "no space left", "removed"], "a disk that fills up")
+        check(not os.path.lexists(os.path.join(full_dir, "blobs", sha + ".incomplete")) and
+              not os.path.exists(os.path.join(full_dir, "snapshots")),
+              "after a full disk: no partial file, nothing in snapshots/")
 
         # ---- offline --------------------------------------------------------------------
         before = len(STATE.log)

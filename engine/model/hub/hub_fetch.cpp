@@ -430,6 +430,7 @@ class Fetcher {
       progress->fileTotal = f.size;
       progress->fileDone = sink.resumeFrom;
       progress->done += sink.resumeFrom;
+      progress->resumed += sink.resumeFrom;
     }
     Response r;
     if (f.size == 0 || sink.resumeFrom < f.size) {

@@ -19,6 +19,7 @@ struct FetchProgress {
   std::string file;
   std::uint64_t fileDone = 0, fileTotal = 0;  // bytes of the current file
   std::uint64_t done = 0, total = 0;          // bytes of the whole download (cached files excluded)
+  std::uint64_t resumed = 0;  // of done, bytes already on disk from an interrupted run (not this run's speed)
 };
 
 struct FetchOptions {
