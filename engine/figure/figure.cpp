@@ -76,12 +76,14 @@ constexpr Rgb8 kInk{0x1a, 0x1a, 0x1a};
 constexpr Rgb8 kMuted{0x55, 0x55, 0x55};
 constexpr Rgb8 kFrame{0x33, 0x33, 0x33};
 constexpr Rgb8 kWhite{255, 255, 255};
+constexpr Rgb8 kSentenceDivider{235, 120, 215};  // the app's colour for where sentence B starts
 
 struct Scene {
   FigureLayout layout;
   std::vector<TextItem> texts;
   std::vector<PixelBox> frames;         // 1-line outlines drawn around heatmaps and the bar
   std::vector<PixelBox> tickMarks;      // small filled rectangles
+  std::vector<PixelBox> dividers;       // where sentence B starts, in the label margins
   PixelBox legendSwatch;
   int frameWidth = 1;
   int hatchPeriod = 6, hatchWidth = 1;
@@ -242,6 +244,17 @@ Scene buildScene(const FigureRequest& r) {
       const float cx = float(heat.x) + (float(k * L.colLabelStep) + 0.5f) * float(cell);
       if (colUpright) addText(scene, fonts, colText[k], cx, colTop + asc, labelPx, Align::Middle);
       else addText(scene, fonts, colText[k], cx + capShift * labelPx, colTop, labelPx, Align::End, true);
+    }
+    const int thick = std::max(2, S(2));
+    if (r.rowDivider > 0 && r.rowDivider < rows) {
+      const int y = heat.y + r.rowDivider * cell - thick / 2;
+      const int x0 = int(std::floor(rowRight - rowLabelW));
+      scene.dividers.push_back({x0, y, heat.x - frameGap - x0, thick});
+    }
+    if (r.colDivider > 0 && r.colDivider < cols) {
+      const int x = heat.x + r.colDivider * cell - thick / 2;
+      const int y0 = heat.y + heat.h + frameGap;
+      scene.dividers.push_back({x, y0, thick, int(std::ceil(colTop + colLabelH)) - y0});
     }
     // Axis names, in grey so the tokens stay the focus.
     addText(scene, fonts, r.colAxis, float(heat.x) + float(heat.w) / 2,
@@ -646,10 +659,27 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const std::vector<s
 
 void applyStageColours(FigureRequest& r, const FigureOptions& o) { applyColours(r, o); }
 
+namespace {
+
+// Where sentence B starts along the token axes, and a note in the subtitle saying what the line is.
+void markSentences(FigureRequest& r, const PreparedSession& prepared, StageId stage) {
+  const auto b = std::find(prepared.sentence.begin(), prepared.sentence.end(), 1);
+  if (b == prepared.sentence.end()) return;
+  r.rowDivider = int(b - prepared.sentence.begin());
+  r.colDivider = stageColumnsAreKeys(stage) ? r.rowDivider : -1;
+  if (!r.subtitle.empty()) r.subtitle += " \u00B7 pink line: sentence B starts";
+}
+
+}  // namespace
+
 FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSession& prepared,
                                 const std::string& inputName, const FigureOptions& o) {
   const StageInfo& info = stageInfo(o.stage);
-  if (!info.needsModel) return makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, inputName, o);
+  if (!info.needsModel) {
+    FigureRequest r = makeFigureRequest(trace, prepared.queryLabels, prepared.keyLabels, inputName, o);
+    markSentences(r, prepared, o.stage);
+    return r;
+  }
   if (!stageExists(trace, prepared, o.stage))
     throw Error(std::string("stage ") + info.name +
                 (o.stage == StageId::Rope ? " exists only for a rotary model (the Llama family)"
@@ -680,6 +710,7 @@ FigureRequest makeFigureRequest(const AttentionTrace& trace, const PreparedSessi
     r.subtitle = std::to_string(r.panels[0].values.rows()) + " tokens \u00D7 " +
                  std::to_string(r.panels[0].values.cols()) + " dimensions \u00B7 " + info.formula;
   }
+  markSentences(r, prepared, o.stage);
   applySize(r, o);
   return r;
 }
@@ -702,6 +733,7 @@ std::string renderFigurePng(const FigureRequest& r) {
     canvas.fill({bar.x, bar.y + y, bar.w, 1}, c);
   }
   for (const PixelBox& t : scene.tickMarks) canvas.fill(t, kFrame);
+  for (const PixelBox& d : scene.dividers) canvas.fill(d, kSentenceDivider);
   if (L.legend) {
     const PixelBox& sw = scene.legendSwatch;
     for (int y = sw.y; y < sw.y + sw.h; ++y)
@@ -779,6 +811,10 @@ std::string renderFigureSvg(const FigureRequest& r) {
   for (const PixelBox& t : scene.tickMarks)
     out += "<rect x=\"" + std::to_string(t.x) + "\" y=\"" + std::to_string(t.y) + "\" width=\"" + std::to_string(t.w) +
            "\" height=\"" + std::to_string(t.h) + "\" fill=\"" + hex(kFrame) + "\"/>\n";
+  for (const PixelBox& d : scene.dividers)
+    out += "<rect class=\"sentence-divider\" x=\"" + std::to_string(d.x) + "\" y=\"" + std::to_string(d.y) +
+           "\" width=\"" + std::to_string(d.w) + "\" height=\"" + std::to_string(d.h) + "\" fill=\"" +
+           hex(kSentenceDivider) + "\"/>\n";
   if (L.legend) {
     const PixelBox& sw = scene.legendSwatch;
     out += "<rect x=\"" + std::to_string(sw.x) + "\" y=\"" + std::to_string(sw.y) + "\" width=\"" +

@@ -68,6 +68,9 @@ struct FigureRequest {
   Colormap colormap = Colormap::Viridis;
   ValueRange range;                               // lo < hi
   int gridColumns = 0;                            // panels per row; 0: a square-ish grid
+  // An encoder's sentence pair: the first row (and column, where columns are keys) of sentence
+  // B, marked by a line across the label margin as the app marks it; -1: none.
+  int rowDivider = -1, colDivider = -1;
   int cellPx = 0;                                 // 0 = automatic (1..36 by size)
   bool values = false;
   bool labels = true;

@@ -73,6 +73,8 @@ inline FigureRequest makeLayersFigure(const Session& session, const FigureInput&
       all.rowAxis = part.rowAxis;
       all.colAxis = part.colAxis;
       all.mask = part.mask;
+      all.rowDivider = part.rowDivider;
+      all.colDivider = part.colDivider;
     }
   }
   all.gridColumns = columns;

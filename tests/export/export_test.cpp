@@ -454,6 +454,44 @@ TEST(FigureRequestFromTrace, EveryStageHasItsOwnRangeAndLabel) {
   EXPECT_EQ(pronoun.request(o).range, (ValueRange{0, 1}));
 }
 
+// A sentence pair: a line in the label margins where sentence B starts, the app's pink; along the
+// columns only where they are keys; none for one sentence.
+TEST(FigureRequestFromTrace, SentencePairDividerWhereSentenceBStarts) {
+  const SampleTrace pair("bert-pair", 0, 0);
+  const auto firstB = std::find(pair.p.sentence.begin(), pair.p.sentence.end(), 1);
+  ASSERT_NE(firstB, pair.p.sentence.end());
+  const int b = int(firstB - pair.p.sentence.begin());
+  FigureOptions o;
+  o.stage = StageId::Weights;
+  FigureRequest r = pair.request(o);
+  EXPECT_EQ(r.rowDivider, b);
+  EXPECT_EQ(r.colDivider, b);
+  EXPECT_NE(r.subtitle.find("sentence B"), std::string::npos);
+  const FigureLayout L = layoutFigure(r);
+  const Image img = decodePng(renderFigurePng(r));
+  const Rgb8 pink{235, 120, 215};
+  const PixelBox& heat = L.heatmaps[0];
+  const int fw = std::max(1, int(std::lround(r.scale)));
+  EXPECT_EQ(str(img.at(heat.x - fw - 2, heat.y + b * L.cellPx)), str(pink)) << "row divider left of the cells";
+  EXPECT_EQ(str(img.at(heat.x + b * L.cellPx, heat.y + heat.h + fw + 2)), str(pink)) << "column divider below";
+  EXPECT_NE(str(img.at(heat.x - fw - 2, heat.y + (b - 1) * L.cellPx + L.cellPx / 2)), str(pink)) << "only at B's start";
+  const std::string svg = renderFigureSvg(r);
+  std::size_t count = 0;
+  for (std::size_t at = svg.find("sentence-divider"); at != std::string::npos; at = svg.find("sentence-divider", at + 1))
+    ++count;
+  EXPECT_EQ(count, 2u);
+
+  o.stage = StageId::Query;  // columns are dimensions: the row divider only
+  r = pair.request(o);
+  EXPECT_EQ(r.rowDivider, b);
+  EXPECT_EQ(r.colDivider, -1);
+  const SampleTrace one("bert-pronoun", 0, 0);
+  o.stage = StageId::Weights;
+  r = one.request(o);
+  EXPECT_EQ(r.rowDivider, -1);
+  EXPECT_EQ(renderFigureSvg(r).find("sentence-divider"), std::string::npos);
+}
+
 TEST(FigureRequestFromTrace, ProjectedIsOnePanelOfDimensions) {
   const SampleTrace pronoun("pronoun-toy");
   const AttentionTrace& t = pronoun.t;
