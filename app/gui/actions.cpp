@@ -19,6 +19,8 @@
 #include "matrix_io.hpp"
 #include "recovery.hpp"
 #include "replace.hpp"
+#include "image/image.hpp"
+#include "rollout.hpp"
 #include "session_stages.hpp"
 #include "steps.hpp"
 
@@ -149,6 +151,33 @@ bool parseBool(const std::string& s) {
   throw Error("expected on/off, got \"" + s + "\"");
 }
 
+// `set picture-heads selected|mean|all`, picture-overlay attention|rollout, picture-fusion
+// mean|max|min, picture-opacity F, picture-smooth on|off, picture-keep F (a share, 0 = all).
+ViewSettings::Picture parsePictureSetting(ViewSettings::Picture p, const std::string& key, const std::string& value) {
+  using Heads = ViewSettings::Picture::Heads;
+  if (key == "picture-heads") {
+    if (value == "selected") p.heads = Heads::Selected;
+    else if (value == "mean") p.heads = Heads::Mean;
+    else if (value == "all") p.heads = Heads::All;
+    else throw Error("picture-heads is selected, mean or all (got " + value + ")");
+  } else if (key == "picture-overlay") {
+    if (value != "attention" && value != "rollout") throw Error("picture-overlay is attention or rollout (got " + value + ")");
+    p.rollout = value == "rollout";
+  } else if (key == "picture-fusion") {
+    p.fusion = int(model::parseHeadFusion(value));
+  } else if (key == "picture-opacity") {
+    p.opacity = parseFloat(value);
+  } else if (key == "picture-smooth") {
+    p.smooth = parseBool(value);
+  } else if (key == "picture-keep") {
+    p.keep = parseFloat(value);
+  } else {
+    throw Error("unknown picture setting " + key + " (picture-heads, -overlay, -fusion, -opacity, -smooth, -keep)");
+  }
+  return p;
+}
+
+
 }  // namespace
 
 const char* slotName(MatrixSlot slot) {
@@ -202,6 +231,7 @@ bool openFile(AppState& app, const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec) || ext == ".safetensors" || ext == ".bin" || ext == ".pt" || ext == ".pth")
     return setModel(app, path);
+  if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") return openImage(app, path);
   if (ext == ".json") {
     // A JSON file is a session unless it holds a bare matrix.
     std::optional<Session> s;
@@ -408,6 +438,7 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "threshold") setLinesThreshold(app, parseFloat(value));
     else if (key == "lines-heads") setLinesHeads(app, parseHeadSet(value));
     else if (key == "lines-sentences") setLinesSentences(app, parseSentenceLines(value));
+    else if (key.rfind("picture-", 0) == 0) setPictureView(app, parsePictureSetting(app.view.picture, key, value));
     else if (key == "text") setTokensText(app, value);
     else if (key == "source") setSourceText(app, value);
     else if (key == "text-pair") setTextPair(app, value);
@@ -459,6 +490,13 @@ void setLinesHeads(AppState& app, std::uint64_t heads) { app.view.linesHeads = h
 void setLinesSentences(AppState& app, ViewSettings::SentenceLines which) { app.view.linesSentences = which; }
 void setPlaySpeed(AppState& app, float stepsPerSecond) {
   app.view.playStepsPerSecond = std::clamp(stepsPerSecond, 0.1f, 10.0f);
+}
+void setPictureView(AppState& app, const ViewSettings::Picture& picture) {
+  ViewSettings::Picture p = picture;
+  p.opacity = std::clamp(std::isfinite(p.opacity) ? p.opacity : 0.6f, 0.0f, 1.0f);
+  p.keep = std::clamp(std::isfinite(p.keep) ? p.keep : 0.0f, 0.0f, 1.0f);
+  p.fusion = std::clamp(p.fusion, 0, 2);
+  app.view.picture = p;
 }
 void showSamplesBrowser(AppState& app, bool open) { app.showSamples = open; }
 void chooseFile(AppState& app, FileChooser::Purpose purpose) {
@@ -781,6 +819,20 @@ void dumpState(const AppState& app, const std::string& path) {
     j["sliding_window"] = b->slidingWindow ? nlohmann::json(*b->slidingWindow) : nlohmann::json();
   }
   j["kv_highlight"] = app.view.highlightKvHead;
+  {
+    const ViewSettings::Picture& pic = app.view.picture;
+    const char* heads[] = {"selected", "mean", "all"};
+    j["picture"] = {{"shown", bool(d.prepared.picture)}, {"heads", heads[int(pic.heads)]},
+                    {"overlay", pic.rollout ? "rollout" : "attention"}, {"fusion", pic.fusion},
+                    {"opacity", pic.opacity}, {"smooth", pic.smooth}, {"keep", pic.keep},
+                    {"image", s.tokens.image}};
+    if (d.prepared.picture)
+      j["picture"]["size"] = {d.prepared.picture->width, d.prepared.picture->height};
+    if (d.prepared.forward && d.prepared.forward->grid) {
+      const model::PatchGrid& g = *d.prepared.forward->grid;
+      j["picture"]["grid"] = {{"rows", g.rows}, {"cols", g.cols}, {"patch", g.patch}, {"prefix", g.prefix.size()}};
+    }
+  }
   if (app.hover.row >= 0) {
     const int head = std::max(0, app.hover.head >= 0 ? app.hover.head : s.view.head);
     j["hover_derivation"] = deriveCell(d, currentStep(d), head, app.hover.row, app.hover.col, app.view.allTerms);

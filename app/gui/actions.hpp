@@ -14,7 +14,9 @@ enum class FillKind { Random, Identity, Zeros };
 // Files and samples. Loading a sample or opening a session replaces the document: with unsaved
 // edits that asks first (replace.hpp) and the replacement waits for the answer.
 bool loadSample(AppState& app, const std::string& name);
-bool openFile(AppState& app, const std::string& path);  // .json session, or a matrix into Q/K/V
+bool openFile(AppState& app, const std::string& path);  // .json session, a PNG/JPEG, or a matrix into Q/K/V
+// A PNG or JPEG as a vision model's input; with a text model (or none) it says which model it needs.
+bool openImage(AppState& app, const std::string& path);
 void afterNewSession(AppState& app);  // hover, camera and step fitted to a replaced document
 bool openSession(AppState& app, const std::string& path);
 bool saveSessionAs(AppState& app, const std::string& path);
@@ -72,6 +74,8 @@ void setLinesThreshold(AppState& app, float threshold);
 void setLinesHeads(AppState& app, std::uint64_t heads);
 void setLinesSentences(AppState& app, ViewSettings::SentenceLines which);
 void setPlaySpeed(AppState& app, float stepsPerSecond);
+// The picture view's settings (opacity and keep clamped to [0, 1]).
+void setPictureView(AppState& app, const ViewSettings::Picture& picture);
 void showSamplesBrowser(AppState& app, bool open);
 void chooseFile(AppState& app, FileChooser::Purpose purpose);  // opens the in-app file chooser
 

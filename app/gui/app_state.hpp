@@ -159,11 +159,20 @@ struct ViewSettings {
   int highlightKvHead = -1;                     // GQA: the K/V head whose query heads are outlined
   ColourScale colourScale = ColourScale::Linear;  // log or per-row colours for exp and weights
   bool allTerms = false;                        // derivations write out every term of a sum
+  // The picture view (vision models): whose attention is drawn over the picture, and how.
+  struct Picture {
+    enum class Heads { Selected, Mean, All } heads = Heads::Selected;  // All: one picture per head
+    bool rollout = false;              // attention rollout from layer 0 to the viewed layer instead
+    int fusion = 0;                    // rollout's head fusion: model::HeadFusion (mean, max, min)
+    float opacity = 0.6f;
+    bool smooth = false;               // bilinear between patch centres
+    float keep = 0;                    // keep the patches holding this share of the weight (0: all)
+  } picture;
 };
 
 struct FileChooser {
   bool open = false;
-  enum class Purpose { OpenSession, SaveSession, ExportPng, ExportSvg, ExportNumbers, ExportSeries,
+  enum class Purpose { OpenSession, OpenImage, SaveSession, ExportPng, ExportSvg, ExportNumbers, ExportSeries,
                        LoadMatrixQ, LoadMatrixK, LoadMatrixV, LoadMask, OpenAttention } purpose = Purpose::OpenSession;
   std::string directory;
   std::string fileName;

@@ -182,6 +182,27 @@ unsigned matrixTexture(const std::string& key, std::uint64_t revision,
   return t.id;
 }
 
+unsigned pictureTexture(const std::string& key, std::uint64_t revision, int width, int height,
+                        const std::function<const std::uint8_t*()>& pixels) {
+  CachedTexture& t = gR->textures[key];
+  t.lastUsedFrame = gR->frame;
+  if (t.id && t.revision == revision) return t.id;
+  const int w = std::clamp(width, 1, gR->maxTextureSize), h = std::clamp(height, 1, gR->maxTextureSize);
+  if (!t.id) glGenTextures(1, &t.id);
+  glBindTexture(GL_TEXTURE_2D, t.id);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+  glPixelStorei(GL_UNPACK_ROW_LENGTH, width);
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB8, w, h, 0, GL_RGB, GL_UNSIGNED_BYTE, pixels());
+  glPixelStorei(GL_UNPACK_ROW_LENGTH, 0);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+  t.w = w;
+  t.h = h;
+  t.revision = revision;
+  return t.id;
+}
+
 void collectUnusedTextures() {
   for (auto it = gR->textures.begin(); it != gR->textures.end();) {
     if (gR->frame - it->second.lastUsedFrame > 600) {

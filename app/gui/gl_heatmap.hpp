@@ -23,6 +23,10 @@ void beginHeatmapFrame();
 // `source` is asked for the matrix only then. Returns the GL texture name.
 unsigned matrixTexture(const std::string& key, std::uint64_t revision,
                        const std::function<const Matrix&()>& source);
+// An 8-bit RGB picture (width × height × 3 bytes) as a texture, nearest-filtered so that a
+// model's small input stays sharp when enlarged; re-uploaded only when `revision` moved.
+unsigned pictureTexture(const std::string& key, std::uint64_t revision, int width, int height,
+                        const std::function<const std::uint8_t*()>& pixels);
 // Drops textures not used for a while (e.g. the heads of a previous sample).
 void collectUnusedTextures();
 

@@ -93,6 +93,8 @@ void drawLayout(AppState& app) {
           ImGui::CollapsingHeader("CPU vs GPU: |difference|", ImGuiTreeNodeFlags_DefaultOpen))
         drawBackendDifference(app);
       if (currentStep(app.doc) == StageId::Rope && ImGui::CollapsingHeader("RoPE: the pair turning by θ", ImGuiTreeNodeFlags_DefaultOpen)) drawRopePanel(app);
+      if (app.doc.prepared.picture && linkedHeader(app, "Picture: where the query looks", "picture"))
+        drawPictureView(app);
       if (app.doc.prepared.forward) {
         if (ImGui::CollapsingHeader("Model: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) drawModelOverview(app);
         if (ImGui::CollapsingHeader("Predictions", ImGuiTreeNodeFlags_DefaultOpen)) drawPredictions(app);

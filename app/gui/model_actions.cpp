@@ -7,6 +7,7 @@
 #include "actions.hpp"
 #include "bundle_session.hpp"
 #include "document.hpp"
+#include "image/image.hpp"
 #include "model.hpp"
 #include "model_block.hpp"
 #include "replace.hpp"
@@ -94,6 +95,11 @@ bool setModel(AppState& app, const std::string& nameOrPath) {
     return false;
   }
   if (s.mode != InputMode::Tokens) setInputMode(app, InputMode::Tokens);
+  // A vision model reads a picture: the one open stays, else the first built-in scene; a text
+  // model reads the text, which a picture never replaced.
+  if (config.input == model::InputKind::Image && s.tokens.image.empty())
+    s.tokens.image = (std::filesystem::path(dataDirectory()) / "samples" / "scenes" / "red-circle.png").string();
+  if (config.input != model::InputKind::Image) s.tokens.image.clear();
   s.tokens.model = nameOrPath;
   s.tokens.source.clear();
   if (config.causal || config.input != model::InputKind::Text) s.tokens.textPair.clear();  // only encoders read pairs
@@ -107,6 +113,36 @@ bool setModel(AppState& app, const std::string& nameOrPath) {
   markInputsChanged(app.doc);
   report(app, nameOrPath + ": " + std::to_string(config.layers) + " layers × " + std::to_string(config.heads) +
                   " heads, d_model " + std::to_string(config.dModel));
+  return true;
+}
+
+bool openImage(AppState& app, const std::string& path) {
+  Session& s = app.doc.session;
+  const std::string name = std::filesystem::path(path).filename().string();
+  bool vision = false;
+  if (s.mode == InputMode::Tokens && !s.tokens.model.empty()) {
+    try {
+      vision = model::readModelShape(s.tokens.model, modelsDirectory()).input == model::InputKind::Image;
+    } catch (const Error&) {
+    }
+  }
+  if (!vision) {
+    report(app, name + " is a picture: choose a vision model first (attnviz-vit-mini, or a ViT, DeiT or DINOv2 folder)",
+           true);
+    return false;
+  }
+  try {
+    model::decodeImageFile(path);  // a file that cannot be read leaves the current picture open
+  } catch (const Error& e) {
+    report(app, e.what(), true);
+    return false;
+  }
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  s.tokens.image = ec ? path : absolute.lexically_normal().string();
+  s.view.selectedRow = s.view.selectedCol = -1;  // the query goes back to [CLS]
+  markInputsChanged(app.doc);
+  report(app, "opened the picture " + name);
   return true;
 }
 

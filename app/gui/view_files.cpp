@@ -34,6 +34,7 @@ namespace {
 const char* title(Purpose p) {
   switch (p) {
     case Purpose::OpenSession: return "Open session, matrix or model (folder, .safetensors)";
+    case Purpose::OpenImage: return "Open image (PNG, JPEG) for a vision model";
     case Purpose::SaveSession: return "Save session";
     case Purpose::ExportPng: return "Export heatmap as PNG";
     case Purpose::ExportSvg: return "Export heatmap as SVG";
@@ -51,6 +52,7 @@ const char* title(Purpose p) {
 bool accept(AppState& app, const std::string& path) {
   switch (app.chooser.purpose) {
     case Purpose::OpenSession: return openFile(app, path);
+    case Purpose::OpenImage: return openImage(app, path);
     case Purpose::SaveSession: return saveSessionAs(app, path);
     case Purpose::ExportPng:
     case Purpose::ExportSvg: return exportFigure(app, path);
@@ -74,6 +76,7 @@ void drawMenuBar(AppState& app) {
     if (ImGui::MenuItem("Samples…")) showSamplesBrowser(app, true);
     if (ImGui::MenuItem("Open…", "Ctrl+O")) openFileChooser(app, Purpose::OpenSession, "");
     if (ImGui::MenuItem("Open model…")) openFileChooser(app, Purpose::OpenSession, "");  // the chooser takes a folder too
+    if (ImGui::MenuItem("Open image…")) openFileChooser(app, Purpose::OpenImage, "");
     if (ImGui::MenuItem("Open attention…")) openFileChooser(app, Purpose::OpenAttention, "");
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("An attention bundle: attention [layers, heads, n, m] with its tokens, optionally Q, K, V\n"

@@ -115,9 +115,19 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
 }
 
 // A vision model's input: the picture's file (its labels are in the predictions view).
-void imageInput(const AppState& app) {
+void imageInput(AppState& app) {
   ImGui::TextUnformatted("image (the model's input)");
   ImGui::TextWrapped("%s", std::filesystem::path(app.doc.session.tokens.image).filename().string().c_str());
+  if (ImGui::Button("Open image…")) chooseFile(app, FileChooser::Purpose::OpenImage);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("A PNG or JPEG (or drop one on the window)");
+  // The built-in scenes the built-in vision model was trained on.
+  const std::filesystem::path scenes = std::filesystem::path(dataDirectory()) / "samples" / "scenes";
+  for (const char* scene : {"red-circle", "red-square", "red-triangle", "red-cross"}) {
+    ImGui::SameLine();
+    if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(scene + 4).x + 2 * ImGui::GetStyle().FramePadding.x)
+      ImGui::NewLine();
+    if (ImGui::SmallButton(scene + 4)) openImage(app, (scenes / (std::string(scene) + ".png")).string());
+  }
 }
 
 void tokensMode(AppState& app) {

@@ -26,6 +26,7 @@ void drawBackendDifference(AppState& app);  // view_backend.cpp: |CPU − GPU| o
 void drawBarChart(AppState& app);      // view_barchart.cpp
 void drawLinesView(AppState& app);     // view_lines.cpp
 void drawNeuronView(AppState& app);    // view_neuron.cpp: q, k and q ⊙ k of the hovered cell
+void drawPictureView(AppState& app);   // view_picture.cpp: a vision model's attention on its picture
 void drawHeadsGrid(AppState& app);     // view_heads.cpp
 void drawStatsTable(AppState& app);    // view_stats.cpp
 void drawStatusBar(AppState& app);     // view_status.cpp

@@ -23,6 +23,7 @@ struct ModelCache {
   std::map<std::string, std::shared_ptr<const Model>> models;
   std::string lastKey;
   std::shared_ptr<const ForwardRecord> lastRecord;
+  std::shared_ptr<const model::RgbImage> lastPicture;  // a vision model's input, as it saw it
 };
 
 ModelCache& cache() {
@@ -43,7 +44,8 @@ std::shared_ptr<const Model> sharedModel(const std::string& name) {
 
 // The forward pass on a session's input: its text's ids, or a vision model's picture.
 std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, const Model& m, const TokenConfig& input,
-                                                   const model::TextEncoding& text, const model::ForwardOptions& options) {
+                                                   const model::TextEncoding& text, const model::ForwardOptions& options,
+                                                   std::shared_ptr<const model::RgbImage>& picture) {
   const bool vision = m.shape.input == model::InputKind::Image;
   std::string key = name + '\n';
   if (vision) key += "image " + input.image;
@@ -55,13 +57,25 @@ std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, cons
   ModelCache& c = cache();
   {
     std::lock_guard lock(c.mutex);
-    if (c.lastKey == key) return c.lastRecord;
+    if (c.lastKey == key) {
+      picture = c.lastPicture;
+      return c.lastRecord;
+    }
   }
-  auto record = std::make_shared<const ForwardRecord>(
-      vision ? model::forward(m, model::preprocessImageFile(m, input.image), options) : model::forward(m, text.ids, text.typeIds, options));
+  std::shared_ptr<const ForwardRecord> record;
+  if (vision) {
+    model::RgbImage seen;
+    const model::PixelTensor pixels = model::preprocessImageFile(m, input.image, &seen);
+    record = std::make_shared<const ForwardRecord>(model::forward(m, pixels, options));
+    picture = std::make_shared<const model::RgbImage>(std::move(seen));
+  } else {
+    record = std::make_shared<const ForwardRecord>(model::forward(m, text.ids, text.typeIds, options));
+    picture.reset();
+  }
   std::lock_guard lock(c.mutex);
   c.lastKey = key;
   c.lastRecord = record;
+  c.lastPicture = picture;
   return record;
 }
 
@@ -85,7 +99,8 @@ PreparedSession prepareModelSession(const Session& session) {
   const std::vector<int>& ids = text.ids;
   model::ForwardOptions options;
   options.ablatedHeads = session.tokens.ablatedHeads;
-  const auto record = sharedForward(session.tokens.model, *m, session.tokens, text, options);
+  std::shared_ptr<const model::RgbImage> picture;
+  const auto record = sharedForward(session.tokens.model, *m, session.tokens, text, options, picture);
   if (session.view.layer < 0 || session.view.layer >= c.layers)
     throw Error("layer " + std::to_string(session.view.layer) + " does not exist: " + session.tokens.model + " has " +
                 std::to_string(c.layers) + " layers (0 to " + std::to_string(c.layers - 1) + ")");
@@ -124,6 +139,7 @@ PreparedSession prepareModelSession(const Session& session) {
   p.model = std::move(t);
   p.loadedModel = m;
   p.forward = record;
+  p.picture = std::move(picture);
   p.block = std::make_shared<const ModelBlock>(m->architecture->block(*record, layer));
   return p;
 }

@@ -16,6 +16,7 @@ struct AttentionBundle;  // engine/model/bundle.hpp
 namespace model {
 struct Model;
 struct ForwardRecord;
+struct RgbImage;
 }  // namespace model
 
 // 2 adds "mode": "model" (a trained model's attention on a text) and view.layer; version 1 files
@@ -79,6 +80,9 @@ struct PreparedSession {
   int viewedLayer = -1;  // the model layer the inputs are from (model mode)
   std::shared_ptr<const model::Model> loadedModel;  // either family (model.hpp)
   std::shared_ptr<const model::ForwardRecord> forward;
+  // A vision model's input as it saw it: the 8-bit picture after resize and crop (its patch grid
+  // is forward->grid); null for text.
+  std::shared_ptr<const model::RgbImage> picture;
   // The viewed layer's steps around attention (model_block.hpp): embedding or residual stream,
   // normalisation, biases, residual add.
   std::shared_ptr<const ModelBlock> block;

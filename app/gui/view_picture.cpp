@@ -1,0 +1,214 @@
+// The picture view (vision models): the picture the model saw with one query's attention over its
+// patches: the selected head, the mean of the heads, every head, or the rollout up to the viewed
+// layer. The query is the pinned row ([CLS] when none); clicking a patch pins it. Hovering a
+// patch hovers its heatmap cell; a hovered heatmap cell outlines its query and key patches.
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "actions.hpp"
+#include "colormap_lut.hpp"
+#include "figure/picture_overlay.hpp"
+#include "gl_heatmap.hpp"
+#include "linked.hpp"
+#include "rollout.hpp"
+#include "views.hpp"
+
+namespace attnviz::gui {
+
+namespace {
+
+using Heads = ViewSettings::Picture::Heads;
+
+struct PicturePanel {
+  std::string caption;
+  Matrix values;  // rows × cols of the patch grid
+  int head = -1;  // the head it shows (-1: a fusion of heads)
+};
+
+void disabledWrapped(const std::string& text) {
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("%s", text.c_str());
+  ImGui::PopStyleColor();
+}
+
+std::string shortNumber(float v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", double(v));
+  return text;
+}
+
+std::uint64_t contentHash(const std::vector<std::uint8_t>& bytes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::uint8_t b : bytes) h = (h ^ b) * 1099511628211ull;
+  return h;
+}
+
+// The rollout is a product of layers' matrices: kept until the pass, layer or fusion change.
+const Matrix& cachedRollout(const model::ForwardRecord& record, int layer, model::HeadFusion fusion) {
+  static const model::ForwardRecord* forRecord = nullptr;
+  static int forLayer = -1, forFusion = -1;
+  static Matrix rollout;
+  if (forRecord != &record || forLayer != layer || forFusion != int(fusion)) {
+    rollout = model::attentionRollout(record, 0, layer, fusion);
+    forRecord = &record;
+    forLayer = layer;
+    forFusion = int(fusion);
+  }
+  return rollout;
+}
+
+std::vector<PicturePanel> picturePanels(const AppState& app, const model::PatchGrid& grid, int query) {
+  const Document& d = app.doc;
+  const AttentionTrace& t = d.trace();
+  const ViewSettings::Picture& settings = app.view.picture;
+  std::vector<PicturePanel> panels;
+  auto row = [&](int h) { return patchValues(t.head[std::size_t(h)].weights.row(query).data(), t.m, grid); };
+  if (settings.rollout) {
+    const int layer = d.prepared.viewedLayer;
+    const auto fusion = model::HeadFusion(settings.fusion);
+    const Matrix& r = cachedRollout(*d.prepared.forward, layer, fusion);
+    panels.push_back({std::string("rollout, layers 0–") + std::to_string(layer) + ", heads' " + model::toString(fusion),
+                      patchValues(r.row(query).data(), int(r.cols()), grid)});
+  } else if (settings.heads == Heads::All) {
+    for (int h = 0; h < t.heads; ++h) panels.push_back({"head " + std::to_string(h), row(h), h});
+  } else if (settings.heads == Heads::Mean) {
+    Matrix mean = Matrix::Zero(grid.rows, grid.cols);
+    for (int h = 0; h < t.heads; ++h) mean += row(h);
+    panels.push_back({"mean of " + std::to_string(t.heads) + " heads", mean / float(t.heads)});
+  } else {
+    const int h = focusHead(app);
+    panels.push_back({"head " + std::to_string(h), row(h), h});
+  }
+  return panels;
+}
+
+void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPanel) {
+  ViewSettings::Picture p = app.view.picture;
+  const ViewSettings::Picture before = p;
+  int heads = int(p.heads);
+  ImGui::BeginDisabled(p.rollout);
+  ImGui::RadioButton("selected head", &heads, int(Heads::Selected));
+  ImGui::SameLine();
+  ImGui::RadioButton("mean", &heads, int(Heads::Mean));
+  ImGui::SameLine();
+  ImGui::RadioButton("every head", &heads, int(Heads::All));
+  ImGui::EndDisabled();
+  p.heads = Heads(heads);
+  ImGui::Checkbox("rollout", &p.rollout);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Attention rollout (Abnar & Zuidema 2020): each layer's heads fused, half the identity added\n"
+                      "for the residual stream, rows renormalised, multiplied from layer 0 to the viewed layer.\n"
+                      "It assumes the residual carries as much as attention; the MLPs are ignored.");
+  if (p.rollout) {
+    ImGui::SameLine();
+    const char* fusions[] = {"mean", "max", "min"};
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 4.5f);
+    ImGui::Combo("heads fused", &p.fusion, fusions, 3);
+  }
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
+  ImGui::SliderFloat("opacity", &p.opacity, 0.0f, 1.0f, "%.2f");
+  ImGui::SameLine();
+  ImGui::Checkbox("smooth", &p.smooth);
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
+  float keepPercent = p.keep * 100;
+  ImGui::SliderFloat("keep", &keepPercent, 0.0f, 100.0f, keepPercent <= 0 ? "all patches" : "%.0f%% of weight");
+  p.keep = keepPercent / 100;
+  if (p.keep > 0 && p.keep < 1) {
+    const MaskMatrix kept = keptPatches(firstPanel, p.keep);
+    ImGui::TextDisabled("%d of %d patches hold %.1f%% of the weight", int(kept.cast<int>().sum()), grid.rows * grid.cols,
+                        100.0 * keptShare(firstPanel, kept));
+  }
+  if (!(p.heads == before.heads && p.rollout == before.rollout && p.fusion == before.fusion && p.opacity == before.opacity &&
+        p.smooth == before.smooth && p.keep == before.keep))
+    setPictureView(app, p);
+}
+
+}  // namespace
+
+void drawPictureView(AppState& app) {
+  const Document& d = app.doc;
+  const PreparedSession& prepared = d.prepared;
+  if (!prepared.picture || !prepared.forward || !prepared.forward->grid) return;
+  const model::PatchGrid& grid = *prepared.forward->grid;
+  const model::RgbImage& picture = *prepared.picture;
+  const AttentionTrace& t = d.trace();
+  if (t.head.empty() || t.n != grid.tokens() || t.m != grid.tokens() ||
+      picture.width < grid.cols * grid.patch || picture.height < grid.rows * grid.patch) {
+    ImGui::TextDisabled("the picture appears when the pass is done");
+    return;
+  }
+  const int query = d.session.view.selectedRow >= 0 && d.session.view.selectedRow < t.n ? d.session.view.selectedRow : 0;
+  const std::vector<PicturePanel> panels = picturePanels(app, grid, query);
+  controls(app, grid, panels.front().values);
+  ImGui::TextWrapped("where %s looks%s; click a patch to ask where it looks", grid.tokenName(query).c_str(),
+                     query < int(grid.prefix.size()) ? "" : " (click it again for [CLS])");
+
+  // One colour scale for every panel: [0, the largest value shown].
+  OverlayOptions options;
+  options.colormap = toFigureColormap(app.view.sequential);
+  options.opacity = app.view.picture.opacity;
+  options.smooth = app.view.picture.smooth;
+  options.keep = app.view.picture.keep;
+  float top = 0;
+  for (const PicturePanel& p : panels) top = std::max(top, p.values.maxCoeff());
+  options.range = ValueRange{0.0f, top > 0 ? top : 1.0f};
+
+  const float s = ImGui::GetFontSize() / 16.0f;
+  const float width = ImGui::GetContentRegionAvail().x;
+  const int perRow = panels.size() == 1 ? 1 : std::clamp(int(width / (150 * s)), 1, 4);
+  const float cellW = width / float(perRow) - (perRow > 1 ? 6 * s : 0);
+  // Whole multiples of the picture's pixels when it is smaller than the space: every patch the
+  // same size on screen, each pixel a square.
+  const float fit = std::min(cellW / float(picture.width), (panels.size() == 1 ? 320 * s : cellW) / float(picture.height));
+  const float zoom = fit >= 1 ? std::floor(fit) : fit;
+  const ImVec2 size(float(picture.width) * zoom, float(picture.height) * zoom);
+  const int prefix = int(grid.prefix.size());
+  ImDrawList* list = ImGui::GetWindowDrawList();
+  auto patchBox = [&](ImVec2 origin, int token, ImU32 colour, float thickness) {
+    if (token < prefix || token >= grid.tokens()) return;
+    const int r = (token - prefix) / grid.cols, c = (token - prefix) % grid.cols;
+    const ImVec2 a(origin.x + float(c * grid.patch) * zoom, origin.y + float(r * grid.patch) * zoom);
+    list->AddRect(a, ImVec2(a.x + float(grid.patch) * zoom, a.y + float(grid.patch) * zoom), colour, 0, 0, thickness);
+  };
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    const PicturePanel& panel = panels[i];
+    if (i % std::size_t(perRow) != 0) ImGui::SameLine();
+    ImGui::BeginGroup();
+    if (panels.size() > 1) ImGui::TextUnformatted(panel.caption.c_str());
+    const model::RgbImage shown = overlayPicture(picture, panel.values, grid.patch, options);
+    const unsigned texture = pictureTexture("picture/" + std::to_string(i), contentHash(shown.pixels), shown.width,
+                                            shown.height, [&] { return shown.pixels.data(); });
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    ImGui::Image(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(texture)), size);
+    if (i == 0) recordItemRect(app, "picture");
+    // The patch under the mouse: hover its cell in the heatmaps, click to make it the query.
+    if (ImGui::IsItemHovered()) {
+      const ImVec2 mouse = ImGui::GetIO().MousePos;
+      const int x = int((mouse.x - origin.x) / zoom), y = int((mouse.y - origin.y) / zoom);
+      if (x >= 0 && y >= 0 && x < grid.cols * grid.patch && y < grid.rows * grid.patch) {
+        const int r = y / grid.patch, c = x / grid.patch, token = prefix + r * grid.cols + c;
+        hoverCell(app, query, token, panel.head, false);
+        ImGui::SetTooltip("patch (%d, %d) = %s\n%s from %s: %.4f", r, c, grid.tokenName(token).c_str(),
+                          panel.caption.c_str(), grid.tokenName(query).c_str(), double(panel.values(r, c)));
+        if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) pinCell(app, token, token);
+      }
+    }
+    patchBox(origin, query, IM_COL32(255, 255, 255, 255), 2 * s);
+    if (app.hover.row >= 0 && app.hover.col >= 0 && stageColumnsAreKeys(StageId(d.session.view.step))) {
+      patchBox(origin, app.hover.row, IM_COL32(255, 210, 60, 255), 1.5f * s);
+      patchBox(origin, app.hover.col, IM_COL32(80, 220, 255, 255), 1.5f * s);
+    }
+    if (panels.size() == 1) disabledWrapped(panel.caption + " · colours 0 to " + shortNumber(options.range->hi));
+    ImGui::EndGroup();
+  }
+  if (panels.size() > 1) disabledWrapped("one colour scale: 0 to " + shortNumber(options.range->hi));
+  disabledWrapped("white: the query; yellow and blue: a hovered cell's query and key");
+}
+
+}  // namespace attnviz::gui

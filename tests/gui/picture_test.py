@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""The picture view (issue 23) with real input: the built-in vision model on a built-in scene, a
+real xdotool click on a patch of the picture, then the overlay's pixels checked against what
+`attnviz compute` wrote for that query and `attnviz preprocess --resized` says the model saw:
+every pixel of the picture is round((1 − opacity)·picture + opacity·colour(weight)), the colour
+from the colour table over [0, the row's largest patch weight]. Then the mean of the heads, and
+an image opened with a text model refused in one line.
+
+usage: picture_test.py ATTNVIZ [OUTPUT_DIR]"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from guitest import (ROOT, app_window, check, click, colour_tables, finish, read_png, touch, wait_for_json,
+                     write_script)
+
+APP = sys.argv[1]
+OUT = sys.argv[2] if len(sys.argv) > 2 else None
+SCENE = os.path.join(ROOT, "assets", "samples", "scenes", "red-square.png")
+LAYER, OPACITY = 3, 0.6
+
+
+def expected_overlay(picture, row, patch, lut, opacity):
+    """The overlay as the engine defines it, in float64 here: one colour per patch."""
+    rows, cols = row.shape
+    hi = row.max() if row.max() > 0 else 1.0
+    out = picture.astype(np.float64).copy()
+    for r in range(rows):
+        for c in range(cols):
+            t = min(max(row[r, c] / hi, 0.0), 1.0)
+            colour = lut[min(255, int(np.float32(t) * np.float32(256)))]
+            block = out[r * patch:(r + 1) * patch, c * patch:(c + 1) * patch]
+            block[:] = np.floor((1 - opacity) * block + opacity * colour + 0.5)
+    return out.astype(np.int32)
+
+
+def shown_picture(png, rect, size):
+    """The picture as drawn: each model pixel is a zoom × zoom square; sample its centre."""
+    img = read_png(png).astype(np.int32)
+    x0, y0 = rect[0], rect[1]
+    w, h = size
+    zoom = (rect[2] - rect[0]) / w
+    xs = (x0 + (np.arange(w) + 0.5) * zoom).astype(int)
+    ys = (y0 + (np.arange(h) + 0.5) * zoom).astype(int)
+    return img[np.ix_(ys, xs)], zoom
+
+
+work = tempfile.mkdtemp(prefix="attnviz_picture_")
+try:
+    ref = os.path.join(work, "ref")
+    subprocess.run([APP, "compute", "--model", "attnviz-vit-mini", "--image", SCENE, "--out", ref], check=True,
+                   capture_output=True)
+    resized = os.path.join(work, "resized.png")
+    subprocess.run([APP, "preprocess", "--model", "attnviz-vit-mini", "--image", SCENE, "--out",
+                    os.path.join(work, "px.npy"), "--resized", resized], check=True, capture_output=True)
+    from PIL import Image
+    picture = np.asarray(Image.open(resized).convert("RGB"), np.int32)
+    weights = np.load(os.path.join(ref, "layer%d" % LAYER, "weights.npy")).astype(np.float64)  # [H, n, n]
+    lut = colour_tables()["viridis"]
+
+    layout, after, mean_state, refused, go = (os.path.join(work, n) for n in
+                                              ("layout.json", "after.json", "mean.json", "refused.json", "go"))
+    shot = os.path.join(OUT or work, "picture_click.png")
+    shot_mean = os.path.join(OUT or work, "picture_mean.png")
+    script = write_script(os.path.join(work, "script.txt"), [
+        "sample scene-red-square", "layer %d" % LAYER, "head 0", "wait-frames 4", "dump-state " + layout,
+        "wait-for-file " + go, "wait-frames 5", "screenshot " + shot, "dump-state " + after,
+        "set picture-heads mean", "wait-frames 3", "screenshot " + shot_mean, "dump-state " + mean_state,
+        "sample pronoun", "wait-frames 3", "open " + SCENE, "wait-frames 2", "dump-state " + refused, "quit"])
+    proc = subprocess.Popen([APP, "--no-recovery", "--script", script])
+    try:
+        window = app_window()
+        s = wait_for_json(layout)
+        pic = s["picture"]
+        check(pic["shown"] and pic["size"] == [64, 64] and pic["grid"] == {"rows": 8, "cols": 8, "patch": 8, "prefix": 1},
+              "the picture view shows the 64×64 scene as 8×8 patches of 8 after [CLS]: %s" % pic)
+        rect = s["widgets"]["picture"]
+        check(s["selected"] in (None, [-1, -1]) or s["selected"][0] < 0, "no query pinned: the picture shows [CLS]")
+        # A real click on patch (6, 1): on the red square in this scene.
+        r, c = 6, 1
+        zoom = (rect[2] - rect[0]) / 64
+        click(window, rect[0] + (c * 8 + 4) * zoom, rect[1] + (r * 8 + 4) * zoom)
+        # The pointer leaves the picture (its tooltip and hover outlines would cover pixels).
+        subprocess.run(["xdotool", "mousemove", "--window", window, "600", "600"], check=True)
+        touch(go)
+        s = wait_for_json(after)
+        mean = wait_for_json(mean_state)
+        bad = wait_for_json(refused)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check(code == 1 and not mean["script_failed"] and bad["script_failed"],
+          "every line works until the refused image, whose failure makes the script exit 1 (exit %s)" % code)
+    token = 1 + r * 8 + c
+    check(s["selected"] is not None and s["selected"][0] == token,
+          "the click pinned patch (%d, %d) = token %d as the query (selected %s)" % (r, c, token, s["selected"]))
+    for png, rows, what in ((shot, weights[0, token, 1:].reshape(8, 8), "head 0"),
+                            (shot_mean, weights[:, token, 1:].mean(0).reshape(8, 8), "the mean of the heads")):
+        got, zoom = shown_picture(png, rect, (64, 64))
+        want = expected_overlay(picture, rows, 8, lut, OPACITY)
+        # The app's weights are the engine's float32 and the colour index may land one entry
+        # away at a boundary: within 3 per channel (neighbouring table entries differ by ≤ 2).
+        diff = np.abs(got - want).max(axis=2)
+        # The query patch's outline (white, on its edge pixels) is drawn over the overlay.
+        ring = np.zeros((64, 64), bool)
+        ring[r * 8:(r + 1) * 8, c * 8:(c + 1) * 8] = True
+        ring[r * 8 + 1:(r + 1) * 8 - 1, c * 8 + 1:(c + 1) * 8 - 1] = False
+        diff[ring] = 0
+        check(zoom >= 1 and diff.max() <= 3,
+              "%s: every picture pixel (the query outline's 28 excepted) is the picture blended with the colour of compute's weight "
+              "(zoom %.1f, largest difference %d, %d pixels over 3)" % (what, zoom, diff.max(), int((diff > 3).sum())))
+    check(mean["picture"]["heads"] == "mean", "set picture-heads mean: %s" % mean["picture"]["heads"])
+    msg = bad["message"]
+    check("picture" in msg and "vision model" in msg and "\n" not in msg and bad["picture"]["image"] == "",
+          "an image opened with a text model is refused in one line naming what it needs: %r" % msg)
+finally:
+    shutil.rmtree(work, ignore_errors=True)
+finish("picture view")
