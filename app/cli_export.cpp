@@ -50,6 +50,16 @@ constexpr const char* kExportHelp =
     "                        (so the score scale override of OPTIONS is --score-scale X here)\n"
     "Masked cells are hatched grey. SVG cells are <rect>s up to 128×128 per head, above that\n"
     "one embedded image per head (labels stay text).\n"
+    "\n"
+    "A vision model's attention on its picture (--model NAME --image FILE, or a scene sample):\n"
+    "  --overlay cls|rollout|token=I   where [CLS] (or token I, 0 = [CLS]) looks in layer L\n"
+    "                        (default: the last layer); rollout: attention rollout to layer L\n"
+    "  --head H|mean|all     one head, the mean of the heads (default), or every head\n"
+    "  --fusion mean|max|min rollout's head fusion (default mean)\n"
+    "  --opacity F           0..1 (default 0.6)   --smooth   bilinear between patch centres\n"
+    "  --keep F              colour only the patches holding this share of the weight (0..1)\n"
+    "  The picture is the one the model saw (resized and cropped); --cell is pixels per picture\n"
+    "  pixel; the same figure as the app's picture view exports.\n"
     "\n";
 
 ValueRange parseRange(const std::string& text) {
@@ -91,6 +101,72 @@ FigureInput figureInput(const InputArgs& input) {
           input.tokens || input.text ? InputMode::Tokens : InputMode::Matrices};
 }
 
+// Renders every requested file before writing any, so a failure leaves no file at all.
+void writeFigureFiles(const FigureRequest& request, const std::optional<std::string>& png,
+                      const std::optional<std::string>& svg, const std::string& what) {
+  const std::string pngBytes = png ? renderFigurePng(request) : std::string();
+  const std::string svgBytes = svg ? renderFigureSvg(request) : std::string();
+  if (png) writeFileAtomic(*png, pngBytes);
+  if (svg) {
+    try {
+      writeFileAtomic(*svg, svgBytes);
+    } catch (const Error&) {
+      if (png) std::filesystem::remove(*png);
+      throw;
+    }
+  }
+  const FigureLayout layout = layoutFigure(request);
+  std::cerr << "attnviz: wrote " << printable(png ? *png : "") << (png && svg ? " and " : "") << printable(svg ? *svg : "") << " ("
+            << layout.width << "×" << layout.height << " px, " << what << ", " << request.panels.size()
+            << (request.panels.size() == 1 ? " panel, " : " panels, ") << toString(request.colormap) << ")\n";
+}
+
+float parseUnit(const char* flag, const std::string& value) {
+  const double v = parseDouble(flag, value);
+  if (!(v >= 0 && v <= 1)) throw UsageError(std::string(flag) + " must be between 0 and 1 (got " + value + ")");
+  return float(v);
+}
+
+int exportOverlay(InputArgs input, const std::string& overlay, const std::optional<std::string>& head,
+                  const std::optional<std::string>& fusion, const std::optional<std::string>& opacity,
+                  const std::optional<std::string>& keep, bool smooth, const std::optional<std::string>& colormap,
+                  const std::optional<std::string>& range, const FigureOptions& figure,
+                  const std::optional<std::string>& png, const std::optional<std::string>& svg, bool allLayers) {
+  if (allLayers) throw UsageError("--overlay draws one layer (--layer L, default the last)");
+  PictureFigureOptions o;
+  if (overlay == "cls") o.selection.query = 0;
+  else if (overlay == "rollout") o.selection.rollout = true;
+  else if (overlay.rfind("token=", 0) == 0) o.selection.query = int(parseLong("--overlay token=", overlay.substr(6), 0, 1 << 20));
+  else unknownChoice("--overlay", overlay, "cls, rollout or token=I");
+  const std::string heads = head.value_or("mean");
+  if (heads == "mean") o.selection.heads = PictureHeads::Mean;
+  else if (heads == "all") o.selection.heads = PictureHeads::All;
+  else {
+    o.selection.heads = PictureHeads::Selected;
+    o.selection.head = int(parseLong("--head", heads, 0, 1 << 20));
+  }
+  if (fusion) {
+    if (*fusion != "mean" && *fusion != "max" && *fusion != "min") unknownChoice("--fusion", *fusion, "mean, max or min");
+    o.selection.fusion = model::parseHeadFusion(*fusion);
+  }
+  if (opacity) o.overlay.opacity = parseUnit("--opacity", *opacity);
+  if (keep) o.overlay.keep = parseUnit("--keep", *keep);
+  o.overlay.smooth = smooth;
+  if (colormap) o.overlay.colormap = parseColormap(*colormap);
+  if (range && *range != "auto") o.overlay.range = parseRange(*range);
+  o.title = figure.title;
+  o.cellPx = figure.cellPx;
+  o.scale = figure.scale;
+  if (png) checkWritable(*png);
+  if (svg) checkWritable(*svg);
+  Session session = input.build();
+  if (!input.layer && !session.tokens.model.empty() && !input.sample && !input.sessionFile)
+    session.view.layer = model::readModelShape(session.tokens.model, modelsDirectory()).layers - 1;  // the last
+  writeFigureFiles(makeSessionPictureFigure(session, figureInput(input), o), png, svg,
+                   o.selection.rollout ? "rollout" : "overlay");
+  return 0;
+}
+
 }  // namespace
 
 int cmdExport(const std::vector<std::string>& args) {
@@ -98,6 +174,8 @@ int cmdExport(const std::vector<std::string>& args) {
   FigureOptions options;
   std::optional<std::string> png, svg, stage, head, colormap, range;
   bool allLayers = false;
+  std::optional<std::string> overlay, fusion, opacity, keep;
+  bool smooth = false;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -135,6 +213,11 @@ int cmdExport(const std::vector<std::string>& args) {
     else if (a == "--title") options.title = takeValue(args, i);
     else if (a == "--values") options.values = true;
     else if (a == "--no-labels") options.labels = false;
+    else if (a == "--overlay") once(overlay);
+    else if (a == "--fusion") once(fusion);
+    else if (a == "--opacity") once(opacity);
+    else if (a == "--keep") once(keep);
+    else if (a == "--smooth") smooth = true;
     else throw UsageError("unknown option " + a);
   }
   if (!png && !svg) throw UsageError("export needs --png FILE or --svg FILE (or both)");
@@ -143,6 +226,8 @@ int cmdExport(const std::vector<std::string>& args) {
   if (png && svg && std::filesystem::path(*png) == std::filesystem::path(*svg))
     throw UsageError("--png and --svg name the same file");
   if (!(options.scale >= 0.25f && options.scale <= 8)) throw UsageError("--scale must be between 0.25 and 8");
+  if (overlay) return exportOverlay(input, *overlay, head, fusion, opacity, keep, smooth, colormap, range, options, png, svg, allLayers);
+  if (fusion || opacity || keep || smooth) throw UsageError("--fusion, --opacity, --keep and --smooth go with --overlay");
   // Bad values (rather than bad syntax) are exit 1: the request was understood but cannot be met.
   if (stage) options.stage = parseStage(*stage);
   if (head) options.head = *head == "all" ? kAllHeads : int(parseLong("--head", *head, 0, 1 << 20));
@@ -153,23 +238,7 @@ int cmdExport(const std::vector<std::string>& args) {
 
   const FigureRequest request = allLayers ? makeLayersFigure(input.build(), figureInput(input), options)
                                           : makeSessionFigure(input.build(), figureInput(input), options);
-  // Render everything first: a failure then leaves no file at all.
-  const std::string pngBytes = png ? renderFigurePng(request) : std::string();
-  const std::string svgBytes = svg ? renderFigureSvg(request) : std::string();
-  if (png) writeFileAtomic(*png, pngBytes);
-  if (svg) {
-    try {
-      writeFileAtomic(*svg, svgBytes);
-    } catch (const Error&) {
-      if (png) std::filesystem::remove(*png);
-      throw;
-    }
-  }
-  const FigureLayout layout = layoutFigure(request);
-  std::cerr << "attnviz: wrote " << printable(png ? *png : "") << (png && svg ? " and " : "") << printable(svg ? *svg : "") << " ("
-            << layout.width << "×" << layout.height << " px, " << stageInfo(options.stage).name << ", "
-            << request.panels.size() << (request.panels.size() == 1 ? " panel, " : " panels, ")
-            << toString(request.colormap) << ")\n";
+  writeFigureFiles(request, png, svg, stageInfo(options.stage).name);
   return 0;
 }
 

@@ -154,17 +154,16 @@ bool parseBool(const std::string& s) {
 // `set picture-heads selected|mean|all`, picture-overlay attention|rollout, picture-fusion
 // mean|max|min, picture-opacity F, picture-smooth on|off, picture-keep F (a share, 0 = all).
 ViewSettings::Picture parsePictureSetting(ViewSettings::Picture p, const std::string& key, const std::string& value) {
-  using Heads = ViewSettings::Picture::Heads;
   if (key == "picture-heads") {
-    if (value == "selected") p.heads = Heads::Selected;
-    else if (value == "mean") p.heads = Heads::Mean;
-    else if (value == "all") p.heads = Heads::All;
+    if (value == "selected") p.heads = PictureHeads::Selected;
+    else if (value == "mean") p.heads = PictureHeads::Mean;
+    else if (value == "all") p.heads = PictureHeads::All;
     else throw Error("picture-heads is selected, mean or all (got " + value + ")");
   } else if (key == "picture-overlay") {
     if (value != "attention" && value != "rollout") throw Error("picture-overlay is attention or rollout (got " + value + ")");
     p.rollout = value == "rollout";
   } else if (key == "picture-fusion") {
-    p.fusion = int(model::parseHeadFusion(value));
+    p.fusion = model::parseHeadFusion(value);
   } else if (key == "picture-opacity") {
     p.opacity = parseFloat(value);
   } else if (key == "picture-smooth") {
@@ -495,7 +494,6 @@ void setPictureView(AppState& app, const ViewSettings::Picture& picture) {
   ViewSettings::Picture p = picture;
   p.opacity = std::clamp(std::isfinite(p.opacity) ? p.opacity : 0.6f, 0.0f, 1.0f);
   p.keep = std::clamp(std::isfinite(p.keep) ? p.keep : 0.0f, 0.0f, 1.0f);
-  p.fusion = std::clamp(p.fusion, 0, 2);
   app.view.picture = p;
 }
 void showSamplesBrowser(AppState& app, bool open) { app.showSamples = open; }
@@ -823,7 +821,7 @@ void dumpState(const AppState& app, const std::string& path) {
     const ViewSettings::Picture& pic = app.view.picture;
     const char* heads[] = {"selected", "mean", "all"};
     j["picture"] = {{"shown", bool(d.prepared.picture)}, {"heads", heads[int(pic.heads)]},
-                    {"overlay", pic.rollout ? "rollout" : "attention"}, {"fusion", pic.fusion},
+                    {"overlay", pic.rollout ? "rollout" : "attention"}, {"fusion", model::toString(pic.fusion)},
                     {"opacity", pic.opacity}, {"smooth", pic.smooth}, {"keep", pic.keep},
                     {"image", s.tokens.image}};
     if (d.prepared.picture)

@@ -23,6 +23,8 @@ bool saveSessionAs(AppState& app, const std::string& path);
 bool loadMatrix(AppState& app, MatrixSlot slot, const std::string& path);
 bool loadMask(AppState& app, const std::string& path);
 bool exportFigure(AppState& app, const std::string& path);      // .png or .svg by extension
+// The picture view as a figure (.png or .svg): the bytes `attnviz export --overlay` writes.
+bool exportPictureFigure(AppState& app, const std::string& path);
 bool exportNumbers(AppState& app, const std::string& directory, const std::string& format);  // npy|csv
 bool exportSeries(AppState& app, const std::string& directory);  // one PNG per step
 void screenshot(AppState& app, const std::string& path, std::array<int, 4> crop = {});  // after the next frame

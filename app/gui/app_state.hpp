@@ -16,6 +16,7 @@
 #include "attention.hpp"
 #include "backend.hpp"
 #include "figure/colormap.hpp"
+#include "figure/picture_overlay.hpp"
 #include "bundle_session.hpp"
 #include "session.hpp"
 #include "stages.hpp"
@@ -161,9 +162,9 @@ struct ViewSettings {
   bool allTerms = false;                        // derivations write out every term of a sum
   // The picture view (vision models): whose attention is drawn over the picture, and how.
   struct Picture {
-    enum class Heads { Selected, Mean, All } heads = Heads::Selected;  // All: one picture per head
+    PictureHeads heads = PictureHeads::Selected;  // All: one picture per head
     bool rollout = false;              // attention rollout from layer 0 to the viewed layer instead
-    int fusion = 0;                    // rollout's head fusion: model::HeadFusion (mean, max, min)
+    model::HeadFusion fusion = model::HeadFusion::Mean;  // rollout's
     float opacity = 0.6f;
     bool smooth = false;               // bilinear between patch centres
     float keep = 0;                    // keep the patches holding this share of the weight (0: all)
@@ -172,7 +173,7 @@ struct ViewSettings {
 
 struct FileChooser {
   bool open = false;
-  enum class Purpose { OpenSession, OpenImage, SaveSession, ExportPng, ExportSvg, ExportNumbers, ExportSeries,
+  enum class Purpose { OpenSession, OpenImage, ExportPicture, SaveSession, ExportPng, ExportSvg, ExportNumbers, ExportSeries,
                        LoadMatrixQ, LoadMatrixK, LoadMatrixV, LoadMask, OpenAttention } purpose = Purpose::OpenSession;
   std::string directory;
   std::string fileName;

@@ -95,6 +95,34 @@ bool exportFigure(AppState& app, const std::string& path) {
   }
 }
 
+bool exportPictureFigure(AppState& app, const std::string& path) {
+  try {
+    bringUpToDate(app.doc);
+    const Document& d = app.doc;
+    const ViewSettings::Picture& view = app.view.picture;
+    PictureFigureOptions o;
+    const int n = d.trace().n;
+    o.selection.query = d.session.view.selectedRow >= 0 && d.session.view.selectedRow < n ? d.session.view.selectedRow : 0;
+    o.selection.heads = view.heads;
+    o.selection.head = std::clamp(d.session.view.head, 0, std::max(0, d.trace().heads - 1));
+    o.selection.rollout = view.rollout;
+    o.selection.fusion = view.fusion;
+    o.overlay.colormap = toFigureColormap(app.view.sequential);
+    o.overlay.opacity = view.opacity;
+    o.overlay.smooth = view.smooth;
+    o.overlay.keep = view.keep;
+    o.scale = std::clamp(app.view.exportScale, 0.25f, 8.0f);
+    const FigureRequest r = makeSessionPictureFigure(d.session, figureInput(d), o);
+    const std::string ext = fs::path(path).extension().string();
+    writeFileAtomic(path, ext == ".svg" ? renderFigureSvg(r) : renderFigurePng(r));
+    report(app, "Exported " + path);
+    return true;
+  } catch (const std::exception& e) {
+    report(app, e.what(), true);
+    return false;
+  }
+}
+
 bool exportSeries(AppState& app, const std::string& directory) {
   try {
     fs::create_directories(directory);

@@ -148,6 +148,7 @@ bool runScriptLine(AppState& app, const std::string& line) {
       return true;
     }
     if (op == "export-png" || op == "export-svg") return exportFigure(app, rest(in));
+    if (op == "export-picture") return exportPictureFigure(app, rest(in));
     if (op == "export-numbers") {
       std::string dir, fmt = "npy";
       in >> dir >> fmt;

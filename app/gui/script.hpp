@@ -9,6 +9,9 @@
 //   hover ROW COL [HEAD] | unhover | pin ROW COL | unpin | mask-toggle ROW COL
 //   resize N M DK DV | fill Q|K|V random|identity|zeros [SEED] | fit | zoom FACTOR
 //   export-png FILE | export-svg FILE | export-numbers DIR npy|csv | export-series DIR
+//   export-picture FILE (.png or .svg: the picture view) | open FILE (a PNG/JPEG: the vision model's input)
+//   set picture-heads selected|mean|all, picture-overlay attention|rollout, picture-fusion mean|max|min,
+//       picture-opacity F, picture-smooth on|off, picture-keep F
 //   screenshot FILE [X Y W H] | wait-frames N | dump-state FILE | quit
 //   quit-answer save|dont-save|cancel (quit asks when edits are unsaved, see recovery.hpp)
 //   replace-answer save [FILE]|dont-save|cancel (so do sample and open, see replace.hpp)

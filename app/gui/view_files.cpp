@@ -35,6 +35,7 @@ const char* title(Purpose p) {
   switch (p) {
     case Purpose::OpenSession: return "Open session, matrix or model (folder, .safetensors)";
     case Purpose::OpenImage: return "Open image (PNG, JPEG) for a vision model";
+    case Purpose::ExportPicture: return "Export the picture view (.png or .svg)";
     case Purpose::SaveSession: return "Save session";
     case Purpose::ExportPng: return "Export heatmap as PNG";
     case Purpose::ExportSvg: return "Export heatmap as SVG";
@@ -53,6 +54,7 @@ bool accept(AppState& app, const std::string& path) {
   switch (app.chooser.purpose) {
     case Purpose::OpenSession: return openFile(app, path);
     case Purpose::OpenImage: return openImage(app, path);
+    case Purpose::ExportPicture: return exportPictureFigure(app, path);
     case Purpose::SaveSession: return saveSessionAs(app, path);
     case Purpose::ExportPng:
     case Purpose::ExportSvg: return exportFigure(app, path);

@@ -118,7 +118,7 @@ void matrixGrid(AppState& app, const char* id, const Matrix& m, MatrixSlot* slot
 void imageInput(AppState& app) {
   ImGui::TextUnformatted("image (the model's input)");
   ImGui::TextWrapped("%s", std::filesystem::path(app.doc.session.tokens.image).filename().string().c_str());
-  if (ImGui::Button("Open image…")) chooseFile(app, FileChooser::Purpose::OpenImage);
+  if (ImGui::Button("Open image…")) openFileChooser(app, FileChooser::Purpose::OpenImage, "");
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("A PNG or JPEG (or drop one on the window)");
   // The built-in scenes the built-in vision model was trained on.
   const std::filesystem::path scenes = std::filesystem::path(dataDirectory()) / "samples" / "scenes";

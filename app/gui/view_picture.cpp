@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,13 +24,6 @@ namespace attnviz::gui {
 
 namespace {
 
-using Heads = ViewSettings::Picture::Heads;
-
-struct PicturePanel {
-  std::string caption;
-  Matrix values;  // rows × cols of the patch grid
-  int head = -1;  // the head it shows (-1: a fusion of heads)
-};
 
 void disabledWrapped(const std::string& text) {
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
@@ -49,43 +43,35 @@ std::uint64_t contentHash(const std::vector<std::uint8_t>& bytes) {
   return h;
 }
 
-// The rollout is a product of layers' matrices: kept until the pass, layer or fusion change.
-const Matrix& cachedRollout(const model::ForwardRecord& record, int layer, model::HeadFusion fusion) {
-  static const model::ForwardRecord* forRecord = nullptr;
-  static int forLayer = -1, forFusion = -1;
+// The rollout is a product of layers' matrices: kept until the pass, layer or fusion change (the
+// pass is held, so a new one can never reuse the old one's address).
+const Matrix& cachedRollout(const std::shared_ptr<const model::ForwardRecord>& record, int layer, model::HeadFusion fusion) {
+  static std::shared_ptr<const model::ForwardRecord> forRecord;
+  static int forLayer = -1;
+  static model::HeadFusion forFusion = model::HeadFusion::Mean;
   static Matrix rollout;
-  if (forRecord != &record || forLayer != layer || forFusion != int(fusion)) {
-    rollout = model::attentionRollout(record, 0, layer, fusion);
-    forRecord = &record;
+  if (forRecord != record || forLayer != layer || forFusion != fusion) {
+    rollout = model::attentionRollout(*record, 0, layer, fusion);
+    forRecord = record;
     forLayer = layer;
-    forFusion = int(fusion);
+    forFusion = fusion;
   }
   return rollout;
 }
 
-std::vector<PicturePanel> picturePanels(const AppState& app, const model::PatchGrid& grid, int query) {
+// The engine's panels for the view's settings; the rollout is kept between frames.
+std::vector<PicturePanel> viewPanels(const AppState& app, const model::PatchGrid& grid, int query) {
   const Document& d = app.doc;
-  const AttentionTrace& t = d.trace();
   const ViewSettings::Picture& settings = app.view.picture;
-  std::vector<PicturePanel> panels;
-  auto row = [&](int h) { return patchValues(t.head[std::size_t(h)].weights.row(query).data(), t.m, grid); };
-  if (settings.rollout) {
-    const int layer = d.prepared.viewedLayer;
-    const auto fusion = model::HeadFusion(settings.fusion);
-    const Matrix& r = cachedRollout(*d.prepared.forward, layer, fusion);
-    panels.push_back({std::string("rollout, layers 0–") + std::to_string(layer) + ", heads' " + model::toString(fusion),
-                      patchValues(r.row(query).data(), int(r.cols()), grid)});
-  } else if (settings.heads == Heads::All) {
-    for (int h = 0; h < t.heads; ++h) panels.push_back({"head " + std::to_string(h), row(h), h});
-  } else if (settings.heads == Heads::Mean) {
-    Matrix mean = Matrix::Zero(grid.rows, grid.cols);
-    for (int h = 0; h < t.heads; ++h) mean += row(h);
-    panels.push_back({"mean of " + std::to_string(t.heads) + " heads", mean / float(t.heads)});
-  } else {
-    const int h = focusHead(app);
-    panels.push_back({"head " + std::to_string(h), row(h), h});
-  }
-  return panels;
+  PictureSelection selection;
+  selection.query = query;
+  selection.heads = settings.heads;
+  selection.head = focusHead(app);
+  selection.rollout = settings.rollout;
+  selection.fusion = settings.fusion;
+  const Matrix* rollout =
+      settings.rollout ? &cachedRollout(d.prepared.forward, d.prepared.viewedLayer, selection.fusion) : nullptr;
+  return picturePanels(d.trace(), grid, selection, rollout, d.prepared.viewedLayer);
 }
 
 void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPanel) {
@@ -93,13 +79,13 @@ void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPa
   const ViewSettings::Picture before = p;
   int heads = int(p.heads);
   ImGui::BeginDisabled(p.rollout);
-  ImGui::RadioButton("selected head", &heads, int(Heads::Selected));
+  ImGui::RadioButton("selected head", &heads, int(PictureHeads::Selected));
   ImGui::SameLine();
-  ImGui::RadioButton("mean", &heads, int(Heads::Mean));
+  ImGui::RadioButton("mean", &heads, int(PictureHeads::Mean));
   ImGui::SameLine();
-  ImGui::RadioButton("every head", &heads, int(Heads::All));
+  ImGui::RadioButton("every head", &heads, int(PictureHeads::All));
   ImGui::EndDisabled();
-  p.heads = Heads(heads);
+  p.heads = PictureHeads(heads);
   ImGui::Checkbox("rollout", &p.rollout);
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("Attention rollout (Abnar & Zuidema 2020): each layer's heads fused, half the identity added\n"
@@ -109,7 +95,9 @@ void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPa
     ImGui::SameLine();
     const char* fusions[] = {"mean", "max", "min"};
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 4.5f);
-    ImGui::Combo("heads fused", &p.fusion, fusions, 3);
+    int fusion = int(p.fusion);
+    ImGui::Combo("heads fused", &fusion, fusions, 3);
+    p.fusion = model::HeadFusion(fusion);
   }
   ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
   ImGui::SliderFloat("opacity", &p.opacity, 0.0f, 1.0f, "%.2f");
@@ -144,7 +132,7 @@ void drawPictureView(AppState& app) {
     return;
   }
   const int query = d.session.view.selectedRow >= 0 && d.session.view.selectedRow < t.n ? d.session.view.selectedRow : 0;
-  const std::vector<PicturePanel> panels = picturePanels(app, grid, query);
+  const std::vector<PicturePanel> panels = viewPanels(app, grid, query);
   controls(app, grid, panels.front().values);
   ImGui::TextWrapped("where %s looks%s; click a patch to ask where it looks", grid.tokenName(query).c_str(),
                      query < int(grid.prefix.size()) ? "" : " (click it again for [CLS])");
@@ -155,9 +143,7 @@ void drawPictureView(AppState& app) {
   options.opacity = app.view.picture.opacity;
   options.smooth = app.view.picture.smooth;
   options.keep = app.view.picture.keep;
-  float top = 0;
-  for (const PicturePanel& p : panels) top = std::max(top, p.values.maxCoeff());
-  options.range = ValueRange{0.0f, top > 0 ? top : 1.0f};
+  options.range = pictureRange(panels, options);
 
   const float s = ImGui::GetFontSize() / 16.0f;
   const float width = ImGui::GetContentRegionAvail().x;
@@ -209,6 +195,8 @@ void drawPictureView(AppState& app) {
   }
   if (panels.size() > 1) disabledWrapped("one colour scale: 0 to " + shortNumber(options.range->hi));
   disabledWrapped("white: the query; yellow and blue: a hovered cell's query and key");
+  if (ImGui::Button("Export figure…")) openFileChooser(app, FileChooser::Purpose::ExportPicture, "picture.png");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("PNG or SVG by the name's extension: what attnviz export --overlay writes");
 }
 
 }  // namespace attnviz::gui

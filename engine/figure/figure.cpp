@@ -334,7 +334,7 @@ Scene buildScene(const FigureRequest& r) {
   if (!r.subtitle.empty())
     addText(scene, fonts, r.subtitle, float(L.width) / 2, subBaseline, subPx, Align::Middle, false, false, kMuted);
 
-  L.vectorCells = rows * cols <= kMaxVectorCells;
+  L.vectorCells = rows * cols <= kMaxVectorCells && !r.panels.front().picture;
   for (const TextItem& t : scene.texts) L.texts.push_back(t.box);
   return scene;
 }
@@ -389,10 +389,21 @@ bool hatched(int x, int y, const Scene& scene) { return (x + y) % scene.hatchPer
 
 // Cells of one panel into `canvas` at `box` (box in canvas coordinates, hatch phase from
 // `phaseX/phaseY` so an embedded SVG image lines up with the vector hatch pattern).
-void drawCells(Canvas& canvas, const FigureRequest& r, const Scene& scene, const Matrix& values, const PixelBox& box,
+void drawCells(Canvas& canvas, const FigureRequest& r, const Scene& scene, const FigurePanel& panel, const PixelBox& box,
                int phaseX, int phaseY) {
-  const ColormapLut& lut = colormapLut(r.colormap);
+  const Matrix& values = panel.values;
   const int cell = scene.layout.cellPx;
+  if (panel.picture) {
+    const model::RgbImage& pic = *panel.picture;
+    for (long i = 0; i < values.rows() && i < pic.height; ++i)
+      for (long j = 0; j < values.cols() && j < pic.width; ++j) {
+        const std::uint8_t* c = pic.pixels.data() + (std::size_t(i) * pic.width + j) * 3;
+        for (int dy = 0; dy < cell; ++dy)
+          for (int dx = 0; dx < cell; ++dx) std::memcpy(canvas.at(box.x + int(j) * cell + dx, box.y + int(i) * cell + dy), c, 3);
+      }
+    return;
+  }
+  const ColormapLut& lut = colormapLut(r.colormap);
   const long rows = values.rows(), cols = values.cols();
   const float lo = r.range.lo, hi = r.range.hi;
   const bool hasMask = r.mask.size() > 0;
@@ -722,7 +733,7 @@ std::string renderFigurePng(const FigureRequest& r) {
   const FigureLayout& L = scene.layout;
   const FontSet& fonts = FontSet::standard();
   Canvas canvas(L.width, L.height);
-  for (std::size_t p = 0; p < r.panels.size(); ++p) drawCells(canvas, r, scene, r.panels[p].values, L.heatmaps[p], 0, 0);
+  for (std::size_t p = 0; p < r.panels.size(); ++p) drawCells(canvas, r, scene, r.panels[p], L.heatmaps[p], 0, 0);
   for (const PixelBox& f : scene.frames) canvas.outline(f, scene.frameWidth, kFrame);
   // The colour bar maps each pixel row's value through the same lutIndex as the cells.
   const ColormapLut& lut = colormapLut(r.colormap);
@@ -791,7 +802,7 @@ std::string renderFigureSvg(const FigureRequest& r) {
       out += "</g>\n";
     } else {
       Canvas img(heat.w, heat.h);
-      drawCells(img, r, scene, panel.values, {0, 0, heat.w, heat.h}, heat.x, heat.y);
+      drawCells(img, r, scene, panel, {0, 0, heat.w, heat.h}, heat.x, heat.y);
       out += "<image class=\"cells\" x=\"" + std::to_string(heat.x) + "\" y=\"" + std::to_string(heat.y) +
              "\" width=\"" + std::to_string(heat.w) + "\" height=\"" + std::to_string(heat.h) +
              "\" preserveAspectRatio=\"none\" image-rendering=\"pixelated\" style=\"image-rendering:pixelated\" "

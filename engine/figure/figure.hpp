@@ -18,12 +18,14 @@
 // SVG: up to kMaxVectorCells cells per panel every cell is its own <rect class="cell">;
 // beyond that a panel's cells are one embedded PNG <image> (pixelated) while every label,
 // tick and title stays <text>. Output is deterministic: same request, same bytes.
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "attention.hpp"
 #include "figure/colormap.hpp"
+#include "image/image.hpp"
 #include "session.hpp"
 #include "types.hpp"
 
@@ -55,6 +57,9 @@ struct FigureOptions {
 struct FigurePanel {
   std::string caption;  // e.g. "head 2"; shown above the panel when there are several
   Matrix values;        // rows×cols; non-finite values are drawn as masked
+  // Drawn instead of the colour-mapped values, a pixel per cell (the values give the size):
+  // attention already blended over a picture (picture_overlay.hpp).
+  std::shared_ptr<const model::RgbImage> picture;
 };
 
 // Everything the renderers need, already resolved (colour map, range, labels, mask).

@@ -57,6 +57,69 @@ ValueRange overlayRange(const Matrix& values, const OverlayOptions& options) {
   return {0.0f, hi > 0 ? hi : 1.0f};
 }
 
+std::vector<PicturePanel> picturePanels(const AttentionTrace& trace, const model::PatchGrid& grid,
+                                        const PictureSelection& selection, const Matrix* rollout, int layer) {
+  if (trace.head.empty() || trace.n != grid.tokens() || trace.m != grid.tokens())
+    throw Error("the attention is not over this picture's " + std::to_string(grid.tokens()) + " tokens");
+  const int q = selection.query;
+  if (q < 0 || q >= trace.n)
+    throw Error("token " + std::to_string(q) + " is out of range: the picture has " + std::to_string(trace.n) +
+                " tokens (0 to " + std::to_string(trace.n - 1) + ", 0 = " + grid.tokenName(0) + ")");
+  auto row = [&](int h) { return patchValues(trace.head[std::size_t(h)].weights.row(q).data(), trace.m, grid); };
+  std::vector<PicturePanel> panels;
+  if (selection.rollout) {
+    if (!rollout || rollout->rows() != trace.n || rollout->cols() != trace.m) throw Error("no rollout for this picture");
+    panels.push_back({"rollout, layers 0\u2013" + std::to_string(layer) + ", heads' " + model::toString(selection.fusion),
+                      patchValues(rollout->row(q).data(), int(rollout->cols()), grid)});
+  } else if (selection.heads == PictureHeads::All) {
+    for (int h = 0; h < trace.heads; ++h) panels.push_back({"head " + std::to_string(h), row(h), h});
+  } else if (selection.heads == PictureHeads::Mean) {
+    Matrix mean = Matrix::Zero(grid.rows, grid.cols);
+    for (int h = 0; h < trace.heads; ++h) mean += row(h);
+    panels.push_back({"mean of " + std::to_string(trace.heads) + " heads", mean / float(trace.heads)});
+  } else {
+    if (selection.head < 0 || selection.head >= trace.heads)
+      throw Error("head " + std::to_string(selection.head) + " is out of range: the layer has " +
+                  std::to_string(trace.heads) + " heads (use 0.." + std::to_string(trace.heads - 1) + ", mean or all)");
+    panels.push_back({"head " + std::to_string(selection.head), row(selection.head), selection.head});
+  }
+  return panels;
+}
+
+ValueRange pictureRange(const std::vector<PicturePanel>& panels, const OverlayOptions& options) {
+  if (options.range) return *options.range;
+  float top = 0;
+  for (const PicturePanel& p : panels)
+    for (long i = 0; i < p.values.size(); ++i)
+      if (std::isfinite(p.values.data()[i])) top = std::max(top, p.values.data()[i]);
+  return {0.0f, top > 0 ? top : 1.0f};
+}
+
+FigureRequest makePictureFigure(const model::RgbImage& picture, const model::PatchGrid& grid,
+                                const std::vector<PicturePanel>& panels, const OverlayOptions& options,
+                                const std::string& title, const std::string& subtitle, int cellPx, float scale) {
+  if (panels.empty()) throw Error("figure: nothing to draw (no panels)");
+  OverlayOptions shared = options;
+  shared.range = pictureRange(panels, options);
+  FigureRequest r;
+  for (const PicturePanel& p : panels) {
+    FigurePanel panel;
+    panel.caption = p.caption;
+    panel.values = Matrix::Zero(picture.height, picture.width);
+    panel.picture = std::make_shared<const model::RgbImage>(overlayPicture(picture, p.values, grid.patch, shared));
+    r.panels.push_back(std::move(panel));
+  }
+  r.labels = false;
+  r.colormap = shared.colormap;
+  r.range = *shared.range;
+  r.colorbarLabel = panels.front().caption.rfind("rollout", 0) == 0 ? "rollout" : "attention weight";
+  r.title = title;
+  r.subtitle = subtitle;
+  r.cellPx = cellPx;
+  r.scale = scale;
+  return r;
+}
+
 float overlayValueAt(const Matrix& values, int patch, bool smooth, int x, int y) {
   const long rows = values.rows(), cols = values.cols();
   if (!smooth) return values(std::min<long>(y / patch, rows - 1), std::min<long>(x / patch, cols - 1));

@@ -6,9 +6,12 @@
 #include <optional>
 #include <vector>
 
+#include "attention.hpp"
 #include "figure/colormap.hpp"
+#include "figure/figure.hpp"
 #include "image/image.hpp"
 #include "record.hpp"
+#include "rollout.hpp"
 #include "types.hpp"
 
 namespace attnviz {
@@ -43,6 +46,36 @@ ValueRange overlayRange(const Matrix& values, const OverlayOptions& options);
 // Throws Error when the picture is smaller than the grid or the sizes disagree.
 model::RgbImage overlayPicture(const model::RgbImage& picture, const Matrix& values, int patch,
                                const OverlayOptions& options);
+
+// Whose attention is drawn: the query token (0: [CLS]) and which heads of the viewed layer, or
+// the rollout from layer 0 to the viewed layer.
+enum class PictureHeads { Selected, Mean, All };
+struct PictureSelection {
+  int query = 0;
+  PictureHeads heads = PictureHeads::Selected;
+  int head = 0;  // with Selected
+  bool rollout = false;
+  model::HeadFusion fusion = model::HeadFusion::Mean;
+};
+struct PicturePanel {
+  std::string caption;  // "head 2", "mean of 4 heads", "rollout, layers 0–3, heads' mean"
+  Matrix values;        // the query's row over the patches (rows × cols)
+  int head = -1;        // the head shown (-1: a fusion of heads)
+};
+// The panels the app's picture view and `export --overlay` draw: from `trace` (the viewed
+// layer's attention as the step-through computes it, what-ifs included), or from `rollout`
+// (n × n, attentionRollout up to `layer`) when selection.rollout. Throws Error for a query or
+// head out of range.
+std::vector<PicturePanel> picturePanels(const AttentionTrace& trace, const model::PatchGrid& grid,
+                                        const PictureSelection& selection, const Matrix* rollout, int layer);
+// One colour scale for every panel: [0, the largest value shown] (options.range when given).
+ValueRange pictureRange(const std::vector<PicturePanel>& panels, const OverlayOptions& options);
+
+// A figure of the panels over the picture: a pixel of the picture per cell (cellPx pixels each,
+// 0: automatic), one colour bar, captions when there are several; renderFigurePng/Svg draw it.
+FigureRequest makePictureFigure(const model::RgbImage& picture, const model::PatchGrid& grid,
+                                const std::vector<PicturePanel>& panels, const OverlayOptions& options,
+                                const std::string& title, const std::string& subtitle, int cellPx = 0, float scale = 1);
 
 // The value the overlay colours pixel (x, y) with (smooth or not); for tests and the tooltip.
 float overlayValueAt(const Matrix& values, int patch, bool smooth, int x, int y);

@@ -1,9 +1,13 @@
 #pragma once
 // A session's figure exactly as `attnviz export` makes it. The command line and the desktop
 // app both build their requests here, so the same state gives byte-identical files.
+#include <cmath>
 #include <string>
 
 #include "figure/figure.hpp"
+#include "figure/picture_overlay.hpp"
+#include "image/image.hpp"
+#include "model.hpp"
 #include "session.hpp"
 
 namespace attnviz {
@@ -96,6 +100,51 @@ inline FigureRequest makeLayersFigure(const Session& session, const FigureInput&
   all.labels = options.labels;
   all.scale = options.scale;
   return all;
+}
+
+// A vision model's attention drawn on its picture (the app's picture view, `export --overlay`):
+// the viewed layer's heads as the step-through computes them, or the rollout up to it.
+struct PictureFigureOptions {
+  PictureSelection selection;
+  OverlayOptions overlay;
+  std::optional<std::string> title;  // replaces the generated title and options line
+  int cellPx = 0;                    // pixels per picture pixel (0: automatic)
+  float scale = 1;
+};
+
+inline FigureRequest makeSessionPictureFigure(const Session& session, const FigureInput& input,
+                                              const PictureFigureOptions& o) {
+  const PreparedSession prepared = prepare(session);
+  if (!prepared.picture || !prepared.forward || !prepared.forward->grid)
+    throw Error("the overlay needs a vision model and a picture (--model NAME --image FILE, or a scene sample)");
+  const AttentionTrace trace = computeSessionTrace(prepared, modelLayerOptions(prepared, session.options));
+  const model::PatchGrid& grid = *prepared.forward->grid;
+  const int layer = prepared.viewedLayer;
+  Matrix rollout;
+  if (o.selection.rollout) rollout = model::attentionRollout(*prepared.forward, 0, layer, o.selection.fusion);
+  const std::vector<PicturePanel> panels =
+      picturePanels(trace, grid, o.selection, o.selection.rollout ? &rollout : nullptr, layer);
+  std::string name = figureInputName(input);
+  if (input.sample.empty() && input.sessionFile.empty()) {
+    const std::size_t slash = session.tokens.image.find_last_of('/');
+    name = session.tokens.image.substr(slash == std::string::npos ? 0 : slash + 1);
+  }
+  name += " (" + session.tokens.model + ")";
+  std::string title, subtitle;
+  if (o.title) {
+    title = *o.title;
+  } else {
+    const std::string who = grid.tokenName(o.selection.query);
+    title = o.selection.rollout ? name + ": where " + who + " looks, rollout to layer " + std::to_string(layer)
+                                : name + ", layer " + std::to_string(layer) + ": where " + who + " looks";
+    subtitle = (panels.size() == 1 ? panels.front().caption : std::to_string(panels.size()) + " heads, one colour scale") +
+               " \u00B7 " + std::to_string(grid.rows) + "\u00D7" + std::to_string(grid.cols) + " patches of " +
+               std::to_string(grid.patch) + " px \u00B7 opacity " + std::to_string(int(std::lround(o.overlay.opacity * 100))) + "%";
+    if (o.overlay.keep > 0 && o.overlay.keep < 1)
+      subtitle += " \u00B7 the patches holding " + std::to_string(int(std::lround(o.overlay.keep * 100))) + "% of the weight";
+    if (o.overlay.smooth) subtitle += " \u00B7 smooth";
+  }
+  return makePictureFigure(*prepared.picture, grid, panels, o.overlay, title, subtitle, o.cellPx, o.scale);
 }
 
 }  // namespace attnviz

@@ -13,6 +13,7 @@
 #include "figure/colormap.hpp"
 #include "figure/figure.hpp"
 #include "figure/session_figure.hpp"
+#include "figure/picture_overlay.hpp"
 #include "figure/font.hpp"
 #include "matrix_io.hpp"
 #include "session.hpp"
@@ -697,3 +698,91 @@ TEST(ExportCli, HelpDescribesEveryFlag) {
 }
 
 }  // namespace
+
+// ---- attention over a picture (issue 23) ------------------------------------------------------
+
+namespace picture {
+
+// A plain double-precision reference of the overlay's value at a pixel.
+double referenceValue(const Matrix& v, int patch, bool smooth, int x, int y) {
+  if (!smooth) return v(y / patch, x / patch);
+  const auto clamp = [](double a, double lo, double hi) { return a < lo ? lo : a > hi ? hi : a; };
+  const double u = clamp((x + 0.5) / patch - 0.5, 0, double(v.cols() - 1));
+  const double w = clamp((y + 0.5) / patch - 0.5, 0, double(v.rows() - 1));
+  const int c0 = int(u), r0 = int(w);
+  const int c1 = std::min(c0 + 1, int(v.cols()) - 1), r1 = std::min(r0 + 1, int(v.rows()) - 1);
+  const double fu = u - c0, fw = w - r0;
+  return (1 - fw) * ((1 - fu) * v(r0, c0) + fu * v(r0, c1)) + fw * ((1 - fu) * v(r1, c0) + fu * v(r1, c1));
+}
+
+}  // namespace picture
+
+TEST(PictureOverlay, BlendsEveryPixelWithItsPatchColourAndSmoothInterpolatesBetweenCentres) {
+  Matrix v(3, 4);
+  for (int i = 0; i < 12; ++i) v.data()[i] = float((i * 7) % 12) / 11.0f;
+  model::RgbImage pic;
+  pic.width = 4 * 5 + 3;  // a remainder the grid does not cover
+  pic.height = 3 * 5;
+  for (int i = 0; i < pic.width * pic.height * 3; ++i) pic.pixels.push_back(std::uint8_t((i * 37) % 256));
+  for (bool smooth : {false, true}) {
+    OverlayOptions o;
+    o.smooth = smooth;
+    o.opacity = 0.7f;
+    const model::RgbImage out = overlayPicture(pic, v, 5, o);
+    const ColormapLut& lut = colormapLut(o.colormap);
+    const float hi = v.maxCoeff();
+    for (int y = 0; y < pic.height; ++y)
+      for (int x = 0; x < pic.width; ++x)
+        for (int k = 0; k < 3; ++k) {
+          const std::size_t at = (std::size_t(y) * pic.width + x) * 3 + k;
+          if (x >= 20) {
+            EXPECT_EQ(out.pixels[at], pic.pixels[at]) << "outside the grid the picture stays";
+            continue;
+          }
+          const double ref = picture::referenceValue(v, 5, smooth, x, y);
+          EXPECT_NEAR(overlayValueAt(v, 5, smooth, x, y), ref, 1e-6);
+          const int idx = lutIndex(float(ref), 0, hi);
+          const double want = (1 - 0.7) * pic.pixels[at] + 0.7 * lut[idx][k];
+          EXPECT_NEAR(out.pixels[at], want, 0.5 + 1e-4) << "x " << x << " y " << y << (smooth ? " smooth" : "");
+        }
+  }
+}
+
+TEST(PictureOverlay, KeepsTheFewestPatchesHoldingTheShareAndTiesTogether) {
+  Matrix v(2, 3);
+  v << 0.4f, 0.1f, 0.2f, 0.2f, 0.05f, 0.05f;
+  MaskMatrix kept = keptPatches(v, 0.5f);  // 0.4 then the tied 0.2s: 0.4 alone is under half
+  EXPECT_EQ(int(kept.cast<int>().sum()), 3);
+  EXPECT_TRUE(kept(0, 0) && kept(0, 2) && kept(1, 0));
+  EXPECT_NEAR(keptShare(v, kept), 0.8, 1e-6);
+  kept = keptPatches(v, 0.35f);
+  EXPECT_EQ(int(kept.cast<int>().sum()), 1);
+  EXPECT_EQ(int(keptPatches(v, 0).cast<int>().sum()), 6);
+  // Dropped patches keep the picture's pixels.
+  model::RgbImage pic{6, 4, std::vector<std::uint8_t>(6 * 4 * 3, 200)};
+  OverlayOptions o;
+  o.keep = 0.35f;
+  const model::RgbImage out = overlayPicture(pic, v, 2, o);
+  EXPECT_NE(out.pixels[0], 200);                     // patch (0, 0), kept
+  EXPECT_EQ(out.pixels[(0 * 6 + 2) * 3], 200);       // patch (0, 1), dropped
+  EXPECT_THROW(overlayPicture(pic, v, 3, o), Error);  // the picture is smaller than the grid
+}
+
+TEST(ExportCli, OverlayRefusalsAreOneLine) {
+  TempDir dir;
+  CliRun r = runAttnviz("export --model attnviz-mini --text hello --overlay cls --png " + (dir / "a.png"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("needs a vision model"), std::string::npos) << r.output;
+  r = runAttnviz("export --sample scene-red-circle --overlay token=999 --png " + (dir / "a.png"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("out of range"), std::string::npos) << r.output;
+  r = runAttnviz("export --sample scene-red-circle --overlay cls --opacity 2 --png " + (dir / "a.png"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = runAttnviz("export --sample scene-red-circle --overlay middle --png " + (dir / "a.png"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("cls, rollout or token=I"), std::string::npos) << r.output;
+  for (const std::string& o : {std::string("a.png")}) EXPECT_FALSE(fs::exists(dir / o));
+  r = runAttnviz("export --sample scene-red-circle --overlay rollout --fusion max --keep 0.5 --svg " + (dir / "r.svg"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(std::system(("xmllint --noout " + (dir / "r.svg")).c_str()), 0);
+}

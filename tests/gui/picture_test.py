@@ -69,6 +69,7 @@ try:
     script = write_script(os.path.join(work, "script.txt"), [
         "sample scene-red-square", "layer %d" % LAYER, "head 0", "wait-frames 4", "dump-state " + layout,
         "wait-for-file " + go, "wait-frames 5", "screenshot " + shot, "dump-state " + after,
+        "export-picture " + os.path.join(work, "app.png"), "export-picture " + os.path.join(work, "app.svg"),
         "set picture-heads mean", "wait-frames 3", "screenshot " + shot_mean, "dump-state " + mean_state,
         "sample pronoun", "wait-frames 3", "open " + SCENE, "wait-frames 2", "dump-state " + refused, "quit"])
     proc = subprocess.Popen([APP, "--no-recovery", "--script", script])
@@ -115,6 +116,30 @@ try:
         check(zoom >= 1 and diff.max() <= 3,
               "%s: every picture pixel (the query outline's 28 excepted) is the picture blended with the colour of compute's weight "
               "(zoom %.1f, largest difference %d, %d pixels over 3)" % (what, zoom, diff.max(), int((diff > 3).sum())))
+    # The app's export of the picture view and the command line's, byte for byte.
+    cli = subprocess.run([APP, "export", "--sample", "scene-red-square", "--layer", str(LAYER), "--overlay",
+                          "token=%d" % token, "--head", "0", "--png", os.path.join(work, "cli.png"), "--svg",
+                          os.path.join(work, "cli.svg")], capture_output=True, text=True)
+    for ext in ("png", "svg"):
+        a, b = (os.path.join(work, n + "." + ext) for n in ("app", "cli"))
+        check(cli.returncode == 0 and os.path.exists(a) and open(a, "rb").read() == open(b, "rb").read(),
+              "the app's picture export and `export --overlay token=%d --head 0` write the same %s bytes %s"
+              % (token, ext.upper(), cli.stderr.strip()))
+    fig = read_png(os.path.join(work, "cli.png")).astype(np.int32)
+    want = expected_overlay(picture, weights[0, token, 1:].reshape(8, 8), 8, lut, OPACITY)
+    # The figure's picture: found as the one 64·k square block matching the expected pixels.
+    found = False
+    for k in (8, 7, 6, 5, 4):
+        big = np.kron(want, np.ones((k, k, 1), np.int32))
+        hs, ws = big.shape[:2]
+        corner = np.argwhere((np.abs(fig[:fig.shape[0] - hs + 1, :fig.shape[1] - ws + 1] - big[0, 0]).max(axis=2) == 0))
+        for y, x in corner[:200]:
+            if np.abs(fig[y:y + hs, x:x + ws] - big).max() <= 3:
+                found = True
+                break
+        if found:
+            break
+    check(found, "the exported figure holds the overlay pixel for pixel (each picture pixel a k×k square)")
     check(mean["picture"]["heads"] == "mean", "set picture-heads mean: %s" % mean["picture"]["heads"])
     msg = bad["message"]
     check("picture" in msg and "vision model" in msg and "\n" not in msg and bad["picture"]["image"] == "",
