@@ -190,7 +190,10 @@ void drawPictureView(AppState& app) {
       patchBox(origin, app.hover.row, IM_COL32(255, 210, 60, 255), 1.5f * s);
       patchBox(origin, app.hover.col, IM_COL32(80, 220, 255, 255), 1.5f * s);
     }
-    if (panels.size() == 1) disabledWrapped(panel.caption + " · colours 0 to " + shortNumber(options.range->hi));
+    if (panels.size() == 1) {
+      disabledWrapped(panel.caption);
+      disabledWrapped("colours: 0 to " + shortNumber(options.range->hi));
+    }
     ImGui::EndGroup();
   }
   if (panels.size() > 1) disabledWrapped("one colour scale: 0 to " + shortNumber(options.range->hi));
