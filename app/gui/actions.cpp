@@ -153,7 +153,7 @@ bool parseBool(const std::string& s) {
 
 // `set picture-heads selected|mean|all`, picture-overlay attention|rollout, picture-fusion
 // mean|max|min, picture-opacity F, picture-smooth on|off, picture-keep F (a share, 0 = all).
-ViewSettings::Picture parsePictureSetting(ViewSettings::Picture p, const std::string& key, const std::string& value) {
+PictureView parsePictureSetting(PictureView p, const std::string& key, const std::string& value) {
   if (key == "picture-heads") {
     if (value == "selected") p.heads = PictureHeads::Selected;
     else if (value == "mean") p.heads = PictureHeads::Mean;
@@ -437,7 +437,7 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "threshold") setLinesThreshold(app, parseFloat(value));
     else if (key == "lines-heads") setLinesHeads(app, parseHeadSet(value));
     else if (key == "lines-sentences") setLinesSentences(app, parseSentenceLines(value));
-    else if (key.rfind("picture-", 0) == 0) setPictureView(app, parsePictureSetting(app.view.picture, key, value));
+    else if (key.rfind("picture-", 0) == 0) setPictureView(app, parsePictureSetting(app.doc.session.view.picture, key, value));
     else if (key == "text") setTokensText(app, value);
     else if (key == "source") setSourceText(app, value);
     else if (key == "text-pair") setTextPair(app, value);
@@ -490,11 +490,11 @@ void setLinesSentences(AppState& app, ViewSettings::SentenceLines which) { app.v
 void setPlaySpeed(AppState& app, float stepsPerSecond) {
   app.view.playStepsPerSecond = std::clamp(stepsPerSecond, 0.1f, 10.0f);
 }
-void setPictureView(AppState& app, const ViewSettings::Picture& picture) {
-  ViewSettings::Picture p = picture;
+void setPictureView(AppState& app, const PictureView& picture) {
+  PictureView p = picture;
   p.opacity = std::clamp(std::isfinite(p.opacity) ? p.opacity : 0.6f, 0.0f, 1.0f);
   p.keep = std::clamp(std::isfinite(p.keep) ? p.keep : 0.0f, 0.0f, 1.0f);
-  app.view.picture = p;
+  app.doc.session.view.picture = p;
 }
 void showSamplesBrowser(AppState& app, bool open) { app.showSamples = open; }
 void chooseFile(AppState& app, FileChooser::Purpose purpose) {
@@ -818,7 +818,7 @@ void dumpState(const AppState& app, const std::string& path) {
   }
   j["kv_highlight"] = app.view.highlightKvHead;
   {
-    const ViewSettings::Picture& pic = app.view.picture;
+    const PictureView& pic = app.doc.session.view.picture;
     const char* heads[] = {"selected", "mean", "all"};
     j["picture"] = {{"shown", bool(d.prepared.picture)}, {"heads", heads[int(pic.heads)]},
                     {"overlay", pic.rollout ? "rollout" : "attention"}, {"fusion", model::toString(pic.fusion)},

@@ -77,7 +77,7 @@ void setLinesHeads(AppState& app, std::uint64_t heads);
 void setLinesSentences(AppState& app, ViewSettings::SentenceLines which);
 void setPlaySpeed(AppState& app, float stepsPerSecond);
 // The picture view's settings (opacity and keep clamped to [0, 1]).
-void setPictureView(AppState& app, const ViewSettings::Picture& picture);
+void setPictureView(AppState& app, const PictureView& picture);
 void showSamplesBrowser(AppState& app, bool open);
 void chooseFile(AppState& app, FileChooser::Purpose purpose);  // opens the in-app file chooser
 

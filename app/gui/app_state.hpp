@@ -16,7 +16,6 @@
 #include "attention.hpp"
 #include "backend.hpp"
 #include "figure/colormap.hpp"
-#include "figure/picture_overlay.hpp"
 #include "bundle_session.hpp"
 #include "session.hpp"
 #include "stages.hpp"
@@ -160,15 +159,6 @@ struct ViewSettings {
   int highlightKvHead = -1;                     // GQA: the K/V head whose query heads are outlined
   ColourScale colourScale = ColourScale::Linear;  // log or per-row colours for exp and weights
   bool allTerms = false;                        // derivations write out every term of a sum
-  // The picture view (vision models): whose attention is drawn over the picture, and how.
-  struct Picture {
-    PictureHeads heads = PictureHeads::Selected;  // All: one picture per head
-    bool rollout = false;              // attention rollout from layer 0 to the viewed layer instead
-    model::HeadFusion fusion = model::HeadFusion::Mean;  // rollout's
-    float opacity = 0.6f;
-    bool smooth = false;               // bilinear between patch centres
-    float keep = 0;                    // keep the patches holding this share of the weight (0: all)
-  } picture;
 };
 
 struct FileChooser {

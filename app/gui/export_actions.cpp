@@ -99,7 +99,7 @@ bool exportPictureFigure(AppState& app, const std::string& path) {
   try {
     bringUpToDate(app.doc);
     const Document& d = app.doc;
-    const ViewSettings::Picture& view = app.view.picture;
+    const PictureView& view = app.doc.session.view.picture;
     PictureFigureOptions o;
     const int n = d.trace().n;
     o.selection.query = d.session.view.selectedRow >= 0 && d.session.view.selectedRow < n ? d.session.view.selectedRow : 0;

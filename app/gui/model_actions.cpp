@@ -99,7 +99,10 @@ bool setModel(AppState& app, const std::string& nameOrPath) {
   // model reads the text, which a picture never replaced.
   if (config.input == model::InputKind::Image && s.tokens.image.empty())
     s.tokens.image = (std::filesystem::path(dataDirectory()) / "samples" / "scenes" / "red-circle.png").string();
-  if (config.input != model::InputKind::Image) s.tokens.image.clear();
+  if (config.input != model::InputKind::Image) {
+    s.tokens.image.clear();
+    s.tokens.imageSha256.clear();
+  }
   s.tokens.model = nameOrPath;
   s.tokens.source.clear();
   if (config.causal || config.input != model::InputKind::Text) s.tokens.textPair.clear();  // only encoders read pairs
@@ -140,6 +143,7 @@ bool openImage(AppState& app, const std::string& path) {
   std::error_code ec;
   const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   s.tokens.image = ec ? path : absolute.lexically_normal().string();
+  s.tokens.imageSha256.clear();  // the file as it is now; the next save records its hash
   s.view.selectedRow = s.view.selectedCol = -1;  // the query goes back to [CLS]
   markInputsChanged(app.doc);
   report(app, "opened the picture " + name);

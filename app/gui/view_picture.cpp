@@ -62,7 +62,7 @@ const Matrix& cachedRollout(const std::shared_ptr<const model::ForwardRecord>& r
 // The engine's panels for the view's settings; the rollout is kept between frames.
 std::vector<PicturePanel> viewPanels(const AppState& app, const model::PatchGrid& grid, int query) {
   const Document& d = app.doc;
-  const ViewSettings::Picture& settings = app.view.picture;
+  const PictureView& settings = app.doc.session.view.picture;
   PictureSelection selection;
   selection.query = query;
   selection.heads = settings.heads;
@@ -75,8 +75,8 @@ std::vector<PicturePanel> viewPanels(const AppState& app, const model::PatchGrid
 }
 
 void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPanel) {
-  ViewSettings::Picture p = app.view.picture;
-  const ViewSettings::Picture before = p;
+  PictureView p = app.doc.session.view.picture;
+  const PictureView before = p;
   int heads = int(p.heads);
   ImGui::BeginDisabled(p.rollout);
   ImGui::RadioButton("selected head", &heads, int(PictureHeads::Selected));
@@ -112,8 +112,7 @@ void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPa
     ImGui::TextDisabled("%d of %d patches hold %.1f%% of the weight", int(kept.cast<int>().sum()), grid.rows * grid.cols,
                         100.0 * keptShare(firstPanel, kept));
   }
-  if (!(p.heads == before.heads && p.rollout == before.rollout && p.fusion == before.fusion && p.opacity == before.opacity &&
-        p.smooth == before.smooth && p.keep == before.keep))
+  if (!(p == before))
     setPictureView(app, p);
 }
 
@@ -140,9 +139,9 @@ void drawPictureView(AppState& app) {
   // One colour scale for every panel: [0, the largest value shown].
   OverlayOptions options;
   options.colormap = toFigureColormap(app.view.sequential);
-  options.opacity = app.view.picture.opacity;
-  options.smooth = app.view.picture.smooth;
-  options.keep = app.view.picture.keep;
+  options.opacity = app.doc.session.view.picture.opacity;
+  options.smooth = app.doc.session.view.picture.smooth;
+  options.keep = app.doc.session.view.picture.keep;
   options.range = pictureRange(panels, options);
 
   const float s = ImGui::GetFontSize() / 16.0f;

@@ -45,6 +45,9 @@ struct TokenConfig {
   // embeddings and projections; empty: the random "toy" model above (d_model, seed, positional).
   std::string model;
   std::string image;  // a vision model's picture (a PNG or JPEG file); text models use `text`
+  // The picture's SHA-256 as a saved session recorded it: a file changed since is refused, never
+  // silently shown in its place. Empty: not checked (a picture opened in this run, a sample).
+  std::string imageSha256;
   std::string textPair;  // an encoder's second sentence (B in [CLS] A [SEP] B [SEP]); "" for one text
   std::vector<std::pair<int, int>> ablatedHeads;  // (layer, head) whose output the model zeroes
 

@@ -12,6 +12,7 @@
 #include "image/image.hpp"
 #include "record.hpp"
 #include "rollout.hpp"
+#include "session.hpp"  // PictureHeads
 #include "types.hpp"
 
 namespace attnviz {
@@ -49,7 +50,6 @@ model::RgbImage overlayPicture(const model::RgbImage& picture, const Matrix& val
 
 // Whose attention is drawn: the query token (0: [CLS]) and which heads of the viewed layer, or
 // the rollout from layer 0 to the viewed layer.
-enum class PictureHeads { Selected, Mean, All };
 struct PictureSelection {
   int query = 0;
   PictureHeads heads = PictureHeads::Selected;

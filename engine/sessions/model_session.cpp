@@ -2,10 +2,13 @@
 // the viewed layer's Q, K, V (and its output projection as W_O) as they get any other attention
 // inputs, so the step-through of a model layer is the ordinary pipeline. Any family: GPT-2 or
 // the Llama family (there Q and K are after the rotation, K and V repeated to the query heads).
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <tuple>
 
+#include "hub/sha256.hpp"
 #include "model.hpp"
 #include "model_block.hpp"
 #include "session.hpp"
@@ -81,6 +84,26 @@ std::shared_ptr<const ForwardRecord> sharedForward(const std::string& name, cons
 
 }  // namespace
 
+std::string pictureSha256(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw Error("cannot read the picture " + path + ": " + ec.message());
+  const auto time = fs::last_write_time(path, ec).time_since_epoch().count();
+  static std::mutex mutex;
+  static std::map<std::string, std::tuple<std::uintmax_t, long long, std::string>> known;
+  {
+    std::lock_guard lock(mutex);
+    if (const auto it = known.find(path);
+        it != known.end() && std::get<0>(it->second) == size && std::get<1>(it->second) == (long long)time)
+      return std::get<2>(it->second);
+  }
+  const std::string sha = model::hub::sha256OfFile(path);
+  std::lock_guard lock(mutex);
+  known[path] = {size, (long long)time, sha};
+  return sha;
+}
+
 PreparedSession prepareModelSession(const Session& session) {
   const std::shared_ptr<const Model> m = sharedModel(session.tokens.model);
   const model::ModelShape& c = m->shape;
@@ -91,6 +114,9 @@ PreparedSession prepareModelSession(const Session& session) {
     throw Error(session.tokens.model + " is a vision model: open an image for it (--image FILE)");
   if (!vision && !session.tokens.image.empty())
     throw Error(session.tokens.model + " is a text model: it reads text, not an image");
+  if (vision && !session.tokens.imageSha256.empty() && pictureSha256(session.tokens.image) != session.tokens.imageSha256)
+    throw Error(std::filesystem::path(session.tokens.image).filename().string() +
+                " changed since the session was saved (its SHA-256 differs): open it again to use it as it is now");
   if (!session.tokens.textPair.empty() && c.causal)
     throw Error(session.tokens.model + " reads one text, not a pair of sentences (clear sentence B)");
   const model::TextEncoding text = vision                               ? model::TextEncoding()

@@ -138,7 +138,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.mode = InputMode::Tokens;
     if (!root.contains("model")) rd.fail("", "mode is \"model\" but there is no \"model\" object");
     const json& m = root["model"];
-    rd.allowOnly(m, "model", {"name", "text", "text_pair", "image", "ablated_heads"});
+    rd.allowOnly(m, "model", {"name", "text", "text_pair", "image", "image_sha256", "ablated_heads"});
     if (m.contains("ablated_heads")) {
       const json& a = m["ablated_heads"];
       if (!a.is_array()) rd.fail("model", "\"ablated_heads\" must be a list of [layer, head]");
@@ -154,6 +154,11 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.tokens.text = rd.string(m, "text", "model", "");
     s.tokens.textPair = rd.string(m, "text_pair", "model", "");
     s.tokens.image = rd.string(m, "image", "model", "");
+    s.tokens.imageSha256 = rd.string(m, "image_sha256", "model", "");
+    if (!s.tokens.imageSha256.empty() &&
+        (s.tokens.imageSha256.size() != 64 ||
+         s.tokens.imageSha256.find_first_not_of("0123456789abcdef") != std::string::npos))
+      rd.fail("model", "\"image_sha256\" must be 64 lowercase hex digits");
   } else if (mode == "bundle" && version >= 2) {
     // An attention bundle, by path (relative paths as the program that saved it was given them).
     if (!root.contains("bundle")) rd.fail("", "mode is \"bundle\" but there is no \"bundle\" object");
@@ -197,7 +202,32 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
   }
   if (root.contains("view")) {
     const json& v = root["view"];
-    rd.allowOnly(v, "view", {"step", "head", "layer", "selected"});
+    rd.allowOnly(v, "view", {"step", "head", "layer", "selected", "picture"});
+    if (v.contains("picture")) {
+      const json& p = v["picture"];
+      if (!p.is_object()) rd.fail("view", "\"picture\" must be an object");
+      rd.allowOnly(p, "view.picture", {"heads", "overlay", "fusion", "opacity", "smooth", "keep"});
+      PictureView& pv = s.view.picture;
+      const std::string heads = rd.string(p, "heads", "view.picture", "selected");
+      if (heads == "selected") pv.heads = PictureHeads::Selected;
+      else if (heads == "mean") pv.heads = PictureHeads::Mean;
+      else if (heads == "all") pv.heads = PictureHeads::All;
+      else rd.fail("view.picture", "\"heads\" must be selected, mean or all");
+      const std::string overlay = rd.string(p, "overlay", "view.picture", "attention");
+      if (overlay != "attention" && overlay != "rollout") rd.fail("view.picture", "\"overlay\" must be attention or rollout");
+      pv.rollout = overlay == "rollout";
+      const std::string fusion = rd.string(p, "fusion", "view.picture", "mean");
+      if (fusion != "mean" && fusion != "max" && fusion != "min") rd.fail("view.picture", "\"fusion\" must be mean, max or min");
+      pv.fusion = model::parseHeadFusion(fusion);
+      pv.opacity = float(rd.number(p, "opacity", "view.picture", 0.6));
+      pv.keep = float(rd.number(p, "keep", "view.picture", 0));
+      if (!(pv.opacity >= 0 && pv.opacity <= 1) || !(pv.keep >= 0 && pv.keep <= 1))
+        rd.fail("view.picture", "\"opacity\" and \"keep\" must be between 0 and 1");
+      if (p.contains("smooth")) {
+        if (!p["smooth"].is_boolean()) rd.fail("view.picture", "\"smooth\" must be true or false");
+        pv.smooth = p["smooth"].get<bool>();
+      }
+    }
     s.view.layer = int(rd.integer(v, "layer", "view", 0, 0, 1023));
     // A stage name (stages.hpp); version 1 files written before names stored the step's index
     // in the same order.
@@ -247,7 +277,18 @@ std::string serializeSession(const Session& s) {
     root["mode"] = "model";
     root["model"] = {{"name", s.tokens.model}, {"text", s.tokens.text}};
     if (!s.tokens.textPair.empty()) root["model"]["text_pair"] = s.tokens.textPair;
-    if (!s.tokens.image.empty()) root["model"]["image"] = s.tokens.image;
+    if (!s.tokens.image.empty()) {
+      root["model"]["image"] = s.tokens.image;
+      // The hash the session was opened with, else the file's now (an unreadable file: none).
+      std::string sha = s.tokens.imageSha256;
+      if (sha.empty()) {
+        try {
+          sha = pictureSha256(s.tokens.image);
+        } catch (const Error&) {
+        }
+      }
+      if (!sha.empty()) root["model"]["image_sha256"] = sha;
+    }
     if (!s.tokens.ablatedHeads.empty()) {
       json a = json::array();
       for (const auto& [l, h] : s.tokens.ablatedHeads) a.push_back({l, h});
@@ -276,6 +317,13 @@ std::string serializeSession(const Session& s) {
   const StageId step = StageId(std::clamp(s.view.step, 0, kStageCount - 1));
   root["view"] = {{"step", stageInfo(step).name}, {"head", s.view.head}, {"selected", sel}};
   if ((s.mode == InputMode::Tokens && !s.tokens.model.empty()) || !s.bundle.path.empty()) root["view"]["layer"] = s.view.layer;
+  if (s.mode == InputMode::Tokens && !s.tokens.image.empty()) {
+    const PictureView& p = s.view.picture;
+    const char* heads[] = {"selected", "mean", "all"};
+    root["view"]["picture"] = {{"heads", heads[int(p.heads)]}, {"overlay", p.rollout ? "rollout" : "attention"},
+                               {"fusion", model::toString(p.fusion)}, {"opacity", shortest(p.opacity)},
+                               {"smooth", p.smooth}, {"keep", shortest(p.keep)}};
+  }
   return root.dump(2) + "\n";
 }
 

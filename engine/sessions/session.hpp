@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attention.hpp"
+#include "rollout.hpp"
 #include "tokens.hpp"
 
 namespace attnviz {
@@ -29,6 +30,18 @@ enum class InputMode { Matrices, Tokens };
 // the rotation.
 enum class RopeShown { QueryRotated, KeyRotated, QueryUnrotated, KeyUnrotated };
 
+// The picture view of a vision model: whose attention is drawn over the picture, and how.
+enum class PictureHeads { Selected, Mean, All };  // All: one picture per head
+struct PictureView {
+  PictureHeads heads = PictureHeads::Selected;
+  bool rollout = false;  // attention rollout from layer 0 to the viewed layer instead
+  model::HeadFusion fusion = model::HeadFusion::Mean;  // rollout's
+  float opacity = 0.6f;
+  bool smooth = false;  // bilinear between patch centres
+  float keep = 0;       // colour only the patches holding this share of the weight (0: all)
+  bool operator==(const PictureView&) const = default;
+};
+
 struct ViewState {  // where the user was; restored exactly on load
   int step = 0;             // a StageId (stages.hpp) as its index; files store the stage's name
   int head = 0;             // -1 = all heads
@@ -36,6 +49,7 @@ struct ViewState {  // where the user was; restored exactly on load
   int selectedCol = -1;
   int layer = 0;            // the model's layer shown (model mode)
   RopeShown rope = RopeShown::QueryRotated;  // the RoPE step's operand (not saved)
+  PictureView picture;      // saved with a vision model's picture
   bool operator==(const ViewState&) const = default;
 };
 
@@ -120,5 +134,9 @@ inline constexpr const char* kDefaultSample = "pronoun";
 std::string dataDirectory();
 // Its models/ folder: the built-in models, one folder each.
 std::string modelsDirectory();
+
+// A picture file's SHA-256 (hex), remembered while its size and modification time stay the same.
+// Throws Error naming the file when it cannot be read.
+std::string pictureSha256(const std::string& path);
 
 }  // namespace attnviz

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
 #include "matrix_io.hpp"
 #include "session.hpp"
 
@@ -49,6 +53,51 @@ TEST(Session, RoundTripKeepsInputsOptionsAndView) {
   const Session tb = parseSession(serializeSession(t), "t.json");
   EXPECT_EQ(tb.tokens, t.tokens);
   EXPECT_EQ(tb.options.heads, 3);
+}
+
+// A vision model's session (issue 23): the picture view's settings round-trip; the picture is
+// named with its SHA-256, and a file changed since is refused in one line, never shown instead.
+TEST(Session, PictureSettingsAndTheImageHashRoundTrip) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("attnviz-session-picture-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path picture = dir / "scene.png";
+  fs::copy_file(fs::path(dataDirectory()) / "samples" / "scenes" / "red-square.png", picture,
+                fs::copy_options::overwrite_existing);
+  Session s = loadSample("scene-red-square");
+  s.tokens.image = picture.string();
+  s.view.picture.heads = PictureHeads::All;
+  s.view.picture.rollout = true;
+  s.view.picture.fusion = model::HeadFusion::Max;
+  s.view.picture.opacity = 0.35f;
+  s.view.picture.smooth = true;
+  s.view.picture.keep = 0.6f;
+  const std::string text = serializeSession(s);
+  const Session back = parseSession(text, "s.json");
+  EXPECT_EQ(back.view.picture, s.view.picture);
+  EXPECT_EQ(back.tokens.imageSha256, pictureSha256(picture.string()));
+  EXPECT_EQ(back.tokens.imageSha256.size(), 64u);
+  EXPECT_NO_THROW(prepare(back));
+  // The same name, other bytes: refused, naming the file.
+  fs::copy_file(fs::path(dataDirectory()) / "samples" / "scenes" / "red-cross.png", picture,
+                fs::copy_options::overwrite_existing);
+  try {
+    prepare(back);
+    ADD_FAILURE() << "a changed picture was used";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("scene.png changed since the session was saved"), std::string::npos) << e.what();
+  }
+  // Older sessions (no picture settings, no hash) open with the defaults and are not checked.
+  const Session old = loadSample("scene-red-circle");
+  EXPECT_EQ(old.view.picture, PictureView{});
+  EXPECT_TRUE(old.tokens.imageSha256.empty());
+  EXPECT_NE(errorOf(R"({"format": "attnviz-session", "version": 2, "mode": "model",
+    "model": {"name": "attnviz-vit-mini", "image": "x.png", "image_sha256": "xyz"}})").find("image_sha256"),
+            std::string::npos);
+  EXPECT_NE(errorOf(R"({"format": "attnviz-session", "version": 2, "mode": "model",
+    "model": {"name": "attnviz-vit-mini", "image": "x.png"}, "view": {"picture": {"opacity": 3}}})").find("opacity"),
+            std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST(Session, RejectsUnknownKeysVersionsAndModes) {
