@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 
 #include "bundle_session.hpp"
+#include "colormap_lut.hpp"
+#include "figure/picture_overlay.hpp"
 #include "gl_heatmap.hpp"
 #include "blocks.hpp"
 #include "checkpoint.hpp"
@@ -341,7 +344,24 @@ void drawModelOverview(AppState& app) {
     HeatmapCamera cam;
     const PanelLayout L = layoutPanel(spec, pos, ImVec2(pos.x + size, pos.y + size), cam);
     ImDrawList* list = ImGui::GetWindowDrawList();
-    drawPanel(list, spec, L);
+    if (p.picture && p.forward && p.forward->grid && w.rows() == p.forward->grid->tokens()) {
+      // A vision model: the head's [CLS] row over the picture (each thumbnail its own scale).
+      const model::PatchGrid& grid = *p.forward->grid;
+      model::RgbImage shown;
+      const unsigned texture = pictureTexture(
+          "overview-picture/" + std::to_string(hs.layer) + "/" + std::to_string(hs.head) + "/" +
+              std::to_string(int(app.view.sequential)),
+          revision, p.picture->width, p.picture->height, [&] {
+            OverlayOptions o;
+            o.colormap = toFigureColormap(app.view.sequential);
+            shown = overlayPicture(*p.picture, patchValues(w.row(0).data(), int(w.cols()), grid), grid.patch, o);
+            return shown.pixels.data();
+          });
+      list->AddImage(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(texture)), pos,
+                     ImVec2(pos.x + size, pos.y + size));
+    } else {
+      drawPanel(list, spec, L);
+    }
     const bool current = app.doc.session.view.layer == hs.layer && app.doc.session.view.head == hs.head;
     const ImU32 frame = hs.scored ? scoreColour(hs.strongest, hs.strongestValue) : IM_COL32(90, 90, 90, 255);
     list->AddRect(ImVec2(pos.x - 2, pos.y - 2), ImVec2(L.areaMax.x + 2, L.areaMax.y + 2),
