@@ -201,6 +201,26 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
   switch (step) {
     case StageId::Embedding: {
       if (j >= d) return out;
+      if (i >= int(b.tokenIds.size())) {  // a vision model: a patch (or [CLS], [DIST], a register), no token id
+        if (b.tokenEmbedding.rows() <= i || b.positionEmbedding.rows() <= i) return out;
+        const auto& grid = p.forward ? p.forward->grid : std::nullopt;
+        const int prefix = grid ? int(grid->prefix.size()) : 0;
+        const std::string name = queryLabel(doc, i);
+        if (grid && i >= prefix) {
+          const int r = (i - prefix) / grid->cols, c = (i - prefix) % grid->cols;
+          out.push_back("x" + cell + " = (W_patch · pixels of patch (" + std::to_string(r) + ", " + std::to_string(c) +
+                        "))[" + J + "] + b_patch[" + J + "] + W_P[" + I + ", " + J + "]   (\"" + name + "\")");
+        } else {
+          out.push_back("x" + cell + " = " + name + "[" + J + "] + W_P[" + I + ", " + J + "]   (a learned token)");
+        }
+        const auto f = formatAddingUp({b.tokenEmbedding(i, j), b.positionEmbedding(i, j)}, b.residPre(i, j));
+        out.push_back("= " + f[0] + " + " + parenText(f[1]) + " = " + f[2]);
+        if (grid && i >= prefix)
+          out.push_back("W_patch: the " + std::to_string(grid->patch) + "×" + std::to_string(grid->patch) +
+                        "×3 filter j of patch_embeddings.projection, a convolution with stride " +
+                        std::to_string(grid->patch));
+        break;
+      }
       const int id = b.tokenIds[std::size_t(i)];
       const std::string token = "(token id " + std::to_string(id) + " \"" + queryLabel(doc, i) + "\", position " + I + ")";
       if (b.positionEmbedding.size() == 0) {  // Llama family: the position enters through RoPE later

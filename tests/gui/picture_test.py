@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from guitest import (ROOT, app_window, check, click, colour_tables, finish, read_png, touch, wait_for_json,
+from guitest import (ROOT, app_window, check, click, colour_tables, finish, load, read_png, touch, wait_for_json,
                      write_script)
 
 APP = sys.argv[1]
@@ -144,6 +144,26 @@ try:
     msg = bad["message"]
     check("picture" in msg and "vision model" in msg and "\n" not in msg and bad["picture"]["image"] == "",
           "an image opened with a text model is refused in one line naming what it needs: %r" % msg)
+
+    # Every step of a vision layer hovered on a patch and on [CLS] (the embedding step once
+    # crashed on a patch: a vision model has no token ids).
+    steps = ["embedding", "resid_pre", "ln_1", "q", "k", "v", "scores", "scaled", "masked", "minus_row_max", "exp",
+             "row_sum", "weights", "output", "projected", "resid_mid"]
+    lines = []
+    for layer in (0, LAYER):
+        lines.append("layer %d" % layer)
+        for st in steps:
+            lines += ["goto " + st, "hover 0 2", "hover 9 0", "wait-frames 2",
+                      "dump-state " + os.path.join(work, "sweep_%d_%s.json" % (layer, st))]
+    sweep = write_script(os.path.join(work, "sweep.txt"), lines + ["quit"])
+    code = subprocess.run([APP, "--no-recovery", "--ignore-pointer", "--sample", "scene-red-circle", "--script", sweep],
+                          timeout=120).returncode
+    derivations = [load(os.path.join(work, "sweep_%d_%s.json" % (l, st))).get("hover_derivation") for l in (0, LAYER)
+                   for st in steps if os.path.exists(os.path.join(work, "sweep_%d_%s.json" % (l, st)))]
+    first = load(os.path.join(work, "sweep_0_embedding.json")).get("hover_derivation") or [""]
+    check(code == 0 and len(derivations) == 2 * len(steps) and all(derivations) and "W_patch" in first[0],
+          "every step of layers 0 and %d hovers on a patch with a derivation (exit %d; embedding: %r)"
+          % (LAYER, code, first[0]))
 finally:
     shutil.rmtree(work, ignore_errors=True)
 finish("picture view")
