@@ -379,7 +379,9 @@ int cmdComputeModel(const std::vector<std::string>& args) {
   } else {
     for (int id : rec.ids) tokens.push_back(model.tokenizer.displayText(id));
     json tokenFile = {{"ids", rec.ids}, {"tokens", tokens}};
-    if (c.typeVocabSize > 0) tokenFile["type_ids"] = rec.typeIds;
+    // Encoders: the type ids (DistilBERT's are its tokenizer's, which the model ignores).
+    const bool pair = std::any_of(rec.typeIds.begin(), rec.typeIds.end(), [](int t) { return t != 0; });
+    if (c.typeVocabSize > 0 || pair) tokenFile["type_ids"] = rec.typeIds;
     writeFileAtomic((dir / "tokens.json").string(), tokenFile.dump(2) + "\n");
     // An encoder without a masked-LM head has no logits.
     if (rec.logits.size()) writeNpy((dir / "logits.npy").string(), rec.logits.data(), {rec.logits.rows(), rec.logits.cols()});

@@ -168,8 +168,10 @@ ForwardRecord forwardBert(const BertConfig& c, const BertWeights& w, const std::
   checkForwardInput(ids, c.vocabSize, c.longestText(), "max_position_embeddings", c.layers, c.heads, options);
   if (!typeIds.empty() && typeIds.size() != ids.size())
     throw Error(std::to_string(typeIds.size()) + " token type ids for " + std::to_string(ids.size()) + " tokens");
-  for (std::size_t i = 0; i < typeIds.size(); ++i)
-    if (typeIds[i] < 0 || typeIds[i] >= std::max(c.typeVocabSize, 1))
+  // DistilBERT has no token type embeddings: the tokenizer's type ids (a sentence pair's) are
+  // kept for the display and ignored by the model, as Hugging Face's DistilBERT ignores them.
+  for (std::size_t i = 0; i < typeIds.size() && c.typeVocabSize > 0; ++i)
+    if (typeIds[i] < 0 || typeIds[i] >= c.typeVocabSize)
       throw Error("token type id " + std::to_string(typeIds[i]) + " (position " + std::to_string(i) + ") is not one " +
                   c.modelType + " has (" +
                   (c.typeVocabSize > 1 ? "0 to " + std::to_string(c.typeVocabSize - 1) : std::string("0 only")) + ")");
