@@ -11,6 +11,7 @@
 #include "cli_common.hpp"
 #include "head_scores.hpp"
 #include "json_number.hpp"
+#include "logit_lens.hpp"
 #include "matrix_io.hpp"
 #include "blocks.hpp"
 #include "checkpoint.hpp"
@@ -360,6 +361,9 @@ int cmdComputeModel(const std::vector<std::string>& args) {
   std::vector<AttentionTrace> traces;
   for (int l : layers) traces.push_back(layerTrace(rec.layers[l], attentionOutputWeight(model, l)));
   const Matrix rollout = vision ? attentionRollout(rec, 0, c.layers - 1) : Matrix();
+  // Decoders: each layer's guess for the next token (the logit lens).
+  std::optional<LogitLens> lens;
+  if (!vision && c.causal) lens = logitLens(*model.architecture, rec);
 
   std::error_code ec;
   fs::create_directories(*out, ec);
@@ -385,6 +389,27 @@ int cmdComputeModel(const std::vector<std::string>& args) {
     writeFileAtomic((dir / "tokens.json").string(), tokenFile.dump(2) + "\n");
     // An encoder without a masked-LM head has no logits.
     if (rec.logits.size()) writeNpy((dir / "logits.npy").string(), rec.logits.data(), {rec.logits.rows(), rec.logits.cols()});
+  }
+  if (lens) {
+    json entries = json::array();
+    for (int e = 0; e < lens->entries; ++e) {
+      json positions = json::array();
+      for (int i = 0; i < lens->positions; ++i) {
+        const LensGuess& g = lens->at(e, i);
+        json names = json::array();
+        for (int id : g.ids) names.push_back(model.tokenizer.displayText(id));
+        positions.push_back({{"ids", g.ids}, {"tokens", names}, {"p", g.probabilities}});
+      }
+      entries.push_back(positions);
+    }
+    writeFileAtomic((dir / "logit_lens.json").string(),
+                    json{{"entries", lens->entries}, {"positions", lens->positions},
+                         {"what", "entry l: the residual stream after block l through the final norm and the unembedding "
+                                  "(entry 0: the embeddings; the last entry: the model's own prediction)"},
+                         {"top", entries}}
+                            .dump() + "\n");
+    writeNpy((dir / "logit_lens_next.npy").string(), lens->nextTokenProbability.data(),
+             {lens->nextTokenProbability.rows(), lens->nextTokenProbability.cols()});
   }
   std::vector<float> hidden;
   for (const Matrix& r : rec.resid) hidden.insert(hidden.end(), r.data(), r.data() + r.size());

@@ -31,6 +31,10 @@ ForwardRecord Architecture::forwardImage(const PixelTensor&, const ForwardOption
   throw Error(shape().modelType + " is a text model: it reads text, not an image");
 }
 
+Matrix Architecture::readout(const Matrix&) const {
+  throw Error(shape().modelType + " has no next-token readout (the logit lens is for decoders)");
+}
+
 std::string supportedModelTypes() {
   std::string list;
   for (const Family& f : families())

@@ -47,6 +47,9 @@ class Architecture {
   // A vision model's pass (shape().input == InputKind::Image) on preprocessed pixels; text
   // models refuse it.
   virtual ForwardRecord forwardImage(const PixelTensor& pixels, const ForwardOptions& options) const;
+  // The final norm and the unembedding on residual-stream rows (n × d → n × vocab): what the
+  // model would predict if the stream ended there (the logit lens). Decoders; others throw Error.
+  virtual Matrix readout(const Matrix& hidden) const;
   // FLOPs of that pass as attnviz computes it (every head's full n×n scores), for `bench`.
   virtual double forwardFlops(long n, long logitRows) const = 0;
 

@@ -129,11 +129,14 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
     x += conv1d(mlp, b.mlpProjWeight, b.mlpProjBias);
     rec.resid.push_back(x);
   }
-  const Matrix lnf = layerNorm(options.allLogits ? x : Matrix(x.bottomRows(1)), w.lnfWeight, w.lnfBias, c.layerNormEpsilon);
-  rec.logits = linear(lnf, w.unembedding(), Vector());
+  rec.logits = readout(c, w, options.allLogits ? x : Matrix(x.bottomRows(1)));
   if (!rec.logits.allFinite()) checkFiniteWeights(w.named());
   rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return rec;
+}
+
+Matrix readout(const Gpt2Config& c, const Gpt2Weights& w, const Matrix& hidden) {
+  return linear(layerNorm(hidden, w.lnfWeight, w.lnfBias, c.layerNormEpsilon), w.unembedding(), Vector());
 }
 
 Matrix blockLn1(const Gpt2Config& c, const Gpt2Weights& w, const ForwardRecord& rec, int layer) {

@@ -56,6 +56,10 @@ AttentionOptions layerAttentionOptions(const Gpt2Config& config, int layer, cons
 ForwardRecord forward(const Gpt2Config& config, const Gpt2Weights& weights, const std::vector<int>& ids,
                       const ForwardOptions& options = {});
 
+// The final LayerNorm and the unembedding on residual-stream rows: the logits the model would
+// give if the stream ended there (the forward pass's own logits are this of its last entry).
+Matrix readout(const Gpt2Config& config, const Gpt2Weights& weights, const Matrix& hidden);
+
 // Recomputed ln_1 of block l (identical to what the forward pass used).
 Matrix blockLn1(const Gpt2Config& config, const Gpt2Weights& weights, const ForwardRecord& record, int layer);
 

@@ -43,6 +43,7 @@ class Gpt2 final : public Architecture {
   ForwardRecord forward(const std::vector<int>& ids, const ForwardOptions& options) const override {
     return model::forward(config_, weights_, ids, options);
   }
+  Matrix readout(const Matrix& hidden) const override { return model::readout(config_, weights_, hidden); }
 
   double forwardFlops(long n, long logitRows) const override {
     const double d = config_.dModel, inner = config_.inner, nn = double(n);

@@ -168,11 +168,14 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
     x += linear(gate, b.downProj, Vector());
     rec.resid.push_back(x);
   }
-  const Matrix last = rmsNorm(options.allLogits ? x : Matrix(x.bottomRows(1)), w.norm, c.rmsNormEpsilon);
-  rec.logits = linear(last, w.unembedding(), Vector());
+  rec.logits = readout(c, w, options.allLogits ? x : Matrix(x.bottomRows(1)));
   if (!rec.logits.allFinite()) checkFiniteWeights(w.named());
   rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return rec;
+}
+
+Matrix readout(const LlamaConfig& c, const LlamaWeights& w, const Matrix& hidden) {
+  return linear(rmsNorm(hidden, w.norm, c.rmsNormEpsilon), w.unembedding(), Vector());
 }
 
 Matrix blockInputNorm(const LlamaConfig& c, const LlamaWeights& w, const ForwardRecord& rec, int layer) {

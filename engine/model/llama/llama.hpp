@@ -58,6 +58,10 @@ AttentionOptions layerAttentionOptions(const LlamaConfig& config, int layer, int
 ForwardRecord forward(const LlamaConfig& config, const LlamaWeights& weights, const std::vector<int>& ids,
                       const ForwardOptions& options = {});
 
+// The final RMSNorm and lm_head (or the tied embeddings) on residual-stream rows: the logits the
+// model would give if the stream ended there.
+Matrix readout(const LlamaConfig& config, const LlamaWeights& weights, const Matrix& hidden);
+
 // Recomputed input_layernorm of block l (identical to what the forward pass used).
 Matrix blockInputNorm(const LlamaConfig& config, const LlamaWeights& weights, const ForwardRecord& record, int layer);
 

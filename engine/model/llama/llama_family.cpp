@@ -58,6 +58,7 @@ class Llama final : public Architecture {
   ForwardRecord forward(const std::vector<int>& ids, const ForwardOptions& options) const override {
     return model::forward(config_, weights_, ids, options);
   }
+  Matrix readout(const Matrix& hidden) const override { return model::readout(config_, weights_, hidden); }
 
   // Q, K, V (KV heads), the H heads' scores and AV, o_proj and the three MLP products.
   double forwardFlops(long n, long logitRows) const override {
