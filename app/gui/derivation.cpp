@@ -41,24 +41,31 @@ constexpr int kLargestTermsShown = 5;
 // the bias, and the total, so the lines add up to the cell.
 std::vector<std::string> formatAddingUp(const std::vector<double>& terms, double result);
 
+// Sorts `terms` (value, index) by magnitude, largest first, and returns the summands a derivation
+// prints: the first `shown` terms, then the sum of the rest when there is a rest.
+std::vector<double> largestTermsAndRest(std::vector<std::pair<double, int>>& terms, int shown) {
+  std::sort(terms.begin(), terms.end(), [](auto a, auto b) { return std::fabs(a.first) > std::fabs(b.first); });
+  std::vector<double> summands;
+  double rest = 0;
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    if (int(k) < shown) summands.push_back(terms[k].first);
+    else rest += terms[k].first;
+  }
+  if (int(terms.size()) > shown) summands.push_back(rest);
+  return summands;
+}
+
 void deriveProjection(std::vector<std::string>& out, const std::string& name, const char* weight,
                       const Matrix& x, const Matrix& w, const Vector& bias, int i, int col, float shown) {
   const int d = int(x.cols());
-  std::vector<std::pair<float, int>> terms;
-  for (int t = 0; t < d; ++t) terms.push_back({x(i, t) * w(t, col), t});
-  std::sort(terms.begin(), terms.end(), [](auto a, auto b) { return std::fabs(a.first) > std::fabs(b.first); });
+  std::vector<std::pair<double, int>> terms;
+  for (int t = 0; t < d; ++t) terms.push_back({x(i, t) * w(t, col), t});  // float products, as before
   const int shownTerms = gAllTerms ? d : std::min(d, kLargestTermsShown);
+  std::vector<double> summands = largestTermsAndRest(terms, shownTerms);
   out.push_back(name + " = Σ_t h_" + std::to_string(i) + ",t " + weight + "[t," + std::to_string(col) +
                 "] + b[" + std::to_string(col) + "]  (t = 0…" + std::to_string(d - 1) + "), " +
                 (gAllTerms ? "every term:" : "largest terms:"));
   // The printed products, the rest and the bias add up to the printed result (formatAddingUp).
-  std::vector<double> summands;
-  double rest = 0;
-  for (int k = 0; k < d; ++k) {
-    if (k < shownTerms) summands.push_back(terms[std::size_t(k)].first);
-    else rest += terms[std::size_t(k)].first;
-  }
-  if (d > shownTerms) summands.push_back(rest);
   const float b = bias.size() > col ? bias(col) : 0.0f;
   summands.push_back(b);
   const std::vector<std::string> f = formatAddingUp(summands, shown);
@@ -187,6 +194,47 @@ void deriveRope(std::vector<std::string>& out, const Document& doc, int head, in
                   formatValue(r->column == r->pair ? r->after[0] : r->after[1]));
 }
 
+// A patch's embedding x_ij = Σ_k W_patch[j, k]·pixel_k + b_patch[j] + W_P[i, j]: the largest
+// products with their pixel (channel, y, x), the rest as one sum, the bias and the position
+// embedding, adding up to the cell. False when the block does not keep the patch embedding.
+bool derivePatchEmbedding(std::vector<std::string>& out, const ModelBlock& b, const model::PatchGrid& grid,
+                          int patchIndex, int i, int j) {
+  const int inputs = int(b.patchPixels.cols());
+  if (b.patchChannels <= 0 || patchIndex >= b.patchPixels.rows() || j >= b.patchWeight.rows() ||
+      b.patchWeight.cols() != inputs || inputs != b.patchChannels * grid.patch * grid.patch)
+    return false;
+  const int P = grid.patch, r = patchIndex / grid.cols, c = patchIndex % grid.cols;
+  std::vector<std::pair<double, int>> terms;
+  for (int k = 0; k < inputs; ++k) terms.push_back({double(b.patchWeight(j, k)) * b.patchPixels(patchIndex, k), k});
+  const int shown = gAllTerms ? inputs : std::min(inputs, kLargestTermsShown);
+  std::vector<double> summands = largestTermsAndRest(terms, shown);
+  summands.push_back(b.patchBias.size() > j ? double(b.patchBias(j)) : 0.0);
+  summands.push_back(double(b.positionEmbedding(i, j)));
+  const std::vector<std::string> f = formatAddingUp(summands, double(b.residPre(i, j)));
+  out.push_back("the patch: input pixels y " + std::to_string(r * P) + "–" + std::to_string(r * P + P - 1) + ", x " +
+                std::to_string(c * P) + "–" + std::to_string(c * P + P - 1) + ", " + std::to_string(b.patchChannels) +
+                "×" + std::to_string(P) + "×" + std::to_string(P) + " = " + std::to_string(inputs) +
+                " values after the processor's rescale and normalisation");
+  out.push_back(std::string(gAllTerms ? "every term" : "largest terms") + " W_patch[" + std::to_string(j) +
+                ", (ch, y, x)]·pixel:");
+  static const char* kChannel[] = {"R", "G", "B"};
+  for (int k = 0; k < shown; ++k) {
+    const int at = terms[std::size_t(k)].second, ch = at / (P * P), y = at / P % P, x = at % P;
+    const std::string channel = b.patchChannels == 3 ? kChannel[ch] : std::to_string(ch);
+    out.push_back("  (" + channel + ", " + std::to_string(r * P + y) + ", " + std::to_string(c * P + x) + "): " +
+                  paren(b.patchWeight(j, at)) + "·" + paren(b.patchPixels(patchIndex, at)) + " = " + f[std::size_t(k)]);
+  }
+  if (inputs > shown)
+    out.push_back("  the other " + std::to_string(inputs - shown) + " terms: " + f[std::size_t(shown)] +
+                  "  (every term: T or Options ▸ every term)");
+  out.push_back("  b_patch[" + std::to_string(j) + "]: " + f[f.size() - 3]);
+  out.push_back("  W_P[" + std::to_string(i) + ", " + std::to_string(j) + "] (position embedding): " + f[f.size() - 2]);
+  out.push_back("= " + f.back());
+  out.push_back("W_patch[" + std::to_string(j) + ", ·]: filter " + std::to_string(j) +
+                " of patch_embeddings.projection, a convolution with stride " + std::to_string(P));
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int head, int i, int j) {
@@ -210,6 +258,7 @@ std::vector<std::string> deriveModelCell(const Document& doc, StageId step, int 
           const int r = (i - prefix) / grid->cols, c = (i - prefix) % grid->cols;
           out.push_back("x" + cell + " = (W_patch · pixels of patch (" + std::to_string(r) + ", " + std::to_string(c) +
                         "))[" + J + "] + b_patch[" + J + "] + W_P[" + I + ", " + J + "]   (\"" + name + "\")");
+          if (derivePatchEmbedding(out, b, *grid, i - prefix, i, j)) break;
         } else {
           out.push_back("x" + cell + " = " + name + "[" + J + "] + W_P[" + I + ", " + J + "]   (a learned token)");
         }

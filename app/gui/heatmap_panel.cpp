@@ -51,6 +51,20 @@ void hatch(ImDrawList* list, ImVec2 a, ImVec2 b) {
   list->PopClipRect();
 }
 
+// The band beside the cells where each patch's thumbnail stands (0 without thumbnails).
+float thumbnailStrip(const PanelSpec& spec, bool rows) {
+  const AxisPicture* t = spec.thumbnails;
+  if (!t || !t->grid || !t->texture || !(rows ? t->rows && spec.rowLabels : t->cols && spec.colLabels)) return 0;
+  return std::round(ImGui::GetFontSize() * 1.5f) + 4;
+}
+
+// Patch p of the grid as texture coordinates of the picture.
+void patchUv(const AxisPicture& t, int patch, ImVec2& uv0, ImVec2& uv1) {
+  const int P = t.grid->patch, r = patch / t.grid->cols, c = patch % t.grid->cols;
+  uv0 = ImVec2(float(c * P) / float(t.width), float(r * P) / float(t.height));
+  uv1 = ImVec2(float((c + 1) * P) / float(t.width), float((r + 1) * P) / float(t.height));
+}
+
 }  // namespace
 
 PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCamera& camera) {
@@ -58,8 +72,8 @@ PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCa
   const float s = ImGui::GetFontSize() / 16.0f;
   const int rows = int(spec.values->rows()), cols = std::max<int>(1, int(spec.values->cols()));
   const float fs = ImGui::GetFontSize();
-  const float left = spec.rowLabels ? std::min(widest(spec.rowLabels), 140 * s) + 8 * s : 0;
-  const float colW = widest(spec.colLabels);
+  const float left = (spec.rowLabels ? std::min(widest(spec.rowLabels), 140 * s) + 8 * s : 0) + thumbnailStrip(spec, true);
+  const float colW = widest(spec.colLabels) + thumbnailStrip(spec, false);
   const float right = (spec.colourBar ? 86 * s : 0) + (spec.rowSums ? 78 * s : 0);
   auto cellFor = [&](float top) {
     const float w = max.x - min.x - left - right, h = max.y - min.y - top - 4 * s;
@@ -68,16 +82,19 @@ PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCa
     return std::max(1e-3f, std::min({w / float(cols), h / float(std::max(rows, 1)), 90 * s}));
   };
   // Column labels lie flat when they fit their column, else they stand upright.
-  float top = spec.colLabels ? std::min(colW, 110 * s) + 10 * s : 0;
-  if (spec.colLabels && camera.fit && colW + 6 * s <= cellFor(fs + 8 * s)) top = fs + 8 * s;
+  const float topStrip = thumbnailStrip(spec, false);
+  float top = spec.colLabels ? std::min(colW, 110 * s + topStrip) + 10 * s : 0;
+  if (spec.colLabels && camera.fit && colW + 6 * s <= cellFor(fs + 8 * s + topStrip)) top = fs + 8 * s + topStrip;
   float cell = camera.fit ? cellFor(top) : camera.cellPx;
-  if (spec.colLabels && !camera.fit && colW + 6 * s <= cell) top = fs + 8 * s;
+  if (spec.colLabels && !camera.fit && colW + 6 * s <= cell) top = fs + 8 * s + topStrip;
   L.areaMin = ImVec2(std::floor(min.x + left), std::floor(min.y + top));
   if (camera.fit) {
     camera.cellPx = cell;
     camera.originCol = camera.originRow = 0;
   }
   L.cellW = L.cellH = cell;
+  L.rowThumbnails = thumbnailStrip(spec, true);
+  L.colThumbnails = topStrip;
   L.origin = ImVec2(L.areaMin.x - camera.originCol * cell, L.areaMin.y - camera.originRow * cell);
   L.areaMax = ImVec2(std::min(max.x - right, L.origin.x + cell * float(cols)),
                      std::min(max.y - 4 * s, L.origin.y + cell * float(rows)));
@@ -251,14 +268,32 @@ void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
   const ImVec2 clipMin = ImGui::GetWindowPos();
   const ImVec2 clipMax(clipMin.x + ImGui::GetWindowWidth(), clipMin.y + ImGui::GetWindowHeight());
   auto highlighted = [](bool on) { return on ? IM_COL32(255, 210, 60, 255) : ImGui::GetColorU32(ImGuiCol_Text); };
+  const float rowStrip = L.rowThumbnails, colStrip = L.colThumbnails;
+  // A patch's thumbnail fills the strip: beside every row (column) when rows are at least that
+  // tall, else beside every k-th, like the labels.
+  auto thumbnail = [&](int index, ImVec2 centre) {
+    const AxisPicture& t = *spec.thumbnails;
+    const int patch = index - int(t.grid->prefix.size());
+    if (patch < 0 || patch >= t.grid->rows * t.grid->cols) return;
+    const float side = std::max(rowStrip, colStrip) - 4;
+    ImVec2 uv0, uv1;
+    patchUv(t, patch, uv0, uv1);
+    const ImVec2 a(centre.x - side * 0.5f, centre.y - side * 0.5f), b(centre.x + side * 0.5f, centre.y + side * 0.5f);
+    list->AddImage(reinterpret_cast<ImTextureID>(static_cast<std::intptr_t>(t.texture)), a, b, uv0, uv1);
+    list->AddRect(a, b, IM_COL32(0, 0, 0, 160));
+  };
   if (spec.rowLabels) {
     const int k = std::max(1, int(std::ceil(fs / L.cellH)));
     list->PushClipRect(ImVec2(clipMin.x, L.areaMin.y - fs * 0.5f), ImVec2(L.areaMin.x, L.areaMax.y + fs * 0.5f), true);
+    const int kThumb = rowStrip > 0 ? std::max(1, int(std::ceil((rowStrip - 4) / L.cellH))) : 1;
     for (int r = r0; r < r1 && r < int(spec.rowLabels->size()); ++r) {
+      const float cy = L.origin.y + (r + 0.5f) * L.cellH;
+      if (rowStrip > 0 && (r % kThumb == 0 || r == spec.pinRow))
+        thumbnail(r, ImVec2(L.areaMin.x - rowStrip * 0.5f - 2, cy));
       if (r % k != 0 && r != spec.pinRow) continue;
       const char* t = (*spec.rowLabels)[std::size_t(r)].c_str();
       const float w = ImGui::CalcTextSize(t).x;
-      list->AddText(ImVec2(L.areaMin.x - w - 6, L.origin.y + (r + 0.5f) * L.cellH - fs * 0.5f),
+      list->AddText(ImVec2(L.areaMin.x - rowStrip - w - 6, cy - fs * 0.5f),
                     highlighted(r == spec.pinRow || r == spec.hoverRow), t);
     }
     list->PopClipRect();
@@ -268,15 +303,18 @@ void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
     const bool flat = colW + 6 <= L.cellW;
     const int k = flat ? 1 : std::max(1, int(std::ceil(fs / L.cellW)));
     list->PushClipRect(ImVec2(L.areaMin.x - fs, clipMin.y), ImVec2(L.areaMax.x + fs, L.areaMin.y), true);
+    const int kThumb = colStrip > 0 ? std::max(1, int(std::ceil((colStrip - 4) / L.cellW))) : 1;
     for (int c = c0; c < c1 && c < int(spec.colLabels->size()); ++c) {
+      const float cx = L.origin.x + (c + 0.5f) * L.cellW;
+      if (colStrip > 0 && (c % kThumb == 0 || c == spec.pinCol))
+        thumbnail(c, ImVec2(cx, L.areaMin.y - colStrip * 0.5f - 2));
       if (c % k != 0 && c != spec.pinCol) continue;
       const char* t = (*spec.colLabels)[std::size_t(c)].c_str();
       const ImU32 color = highlighted(c == spec.pinCol || c == spec.hoverCol);
-      const float cx = L.origin.x + (c + 0.5f) * L.cellW;
       if (flat)
-        list->AddText(ImVec2(cx - ImGui::CalcTextSize(t).x * 0.5f, L.areaMin.y - fs - 4), color, t);
+        list->AddText(ImVec2(cx - ImGui::CalcTextSize(t).x * 0.5f, L.areaMin.y - colStrip - fs - 4), color, t);
       else
-        addVerticalText(list, ImVec2(cx - fs * 0.5f, L.areaMin.y - 5), color, t);
+        addVerticalText(list, ImVec2(cx - fs * 0.5f, L.areaMin.y - colStrip - 5), color, t);
     }
     list->PopClipRect();
   }

@@ -8,9 +8,18 @@
 #include <vector>
 
 #include "figure/colormap.hpp"
+#include "record.hpp"
 #include "steps.hpp"
 
 namespace attnviz::gui {
+
+// A vision model's picture, so that each patch's row and column can show the patch itself.
+struct AxisPicture {
+  unsigned texture = 0;
+  int width = 0, height = 0;  // the picture's pixels
+  const model::PatchGrid* grid = nullptr;
+  bool rows = true, cols = true;  // columns only where they are keys
+};
 
 struct PanelSpec {
   const Matrix* values = nullptr;
@@ -30,6 +39,7 @@ struct PanelSpec {
   // `range` is theirs); `values` still gives the numbers printed in cells.
   const Matrix* colourValues = nullptr;
   ColourScale scale = ColourScale::Linear;
+  const AxisPicture* thumbnails = nullptr;  // null: labels only
 };
 
 // Where cells land: screen position of cell (0,0)'s corner, cell size and the visible area.
@@ -38,6 +48,7 @@ struct PanelLayout {
   float cellW = 1, cellH = 1;
   ImVec2 areaMin, areaMax;  // the cells' clip rectangle
   ImVec2 colourBarMin, colourBarMax;
+  float rowThumbnails = 0, colThumbnails = 0;  // the patch thumbnails' bands (0: none)
 };
 
 PanelLayout layoutPanel(const PanelSpec& spec, ImVec2 min, ImVec2 max, HeatmapCamera& camera);

@@ -11,6 +11,7 @@
 #include "fonts.hpp"
 #include "gl_heatmap.hpp"
 #include "heatmap_panel.hpp"
+#include "image/image.hpp"
 #include "model_actions.hpp"
 #include "steps.hpp"
 #include "views.hpp"
@@ -38,6 +39,17 @@ void drawTooltip(AppState& app, StageId step, int head, int row, int col, ImVec2
     ImGui::SameLine();
     ImGui::TextDisabled("head %d", head);
   }
+  if (const auto& grid = d.prepared.forward ? d.prepared.forward->grid : std::nullopt;
+      grid && int(d.prepared.queryLabels.size()) == grid->tokens()) {
+    // A vision model's tokens are patches: where each lies in the grid.
+    auto where = [&](int token) {
+      const int p = token - int(grid->prefix.size());
+      if (p < 0) return std::string("a learned token, no patch");
+      return "patch (row " + std::to_string(p / grid->cols) + ", column " + std::to_string(p % grid->cols) + ")";
+    };
+    const std::string text = "query: " + where(row) + (keyCol ? ";  key: " + where(col) : std::string());
+    ImGui::TextDisabled("%s", text.c_str());
+  }
   ImGui::Separator();
   ImGui::PushFont(fonts().mono);
   // T toggles every term of the long sums (the same setting as Options ▸ every term).
@@ -57,6 +69,23 @@ void drawTooltip(AppState& app, StageId step, int head, int row, int col, ImVec2
   ImGui::EndTooltip();
 }
 
+// A vision model's picture for the axes, when the step's rows are its tokens; null otherwise.
+const AxisPicture* axisPicture(const Document& d, StageId step, AxisPicture& out) {
+  const PreparedSession& p = d.prepared;
+  if (!p.picture || !p.forward || !p.forward->grid || p.picture->pixels.empty()) return nullptr;
+  const model::PatchGrid& grid = *p.forward->grid;
+  if (int(d.prepared.queryLabels.size()) != grid.tokens()) return nullptr;
+  const model::RgbImage& picture = *p.picture;
+  out.grid = &grid;
+  out.width = picture.width;
+  out.height = picture.height;
+  out.rows = true;
+  out.cols = stageColumnsAreKeys(step);
+  out.texture = pictureTexture("axis-picture", contentHash(picture.pixels), picture.width, picture.height,
+                               [&] { return picture.pixels.data(); });
+  return &out;
+}
+
 // One panel: layout, mouse interaction, drawing. Returns the layout for the caller's records.
 PanelLayout panel(AppState& app, StageId step, int head, ImVec2 min, ImVec2 max, bool labels, bool interactive,
                   HeatmapCamera& camera, const char* id, const StepRange* sharedRange = nullptr) {
@@ -72,6 +101,8 @@ PanelLayout panel(AppState& app, StageId step, int head, ImVec2 min, ImVec2 max,
   applyPanelColourScale(spec, step, app.view.colourScale, sv.key, sv.revision, spec.range);
   spec.rowLabels = labels ? &d.prepared.queryLabels : nullptr;
   spec.colLabels = labels ? &cols : nullptr;
+  static AxisPicture thumbnails;
+  spec.thumbnails = labels ? axisPicture(d, step, thumbnails) : nullptr;
   spec.valueText = app.view.showValues;
   spec.colourBar = labels;
   if (step == StageId::RowSum && labels)
@@ -113,6 +144,11 @@ PanelLayout panel(AppState& app, StageId step, int head, ImVec2 min, ImVec2 max,
     }
   }
   drawPanel(list, spec, L);
+  if (interactive && L.rowThumbnails > 0) {
+    // For the GUI tests: where the cells and the row thumbnails' band are.
+    app.widgetRects["heatmap-cells"] = {L.origin.x, L.origin.y, L.areaMax.x, L.areaMax.y};
+    app.widgetRects["heatmap-row-thumbnails"] = {L.areaMin.x - L.rowThumbnails - 2, L.areaMin.y, L.areaMin.x - 2, L.areaMax.y};
+  }
   if (hoverHere && app.hover.row >= 0 && app.hover.row < spec.values->rows() && app.hover.col >= 0 &&
       app.hover.col < spec.values->cols() && (interactive || app.hover.fromScript)) {
     const ImVec2 cmin(L.origin.x + app.hover.col * L.cellW, L.origin.y + app.hover.row * L.cellH);

@@ -37,11 +37,6 @@ std::string shortNumber(float v) {
   return text;
 }
 
-std::uint64_t contentHash(const std::vector<std::uint8_t>& bytes) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (std::uint8_t b : bytes) h = (h ^ b) * 1099511628211ull;
-  return h;
-}
 
 // The rollout is a product of layers' matrices: kept until the pass, layer or fusion change (the
 // pass is held, so a new one can never reuse the old one's address).
@@ -117,6 +112,12 @@ void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPa
 }
 
 }  // namespace
+
+std::uint64_t contentHash(const std::vector<std::uint8_t>& bytes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (std::uint8_t b : bytes) h = (h ^ b) * 1099511628211ull;
+  return h;
+}
 
 void drawPictureView(AppState& app) {
   const Document& d = app.doc;

@@ -1,5 +1,6 @@
 #pragma once
 // One function per view; each draws from AppState and changes it only through actions.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ void drawBarChart(AppState& app);      // view_barchart.cpp
 void drawLinesView(AppState& app);     // view_lines.cpp
 void drawNeuronView(AppState& app);    // view_neuron.cpp: q, k and q ⊙ k of the hovered cell
 void drawPictureView(AppState& app);   // view_picture.cpp: a vision model's attention on its picture
+// view_picture.cpp: a revision for picture textures (FNV-1a of the pixels).
+std::uint64_t contentHash(const std::vector<std::uint8_t>& bytes);
 void drawHeadsGrid(AppState& app);     // view_heads.cpp
 void drawStatsTable(AppState& app);    // view_stats.cpp
 void drawStatusBar(AppState& app);     // view_status.cpp

@@ -18,6 +18,11 @@ struct ModelBlock {
   Matrix tokenEmbedding, positionEmbedding;
   std::vector<int> tokenIds;
   int positionOffset = 0;  // the W_P row of position 0 (RoBERTa: pad_token_id + 1)
+  // Layer 0 of a vision model: the patch embedding (a convolution with stride P, as a d × C·P·P
+  // matrix), its bias and each patch's pixels (ForwardRecord::patchPixels); else empty.
+  Matrix patchWeight, patchPixels;
+  Vector patchBias;
+  int patchChannels = 0;
   Matrix typeEmbedding;  // layer 0 of an encoder: the token type's rows (sentence A or B); else empty
   // Layer 0 of a post-norm model: the embeddings' sum before their LayerNorm, which the
   // LayerNorm step then reads (its output is residPre). Empty otherwise.

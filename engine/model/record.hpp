@@ -61,6 +61,9 @@ struct ForwardRecord {
   std::vector<int> ids;       // text models' input; empty for a vision model
   std::vector<int> typeIds;   // encoders: each token's type (0 sentence A, 1 sentence B); else empty
   std::optional<PatchGrid> grid;  // vision models' tokens
+  // Vision models: patch (r, c)'s preprocessed pixels as the patch embedding reads them, row
+  // r·cols + c, (channel, y, x) flattened; kept so a hover can show the projection's terms.
+  Matrix patchPixels;
   int tokens() const { return resid.empty() ? int(ids.size()) : int(resid.front().rows()); }
   std::vector<Matrix> resid;  // L + 1 entries, n × d: resid[0] = the embeddings (+ wpe), resid[l+1] = after block l
   std::vector<LayerRecord> layers;

@@ -7,8 +7,11 @@ from the colour table over [0, the row's largest patch weight]. Then the mean of
 an image opened with a text model refused in one line.
 
 usage: picture_test.py ATTNVIZ [OUTPUT_DIR]"""
+import json
 import os
+import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,21 @@ APP = sys.argv[1]
 OUT = sys.argv[2] if len(sys.argv) > 2 else None
 SCENE = os.path.join(ROOT, "assets", "samples", "scenes", "red-square.png")
 LAYER, OPACITY = 3, 0.6
+
+
+def number(text):
+    """A value as the app prints it: a real minus sign, maybe an exponent."""
+    return float(text.replace("\u2212", "-"))
+
+
+def read_safetensors(path):
+    """Every F32 tensor of a safetensors file, by name."""
+    with open(path, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(size))
+        data = f.read()
+    return {name: np.frombuffer(data[t["data_offsets"][0]:t["data_offsets"][1]], np.float32).reshape(t["shape"])
+            for name, t in header.items() if name != "__metadata__" and t["dtype"] == "F32"}
 
 
 def expected_overlay(picture, row, patch, lut, opacity):
@@ -164,6 +182,63 @@ try:
     check(code == 0 and len(derivations) == 2 * len(steps) and all(derivations) and "W_patch" in first[0],
           "every step of layers 0 and %d hovers on a patch with a derivation (exit %d; embedding: %r)"
           % (LAYER, code, first[0]))
+
+    # The patch embedding's hover (layer 0, token 9 = patch (1, 0), dimension 0) against the
+    # checkpoint's own tensors and `preprocess`'s pixels: the five largest products
+    # W_patch[0, ch, y, x]·pixel by magnitude, each factor to the 3 decimals printed, the bias
+    # and the position embedding, and the total (1e-3: the printed precision).
+    px_circle = os.path.join(work, "px_circle.npy")
+    subprocess.run([APP, "preprocess", "--model", "attnviz-vit-mini", "--image",
+                    os.path.join(ROOT, "assets", "samples", "scenes", "red-circle.png"), "--out", px_circle,
+                    "--resized", os.path.join(work, "circle.png")], check=True, capture_output=True)
+    px = np.load(px_circle).astype(np.float64).reshape(3, 64, 64)
+    tensors = read_safetensors(os.path.join(ROOT, "assets", "models", "attnviz-vit-mini", "model.safetensors"))
+    w_patch = tensors["vit.embeddings.patch_embeddings.projection.weight"][0]  # [3, 8, 8] of dimension 0
+    patch_pixels = px[:, 8:16, 0:8]  # patch (1, 0)
+    products = w_patch * patch_pixels
+    order = np.argsort(-np.abs(products).ravel(), kind="stable")[:5]
+    want = {("RGB"[k // 64], 8 + k // 8 % 8, k % 8) for k in order}
+    lines = first
+    found = {}
+    for line in lines:
+        m = re.match(r"\s*\(([RGB]), (\d+), (\d+)\): \(?([^·)]+)\)?·\(?([^ )]+)\)? = (\S+)", line)
+        if m:
+            found[(m.group(1), int(m.group(2)), int(m.group(3)))] = [number(m.group(i)) for i in (4, 5, 6)]
+    check(set(found) == want, "the hover lists the five largest W_patch·pixel products: %s vs %s" % (sorted(found), sorted(want)))
+    worst = 0.0
+    for (ch, y, x), (wv, pv, tv) in found.items():
+        c = "RGB".index(ch)
+        worst = max(worst, abs(wv - w_patch[c, y - 8, x]), abs(pv - px[c, y, x]), abs(tv - w_patch[c, y - 8, x] * px[c, y, x]))
+    bias = tensors["vit.embeddings.patch_embeddings.projection.bias"][0]
+    position = tensors["vit.embeddings.position_embeddings"][0, 9, 0]
+    total = products.sum() + bias + position
+    shown = {name: number(re.search(r": (\S+)$", l).group(1)) for l in lines for name in ("b_patch", "W_P")
+             if l.strip().startswith(name)}
+    final = number([l for l in lines if l.startswith("= ")][-1][2:])
+    worst = max(worst, abs(shown.get("b_patch", 1e9) - bias), abs(shown.get("W_P", 1e9) - position), abs(final - total))
+    check(worst <= 1.5e-3, "the patch embedding's terms, bias, position embedding and total match the checkpoint "
+          "and the preprocessed pixels (largest difference %.2g)" % worst)
+
+    # The heatmap's axes show each patch as itself: the pinned row's thumbnail (token 50 =
+    # patch (6, 1)) is drawn from that patch's pixels, nearest-filtered, so the thumbnail's centre
+    # pixel is one of the patch's own pixels (the scene's noise makes them distinct).
+    circle = np.asarray(Image.open(os.path.join(work, "circle.png")).convert("RGB"), np.int32)
+    axes_png, axes_state = os.path.join(OUT or work, "picture_axes.png"), os.path.join(work, "axes.json")
+    axes = write_script(os.path.join(work, "axes.txt"), ["layer %d" % LAYER, "pin 50 -1", "wait-frames 3",
+                                                          "screenshot " + axes_png, "dump-state " + axes_state, "quit"])
+    code = subprocess.run([APP, "--no-recovery", "--ignore-pointer", "--sample", "scene-red-circle", "--script", axes],
+                          timeout=120).returncode
+    widgets = load(axes_state).get("widgets", {})
+    cells, band = widgets.get("heatmap-cells"), widgets.get("heatmap-row-thumbnails")
+    ok = code == 0 and cells is not None and band is not None
+    if ok:
+        cell = (cells[3] - cells[1]) / 65.0
+        y = int(cells[1] + 50.5 * cell)
+        x = int((band[0] + band[2]) / 2)
+        shot_px = read_png(axes_png).astype(np.int32)[y, x, :3]
+        patch = circle[48:56, 8:16].reshape(-1, 3)
+        ok = bool((patch == shot_px).all(axis=1).any())
+    check(ok, "the pinned row's axis thumbnail shows its own patch's pixels (exit %s, band %s)" % (code, band))
 finally:
     shutil.rmtree(work, ignore_errors=True)
 finish("picture view")

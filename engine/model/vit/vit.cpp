@@ -245,7 +245,8 @@ ForwardRecord forwardVit(const VitConfig& c, const VitWeights& w, const PixelTen
   Matrix placed(prefix + patches, d);
   placed.row(0) = w.clsToken.transpose();
   if (prefix == 2) placed.row(1) = w.distillationToken.transpose();
-  placed.bottomRows(patches) = linear(patchPixels(px, P, rows, cols), w.patchProjection, w.patchBias);
+  rec.patchPixels = patchPixels(px, P, rows, cols);
+  placed.bottomRows(patches) = linear(rec.patchPixels, w.patchProjection, w.patchBias);
   placed += vitPositionEmbeddings(c, w, rows, cols);
   Matrix x(n, d);
   x.topRows(prefix) = placed.topRows(prefix);

@@ -89,6 +89,10 @@ class Vit final : public Architecture {
       block.positionEmbedding.topRows(prefix) = placed.topRows(prefix);
       block.positionEmbedding.bottomRows(g.rows * g.cols) = placed.bottomRows(g.rows * g.cols);
       block.tokenEmbedding = block.residPre - block.positionEmbedding;
+      block.patchWeight = weights_.patchProjection.toFloat();
+      block.patchBias = weights_.patchBias;
+      block.patchPixels = rec.patchPixels;
+      block.patchChannels = c.channels;
     } else if (layer > 0) {
       block.previousResidMid = blockResidMid(rec, layer - 1);
       block.previousMlpOut = block.residPre - block.previousResidMid;
