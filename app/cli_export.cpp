@@ -53,7 +53,8 @@ constexpr const char* kExportHelp =
     "\n"
     "A vision model's attention on its picture (--model NAME --image FILE, or a scene sample):\n"
     "  --overlay cls|rollout|token=I   where [CLS] (or token I, 0 = [CLS]) looks in layer L\n"
-    "                        (default: the last layer); rollout: attention rollout to layer L\n"
+    "                        (default: the last layer); rollout: attention rollout to layer L;\n"
+    "                        with --layer all a row per layer (× heads with --head all)\n"
     "  --head H|mean|all     one head, the mean of the heads (default), or every head\n"
     "  --fusion mean|max|min rollout's head fusion (default mean)\n"
     "  --opacity F           0..1 (default 0.6)   --smooth   bilinear between patch centres\n"
@@ -132,8 +133,8 @@ int exportOverlay(InputArgs input, const std::string& overlay, const std::option
                   const std::optional<std::string>& keep, bool smooth, const std::optional<std::string>& colormap,
                   const std::optional<std::string>& range, const FigureOptions& figure,
                   const std::optional<std::string>& png, const std::optional<std::string>& svg, bool allLayers) {
-  if (allLayers) throw UsageError("--overlay draws one layer (--layer L, default the last)");
   PictureFigureOptions o;
+  o.allLayers = allLayers;
   if (overlay == "cls") o.selection.query = 0;
   else if (overlay == "rollout") o.selection.rollout = true;
   else if (overlay.rfind("token=", 0) == 0) o.selection.query = int(parseLong("--overlay token=", overlay.substr(6), 0, 1 << 20));

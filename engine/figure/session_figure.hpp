@@ -107,6 +107,7 @@ inline FigureRequest makeLayersFigure(const Session& session, const FigureInput&
 struct PictureFigureOptions {
   PictureSelection selection;
   OverlayOptions overlay;
+  bool allLayers = false;            // a row of panels per layer, one colour scale
   std::optional<std::string> title;  // replaces the generated title and options line
   int cellPx = 0;                    // pixels per picture pixel (0: automatic)
   float scale = 1;
@@ -114,16 +115,36 @@ struct PictureFigureOptions {
 
 inline FigureRequest makeSessionPictureFigure(const Session& session, const FigureInput& input,
                                               const PictureFigureOptions& o) {
-  const PreparedSession prepared = prepare(session);
-  if (!prepared.picture || !prepared.forward || !prepared.forward->grid)
-    throw Error("the overlay needs a vision model and a picture (--model NAME --image FILE, or a scene sample)");
-  const AttentionTrace trace = computeSessionTrace(prepared, modelLayerOptions(prepared, session.options));
-  const model::PatchGrid& grid = *prepared.forward->grid;
-  const int layer = prepared.viewedLayer;
-  Matrix rollout;
-  if (o.selection.rollout) rollout = model::attentionRollout(*prepared.forward, 0, layer, o.selection.fusion);
-  const std::vector<PicturePanel> panels =
-      picturePanels(trace, grid, o.selection, o.selection.rollout ? &rollout : nullptr, layer);
+  Session layerSession = session;
+  std::vector<PicturePanel> panels;
+  std::shared_ptr<const model::RgbImage> picture;
+  std::optional<model::PatchGrid> grid;
+  int layer = session.view.layer, layers = 1, columns = 1;
+  // One layer's panels, from the pass prepare() keeps between layers of one session.
+  auto addLayer = [&](int l) {
+    layerSession.view.layer = l;
+    const PreparedSession prepared = prepare(layerSession);
+    if (!prepared.picture || !prepared.forward || !prepared.forward->grid)
+      throw Error("the overlay needs a vision model and a picture (--model NAME --image FILE, or a scene sample)");
+    const AttentionTrace trace = computeSessionTrace(prepared, modelLayerOptions(prepared, layerSession.options));
+    layer = prepared.viewedLayer;
+    layers = prepared.modelLayers;
+    picture = prepared.picture;
+    grid = *prepared.forward->grid;
+    Matrix rollout;
+    if (o.selection.rollout) rollout = model::attentionRollout(*prepared.forward, 0, layer, o.selection.fusion);
+    std::vector<PicturePanel> part = picturePanels(trace, *grid, o.selection, o.selection.rollout ? &rollout : nullptr, layer);
+    columns = int(part.size());
+    for (PicturePanel& p : part) {
+      if (o.allLayers && !o.selection.rollout) p.caption = "L" + std::to_string(layer) + " " + (p.head >= 0 ? "H" + std::to_string(p.head) : p.caption);
+      panels.push_back(std::move(p));
+    }
+  };
+  if (o.allLayers) {
+    for (int l = 0; l < layers; ++l) addLayer(l);
+  } else {
+    addLayer(session.view.layer);
+  }
   std::string name = figureInputName(input);
   if (input.sample.empty() && input.sessionFile.empty()) {
     const std::size_t slash = session.tokens.image.find_last_of('/');
@@ -134,17 +155,22 @@ inline FigureRequest makeSessionPictureFigure(const Session& session, const Figu
   if (o.title) {
     title = *o.title;
   } else {
-    const std::string who = grid.tokenName(o.selection.query);
-    title = o.selection.rollout ? name + ": where " + who + " looks, rollout to layer " + std::to_string(layer)
-                                : name + ", layer " + std::to_string(layer) + ": where " + who + " looks";
-    subtitle = (panels.size() == 1 ? panels.front().caption : std::to_string(panels.size()) + " heads, one colour scale") +
-               " \u00B7 " + std::to_string(grid.rows) + "\u00D7" + std::to_string(grid.cols) + " patches of " +
-               std::to_string(grid.patch) + " px \u00B7 opacity " + std::to_string(int(std::lround(o.overlay.opacity * 100))) + "%";
+    const std::string who = grid->tokenName(o.selection.query);
+    if (o.allLayers)
+      title = name + ": where " + who + " looks, every layer" + (o.selection.rollout ? " (rollout from layer 0)" : "");
+    else
+      title = o.selection.rollout ? name + ": where " + who + " looks, rollout to layer " + std::to_string(layer)
+                                  : name + ", layer " + std::to_string(layer) + ": where " + who + " looks";
+    subtitle = (panels.size() == 1 ? panels.front().caption : std::to_string(panels.size()) + (o.allLayers ? " panels" : " heads") + ", one colour scale") +
+               " \u00B7 " + std::to_string(grid->rows) + "\u00D7" + std::to_string(grid->cols) + " patches of " +
+               std::to_string(grid->patch) + " px \u00B7 opacity " + std::to_string(int(std::lround(o.overlay.opacity * 100))) + "%";
     if (o.overlay.keep > 0 && o.overlay.keep < 1)
       subtitle += " \u00B7 the patches holding " + std::to_string(int(std::lround(o.overlay.keep * 100))) + "% of the weight";
     if (o.overlay.smooth) subtitle += " \u00B7 smooth";
   }
-  return makePictureFigure(*prepared.picture, grid, panels, o.overlay, title, subtitle, o.cellPx, o.scale);
+  FigureRequest figure = makePictureFigure(*picture, *grid, panels, o.overlay, title, subtitle, o.cellPx, o.scale);
+  if (o.allLayers) figure.gridColumns = columns > 1 ? columns : 0;  // one panel a layer: a square-ish grid
+  return figure;
 }
 
 }  // namespace attnviz

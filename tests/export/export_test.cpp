@@ -786,3 +786,53 @@ TEST(ExportCli, OverlayRefusalsAreOneLine) {
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(std::system(("xmllint --noout " + (dir / "r.svg")).c_str()), 0);
 }
+
+// --overlay with --layer all --head all: the whole model over the picture, a row of heads per
+// layer on one colour scale; each panel is the picture blended with that layer's and head's
+// [CLS] row, recomputed here layer by layer.
+TEST(ExportCli, OverlayOfEveryLayerAndHead) {
+  TempDir dir;
+  const std::string png = dir / "all.png";
+  const CliRun run = runAttnviz("export --sample scene-red-circle --overlay cls --layer all --head all --png " + png);
+  ASSERT_EQ(run.code, 0) << run.output;
+  const Session s = loadSample("scene-red-circle");
+  FigureInput input;
+  input.sample = "scene-red-circle";
+  PictureFigureOptions o;
+  o.allLayers = true;
+  o.selection.heads = PictureHeads::All;
+  const FigureRequest r = makeSessionPictureFigure(s, input, o);
+  EXPECT_EQ(readFile(png), renderFigurePng(r));
+  const PreparedSession p = prepare(s);
+  ASSERT_TRUE(p.picture && p.forward && p.forward->grid);
+  const model::PatchGrid& grid = *p.forward->grid;
+  ASSERT_EQ(int(r.panels.size()), p.modelLayers * p.modelHeads);
+  EXPECT_EQ(r.gridColumns, p.modelHeads);
+  EXPECT_EQ(r.panels[std::size_t(p.modelHeads + 2)].caption, "L1 H2");
+  std::vector<Matrix> rows;
+  float hi = 0;
+  for (int layer = 0; layer < p.modelLayers; ++layer) {
+    Session at = s;
+    at.view.layer = layer;
+    const PreparedSession pl = prepare(at);
+    const AttentionTrace t = computeSessionTrace(pl, modelLayerOptions(pl, at.options));
+    for (int h = 0; h < p.modelHeads; ++h) {
+      const Matrix& w = t.head[std::size_t(h)].weights;
+      rows.push_back(patchValues(w.row(0).data(), int(w.cols()), grid));
+      hi = std::max(hi, rows.back().maxCoeff());
+    }
+  }
+  EXPECT_EQ(r.range.lo, 0.0f);
+  EXPECT_EQ(r.range.hi, hi);
+  OverlayOptions shared = o.overlay;
+  shared.range = r.range;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    ASSERT_TRUE(r.panels[k].picture) << k;
+    EXPECT_TRUE(r.panels[k].picture->pixels == overlayPicture(*p.picture, rows[k], grid.patch, shared).pixels) << "panel " << k;
+  }
+  EXPECT_NE(r.title.find("every layer"), std::string::npos) << r.title;
+  // Rollout to every layer: one panel a layer.
+  const CliRun rollout = runAttnviz("export --sample scene-red-circle --overlay rollout --layer all --png " + png);
+  EXPECT_EQ(rollout.code, 0) << rollout.output;
+  EXPECT_NE(rollout.output.find(std::to_string(p.modelLayers) + " panels"), std::string::npos) << rollout.output;
+}
