@@ -34,7 +34,7 @@ namespace {
 
 struct Options {
   std::string sample, sessionFile, script, screenshot, frameStats, dumpState;
-  std::string model, text;  // --model NAME|PATH [--text TEXT]: open in model mode
+  std::string model, text, image;  // --model NAME|PATH [--text TEXT | --image FILE]: open in model mode
   int frames = -1;
   int width = 1600, height = 1000;
   bool recovery = true;       // --no-recovery: no recovery file and no questions
@@ -43,7 +43,7 @@ struct Options {
 };
 
 const char* kUsage =
-    "usage: attnviz [FILE.json | FILE.npz | FILE.safetensors | --sample NAME | --model NAME|PATH [--text TEXT]]\n"
+    "usage: attnviz [FILE.json | FILE.npz | FILE.safetensors | --sample NAME | --model NAME|PATH [--text TEXT | --image FILE]]\n"
     "               [--script FILE]\n"
     "               [--screenshot FILE] [--frames N]\n"
     "               [--frame-stats FILE] [--dump-state FILE] [--no-recovery] [--recovery]\n               [--ignore-pointer] [--window-size WxH]\n"
@@ -65,6 +65,7 @@ bool parseArgs(int argc, char** argv, Options& o) {
     if (a == "--sample") value(o.sample);
     else if (a == "--model") value(o.model);
     else if (a == "--text") value(o.text);
+    else if (a == "--image") value(o.image);
     else if (a == "--script") value(o.script);
     else if (a == "--screenshot") value(o.screenshot);
     else if (a == "--frame-stats") value(o.frameStats);
@@ -203,9 +204,17 @@ int runDesktopApp(int argc, char** argv) {
       std::cerr << "attnviz: " << app.message << "\n";
       return 2;
     }
+    if (!opt.text.empty() && !opt.image.empty()) {
+      std::cerr << "attnviz: --text and --image: give one (a text model reads text, a vision model a picture)\n";
+      return 2;
+    }
     if (!opt.text.empty()) setTokensText(app, opt.text);
-  } else if (!opt.text.empty()) {
-    std::cerr << "attnviz: --text goes with --model\n";
+    if (!opt.image.empty() && !openImage(app, opt.image)) {
+      std::cerr << "attnviz: " << app.message << "\n";
+      return 2;
+    }
+  } else if (!opt.text.empty() || !opt.image.empty()) {
+    std::cerr << "attnviz: " << (opt.text.empty() ? "--image" : "--text") << " goes with --model\n";
     return 2;
   }
   if (opt.recovery && (!automated || opt.forceRecovery)) {

@@ -239,6 +239,20 @@ try:
         patch = circle[48:56, 8:16].reshape(-1, 3)
         ok = bool((patch == shot_px).all(axis=1).any())
     check(ok, "the pinned row's axis thumbnail shows its own patch's pixels (exit %s, band %s)" % (code, band))
+
+    # Launched on a picture: `attnviz --model NAME --image FILE`, and refused in one line with a
+    # text model.
+    cross = os.path.join(ROOT, "assets", "samples", "scenes", "red-cross.png")
+    launched = os.path.join(work, "launched.json")
+    script = write_script(os.path.join(work, "launch.txt"), ["wait-frames 2", "dump-state " + launched, "quit"])
+    code = subprocess.run([APP, "--no-recovery", "--model", "attnviz-vit-mini", "--image", cross, "--script", script],
+                          timeout=120).returncode
+    image = load(launched).get("picture", {}).get("image") if code == 0 else None
+    check(code == 0 and image == cross, "--model attnviz-vit-mini --image FILE opens the picture (exit %d, %r)" % (code, image))
+    p = subprocess.run([APP, "--no-recovery", "--model", "attnviz-mini", "--image", cross, "--frames", "2"],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 2 and "vision model" in p.stderr and p.stderr.count("\n") == 1,
+          "--image with a text model exits 2 in one line: %r" % p.stderr)
 finally:
     shutil.rmtree(work, ignore_errors=True)
 finish("picture view")
