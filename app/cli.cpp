@@ -41,6 +41,7 @@ constexpr const char* kUsage =
     "  attnviz tokenize --model M --text T   a model's tokens for a text\n"
     "  attnviz compute --model M --text T --out DIR   every layer of a real model\n"
     "  attnviz compute --bundle FILE.npz --out DIR    every layer of your own model's attention\n"
+    "  attnviz attribute --model M --text T [--target TOKEN] --out DIR   each head's direct share of a logit\n"
     "  attnviz preprocess --model M --image F --out pixels.npy   a vision model's input for a picture\n"
     "  attnviz --version | --help | help COMMAND\n"
     "\n"
@@ -125,6 +126,7 @@ const std::vector<CommandTable>& commands() {
       {"fetch", cmdFetch},
       {"tokenize", cmdTokenize},
       {"preprocess", cmdPreprocess},
+      {"attribute", cmdAttribute},
   };
   return table;
 }

@@ -14,6 +14,7 @@ int cmdTokenize(const std::vector<std::string>& args);      // cli_model.cpp
 int cmdComputeModel(const std::vector<std::string>& args);  // cli_model.cpp: compute --model
 const char* modelComputeHelp();                              // cli_model.cpp
 int cmdBenchModel(const std::vector<std::string>& args);    // cli_bench.cpp: bench --model
+int cmdAttribute(const std::vector<std::string>& args);     // cli_attribute.cpp
 
 // Whether `flag` is among the arguments (for commands that switch to their model form).
 bool hasFlag(const std::vector<std::string>& args, const std::string& flag);

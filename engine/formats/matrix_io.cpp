@@ -599,8 +599,11 @@ MaskMatrix readMaskFile(const std::string& path) {
   return toMask(loaded.values, path);
 }
 
-std::string encodeNpy(const float* data, const std::vector<long>& shape) {
-  std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+namespace {
+
+// A .npy of `shape` whose elements are `itemSize` bytes each, NumPy type `descr` ('<f4', '<f8').
+std::string encodeNpyOf(const char* descr, const void* data, size_t itemSize, const std::vector<long>& shape) {
+  std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': (";
   long count = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     dict += std::to_string(shape[i]);
@@ -617,11 +620,25 @@ std::string encodeNpy(const float* data, const std::vector<long>& shape) {
   out += char(dict.size() & 0xFF);
   out += char(dict.size() >> 8);
   out += dict;
-  out.append(reinterpret_cast<const char*>(data), size_t(count) * sizeof(float));
+  out.append(reinterpret_cast<const char*>(data), size_t(count) * itemSize);
   return out;
 }
 
+}  // namespace
+
+std::string encodeNpy(const float* data, const std::vector<long>& shape) {
+  return encodeNpyOf("<f4", data, sizeof(float), shape);
+}
+
+std::string encodeNpy(const double* data, const std::vector<long>& shape) {
+  return encodeNpyOf("<f8", data, sizeof(double), shape);
+}
+
 void writeNpy(const std::string& path, const float* data, const std::vector<long>& shape) {
+  writeFileAtomic(path, encodeNpy(data, shape));
+}
+
+void writeNpy(const std::string& path, const double* data, const std::vector<long>& shape) {
   writeFileAtomic(path, encodeNpy(data, shape));
 }
 

@@ -46,6 +46,9 @@ MaskMatrix toMask(const Matrix& values, const std::string& name);  // values mus
 // .npy writers (float32, little-endian, C order). `shape` must multiply to data.size().
 std::string encodeNpy(const float* data, const std::vector<long>& shape);
 void writeNpy(const std::string& path, const float* data, const std::vector<long>& shape);
+// The same in float64 ('<f8'), for numbers that must add up beyond float32's precision.
+std::string encodeNpy(const double* data, const std::vector<long>& shape);
+void writeNpy(const std::string& path, const double* data, const std::vector<long>& shape);
 void writeCsv(const std::string& path, const Matrix& m);
 
 // "NAME: byte N: reason" for a JSON syntax error (N counts from 0).

@@ -35,6 +35,14 @@ Matrix Architecture::readout(const Matrix&) const {
   throw Error(shape().modelType + " has no next-token readout (the logit lens is for decoders)");
 }
 
+ReadoutWeights Architecture::readoutWeights(const std::vector<int>&) const {
+  throw Error(shape().modelType + " has no next-token readout (direct logit attribution is for decoders)");
+}
+
+Vector Architecture::attentionOutputBias(int) const {
+  throw Error(shape().modelType + " has no next-token readout (direct logit attribution is for decoders)");
+}
+
 std::string supportedModelTypes() {
   std::string list;
   for (const Family& f : families())

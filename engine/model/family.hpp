@@ -25,6 +25,17 @@ struct ProjectionWeights {
   Matrix wQ, wK, wV;
 };
 
+// The readout (final norm, then unembedding) taken apart, for direct logit attribution
+// (attribution.hpp): readout(x)[tokens[k]] = norm(x) · rows.row(k) + bias(k), where norm(x) is
+// LayerNorm, (x − mean(x)) / √(var(x) + ε) ⊙ γ + β, or RMSNorm, x / √(mean(x²) + ε) ⊙ γ.
+struct ReadoutWeights {
+  NormKind norm = NormKind::LayerNorm;
+  double epsilon = 0;
+  Vector gamma, beta;  // d; beta empty for RMSNorm
+  Matrix rows;         // tokens × d: the unembedding's rows W_U[t]
+  Vector bias;         // tokens: the unembedding's bias (zeros when it has none)
+};
+
 // One loaded model of one family: its shape, its forward pass writing the shared record, and per
 // layer what the step-through shows around the attention engine.
 class Architecture {
@@ -50,6 +61,12 @@ class Architecture {
   // The final norm and the unembedding on residual-stream rows (n × d → n × vocab): what the
   // model would predict if the stream ended there (the logit lens). Decoders; others throw Error.
   virtual Matrix readout(const Matrix& hidden) const;
+  // That readout's parts: the final norm's kind, ε, γ and β, and the unembedding's rows (and
+  // bias) of `tokens` (ids already checked). Decoders; others throw Error.
+  virtual ReadoutWeights readoutWeights(const std::vector<int>& tokens) const;
+  // Layer l's attention output bias (d): attnOut = z · W_O + this. Zeros when the model has none.
+  // Decoders; others throw Error.
+  virtual Vector attentionOutputBias(int layer) const;
   // FLOPs of that pass as attnviz computes it (every head's full n×n scores), for `bench`.
   virtual double forwardFlops(long n, long logitRows) const = 0;
 

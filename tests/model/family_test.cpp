@@ -4,6 +4,8 @@
 // pass writes.
 #include <gtest/gtest.h>
 
+#include "attribution.hpp"
+#include "blocks.hpp"
 #include "config.hpp"
 #include "family.hpp"
 #include "model.hpp"
@@ -96,6 +98,42 @@ TEST(Families, ShapeMatchesTheForwardPass) {
     }
     EXPECT_THROW(forward(m, PixelTensor{}), Error) << f.name << ": a text model reads no image";
     EXPECT_THROW(forward(m, std::vector<int>(17, 1)), Error) << f.name << ": beyond " << s.positionsKey;
+  }
+}
+
+// Direct logit attribution's two pieces of a family: the readout taken apart gives the readout,
+// and z · W_O + the output bias gives attn_out. A decoder that reads out must give them; every
+// other family refuses both with an Error. The shares then add up to the model's logit.
+TEST(Families, ReadoutTakenApartIsTheReadout) {
+  for (const Family& f : families()) {
+    const Model m = randomModel(tinyConfig(f.modelTypes.front()), "tiny", 3);
+    const ForwardRecord rec = runOnFive(m);
+    const Architecture& a = *m.architecture;
+    const bool decoder = m.shape.input == InputKind::Text && m.shape.causal;
+    if (!decoder) {
+      EXPECT_THROW(a.readoutWeights({1}), Error) << f.name;
+      EXPECT_THROW(a.attentionOutputBias(0), Error) << f.name;
+      EXPECT_THROW(checkAttributable(a), Error) << f.name;
+      continue;
+    }
+    const Matrix logits = a.readout(rec.resid.back());
+    const ReadoutWeights w = a.readoutWeights({7, 0});
+    const Matrix normed = w.norm == NormKind::LayerNorm ? layerNorm(rec.resid.back(), w.gamma, w.beta, w.epsilon)
+                                                        : rmsNorm(rec.resid.back(), w.gamma, w.epsilon);
+    for (int k = 0; k < 2; ++k) {
+      const Vector mine = normed * w.rows.row(k).transpose() + Vector::Constant(5, w.bias(k));
+      EXPECT_LT((mine - logits.col(k == 0 ? 7 : 0)).cwiseAbs().maxCoeff(), 1e-5f) << f.name;
+    }
+    for (int l = 0; l < m.shape.layers; ++l) {
+      Matrix attn = rec.layers[l].z * attentionOutputWeight(m, l);
+      attn.rowwise() += a.attentionOutputBias(l).transpose();
+      EXPECT_LT((attn - rec.layers[l].attnOut).cwiseAbs().maxCoeff(), 1e-5f) << f.name << " layer " << l;
+    }
+    const LogitAttribution d = directLogitAttribution(a, rec, 3, 7, 0);
+    EXPECT_NEAR(d.sum(), d.logit(), 1e-4 * std::max(1.0, std::abs(d.logit()))) << f.name;
+    EXPECT_NEAR(d.logit(), double(logits(3, 7)) - double(logits(3, 0)), 1e-6) << f.name;
+    EXPECT_THROW(directLogitAttribution(a, rec, 5, 7), Error) << f.name << ": position past the text";
+    EXPECT_THROW(directLogitAttribution(a, rec, 0, m.shape.vocabSize), Error) << f.name << ": id past the vocabulary";
   }
 }
 

@@ -44,6 +44,19 @@ class Gpt2 final : public Architecture {
     return model::forward(config_, weights_, ids, options);
   }
   Matrix readout(const Matrix& hidden) const override { return model::readout(config_, weights_, hidden); }
+  // ln_f and the unembedding (lm_head, or the tied wte), which has no bias.
+  ReadoutWeights readoutWeights(const std::vector<int>& tokens) const override {
+    ReadoutWeights r;
+    r.norm = NormKind::LayerNorm;
+    r.epsilon = config_.layerNormEpsilon;
+    r.gamma = weights_.lnfWeight;
+    r.beta = weights_.lnfBias;
+    r.rows.resize(Eigen::Index(tokens.size()), config_.dModel);
+    for (std::size_t k = 0; k < tokens.size(); ++k) weights_.unembedding().rowsToFloat(tokens[k], 1, r.rows.row(Eigen::Index(k)).data());
+    r.bias = Vector::Zero(Eigen::Index(tokens.size()));
+    return r;
+  }
+  Vector attentionOutputBias(int layer) const override { return weights_.blocks.at(std::size_t(layer)).attnProjBias; }
 
   double forwardFlops(long n, long logitRows) const override {
     const double d = config_.dModel, inner = config_.inner, nn = double(n);

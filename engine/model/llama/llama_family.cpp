@@ -59,6 +59,22 @@ class Llama final : public Architecture {
     return model::forward(config_, weights_, ids, options);
   }
   Matrix readout(const Matrix& hidden) const override { return model::readout(config_, weights_, hidden); }
+  // model.norm (RMSNorm, no β) and lm_head (or the tied embed_tokens), which has no bias.
+  ReadoutWeights readoutWeights(const std::vector<int>& tokens) const override {
+    ReadoutWeights r;
+    r.norm = NormKind::RmsNorm;
+    r.epsilon = config_.rmsNormEpsilon;
+    r.gamma = weights_.norm;
+    r.rows.resize(Eigen::Index(tokens.size()), config_.dModel);
+    for (std::size_t k = 0; k < tokens.size(); ++k) weights_.unembedding().rowsToFloat(tokens[k], 1, r.rows.row(Eigen::Index(k)).data());
+    r.bias = Vector::Zero(Eigen::Index(tokens.size()));
+    return r;
+  }
+  // o_proj's bias (attention_bias: llama, mistral; never qwen2), else zeros.
+  Vector attentionOutputBias(int layer) const override {
+    const Vector& b = weights_.blocks.at(std::size_t(layer)).oBias;
+    return b.size() ? b : Vector(Vector::Zero(config_.dModel));
+  }
 
   // Q, K, V (KV heads), the H heads' scores and AV, o_proj and the three MLP products.
   double forwardFlops(long n, long logitRows) const override {
