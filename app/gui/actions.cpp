@@ -12,6 +12,7 @@
 
 #include "colormap_lut.hpp"
 #include "derivation.hpp"
+#include "model_analysis.hpp"
 #include "model_block.hpp"
 #include "document.hpp"
 #include "gpu_compare.hpp"
@@ -840,6 +841,32 @@ void dumpState(const AppState& app, const std::string& path) {
                           {"pair", {r->pair, r->partner}}, {"inv_freq", r->invFreq}, {"theta", r->theta},
                           {"before", {r->before[0], r->before[1]}}, {"after", {r->after[0], r->after[1]}},
                           {"shown", r->shown}, {"rotated_shown", r->rotatedShown}};
+  }
+  if (hasReadout(app)) {
+    if (const model::LogitLens* lens = currentLogitLens(app)) {
+      nlohmann::json top = nlohmann::json::array(), prob = nlohmann::json::array();
+      for (int e = 0; e < lens->entries; ++e) {
+        nlohmann::json ids = nlohmann::json::array(), ps = nlohmann::json::array();
+        for (int i = 0; i < lens->positions; ++i) {
+          ids.push_back(lens->at(e, i).ids.front());
+          ps.push_back(lens->at(e, i).probabilities.front());
+        }
+        top.push_back(ids);
+        prob.push_back(ps);
+      }
+      j["logit_lens"] = {{"entries", lens->entries}, {"positions", lens->positions}, {"top_ids", top}, {"top_p", prob}};
+    }
+    if (const model::LogitAttribution* a = currentAttribution(app)) {
+      nlohmann::json heads = nlohmann::json::array(), mlps = nlohmann::json::array();
+      for (int l = 0; l < a->heads.rows(); ++l) {
+        nlohmann::json row = nlohmann::json::array();
+        for (int h = 0; h < a->heads.cols(); ++h) row.push_back(a->heads(l, h));
+        heads.push_back(row);
+        mlps.push_back(a->mlps(l));
+      }
+      j["head_effects"] = {{"position", a->position}, {"target", a->target}, {"heads", heads}, {"mlps", mlps},
+                           {"embeddings", a->embeddings}, {"biases", a->biases()}, {"sum", a->sum()}, {"logit", a->logit()}};
+    }
   }
   j["download"] = {{"dialog", app.download.dialogOpen}, {"running", isDownloading(app)},
                     {"name", app.download.name}, {"error", app.download.error}};

@@ -1,5 +1,7 @@
 #include "colormap_lut.hpp"
 
+#include <imgui.h>
+
 namespace attnviz::gui {
 
 // ColormapId mirrors attnviz::Colormap so sessions of the app and the exporters name the same maps.
@@ -12,6 +14,11 @@ ColormapId parseColormapId(const std::string& name) { return ColormapId(int(pars
 
 Rgb8 colormapColor(ColormapId id, float value, float vmin, float vmax) {
   return mapValue(toFigureColormap(id), value, vmin, vmax);
+}
+
+unsigned int textColourOn(Rgb8 c) {
+  const float lum = 0.2126f * c[0] + 0.7152f * c[1] + 0.0722f * c[2];
+  return lum > 140 ? IM_COL32(0, 0, 0, 230) : IM_COL32(255, 255, 255, 235);
 }
 
 }  // namespace attnviz::gui

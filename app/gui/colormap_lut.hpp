@@ -14,5 +14,7 @@ const char* colormapName(ColormapId id);
 ColormapId parseColormapId(const std::string& name);  // throws Error listing the names
 // The LUT entry the shader picks for `value` in [vmin, vmax].
 Rgb8 colormapColor(ColormapId id, float value, float vmin, float vmax);
+// Black or white text, whichever reads on `background` (an ImU32).
+unsigned int textColourOn(Rgb8 background);
 
 }  // namespace attnviz::gui

@@ -37,11 +37,6 @@ void addVerticalText(ImDrawList* list, ImVec2 bottom, ImU32 color, const char* t
   }
 }
 
-ImU32 textOn(Rgb8 c) {
-  const float lum = 0.2126f * c[0] + 0.7152f * c[1] + 0.0722f * c[2];
-  return lum > 140 ? IM_COL32(0, 0, 0, 230) : IM_COL32(255, 255, 255, 235);
-}
-
 void hatch(ImDrawList* list, ImVec2 a, ImVec2 b) {
   list->AddRectFilled(a, b, IM_COL32(kMaskedColor[0], kMaskedColor[1], kMaskedColor[2], 255));
   list->PushClipRect(a, b, true);
@@ -240,7 +235,7 @@ void drawPanel(ImDrawList* list, const PanelSpec& spec, const PanelLayout& L) {
         const ImVec2 p = cellMin(r, c);
         const Rgb8 bg = colormapColor(spec.range.colormap, colours(r, c), spec.range.vmin, spec.range.vmax);
         list->AddText(mono, valueSize, ImVec2(p.x + (L.cellW - ts.x) * 0.5f, p.y + (L.cellH - ts.y) * 0.5f),
-                      textOn(bg), text.c_str());
+                      textColourOn(bg), text.c_str());
       }
   }
   if (spec.pinRow >= 0 && spec.pinCol >= 0 && spec.pinRow < rows && spec.pinCol < cols) {

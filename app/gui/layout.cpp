@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "model_analysis.hpp"
 #include "steps.hpp"
 #include "views.hpp"
 
@@ -98,6 +99,10 @@ void drawLayout(AppState& app) {
       if (app.doc.prepared.forward) {
         if (ImGui::CollapsingHeader("Model: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) drawModelOverview(app);
         if (ImGui::CollapsingHeader("Predictions", ImGuiTreeNodeFlags_DefaultOpen)) drawPredictions(app);
+        if (hasReadout(app)) {
+          if (linkedHeader(app, "Each layer's guess (logit lens)", "logit-lens")) drawLogitLens(app);
+          if (linkedHeader(app, "Heads' direct effect on the prediction", "head-effects")) drawHeadEffects(app);
+        }
       } else if (app.doc.prepared.bundle &&
                  ImGui::CollapsingHeader("Bundle: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) {
         drawModelOverview(app);
