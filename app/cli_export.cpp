@@ -57,6 +57,7 @@ constexpr const char* kExportHelp =
     "                        with --layer all a row per layer (× heads with --head all)\n"
     "  --head H|mean|all     one head, the mean of the heads (default), or every head\n"
     "  --fusion mean|max|min rollout's head fusion (default mean)\n"
+    "  --rollout-from A      the rollout multiplies layers A … L (default 0)\n"
     "  --opacity F           0..1 (default 0.6)   --smooth   bilinear between patch centres\n"
     "  --keep F              colour only the patches holding this share of the weight (0..1)\n"
     "  The picture is the one the model saw (resized and cropped); --cell is pixels per picture\n"
@@ -128,11 +129,23 @@ float parseUnit(const char* flag, const std::string& value) {
   return float(v);
 }
 
-int exportOverlay(InputArgs input, const std::string& overlay, const std::optional<std::string>& head,
-                  const std::optional<std::string>& fusion, const std::optional<std::string>& opacity,
-                  const std::optional<std::string>& keep, bool smooth, const std::optional<std::string>& colormap,
-                  const std::optional<std::string>& range, const FigureOptions& figure,
-                  const std::optional<std::string>& png, const std::optional<std::string>& svg, bool allLayers) {
+// The flags that only --overlay takes.
+struct OverlayArgs {
+  std::optional<std::string> overlay, fusion, rolloutFrom, opacity, keep;
+  bool smooth = false;
+  bool any() const { return fusion || rolloutFrom || opacity || keep || smooth; }
+};
+
+int exportOverlay(InputArgs input, const OverlayArgs& args, const std::optional<std::string>& head,
+                  const std::optional<std::string>& colormap, const std::optional<std::string>& range,
+                  const FigureOptions& figure, const std::optional<std::string>& png,
+                  const std::optional<std::string>& svg, bool allLayers) {
+  const std::string& overlay = *args.overlay;
+  const auto& fusion = args.fusion;
+  const auto& rolloutFrom = args.rolloutFrom;
+  const auto& opacity = args.opacity;
+  const auto& keep = args.keep;
+  const bool smooth = args.smooth;
   PictureFigureOptions o;
   o.allLayers = allLayers;
   if (overlay == "cls") o.selection.query = 0;
@@ -149,6 +162,10 @@ int exportOverlay(InputArgs input, const std::string& overlay, const std::option
   if (fusion) {
     if (*fusion != "mean" && *fusion != "max" && *fusion != "min") unknownChoice("--fusion", *fusion, "mean, max or min");
     o.selection.fusion = model::parseHeadFusion(*fusion);
+  }
+  if (rolloutFrom) {
+    if (!o.selection.rollout) throw UsageError("--rollout-from goes with --overlay rollout");
+    o.selection.rolloutFrom = int(parseLong("--rollout-from", *rolloutFrom, 0, 1 << 20));
   }
   if (opacity) o.overlay.opacity = parseUnit("--opacity", *opacity);
   if (keep) o.overlay.keep = parseUnit("--keep", *keep);
@@ -175,8 +192,7 @@ int cmdExport(const std::vector<std::string>& args) {
   FigureOptions options;
   std::optional<std::string> png, svg, stage, head, colormap, range;
   bool allLayers = false;
-  std::optional<std::string> overlay, fusion, opacity, keep;
-  bool smooth = false;
+  OverlayArgs overlay;
   for (size_t i = 1; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -214,11 +230,12 @@ int cmdExport(const std::vector<std::string>& args) {
     else if (a == "--title") options.title = takeValue(args, i);
     else if (a == "--values") options.values = true;
     else if (a == "--no-labels") options.labels = false;
-    else if (a == "--overlay") once(overlay);
-    else if (a == "--fusion") once(fusion);
-    else if (a == "--opacity") once(opacity);
-    else if (a == "--keep") once(keep);
-    else if (a == "--smooth") smooth = true;
+    else if (a == "--overlay") once(overlay.overlay);
+    else if (a == "--fusion") once(overlay.fusion);
+    else if (a == "--rollout-from") once(overlay.rolloutFrom);
+    else if (a == "--opacity") once(overlay.opacity);
+    else if (a == "--keep") once(overlay.keep);
+    else if (a == "--smooth") overlay.smooth = true;
     else throw UsageError("unknown option " + a);
   }
   if (!png && !svg) throw UsageError("export needs --png FILE or --svg FILE (or both)");
@@ -227,8 +244,8 @@ int cmdExport(const std::vector<std::string>& args) {
   if (png && svg && std::filesystem::path(*png) == std::filesystem::path(*svg))
     throw UsageError("--png and --svg name the same file");
   if (!(options.scale >= 0.25f && options.scale <= 8)) throw UsageError("--scale must be between 0.25 and 8");
-  if (overlay) return exportOverlay(input, *overlay, head, fusion, opacity, keep, smooth, colormap, range, options, png, svg, allLayers);
-  if (fusion || opacity || keep || smooth) throw UsageError("--fusion, --opacity, --keep and --smooth go with --overlay");
+  if (overlay.overlay) return exportOverlay(input, overlay, head, colormap, range, options, png, svg, allLayers);
+  if (overlay.any()) throw UsageError("--fusion, --rollout-from, --opacity, --keep and --smooth go with --overlay");
   // Bad values (rather than bad syntax) are exit 1: the request was understood but cannot be met.
   if (stage) options.stage = parseStage(*stage);
   if (head) options.head = *head == "all" ? kAllHeads : int(parseLong("--head", *head, 0, 1 << 20));

@@ -153,7 +153,8 @@ bool parseBool(const std::string& s) {
 }
 
 // `set picture-heads selected|mean|all`, picture-overlay attention|rollout, picture-fusion
-// mean|max|min, picture-opacity F, picture-smooth on|off, picture-keep F (a share, 0 = all).
+// mean|max|min, picture-rollout-from LAYER, picture-opacity F, picture-smooth on|off,
+// picture-keep F (a share, 0 = all).
 PictureView parsePictureSetting(PictureView p, const std::string& key, const std::string& value) {
   if (key == "picture-heads") {
     if (value == "selected") p.heads = PictureHeads::Selected;
@@ -165,6 +166,8 @@ PictureView parsePictureSetting(PictureView p, const std::string& key, const std
     p.rollout = value == "rollout";
   } else if (key == "picture-fusion") {
     p.fusion = model::parseHeadFusion(value);
+  } else if (key == "picture-rollout-from") {
+    p.rolloutFrom = std::max(0, std::stoi(value));
   } else if (key == "picture-opacity") {
     p.opacity = parseFloat(value);
   } else if (key == "picture-smooth") {
@@ -172,7 +175,7 @@ PictureView parsePictureSetting(PictureView p, const std::string& key, const std
   } else if (key == "picture-keep") {
     p.keep = parseFloat(value);
   } else {
-    throw Error("unknown picture setting " + key + " (picture-heads, -overlay, -fusion, -opacity, -smooth, -keep)");
+    throw Error("unknown picture setting " + key + " (picture-heads, -overlay, -fusion, -rollout-from, -opacity, -smooth, -keep)");
   }
   return p;
 }
@@ -823,6 +826,7 @@ void dumpState(const AppState& app, const std::string& path) {
     const char* heads[] = {"selected", "mean", "all"};
     j["picture"] = {{"shown", bool(d.prepared.picture)}, {"heads", heads[int(pic.heads)]},
                     {"overlay", pic.rollout ? "rollout" : "attention"}, {"fusion", model::toString(pic.fusion)},
+                    {"rollout_from", pic.rolloutFrom},
                     {"opacity", pic.opacity}, {"smooth", pic.smooth}, {"keep", pic.keep},
                     {"image", s.tokens.image}};
     if (d.prepared.picture)

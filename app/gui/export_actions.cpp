@@ -107,6 +107,7 @@ bool exportPictureFigure(AppState& app, const std::string& path) {
     o.selection.head = std::clamp(d.session.view.head, 0, std::max(0, d.trace().heads - 1));
     o.selection.rollout = view.rollout;
     o.selection.fusion = view.fusion;
+    o.selection.rolloutFrom = view.rolloutFrom;
     o.overlay.colormap = toFigureColormap(app.view.sequential);
     o.overlay.opacity = view.opacity;
     o.overlay.smooth = view.smooth;

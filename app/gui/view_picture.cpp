@@ -40,14 +40,16 @@ std::string shortNumber(float v) {
 
 // The rollout is a product of layers' matrices: kept until the pass, layer or fusion change (the
 // pass is held, so a new one can never reuse the old one's address).
-const Matrix& cachedRollout(const std::shared_ptr<const model::ForwardRecord>& record, int layer, model::HeadFusion fusion) {
+const Matrix& cachedRollout(const std::shared_ptr<const model::ForwardRecord>& record, int from, int layer,
+                            model::HeadFusion fusion) {
   static std::shared_ptr<const model::ForwardRecord> forRecord;
-  static int forLayer = -1;
+  static int forFrom = -1, forLayer = -1;
   static model::HeadFusion forFusion = model::HeadFusion::Mean;
   static Matrix rollout;
-  if (forRecord != record || forLayer != layer || forFusion != fusion) {
-    rollout = model::attentionRollout(*record, 0, layer, fusion);
+  if (forRecord != record || forFrom != from || forLayer != layer || forFusion != fusion) {
+    rollout = model::attentionRollout(*record, from, layer, fusion);
     forRecord = record;
+    forFrom = from;
     forLayer = layer;
     forFusion = fusion;
   }
@@ -64,8 +66,11 @@ std::vector<PicturePanel> viewPanels(const AppState& app, const model::PatchGrid
   selection.head = focusHead(app);
   selection.rollout = settings.rollout;
   selection.fusion = settings.fusion;
+  selection.rolloutFrom = settings.rolloutFrom;
+  const int layer = d.prepared.viewedLayer;
   const Matrix* rollout =
-      settings.rollout ? &cachedRollout(d.prepared.forward, d.prepared.viewedLayer, selection.fusion) : nullptr;
+      settings.rollout ? &cachedRollout(d.prepared.forward, rolloutFirstLayer(selection, layer), layer, selection.fusion)
+                       : nullptr;
   return picturePanels(d.trace(), grid, selection, rollout, d.prepared.viewedLayer);
 }
 
@@ -93,6 +98,11 @@ void controls(AppState& app, const model::PatchGrid& grid, const Matrix& firstPa
     int fusion = int(p.fusion);
     ImGui::Combo("heads fused", &fusion, fusions, 3);
     p.fusion = model::HeadFusion(fusion);
+    const int layer = std::max(0, app.doc.prepared.viewedLayer);
+    ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
+    int from = std::min(p.rolloutFrom, layer);
+    ImGui::SliderInt("from layer", &from, 0, layer, ("%d to " + std::to_string(layer)).c_str());
+    p.rolloutFrom = std::clamp(from, 0, layer);
   }
   ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
   ImGui::SliderFloat("opacity", &p.opacity, 0.0f, 1.0f, "%.2f");

@@ -69,7 +69,8 @@ std::vector<PicturePanel> picturePanels(const AttentionTrace& trace, const model
   std::vector<PicturePanel> panels;
   if (selection.rollout) {
     if (!rollout || rollout->rows() != trace.n || rollout->cols() != trace.m) throw Error("no rollout for this picture");
-    panels.push_back({"rollout, layers 0\u2013" + std::to_string(layer) + ", heads' " + model::toString(selection.fusion),
+    panels.push_back({"rollout, layers " + std::to_string(rolloutFirstLayer(selection, layer)) + "\u2013" +
+                          std::to_string(layer) + ", heads' " + model::toString(selection.fusion),
                       patchValues(rollout->row(q).data(), int(rollout->cols()), grid)});
   } else if (selection.heads == PictureHeads::All) {
     for (int h = 0; h < trace.heads; ++h) panels.push_back({"head " + std::to_string(h), row(h), h});

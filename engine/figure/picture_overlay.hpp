@@ -55,6 +55,7 @@ struct PictureSelection {
   PictureHeads heads = PictureHeads::Selected;
   int head = 0;  // with Selected
   bool rollout = false;
+  int rolloutFrom = 0;  // the rollout multiplies layers rolloutFrom … the viewed layer
   model::HeadFusion fusion = model::HeadFusion::Mean;
 };
 struct PicturePanel {
@@ -64,10 +65,14 @@ struct PicturePanel {
 };
 // The panels the app's picture view and `export --overlay` draw: from `trace` (the viewed
 // layer's attention as the step-through computes it, what-ifs included), or from `rollout`
-// (n × n, attentionRollout up to `layer`) when selection.rollout. Throws Error for a query or
+// (n × n, attentionRollout from rolloutFirstLayer(selection, layer) to `layer`) when selection.rollout. Throws Error for a query or
 // head out of range.
 std::vector<PicturePanel> picturePanels(const AttentionTrace& trace, const model::PatchGrid& grid,
                                         const PictureSelection& selection, const Matrix* rollout, int layer);
+// The rollout's first layer: selection.rolloutFrom, at most `layer`.
+inline int rolloutFirstLayer(const PictureSelection& selection, int layer) {
+  return selection.rolloutFrom < 0 ? 0 : selection.rolloutFrom > layer ? layer : selection.rolloutFrom;
+}
 // One colour scale for every panel: [0, the largest value shown] (options.range when given).
 ValueRange pictureRange(const std::vector<PicturePanel>& panels, const OverlayOptions& options);
 

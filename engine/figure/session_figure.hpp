@@ -132,7 +132,8 @@ inline FigureRequest makeSessionPictureFigure(const Session& session, const Figu
     picture = prepared.picture;
     grid = *prepared.forward->grid;
     Matrix rollout;
-    if (o.selection.rollout) rollout = model::attentionRollout(*prepared.forward, 0, layer, o.selection.fusion);
+    if (o.selection.rollout)
+      rollout = model::attentionRollout(*prepared.forward, rolloutFirstLayer(o.selection, layer), layer, o.selection.fusion);
     std::vector<PicturePanel> part = picturePanels(trace, *grid, o.selection, o.selection.rollout ? &rollout : nullptr, layer);
     columns = int(part.size());
     for (PicturePanel& p : part) {
@@ -157,9 +158,11 @@ inline FigureRequest makeSessionPictureFigure(const Session& session, const Figu
   } else {
     const std::string who = grid->tokenName(o.selection.query);
     if (o.allLayers)
-      title = name + ": where " + who + " looks, every layer" + (o.selection.rollout ? " (rollout from layer 0)" : "");
+      title = name + ": where " + who + " looks, every layer" +
+              (o.selection.rollout ? " (rollout from layer " + std::to_string(o.selection.rolloutFrom) + ")" : "");
     else
-      title = o.selection.rollout ? name + ": where " + who + " looks, rollout to layer " + std::to_string(layer)
+      title = o.selection.rollout ? name + ": where " + who + " looks, rollout of layers " +
+                                        std::to_string(rolloutFirstLayer(o.selection, layer)) + "\u2013" + std::to_string(layer)
                                   : name + ", layer " + std::to_string(layer) + ": where " + who + " looks";
     subtitle = (panels.size() == 1 ? panels.front().caption : std::to_string(panels.size()) + (o.allLayers ? " panels" : " heads") + ", one colour scale") +
                " \u00B7 " + std::to_string(grid->rows) + "\u00D7" + std::to_string(grid->cols) + " patches of " +

@@ -206,7 +206,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     if (v.contains("picture")) {
       const json& p = v["picture"];
       if (!p.is_object()) rd.fail("view", "\"picture\" must be an object");
-      rd.allowOnly(p, "view.picture", {"heads", "overlay", "fusion", "opacity", "smooth", "keep"});
+      rd.allowOnly(p, "view.picture", {"heads", "overlay", "fusion", "opacity", "smooth", "keep", "rollout_from"});
       PictureView& pv = s.view.picture;
       const std::string heads = rd.string(p, "heads", "view.picture", "selected");
       if (heads == "selected") pv.heads = PictureHeads::Selected;
@@ -219,6 +219,7 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
       const std::string fusion = rd.string(p, "fusion", "view.picture", "mean");
       if (fusion != "mean" && fusion != "max" && fusion != "min") rd.fail("view.picture", "\"fusion\" must be mean, max or min");
       pv.fusion = model::parseHeadFusion(fusion);
+      pv.rolloutFrom = int(rd.integer(p, "rollout_from", "view.picture", 0, 0, 1023));
       pv.opacity = float(rd.number(p, "opacity", "view.picture", 0.6));
       pv.keep = float(rd.number(p, "keep", "view.picture", 0));
       if (!(pv.opacity >= 0 && pv.opacity <= 1) || !(pv.keep >= 0 && pv.keep <= 1))
@@ -322,7 +323,7 @@ std::string serializeSession(const Session& s) {
     const char* heads[] = {"selected", "mean", "all"};
     root["view"]["picture"] = {{"heads", heads[int(p.heads)]}, {"overlay", p.rollout ? "rollout" : "attention"},
                                {"fusion", model::toString(p.fusion)}, {"opacity", shortest(p.opacity)},
-                               {"smooth", p.smooth}, {"keep", shortest(p.keep)}};
+                               {"smooth", p.smooth}, {"keep", shortest(p.keep)}, {"rollout_from", p.rolloutFrom}};
   }
   return root.dump(2) + "\n";
 }

@@ -34,7 +34,8 @@ enum class RopeShown { QueryRotated, KeyRotated, QueryUnrotated, KeyUnrotated };
 enum class PictureHeads { Selected, Mean, All };  // All: one picture per head
 struct PictureView {
   PictureHeads heads = PictureHeads::Selected;
-  bool rollout = false;  // attention rollout from layer 0 to the viewed layer instead
+  bool rollout = false;  // attention rollout from layer rolloutFrom to the viewed layer instead
+  int rolloutFrom = 0;   // the first layer the rollout multiplies (clamped to the viewed layer)
   model::HeadFusion fusion = model::HeadFusion::Mean;  // rollout's
   float opacity = 0.6f;
   bool smooth = false;  // bilinear between patch centres

@@ -72,6 +72,7 @@ TEST(Session, PictureSettingsAndTheImageHashRoundTrip) {
   s.view.picture.opacity = 0.35f;
   s.view.picture.smooth = true;
   s.view.picture.keep = 0.6f;
+  s.view.picture.rolloutFrom = 2;
   const std::string text = serializeSession(s);
   const Session back = parseSession(text, "s.json");
   EXPECT_EQ(back.view.picture, s.view.picture);

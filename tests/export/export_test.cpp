@@ -836,3 +836,32 @@ TEST(ExportCli, OverlayOfEveryLayerAndHead) {
   EXPECT_EQ(rollout.code, 0) << rollout.output;
   EXPECT_NE(rollout.output.find(std::to_string(p.modelLayers) + " panels"), std::string::npos) << rollout.output;
 }
+
+// --rollout-from A: the rollout multiplies layers A … L only; refused without --overlay rollout.
+TEST(ExportCli, RolloutFromALayer) {
+  TempDir dir;
+  const std::string png = dir / "from.png";
+  const CliRun run = runAttnviz("export --sample scene-red-circle --overlay rollout --rollout-from 2 --png " + png);
+  ASSERT_EQ(run.code, 0) << run.output;
+  const Session s = loadSample("scene-red-circle");
+  FigureInput input;
+  input.sample = "scene-red-circle";
+  PictureFigureOptions o;
+  o.selection.rollout = true;
+  o.selection.rolloutFrom = 2;
+  const FigureRequest r = makeSessionPictureFigure(s, input, o);
+  EXPECT_EQ(readFile(png), renderFigurePng(r));
+  const PreparedSession p = prepare(s);
+  ASSERT_TRUE(p.picture && p.forward && p.forward->grid);
+  const Matrix rollout = model::attentionRollout(*p.forward, 2, p.viewedLayer, model::HeadFusion::Mean);
+  const Matrix row = patchValues(rollout.row(0).data(), int(rollout.cols()), *p.forward->grid);
+  OverlayOptions shared = o.overlay;
+  shared.range = r.range;
+  ASSERT_EQ(r.panels.size(), 1u);
+  EXPECT_TRUE(r.panels[0].picture->pixels == overlayPicture(*p.picture, row, p.forward->grid->patch, shared).pixels);
+  EXPECT_NE(r.panels[0].caption.find("layers 2\u2013" + std::to_string(p.viewedLayer)), std::string::npos) << r.panels[0].caption;
+  const Matrix whole = model::attentionRollout(*p.forward, 0, p.viewedLayer, model::HeadFusion::Mean);
+  EXPECT_GT((whole - rollout).cwiseAbs().maxCoeff(), 1e-4f);  // the first layers did change the rollout
+  const CliRun refused = runAttnviz("export --sample scene-red-circle --overlay cls --rollout-from 1 --png " + png);
+  EXPECT_EQ(refused.code, 2) << refused.output;
+}
