@@ -509,6 +509,7 @@ void chooseFile(AppState& app, FileChooser::Purpose purpose) {
 // ---- tokens mode ----
 
 void setTokensText(AppState& app, const std::string& text) {
+  if (text != app.doc.session.tokens.text) app.doc.session.tokens.generated.clear();  // they continued the old text
   app.doc.session.tokens.text = text;
   markInputsChanged(app.doc);
 }

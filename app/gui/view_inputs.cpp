@@ -49,11 +49,16 @@ void tokenChips(AppState& app, const std::vector<std::string>& tokens, bool quer
   const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
   const ViewState& v = app.doc.session.view;
   const std::vector<int>& sentence = app.doc.prepared.sentence;
+  // A decoder's generated tokens come after the text's own, in green.
+  const std::size_t generatedFrom = tokens.size() - std::min(tokens.size(), app.doc.session.tokens.generated.size());
   for (std::size_t i = 0; i < tokens.size() && i < 2000; ++i) {
     const bool pinned = queries ? int(i) == v.selectedRow : int(i) == v.selectedCol;
     const int inSentence = i < sentence.size() ? sentence[i] : -1;
+    const bool generated = i >= generatedFrom;
     ImGui::PushID(int(i) + (queries ? 0 : 100000));
-    ImGui::PushStyleColor(ImGuiCol_Button, pinned ? ImVec4(0.85f, 0.65f, 0.1f, 1) : ImGui::ColorConvertU32ToFloat4(sentenceColour(inSentence)));
+    ImGui::PushStyleColor(ImGuiCol_Button, pinned      ? ImVec4(0.85f, 0.65f, 0.1f, 1)
+                                           : generated ? ImVec4(0.16f, 0.45f, 0.25f, 1)
+                                                       : ImGui::ColorConvertU32ToFloat4(sentenceColour(inSentence)));
     ImGui::PushStyleColor(ImGuiCol_Text, pinned ? ImVec4(0, 0, 0, 1) : ImVec4(1, 1, 1, 1));
     ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(5, 2));
     if (ImGui::Button(tokens[i].c_str())) {
@@ -61,7 +66,8 @@ void tokenChips(AppState& app, const std::vector<std::string>& tokens, bool quer
       else pinCell(app, std::max(0, v.selectedRow), int(i));
     }
     if (ImGui::IsItemHovered()) {
-      if (inSentence >= 0) ImGui::SetTooltip("%s %zu · sentence %c", queries ? "query" : "key", i, inSentence ? 'B' : 'A');
+      if (generated) ImGui::SetTooltip("%s %zu · generated", queries ? "query" : "key", i);
+      else if (inSentence >= 0) ImGui::SetTooltip("%s %zu · sentence %c", queries ? "query" : "key", i, inSentence ? 'B' : 'A');
       else ImGui::SetTooltip("%s %zu", queries ? "query" : "key", i);
     }
     ImGui::PopStyleVar();

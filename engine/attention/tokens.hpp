@@ -50,6 +50,9 @@ struct TokenConfig {
   std::string imageSha256;
   std::string textPair;  // an encoder's second sentence (B in [CLS] A [SEP] B [SEP]); "" for one text
   std::vector<std::pair<int, int>> ablatedHeads;  // (layer, head) whose output the model zeroes
+  // Token ids a decoder generated after the text's own (kept as ids: decoding and encoding
+  // again need not give the same tokens); cleared when the text changes.
+  std::vector<int> generated;
 
   bool operator==(const TokenConfig&) const = default;
 };

@@ -119,9 +119,20 @@ PreparedSession prepareModelSession(const Session& session) {
                 " changed since the session was saved (its SHA-256 differs): open it again to use it as it is now");
   if (!session.tokens.textPair.empty() && c.causal)
     throw Error(session.tokens.model + " reads one text, not a pair of sentences (clear sentence B)");
-  const model::TextEncoding text = vision                               ? model::TextEncoding()
-                                   : session.tokens.textPair.empty() ? m->tokenizer.encodeForModel(session.tokens.text)
-                                                                     : m->tokenizer.encodeForModel(session.tokens.text, session.tokens.textPair);
+  model::TextEncoding text = vision                               ? model::TextEncoding()
+                             : session.tokens.textPair.empty() ? m->tokenizer.encodeForModel(session.tokens.text)
+                                                               : m->tokenizer.encodeForModel(session.tokens.text, session.tokens.textPair);
+  if (!session.tokens.generated.empty()) {
+    if (vision || !c.causal) throw Error(session.tokens.model + " does not generate text (decoders only): clear the generated tokens");
+    for (int id : session.tokens.generated) {
+      if (id < 0 || id >= c.vocabSize)
+        throw Error("generated token id " + std::to_string(id) + " is not in " + session.tokens.model + "'s vocabulary of " +
+                    std::to_string(c.vocabSize));
+      text.ids.push_back(id);
+      if (!text.typeIds.empty()) text.typeIds.push_back(text.typeIds.back());
+      if (!text.sentence.empty()) text.sentence.push_back(text.sentence.back());
+    }
+  }
   const std::vector<int>& ids = text.ids;
   model::ForwardOptions options;
   options.ablatedHeads = session.tokens.ablatedHeads;

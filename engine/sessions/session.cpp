@@ -138,7 +138,16 @@ Session parseSession(const std::string& text, const std::string& sourceName) {
     s.mode = InputMode::Tokens;
     if (!root.contains("model")) rd.fail("", "mode is \"model\" but there is no \"model\" object");
     const json& m = root["model"];
-    rd.allowOnly(m, "model", {"name", "text", "text_pair", "image", "image_sha256", "ablated_heads"});
+    rd.allowOnly(m, "model", {"name", "text", "text_pair", "image", "image_sha256", "ablated_heads", "generated"});
+    if (m.contains("generated")) {
+      const json& g = m["generated"];
+      if (!g.is_array()) rd.fail("model", "\"generated\" must be a list of token ids");
+      for (const json& id : g) {
+        if (!id.is_number_integer() || id.get<long>() < 0 || id.get<long>() > (1L << 30))
+          rd.fail("model", "\"generated\" must be a list of token ids");
+        s.tokens.generated.push_back(id.get<int>());
+      }
+    }
     if (m.contains("ablated_heads")) {
       const json& a = m["ablated_heads"];
       if (!a.is_array()) rd.fail("model", "\"ablated_heads\" must be a list of [layer, head]");
@@ -290,6 +299,7 @@ std::string serializeSession(const Session& s) {
       }
       if (!sha.empty()) root["model"]["image_sha256"] = sha;
     }
+    if (!s.tokens.generated.empty()) root["model"]["generated"] = s.tokens.generated;
     if (!s.tokens.ablatedHeads.empty()) {
       json a = json::array();
       for (const auto& [l, h] : s.tokens.ablatedHeads) a.push_back({l, h});

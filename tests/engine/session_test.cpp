@@ -101,6 +101,39 @@ TEST(Session, PictureSettingsAndTheImageHashRoundTrip) {
   fs::remove_all(dir);
 }
 
+// A decoder's generated tokens are kept as ids after the text's own (issue 26): saved, appended to
+// the pass's input, and refused in one line for an encoder or an id outside the vocabulary.
+TEST(Session, GeneratedTokensRoundTripAndFollowTheText) {
+  Session s = loadSample("induction");
+  const PreparedSession before = prepare(s);
+  s.tokens.generated = {262, 64, 1515};
+  const Session back = parseSession(serializeSession(s), "g.json");
+  EXPECT_EQ(back.tokens.generated, s.tokens.generated);
+  const PreparedSession after = prepare(back);
+  ASSERT_EQ(after.tokenIds.size(), before.tokenIds.size() + 3);
+  EXPECT_TRUE(std::equal(before.tokenIds.begin(), before.tokenIds.end(), after.tokenIds.begin()));
+  EXPECT_EQ(after.tokenIds.back(), 1515);
+  EXPECT_EQ(after.queryLabels.size(), after.tokenIds.size());
+  Session bad = s;
+  bad.tokens.generated = {1 << 29};
+  try {
+    prepare(bad);
+    ADD_FAILURE() << "an id outside the vocabulary was used";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("vocabulary"), std::string::npos) << e.what();
+  }
+  Session encoder = loadSample("bert-pronoun");
+  encoder.tokens.generated = {5};
+  try {
+    prepare(encoder);
+    ADD_FAILURE() << "an encoder took generated tokens";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("decoders only"), std::string::npos) << e.what();
+  }
+  EXPECT_NE(errorOf(R"({"format": "attnviz-session", "version": 2, "mode": "model", "model": {"name": "attnviz-mini", "text": "a", "generated": [-1]}})"),
+            "no error");
+}
+
 TEST(Session, RejectsUnknownKeysVersionsAndModes) {
   EXPECT_EQ(errorOf(R"({"version": 3, "mode": "tokens", "tokens": {"text": "a"}})"),
             "s.json: session version 3 is newer than this attnviz (reads up to 2); update attnviz");
