@@ -68,23 +68,31 @@ Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
 
 namespace {
 
-// Output columns per panel: a 256 × 4096 float panel is 4 MiB, inside a core's cache hierarchy,
-// and 256 outputs are a whole number of SIMD registers.
-constexpr long kPanel = 256;
+// Output panels of at most 256 rows (or columns; a 256 × 4096 float panel is 4 MiB, inside a
+// core's cache hierarchy), an even number of them of equal width (a
+// multiple of 16), so that two cores share every product evenly: three 256-wide panels of a
+// 768-wide output kept one core idle for a third of the product. The width depends on the shape
+// alone, so results do not depend on the number of threads.
+long panelWidth(long outputs) {
+  const long panels = 2 * ((outputs + 511) / 512);
+  return std::max(16L, (outputs + panels - 1) / panels + 15) / 16 * 16;
+}
 
 // y[:, panel] = x · (panel of W)ᵀ (transposed: W is [out, in]) or x · (panel of W) for every
 // panel, in parallel, Eigen single-threaded inside. Every dtype takes this path with the same
-// panels, so F16/BF16 weights give bit for bit what their float32 values give: F32 rows are
-// used in place, other panels converted into each thread's own buffer first.
+// panels, so F16/BF16 weights give bit for bit what their float32 values give: F32 panels are
+// read in place (rows, or columns with the row stride), other panels converted into each
+// thread's own buffer first.
 void panelProduct(const Matrix& x, const WeightMatrix& w, bool transposed, Matrix& y) {
   const long outputs = transposed ? w.rows() : w.cols(), depth = transposed ? w.cols() : w.rows();
-  const long panels = (outputs + kPanel - 1) / kPanel;
+  const long width = panelWidth(outputs);
+  const long panels = (outputs + width - 1) / width;
 #pragma omp parallel if (panels > 1)
   {
     Matrix buffer;
 #pragma omp for schedule(dynamic)
     for (long p = 0; p < panels; ++p) {
-      const long first = p * kPanel, count = std::min(kPanel, outputs - first);
+      const long first = p * width, count = std::min(width, outputs - first);
       if (transposed) {
         if (w.dtype() == DType::F32) {
           const Eigen::Map<const Matrix> rows(w.float32().data() + first * depth, count, depth);
@@ -94,6 +102,10 @@ void panelProduct(const Matrix& x, const WeightMatrix& w, bool transposed, Matri
           w.rowsToFloat(first, count, buffer.data());
           y.middleCols(first, count).noalias() = x * buffer.transpose();
         }
+      } else if (w.dtype() == DType::F32) {
+        const Eigen::Map<const Matrix, 0, Eigen::OuterStride<>> cols(w.float32().data() + first, depth, count,
+                                                                      Eigen::OuterStride<>(outputs));
+        y.middleCols(first, count).noalias() = x * cols;
       } else {
         buffer.resize(depth, count);
         w.colsToFloat(first, count, buffer.data());
@@ -147,11 +159,11 @@ Matrix expandKvHeads(const Matrix& m, int kvHeads, int group, int dh) {
   return out;
 }
 
-RopeTable::RopeTable(Eigen::Index n, const std::vector<double>& inv)
+RopeTable::RopeTable(Eigen::Index n, const std::vector<double>& inv, Eigen::Index first)
     : cosines(n, Eigen::Index(inv.size())), sines(n, Eigen::Index(inv.size())) {
   for (Eigen::Index i = 0; i < n; ++i)
     for (size_t c = 0; c < inv.size(); ++c) {
-      const double angle = double(i) * inv[c];
+      const double angle = double(first + i) * inv[c];
       cosines(i, Eigen::Index(c)) = float(std::cos(angle));
       sines(i, Eigen::Index(c)) = float(std::sin(angle));
     }
@@ -195,6 +207,25 @@ void runAttention(LayerRecord& L, int layer, int headWidth, const ForwardOptions
   L.pattern.concatenated.resize(0, 0);
   for (const auto& [ablatedLayer, head] : options.ablatedHeads)
     if (ablatedLayer == layer) L.z.middleCols(Eigen::Index(head) * headWidth, headWidth).setZero();
+  for (const HeadPatch& p : options.patchedHeads) {
+    if (p.layer != layer) continue;
+    if (p.values.rows() != L.z.rows() || p.values.cols() != headWidth)
+      throw Error("layer " + std::to_string(layer) + " head " + std::to_string(p.head) + " patch is " +
+                  std::to_string(p.values.rows()) + " × " + std::to_string(p.values.cols()) + ", the head's output " +
+                  std::to_string(L.z.rows()) + " × " + std::to_string(headWidth));
+    L.z.middleCols(Eigen::Index(p.head) * headWidth, headWidth) = p.values;
+  }
+}
+
+void applyResidualPatches(Matrix& x, int layer, const ForwardOptions& options) {
+  for (const ResidualPatch& p : options.patchedResidual) {
+    if (p.layer != layer) continue;
+    if (p.position < 0 || p.position >= x.rows() || p.values.size() != x.cols())
+      throw Error("residual patch at layer " + std::to_string(layer) + " position " + std::to_string(p.position) +
+                  " (" + std::to_string(p.values.size()) + " values) does not fit the stream's " +
+                  std::to_string(x.rows()) + " × " + std::to_string(x.cols()));
+    x.row(p.position) = p.values.transpose();
+  }
 }
 
 AttentionTrace layerTrace(const LayerRecord& layer, const Matrix& wO) {
