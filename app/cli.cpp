@@ -42,6 +42,9 @@ constexpr const char* kUsage =
     "  attnviz compute --model M --text T --out DIR   every layer of a real model\n"
     "  attnviz compute --bundle FILE.npz --out DIR    every layer of your own model's attention\n"
     "  attnviz attribute --model M --text T [--target TOKEN] --out DIR   each head's direct share of a logit\n"
+    "  attnviz generate --model M --text T --max-new N [--greedy | --seed S]   continue a text\n"
+    "  attnviz patch --model M --clean T --corrupted T --target TOKEN --contrast TOKEN --out DIR\n"
+    "                                              activation patching: each head's and stream row's recovered LD\n"
     "  attnviz preprocess --model M --image F --out pixels.npy   a vision model's input for a picture\n"
     "  attnviz --version | --help | help COMMAND\n"
     "\n"
@@ -127,6 +130,8 @@ const std::vector<CommandTable>& commands() {
       {"tokenize", cmdTokenize},
       {"preprocess", cmdPreprocess},
       {"attribute", cmdAttribute},
+      {"generate", cmdGenerate},
+      {"patch", cmdPatch},
   };
   return table;
 }

@@ -12,6 +12,7 @@
 #include "attribution.hpp"
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
+#include "cli_token.hpp"
 #include "matrix_io.hpp"
 #include "model.hpp"
 #include "session.hpp"
@@ -57,26 +58,6 @@ std::vector<int> textIds(const Model& model, const std::optional<std::string>& t
   while (std::getline(in, item, ',')) out.push_back(int(parseLong("--ids", item, 0, 1L << 30)));
   if (out.empty()) throw UsageError("--ids needs a comma-separated list of ids");
   return out;
-}
-
-// TOKEN: "#ID", or a text that encodes (alone, nothing added) to exactly one token.
-int tokenOf(const Model& model, const std::string& flag, const std::string& value) {
-  if (value.size() > 1 && value[0] == '#' && std::isdigit(static_cast<unsigned char>(value[1])))
-    return int(parseLong(flag, value.substr(1), 0, model.shape.vocabSize - 1));
-  const std::vector<int> ids = model.tokenizer.encode(value);
-  if (ids.size() != 1) {
-    std::string pieces;
-    for (std::size_t k = 0; k < ids.size() && k < 6; ++k) {
-      if (k) pieces += ' ';
-      pieces += '"';
-      pieces += model.tokenizer.displayText(ids[k]);
-      pieces += '"';
-    }
-    if (ids.size() > 6) pieces += " …";
-    throw UsageError(flag + " \"" + value + "\" is " + std::to_string(ids.size()) + " tokens, not one" +
-                     (ids.empty() ? std::string() : " (" + pieces + ")") + ": give one token's text or #ID");
-  }
-  return ids[0];
 }
 
 std::string signedNumber(double v) {

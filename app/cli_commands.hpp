@@ -15,6 +15,8 @@ int cmdComputeModel(const std::vector<std::string>& args);  // cli_model.cpp: co
 const char* modelComputeHelp();                              // cli_model.cpp
 int cmdBenchModel(const std::vector<std::string>& args);    // cli_bench.cpp: bench --model
 int cmdAttribute(const std::vector<std::string>& args);     // cli_attribute.cpp
+int cmdGenerate(const std::vector<std::string>& args);      // cli_generate.cpp
+int cmdPatch(const std::vector<std::string>& args);         // cli_patch.cpp
 
 // Whether `flag` is among the arguments (for commands that switch to their model form).
 bool hasFlag(const std::vector<std::string>& args, const std::string& flag);

@@ -87,7 +87,10 @@ void panelProduct(const Matrix& x, const WeightMatrix& w, bool transposed, Matri
   const long outputs = transposed ? w.rows() : w.cols(), depth = transposed ? w.cols() : w.rows();
   const long width = panelWidth(outputs);
   const long panels = (outputs + width - 1) / width;
-#pragma omp parallel if (panels > 1)
+  // A product too small to share (a generated token's one row) runs on this thread: waking the
+  // other costs more than its half of the work, and much more when the cores are busy.
+  const bool shared = panels > 1 && double(x.rows()) * double(depth) * double(outputs) >= double(1 << 20);
+#pragma omp parallel if (shared)
   {
     Matrix buffer;
 #pragma omp for schedule(dynamic)

@@ -41,10 +41,11 @@ void siluTimes(Matrix& gate, const Matrix& up);
 Matrix expandKvHeads(const Matrix& m, int kvHeads, int group, int dh);
 
 // cos and sin of i · inv_c for every position i and pair c (n × d_head/2), in double, made once
-// per forward pass and shared by every layer's Q and K.
+// per forward pass and shared by every layer's Q and K; row r is position first + r (generation's
+// cached steps start after the cache).
 struct RopeTable {
   Matrix cosines, sines;
-  RopeTable(Eigen::Index n, const std::vector<double>& inverseFrequencies);
+  RopeTable(Eigen::Index n, const std::vector<double>& inverseFrequencies, Eigen::Index first = 0);
 };
 // Rotates each head's pairs (c, c + d_head/2) of row i by i · inv_c (rotate_half convention).
 Matrix rotate(const Matrix& x, int heads, const RopeTable& table);
@@ -53,7 +54,12 @@ Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inverseF
 // Layer `layer`'s attention through the engine on L.qkv with L.attention: keeps the weights and
 // row statistics in L.pattern, the heads side by side in L.z (ablated heads zeroed). Errors name
 // the layer.
+// (Patched heads: options.patchedHeads of this layer replace their slice of L.z, after ablation.)
 void runAttention(LayerRecord& L, int layer, int headWidth, const ForwardOptions& options);
+// Replaces the rows of x (the residual stream entering block `layer`; layer = L: the final
+// stream) that options.patchedResidual names for this layer. Every family calls it before it
+// records resid[layer]. Throws Error for a patch that does not fit x.
+void applyResidualPatches(Matrix& x, int layer, const ForwardOptions& options);
 
 // Every stage of one layer's attention (scores, scaled, masked, exp included), recomputed by
 // the same engine from the recorded Q, K and V: identical weights to the forward pass. With

@@ -196,6 +196,14 @@ void checkForwardOptions(const ForwardOptions& options, int layers, int heads) {
     if (layer < 0 || layer >= layers || head < 0 || head >= heads)
       throw Error("cannot ablate layer " + std::to_string(layer) + " head " + std::to_string(head) + ": the model has " +
                   std::to_string(layers) + " layers of " + std::to_string(heads) + " heads");
+  for (const HeadPatch& p : options.patchedHeads)
+    if (p.layer < 0 || p.layer >= layers || p.head < 0 || p.head >= heads)
+      throw Error("cannot patch layer " + std::to_string(p.layer) + " head " + std::to_string(p.head) +
+                  ": the model has " + std::to_string(layers) + " layers of " + std::to_string(heads) + " heads");
+  for (const ResidualPatch& p : options.patchedResidual)
+    if (p.layer < 0 || p.layer > layers)
+      throw Error("cannot patch the residual stream at layer " + std::to_string(p.layer) + ": the model has " +
+                  std::to_string(layers) + " layers (streams 0 to " + std::to_string(layers) + ")");
 }
 
 }  // namespace attnviz::model

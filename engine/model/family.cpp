@@ -43,6 +43,10 @@ Vector Architecture::attentionOutputBias(int) const {
   throw Error(shape().modelType + " has no next-token readout (direct logit attribution is for decoders)");
 }
 
+Matrix Architecture::forwardCached(const std::vector<int>&, KvCache&, bool) const {
+  throw Error(shape().modelType + " cannot generate (decoders only)");
+}
+
 std::string supportedModelTypes() {
   std::string list;
   for (const Family& f : families())

@@ -14,6 +14,7 @@
 #include "checkpoint.hpp"
 #include "config.hpp"
 #include "image/pixel_tensor.hpp"
+#include "kv_cache.hpp"
 #include "model_block.hpp"
 #include "record.hpp"
 #include "safetensors.hpp"
@@ -67,6 +68,13 @@ class Architecture {
   // Layer l's attention output bias (d): attnOut = z · W_O + this. Zeros when the model has none.
   // Decoders; others throw Error.
   virtual Vector attentionOutputBias(int layer) const;
+  // Generation (generation.hpp): `ids`, the tokens at positions cache.length …, through every
+  // layer, their attention reading the earlier positions' keys and values from `cache` (one new
+  // row of attention per token, not a pass over the whole text); returns the last one's logits
+  // (1 × vocab), those of forward() on the whole text within float rounding. With `append`,
+  // their keys and values join the cache. No what-ifs. Decoders; others throw Error
+  // "<model_type> cannot generate (decoders only)".
+  virtual Matrix forwardCached(const std::vector<int>& ids, KvCache& cache, bool append) const;
   // FLOPs of that pass as attnviz computes it (every head's full n×n scores), for `bench`.
   virtual double forwardFlops(long n, long logitRows) const = 0;
 

@@ -1,5 +1,6 @@
 #include "model.hpp"
 
+#include <cctype>
 #include <filesystem>
 
 #include "checkpoint.hpp"
@@ -108,6 +109,32 @@ ProjectionWeights attentionProjections(const Model& m, int layer) { return m.arc
 
 std::vector<int> repeatedRandomTokens(const Model& m, int length, std::uint64_t seed) {
   return repeatedRandomIds(m.tokenizer, m.shape.vocabSize, length, seed);
+}
+
+int singleTokenId(const Model& model, const std::string& token) {
+  if (token.size() > 1 && token[0] == '#' && std::isdigit(static_cast<unsigned char>(token[1]))) {
+    const std::string digits = token.substr(1);
+    const int vocab = model.shape.vocabSize;
+    if (digits.find_first_not_of("0123456789") != std::string::npos)
+      throw Error("\"" + token + "\" is not a token id: give #ID with digits only, or one token's text");
+    if (digits.size() > 9 || std::stol(digits) >= vocab)
+      throw Error("token id " + digits + " is not in the vocabulary (ids 0 to " + std::to_string(vocab - 1) + ")");
+    return int(std::stol(digits));
+  }
+  const std::vector<int> ids = model.tokenizer.encode(token);
+  if (ids.size() != 1) {
+    std::string pieces;
+    for (std::size_t k = 0; k < ids.size() && k < 6; ++k) {
+      if (k) pieces += ' ';
+      pieces += '"';
+      pieces += model.tokenizer.displayText(ids[k]);
+      pieces += '"';
+    }
+    if (ids.size() > 6) pieces += " …";
+    throw Error("\"" + token + "\" is " + std::to_string(ids.size()) + " tokens, not one" +
+                (ids.empty() ? std::string() : " (" + pieces + ")") + ": give one token's text or #ID");
+  }
+  return ids[0];
 }
 
 }  // namespace attnviz::model

@@ -68,4 +68,11 @@ ProjectionWeights attentionProjections(const Model& model, int layer);
 // The prefix-matching input of repeatedRandomIds (checkpoint.hpp) for any model.
 std::vector<int> repeatedRandomTokens(const Model& model, int length, std::uint64_t seed);
 
+// A TOKEN as `attribute` and `patch` take it (and the app's patching panel): "#ID" for a token id
+// (#464), or a text the tokenizer turns into exactly one token when encoded alone, nothing added
+// (its spaces count: " Paris" with GPT-2's leading space). Throws Error, one line: an id outside
+// the vocabulary, "#" and a digit followed by anything but digits, or a text of zero or several
+// tokens (naming its first pieces).
+int singleTokenId(const Model& model, const std::string& token);
+
 }  // namespace attnviz::model

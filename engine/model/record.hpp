@@ -10,6 +10,27 @@
 
 namespace attnviz::model {
 
+// Activation patching (patching.hpp): head `head` of layer `layer` outputs `values` (n × d_head,
+// its slice of LayerRecord::z) instead of its own, after any ablation.
+struct HeadPatch {
+  int layer = 0, head = 0;
+  Matrix values;
+  bool operator==(const HeadPatch& o) const {
+    return layer == o.layer && head == o.head && values.rows() == o.values.rows() &&
+           values.cols() == o.values.cols() && (values.array() == o.values.array()).all();
+  }
+};
+// Row `position` of the residual stream entering block `layer` (ForwardRecord::resid[layer],
+// resid_pre; layer = L: the final stream, before the final norm) replaced by `values` (d).
+struct ResidualPatch {
+  int layer = 0, position = 0;
+  Vector values;
+  bool operator==(const ResidualPatch& o) const {
+    return layer == o.layer && position == o.position && values.size() == o.values.size() &&
+           (values.array() == o.values.array()).all();
+  }
+};
+
 // "What if" changes applied to every layer's attention, and heads whose output is zeroed.
 struct ForwardOptions {
   std::optional<float> scale;  // replaces the model's own 1/√d_head (· 1/(layer+1))
@@ -18,6 +39,8 @@ struct ForwardOptions {
   // decoders, none for encoders and vision models).
   std::optional<MaskKind> mask;
   std::vector<std::pair<int, int>> ablatedHeads;  // (layer, head)
+  std::vector<HeadPatch> patchedHeads;            // applied after ablation
+  std::vector<ResidualPatch> patchedResidual;
   // Logits of every position, or of the last one only (saves the vocabulary product).
   bool allLogits = true;
   bool operator==(const ForwardOptions&) const = default;

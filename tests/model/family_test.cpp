@@ -8,6 +8,7 @@
 #include "blocks.hpp"
 #include "config.hpp"
 #include "family.hpp"
+#include "generation.hpp"
 #include "model.hpp"
 #include "stages.hpp"
 
@@ -135,6 +136,63 @@ TEST(Families, ReadoutTakenApartIsTheReadout) {
     EXPECT_THROW(directLogitAttribution(a, rec, 5, 7), Error) << f.name << ": position past the text";
     EXPECT_THROW(directLogitAttribution(a, rec, 0, m.shape.vocabSize), Error) << f.name << ": id past the vocabulary";
   }
+}
+
+// Generation's cached step (Architecture::forwardCached): for every decoder, the prompt then one
+// token at a time through the key/value cache gives the last logits of a full forward pass over
+// the same text (Mistral with a sliding window shorter than the text too); without `append`
+// the cache stays as it was; other families refuse with "cannot generate (decoders only)".
+TEST(Families, CachedStepsGiveTheForwardPassLogits) {
+  std::vector<std::string> configs;
+  for (const Family& f : families()) configs.push_back(tinyConfig(f.modelTypes.front()));
+  configs.push_back(R"({"model_type": "mistral", "vocab_size": 50, "max_position_embeddings": 16, "hidden_size": 8,
+                        "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                        "intermediate_size": 12, "sliding_window": 3})");
+  for (const std::string& config : configs) {
+    const Model m = randomModel(config, "tiny", 5);
+    const Architecture& a = *m.architecture;
+    const std::string type = m.shape.modelType;
+    KvCache cache;
+    if (m.shape.input != InputKind::Text || !m.shape.causal) {
+      try {
+        a.forwardCached({1, 2}, cache, true);
+        ADD_FAILURE() << type << ": no Error";
+      } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), type + " cannot generate (decoders only)");
+      }
+      continue;
+    }
+    std::vector<int> ids = {1, 2, 3};
+    Matrix step = a.forwardCached(ids, cache, true);
+    for (int next = 4; next <= 16; ++next) {
+      const Matrix full = forward(m, ids).logits.bottomRows(1);
+      ASSERT_EQ(step.rows(), 1) << type;
+      const float scale = std::max(1.0f, full.cwiseAbs().maxCoeff());
+      EXPECT_LT((step - full).cwiseAbs().maxCoeff(), 1e-5f * scale) << type << " at " << ids.size() << " tokens";
+      if (next == 16) break;
+      const int token = (next * 7) % 50;
+      const Matrix peek = a.forwardCached({token}, cache, false);  // the cache stays as it was
+      EXPECT_EQ(cache.length, int(ids.size())) << type;
+      ids.push_back(token);
+      step = a.forwardCached({token}, cache, true);
+      EXPECT_EQ(cache.length, int(ids.size())) << type;
+      EXPECT_LT((peek - step).cwiseAbs().maxCoeff(), 1e-6f) << type;
+    }
+    EXPECT_THROW(a.forwardCached({1, 2}, cache, true), Error) << type << ": beyond " << m.shape.positionsKey;
+    EXPECT_THROW(a.forwardCached({50}, cache, false), Error) << type << ": not in the vocabulary";
+  }
+}
+
+// The draws are splitmix64's (the published first output of seed 0), and a seed advanced by n
+// draws continues the same stream.
+TEST(Generation, SplitMix64IsTheReferenceStream) {
+  SplitMix64 zero(0);
+  EXPECT_EQ(zero.next(), 0xe220a8397b1dcdafULL);
+  SplitMix64 a(42);
+  for (int i = 0; i < 3; ++i) a.next();
+  SplitMix64 b(SplitMix64::advanced(42, 3));
+  EXPECT_EQ(a.next(), b.next());
+  EXPECT_LT(SplitMix64(7).uniform(), 1.0);
 }
 
 }  // namespace

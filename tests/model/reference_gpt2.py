@@ -10,6 +10,8 @@ decoding F32/F16/BF16 to float64. Nothing here is shared with make_checkpoint.py
   r["logits"] [n, vocab]    ln_f(hidden[L]) @ wte^T
   r["layers"][l] dict of q, k, v [H, n, dh], scores (q·k), scaled, masked (-inf above the
                  diagonal), weights (softmax), output (weights @ v) [H, n, dh]
+  hook(name, layer, tensor) -> tensor, optional, may replace ("resid_pre", l, x [n, d]) for
+                 l = 0..L (L: the final stream) and ("z", l, output [H, n, dh]) (patching_test.py)
 """
 
 import json
@@ -81,7 +83,7 @@ class Gpt2Reference:
             self.cfg = json.load(f)
         self.w = readCheckpoint(folder)
 
-    def forward(self, ids, temperature=1.0):
+    def forward(self, ids, temperature=1.0, hook=None):
         cfg, w = self.cfg, self.w
         d, H, L = cfg["n_embd"], cfg["n_head"], cfg["n_layer"]
         dh = d // H
@@ -89,7 +91,8 @@ class Gpt2Reference:
         act = cfg.get("activation_function", "gelu_new")
         n = len(ids)
         idx = torch.tensor(ids, dtype=torch.long)
-        x = w["wte.weight"][idx] + w["wpe.weight"][:n]
+        hook = hook or (lambda name, layer, t: t)
+        x = hook("resid_pre", 0, w["wte.weight"][idx] + w["wpe.weight"][:n])
         hidden = [x]
         layers = []
         causal = torch.tril(torch.ones(n, n, dtype=torch.bool))
@@ -112,13 +115,13 @@ class Gpt2Reference:
             scaled = scores * scale / temperature
             masked = scaled.masked_fill(~causal, float("-inf"))
             weights = torch.softmax(masked, dim=-1)
-            output = weights @ v  # [H, n, dh]
+            output = hook("z", l, weights @ v)  # [H, n, dh]
             merged = output.transpose(0, 1).reshape(n, d)
             attn = merged @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
             x = x + attn
             h2 = layerNorm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], eps)
             m = activation(act, h2 @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"])
-            x = x + m @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+            x = hook("resid_pre", l + 1, x + m @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"])
             hidden.append(x)
             layers.append(dict(q=q, k=k, v=v, scores=scores, scaled=scaled, masked=masked,
                                weights=weights, output=output))

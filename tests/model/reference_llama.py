@@ -11,6 +11,7 @@ decodes F32/F16/BF16 to float64) and shares nothing with make_llama_checkpoint.p
   r["layers"][l] dict of [H, n, d_head] q_unrotated, k_unrotated, q, k, v (K and V repeated to
                  the H query heads, as repeat_kv does), [H, n, n] scores, scaled, masked,
                  weights, and output [H, n, d_head]
+  hook: as reference_gpt2.Gpt2Reference.forward's ("resid_pre", l, x) and ("z", l, output)
 """
 
 import json
@@ -70,7 +71,7 @@ class LlamaReference:
             self.cfg = json.load(f)
         self.w = readCheckpoint(folder)
 
-    def forward(self, ids, temperature=1.0):
+    def forward(self, ids, temperature=1.0, hook=None):
         cfg, w = self.cfg, self.w
         d, H, L = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"]
         KV = cfg.get("num_key_value_heads") or H
@@ -81,7 +82,8 @@ class LlamaReference:
         oBias = not qwen2 and cfg.get("attention_bias", False)
         inv = inverseFrequencies(cfg, dh)
         n = len(ids)
-        x = w["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)]
+        hook = hook or (lambda name, layer, t: t)
+        x = hook("resid_pre", 0, w["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)])
         hidden, layers = [x], []
         i = torch.arange(n)[:, None]
         j = torch.arange(n)[None, :]
@@ -107,7 +109,7 @@ class LlamaReference:
             scaled = scores / math.sqrt(dh) / temperature
             masked = scaled.masked_fill(~allowed, float("-inf"))
             weights = torch.softmax(masked, dim=-1)
-            output = weights @ v
+            output = hook("z", l, weights @ v)
             merged = output.transpose(0, 1).reshape(n, H * dh)
             attn = merged @ w[p + "self_attn.o_proj.weight"].T
             if oBias:
@@ -116,7 +118,7 @@ class LlamaReference:
             h2 = rmsNorm(x, w[p + "post_attention_layernorm.weight"], eps)
             gate = h2 @ w[p + "mlp.gate_proj.weight"].T
             up = h2 @ w[p + "mlp.up_proj.weight"].T
-            x = x + (gate * torch.sigmoid(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+            x = hook("resid_pre", l + 1, x + (gate * torch.sigmoid(gate) * up) @ w[p + "mlp.down_proj.weight"].T)
             hidden.append(x)
             layers.append(dict(q_unrotated=q, k_unrotated=k, q=qr, k=kr, v=v, scores=scores,
                                scaled=scaled, masked=masked, weights=weights, output=output))

@@ -183,6 +183,7 @@ ForwardRecord forwardBert(const BertConfig& c, const BertWeights& w, const std::
   Matrix words, positions, types;
   bertEmbeddingParts(c, w, rec, words, positions, types);
   Matrix x = layerNorm(words + positions + types, w.embeddingNormWeight, w.embeddingNormBias, c.layerNormEpsilon);
+  applyResidualPatches(x, 0, options);
   rec.resid.push_back(x);
   rec.layers.resize(std::size_t(c.layers));
   for (int l = 0; l < c.layers; ++l) {
@@ -198,6 +199,7 @@ ForwardRecord forwardBert(const BertConfig& c, const BertWeights& w, const std::
     Matrix mlp = linear(h, b.mlpIn, b.mlpInBias);
     activate(mlp, c.activation);
     x = layerNorm(h + linear(mlp, b.mlpOut, b.mlpOutBias), b.outputNormWeight, b.outputNormBias, c.layerNormEpsilon);
+    applyResidualPatches(x, l + 1, options);
     rec.resid.push_back(x);
   }
   if (w.hasMaskedLmHead) {

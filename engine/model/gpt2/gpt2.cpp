@@ -110,6 +110,7 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
   Matrix x(n, d);
   for (int i = 0; i < n; ++i) w.wte.rowsToFloat(ids[i], 1, x.row(i).data());
   x += w.wpe.rowsToFloat(0, n);
+  applyResidualPatches(x, 0, options);
   rec.resid.push_back(x);
   rec.layers.resize(c.layers);
   for (int l = 0; l < c.layers; ++l) {
@@ -127,6 +128,7 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
     Matrix mlp = conv1d(layerNorm(x, b.ln2Weight, b.ln2Bias, c.layerNormEpsilon), b.fcWeight, b.fcBias);
     activate(mlp, c.activation);
     x += conv1d(mlp, b.mlpProjWeight, b.mlpProjBias);
+    applyResidualPatches(x, l + 1, options);
     rec.resid.push_back(x);
   }
   rec.logits = readout(c, w, options.allLogits ? x : Matrix(x.bottomRows(1)));

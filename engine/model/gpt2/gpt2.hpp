@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gpt2_config.hpp"
+#include "kv_cache.hpp"
 #include "record.hpp"
 #include "safetensors.hpp"
 #include "weights.hpp"
@@ -55,6 +56,12 @@ AttentionOptions layerAttentionOptions(const Gpt2Config& config, int layer, cons
 // Checks ids (in the vocabulary, at most n_positions of them) and options. Throws Error.
 ForwardRecord forward(const Gpt2Config& config, const Gpt2Weights& weights, const std::vector<int>& ids,
                       const ForwardOptions& options = {});
+
+// Generation's step (gpt2_cached.cpp): `ids` at positions cache.length …, attending to the
+// cached keys and values; the last one's logits (1 × vocab). With `append` their K and V join
+// the cache. Throws Error.
+Matrix forwardCached(const Gpt2Config& config, const Gpt2Weights& weights, const std::vector<int>& ids,
+                     KvCache& cache, bool append);
 
 // The final LayerNorm and the unembedding on residual-stream rows: the logits the model would
 // give if the stream ended there (the forward pass's own logits are this of its last entry).

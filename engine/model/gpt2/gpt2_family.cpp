@@ -57,6 +57,9 @@ class Gpt2 final : public Architecture {
     return r;
   }
   Vector attentionOutputBias(int layer) const override { return weights_.blocks.at(std::size_t(layer)).attnProjBias; }
+  Matrix forwardCached(const std::vector<int>& ids, KvCache& cache, bool append) const override {
+    return model::forwardCached(config_, weights_, ids, cache, append);
+  }
 
   double forwardFlops(long n, long logitRows) const override {
     const double d = config_.dModel, inner = config_.inner, nn = double(n);

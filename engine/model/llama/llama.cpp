@@ -145,6 +145,7 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
   for (size_t i = 0; i < inv.size(); ++i) rec.ropeFrequencies(Eigen::Index(i)) = float(inv[i]);
   Matrix x(n, d);
   for (int i = 0; i < n; ++i) w.embedTokens.rowsToFloat(ids[i], 1, x.row(i).data());
+  applyResidualPatches(x, 0, options);
   rec.resid.push_back(x);
   rec.layers.resize(c.layers);
   for (int l = 0; l < c.layers; ++l) {
@@ -166,6 +167,7 @@ ForwardRecord forward(const LlamaConfig& c, const LlamaWeights& w, const std::ve
     Matrix gate = linear(h2, b.gateProj, Vector());
     siluTimes(gate, linear(h2, b.upProj, Vector()));
     x += linear(gate, b.downProj, Vector());
+    applyResidualPatches(x, l + 1, options);
     rec.resid.push_back(x);
   }
   rec.logits = readout(c, w, options.allLogits ? x : Matrix(x.bottomRows(1)));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kv_cache.hpp"
 #include "llama_config.hpp"
 #include "record.hpp"
 #include "safetensors.hpp"
@@ -57,6 +58,13 @@ AttentionOptions layerAttentionOptions(const LlamaConfig& config, int layer, int
 // Checks ids (in the vocabulary, at most max_position_embeddings of them) and options. Throws Error.
 ForwardRecord forward(const LlamaConfig& config, const LlamaWeights& weights, const std::vector<int>& ids,
                       const ForwardOptions& options = {});
+
+// Generation's step (llama_cached.cpp): `ids` at positions cache.length …, rotated at those
+// positions, attending to the cached keys (rotated) and values of the K/V heads, within the
+// layer's sliding window; the last one's logits (1 × vocab). With `append` their K and V join
+// the cache. Throws Error.
+Matrix forwardCached(const LlamaConfig& config, const LlamaWeights& weights, const std::vector<int>& ids,
+                     KvCache& cache, bool append);
 
 // The final RMSNorm and lm_head (or the tied embeddings) on residual-stream rows: the logits the
 // model would give if the stream ended there.

@@ -59,6 +59,9 @@ class Llama final : public Architecture {
     return model::forward(config_, weights_, ids, options);
   }
   Matrix readout(const Matrix& hidden) const override { return model::readout(config_, weights_, hidden); }
+  Matrix forwardCached(const std::vector<int>& ids, KvCache& cache, bool append) const override {
+    return model::forwardCached(config_, weights_, ids, cache, append);
+  }
   // model.norm (RMSNorm, no β) and lm_head (or the tied embed_tokens), which has no bias.
   ReadoutWeights readoutWeights(const std::vector<int>& tokens) const override {
     ReadoutWeights r;

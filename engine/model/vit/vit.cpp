@@ -253,6 +253,7 @@ ForwardRecord forwardVit(const VitConfig& c, const VitWeights& w, const PixelTen
   if (c.registers > 0) x.middleRows(1, c.registers) = w.registerTokens;
   x.bottomRows(patches) = placed.bottomRows(patches);
   rec.grid = std::move(grid);
+  applyResidualPatches(x, 0, options);
   rec.resid.push_back(x);
 
   rec.layers.resize(std::size_t(c.layers));
@@ -280,6 +281,7 @@ ForwardRecord forwardVit(const VitConfig& c, const VitWeights& w, const PixelTen
     Matrix out = linear(mlp, b.mlpOut, b.mlpOutBias);
     if (c.layerScale) out.array().rowwise() *= b.layerScale2.transpose().array();
     x += out;
+    applyResidualPatches(x, l + 1, options);
     rec.resid.push_back(x);
   }
   const Matrix final = layerNorm(x, w.normWeight, w.normBias, c.layerNormEpsilon);
