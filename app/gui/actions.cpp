@@ -442,6 +442,20 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key == "lines-heads") setLinesHeads(app, parseHeadSet(value));
     else if (key == "lines-sentences") setLinesSentences(app, parseSentenceLines(value));
     else if (key.rfind("picture-", 0) == 0) setPictureView(app, parsePictureSetting(app.doc.session.view.picture, key, value));
+    else if (key.rfind("sample-", 0) == 0) {  // generation's sampling: greedy, temperature, top-k, top-p, seed
+      model::SamplingOptions o = app.generation.sampling;
+      if (key == "sample-greedy") o.greedy = parseBool(value);
+      else if (key == "sample-temperature") o.temperature = parseFloat(value);
+      else if (key == "sample-top-k") o.topK = std::stoi(value);
+      else if (key == "sample-top-p") o.topP = parseFloat(value);
+      else if (key == "sample-seed") o.seed = std::stoull(value);
+      else throw Error("unknown sampling setting " + key + " (sample-greedy, -temperature, -top-k, -top-p, -seed)");
+      model::checkSamplingOptions(o);
+      setSampling(app, o);
+    }
+    else if (key == "corrupted") setCorruptedPrompt(app, value);
+    else if (key == "patch-target") setPatchingTokens(app, value, app.patching.contrast);
+    else if (key == "patch-contrast") setPatchingTokens(app, app.patching.target, value);
     else if (key == "text") setTokensText(app, value);
     else if (key == "source") setSourceText(app, value);
     else if (key == "text-pair") setTextPair(app, value);
@@ -846,6 +860,33 @@ void dumpState(const AppState& app, const std::string& path) {
                           {"pair", {r->pair, r->partner}}, {"inv_freq", r->invFreq}, {"theta", r->theta},
                           {"before", {r->before[0], r->before[1]}}, {"after", {r->after[0], r->after[1]}},
                           {"shown", r->shown}, {"rotated_shown", r->rotatedShown}};
+  }
+  j["generated"] = s.tokens.generated;
+  {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const model::SampledToken& t : app.generation.lastSteps) {
+      nlohmann::json top = nlohmann::json::array();
+      for (const model::Candidate& c : t.top)
+        top.push_back({{"id", c.id}, {"p", c.probability}, {"tempered", c.tempered}, {"kept", c.kept}});
+      steps.push_back({{"id", t.id}, {"p", t.probability}, {"kept", t.kept}, {"after_top_k", t.afterTopK},
+                       {"after_top_p", t.afterTopP}, {"top", top}});
+    }
+    j["last_sampling"] = steps;
+  }
+  if (const auto& r = app.patching.result) {
+    nlohmann::json heads = nlohmann::json::array(), resid = nlohmann::json::array();
+    for (int l = 0; l < r->heads.rows(); ++l) {
+      nlohmann::json row = nlohmann::json::array();
+      for (int h = 0; h < r->heads.cols(); ++h) row.push_back(r->heads(l, h));
+      heads.push_back(row);
+    }
+    for (int l = 0; l < r->resid.rows(); ++l) {
+      nlohmann::json row = nlohmann::json::array();
+      for (int i = 0; i < r->resid.cols(); ++i) row.push_back(r->resid(l, i));
+      resid.push_back(row);
+    }
+    j["patching"] = {{"target", r->target}, {"contrast", r->contrast}, {"ld_clean", r->ldClean},
+                     {"ld_corrupted", r->ldCorrupted}, {"heads", heads}, {"resid", resid}};
   }
   if (hasReadout(app)) {
     if (const model::LogitLens* lens = currentLogitLens(app)) {

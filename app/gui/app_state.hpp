@@ -17,6 +17,8 @@
 #include "backend.hpp"
 #include "figure/colormap.hpp"
 #include "bundle_session.hpp"
+#include "generation.hpp"
+#include "patching.hpp"
 #include "session.hpp"
 #include "stages.hpp"
 
@@ -236,8 +238,26 @@ struct ModelDownload {
   std::string error;         // the last download's failure, one line
 };
 
+// "Next token" / "Generate N" (a decoder): the sampling settings and what the last press drew.
+struct GenerationState {
+  model::SamplingOptions sampling;
+  int count = 8;                              // Generate N
+  std::vector<model::SampledToken> lastSteps; // the last press's tokens, for the predictions panel
+};
+
+// Activation patching between the text (clean) and a corrupted prompt of the same length.
+struct PatchingState {
+  std::string corrupted;         // the corrupted prompt's text
+  std::string target, contrast;  // tokens ("#ID" or one token's text); empty: the runs' top guesses
+  std::optional<model::PatchingResult> result;
+  std::vector<int> cleanIds;     // the ids the result is for (a changed text makes it stale)
+  std::vector<std::string> cleanTokens;
+};
+
 struct AppState {
   Document doc;
+  GenerationState generation;
+  PatchingState patching;
   Hover hover;      // last frame's hovered cell (what the views show)
   Hover hoverNext;  // collected while drawing this frame
   HeatmapCamera camera;

@@ -102,6 +102,8 @@ void drawLayout(AppState& app) {
         if (hasReadout(app)) {
           if (linkedHeader(app, "Each layer's guess (logit lens)", "logit-lens")) drawLogitLens(app);
           if (linkedHeader(app, "Heads' direct effect on the prediction", "head-effects")) drawHeadEffects(app);
+          if (linkedHeader(app, "Generate: the next tokens", "generate")) drawGeneration(app);
+          if (linkedHeader(app, "Patching: what a head carries", "patching")) drawPatching(app);
         }
       } else if (app.doc.prepared.bundle &&
                  ImGui::CollapsingHeader("Bundle: every layer and head", ImGuiTreeNodeFlags_DefaultOpen)) {

@@ -10,6 +10,7 @@
 #include "image/image.hpp"
 #include "model.hpp"
 #include "model_block.hpp"
+#include "patching.hpp"
 #include "replace.hpp"
 
 namespace attnviz::gui {
@@ -243,6 +244,119 @@ void highlightKvHead(AppState& app, int kvHead) {
 void selectLayerHead(AppState& app, int layer, int head) {
   setLayer(app, layer);
   selectHead(app, head);
+}
+
+bool canGenerate(const AppState& app) {
+  const PreparedSession& p = app.doc.prepared;
+  return inModelMode(app) && p.loadedModel && p.loadedModel->shape.causal &&
+         p.loadedModel->shape.input == model::InputKind::Text;
+}
+
+namespace {
+
+// The ids the model reads now: the text's own, then those generated so far (the prepared pass may
+// still be computing the previous press's).
+std::vector<int> currentIds(const AppState& app) {
+  const model::Model& m = *app.doc.prepared.loadedModel;
+  std::vector<int> ids = m.tokenizer.encodeForModel(app.doc.session.tokens.text).ids;
+  ids.insert(ids.end(), app.doc.session.tokens.generated.begin(), app.doc.session.tokens.generated.end());
+  return ids;
+}
+
+}  // namespace
+
+bool generateTokens(AppState& app, int count) {
+  if (!canGenerate(app)) {
+    report(app, "generation needs a text decoder (GPT-2 or Llama family) in model mode", true);
+    return false;
+  }
+  try {
+    const model::Model& m = *app.doc.prepared.loadedModel;
+    model::GenerationOptions o;
+    o.maxNew = std::max(1, count);
+    o.sampling = app.generation.sampling;
+    // Continue the seed's sequence: one draw per sampled token so far.
+    if (!o.sampling.greedy)
+      o.sampling.seed = model::SplitMix64::advanced(o.sampling.seed, app.doc.session.tokens.generated.size());
+    o.eosIds = model::eosTokenIds(m.path);
+    const model::Generation g = model::generate(*m.architecture, currentIds(app), o);
+    std::string text;
+    for (const model::SampledToken& t : g.tokens) {
+      app.doc.session.tokens.generated.push_back(t.id);
+      text += m.tokenizer.displayText(t.id);
+    }
+    app.generation.lastSteps = g.tokens;
+    markInputsChanged(app.doc);
+    report(app, "generated “" + text + "”" + (g.stoppedAtEos ? " (stopped at the end-of-text token)" : ""));
+    return true;
+  } catch (const std::exception& e) {
+    report(app, e.what(), true);
+    return false;
+  }
+}
+
+void clearGenerated(AppState& app) {
+  if (app.doc.session.tokens.generated.empty()) return;
+  app.doc.session.tokens.generated.clear();
+  app.generation.lastSteps.clear();
+  markInputsChanged(app.doc);
+}
+
+void setSampling(AppState& app, const model::SamplingOptions& sampling) {
+  try {
+    model::checkSamplingOptions(sampling);
+    app.generation.sampling = sampling;
+  } catch (const std::exception& e) {
+    report(app, e.what(), true);
+  }
+}
+
+void setCorruptedPrompt(AppState& app, const std::string& text) { app.patching.corrupted = text; }
+
+void setPatchingTokens(AppState& app, const std::string& target, const std::string& contrast) {
+  app.patching.target = target;
+  app.patching.contrast = contrast;
+}
+
+bool runPatching(AppState& app) {
+  if (!canGenerate(app)) {
+    report(app, "patching needs a text decoder (GPT-2 or Llama family) in model mode", true);
+    return false;
+  }
+  try {
+    const model::Model& m = *app.doc.prepared.loadedModel;
+    const std::vector<int> clean = currentIds(app);
+    const std::vector<int> corrupted = m.tokenizer.encodeForModel(app.patching.corrupted).ids;
+    if (app.patching.corrupted.empty()) throw Error("type a corrupted prompt first (the text with the key fact changed)");
+    if (corrupted.size() != clean.size())
+      throw Error("the prompts must have the same number of tokens: the text has " + std::to_string(clean.size()) +
+                  ", the corrupted prompt " + std::to_string(corrupted.size()));
+    model::ForwardOptions base;
+    base.allLogits = false;
+    // Default tokens: what each prompt's own run predicts at the last position.
+    auto topOf = [&](const std::vector<int>& ids) {
+      const model::ForwardRecord r = m.architecture->forward(ids, base);
+      Eigen::Index best = 0;
+      r.logits.row(r.logits.rows() - 1).maxCoeff(&best);
+      return int(best);
+    };
+    const int target = app.patching.target.empty() ? topOf(clean) : model::singleTokenId(m, app.patching.target);
+    const int contrast = app.patching.contrast.empty() ? topOf(corrupted) : model::singleTokenId(m, app.patching.contrast);
+    if (target == contrast)
+      throw Error("the target and contrast tokens are the same (\"" + m.tokenizer.displayText(target) +
+                  "\"): give a contrast token");
+    app.patching.result = model::activationPatching(*m.architecture, clean, corrupted, target, contrast);
+    app.patching.cleanIds = clean;
+    app.patching.cleanTokens.clear();
+    for (int id : clean) app.patching.cleanTokens.push_back(m.tokenizer.displayText(id));
+    report(app, "patched " + std::to_string(app.patching.result->heads.size() + app.patching.result->resid.size()) +
+                    " activations: LD clean " + shortest(float(app.patching.result->ldClean)) + ", corrupted " +
+                    shortest(float(app.patching.result->ldCorrupted)));
+    return true;
+  } catch (const std::exception& e) {
+    report(app, e.what(), true);
+    return false;
+  }
 }
 
 }  // namespace attnviz::gui

@@ -37,6 +37,22 @@ int modelLayerCount(const AppState& app);  // a model's or a bundle's layers; 0 
 // An attention bundle (.npz, or .safetensors holding `attention`) replaces the document at its
 // first layer. One that cannot be read is reported in the status bar and the document stays.
 bool openBundle(AppState& app, const std::string& path, bool allowUnnormalised = false);
+
+// Generation (a decoder): `count` tokens after the text and those generated before, sampled with
+// app.generation.sampling; they join session.tokens.generated (shown green in the chips) and
+// every view follows. The draws continue the seed's sequence, so pressing "Next token" N times
+// gives what "Generate N" and `attnviz generate --seed S` give. Reported and false when the
+// model cannot generate or the text would pass its context.
+bool generateTokens(AppState& app, int count);
+void clearGenerated(AppState& app);
+void setSampling(AppState& app, const model::SamplingOptions& sampling);
+bool canGenerate(const AppState& app);  // a decoder's pass is shown
+
+// Activation patching: the corrupted prompt and the two tokens of the logit difference, then a
+// run (L·H + (L+1)·n forward passes, on this thread). Reported and false on a bad input.
+void setCorruptedPrompt(AppState& app, const std::string& text);
+void setPatchingTokens(AppState& app, const std::string& target, const std::string& contrast);
+bool runPatching(AppState& app);
 bool inBundleMode(const AppState& app);
 
 }  // namespace attnviz::gui

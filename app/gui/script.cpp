@@ -95,6 +95,13 @@ bool runScriptLine(AppState& app, const std::string& line) {
       return true;
     }
     if (op == "play") { togglePlay(app); return true; }
+    if (op == "generate") {  // generate N: N tokens with the sampling settings (set sample-…)
+      int count = 1;
+      in >> count;
+      return generateTokens(app, count);
+    }
+    if (op == "clear-generated") { clearGenerated(app); return true; }
+    if (op == "patch") return runPatching(app);  // set corrupted TEXT first
     if (op == "model") return setModel(app, rest(in));  // "model" alone: the random toy model
     if (op == "ablate" || op == "restore") {
       int l, h;

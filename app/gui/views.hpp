@@ -38,6 +38,8 @@ void drawPredictions(AppState& app);   // view_model.cpp: next tokens after the 
 void drawModelOverview(AppState& app); // view_model.cpp: every layer × head, with head scores
 void drawLogitLens(AppState& app);     // view_lens.cpp: each layer's guess at every position (decoders)
 void drawHeadEffects(AppState& app);   // view_lens.cpp: each head's direct effect on the prediction
+void drawGeneration(AppState& app);    // view_generate.cpp: next token, generate N, the sampling shown
+void drawPatching(AppState& app);      // view_generate.cpp: a corrupted prompt, every head patched
 void drawLayerSelector(AppState& app); // view_model.cpp: a model's or a bundle's layer, [ ] keys
 void drawBundleInputs(AppState& app);  // view_model.cpp: the bundle, its shape, layer and tokens
 void drawBundleWarning(AppState& app); // view_model.cpp: recomputed weights far from the given ones
