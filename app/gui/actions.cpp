@@ -445,9 +445,9 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
     else if (key.rfind("sample-", 0) == 0) {  // generation's sampling: greedy, temperature, top-k, top-p, seed
       model::SamplingOptions o = app.generation.sampling;
       if (key == "sample-greedy") o.greedy = parseBool(value);
-      else if (key == "sample-temperature") o.temperature = parseFloat(value);
+      else if (key == "sample-temperature") o.temperature = std::stod(value);  // double, as generate --temperature
       else if (key == "sample-top-k") o.topK = std::stoi(value);
-      else if (key == "sample-top-p") o.topP = parseFloat(value);
+      else if (key == "sample-top-p") o.topP = std::stod(value);
       else if (key == "sample-seed") o.seed = std::stoull(value);
       else throw Error("unknown sampling setting " + key + " (sample-greedy, -temperature, -top-k, -top-p, -seed)");
       model::checkSamplingOptions(o);
