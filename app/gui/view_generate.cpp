@@ -156,7 +156,7 @@ void drawPatching(AppState& app) {
   if (!p.result) return;
   const model::PatchingResult& r = *p.result;
   const model::Model& m = *app.doc.prepared.loadedModel;
-  ImGui::Text("LD = logit “%s” − logit “%s”: clean %.3f, corrupted %.3f", m.tokenizer.displayText(r.target).c_str(),
+  ImGui::TextWrapped("LD = logit “%s” − logit “%s”: clean %.3f, corrupted %.3f", m.tokenizer.displayText(r.target).c_str(),
               m.tokenizer.displayText(r.contrast).c_str(), r.ldClean, r.ldCorrupted);
   const int L = int(r.heads.rows()), H = int(r.heads.cols());
   std::vector<std::string> layers, heads;
