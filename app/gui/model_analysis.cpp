@@ -6,6 +6,42 @@
 
 namespace attnviz::gui {
 
+namespace {
+
+std::string lastError;
+
+// One result of one pass (and position), computed once: a failure is remembered with its pass
+// too, so a model that cannot do it is not tried again every frame. The pass is held, so a new
+// one can never reuse the old one's address.
+template <typename Result>
+struct Cached {
+  std::shared_ptr<const model::ForwardRecord> forRecord;
+  int position = -1;
+  std::optional<Result> result;
+  std::string error;
+
+  template <typename Compute>
+  const Result* get(const std::shared_ptr<const model::ForwardRecord>& record, int at, Compute compute) {
+    if (forRecord != record || position != at) {
+      forRecord = record;
+      position = at;
+      result.reset();
+      error.clear();
+      try {
+        result = compute();
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    }
+    lastError = error;
+    return result ? &*result : nullptr;
+  }
+};
+
+}  // namespace
+
+const std::string& analysisError() { return lastError; }
+
 bool hasReadout(const AppState& app) {
   const PreparedSession& p = app.doc.prepared;
   return p.forward && p.loadedModel && p.loadedModel->shape.causal && !p.forward->grid && !p.forward->ids.empty() &&
@@ -13,16 +49,11 @@ bool hasReadout(const AppState& app) {
 }
 
 const model::LogitLens* currentLogitLens(const AppState& app) {
-  // Held with its pass, so a new pass can never reuse the old one's address.
-  static std::shared_ptr<const model::ForwardRecord> forRecord;
-  static std::optional<model::LogitLens> lens;
+  static Cached<model::LogitLens> cache;
+  lastError.clear();
   if (!hasReadout(app)) return nullptr;
   const PreparedSession& p = app.doc.prepared;
-  if (forRecord != p.forward || !lens) {
-    lens = model::logitLens(*p.loadedModel->architecture, *p.forward);
-    forRecord = p.forward;
-  }
-  return &*lens;
+  return cache.get(p.forward, 0, [&] { return model::logitLens(*p.loadedModel->architecture, *p.forward); });
 }
 
 int attributionPosition(const AppState& app) {
@@ -33,19 +64,16 @@ int attributionPosition(const AppState& app) {
 }
 
 const model::LogitAttribution* currentAttribution(const AppState& app) {
-  static std::shared_ptr<const model::ForwardRecord> forRecord;
-  static std::optional<model::LogitAttribution> attribution;
+  static Cached<model::LogitAttribution> cache;
+  lastError.clear();
   if (!hasReadout(app)) return nullptr;
   const PreparedSession& p = app.doc.prepared;
   const int position = attributionPosition(app);
   if (position < 0) return nullptr;
-  if (forRecord != p.forward || !attribution || attribution->position != position) {
+  return cache.get(p.forward, position, [&] {
     const model::Architecture& arch = *p.loadedModel->architecture;
-    const int target = model::topPrediction(arch, *p.forward, position);
-    attribution = model::directLogitAttribution(arch, *p.forward, position, target);
-    forRecord = p.forward;
-  }
-  return &*attribution;
+    return model::directLogitAttribution(arch, *p.forward, position, model::topPrediction(arch, *p.forward, position));
+  });
 }
 
 }  // namespace attnviz::gui

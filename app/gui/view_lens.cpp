@@ -44,7 +44,10 @@ std::string entryName(int entry, int layers) {
 
 void drawLogitLens(AppState& app) {
   const model::LogitLens* lens = currentLogitLens(app);
-  if (!lens) return;
+  if (!lens) {
+    if (!analysisError().empty()) ImGui::TextWrapped("%s", analysisError().c_str());
+    return;
+  }
   const PreparedSession& p = app.doc.prepared;
   const model::TextTokenizer& tok = p.loadedModel->tokenizer;
   const int entries = lens->entries, n = lens->positions, layers = entries - 1;
@@ -116,14 +119,11 @@ void drawLogitLens(AppState& app) {
 }
 
 void drawHeadEffects(AppState& app) {
-  const model::LogitAttribution* a = nullptr;
-  try {
-    a = currentAttribution(app);
-  } catch (const std::exception& e) {
-    ImGui::TextWrapped("%s", e.what());
+  const model::LogitAttribution* a = currentAttribution(app);
+  if (!a) {
+    if (!analysisError().empty()) ImGui::TextWrapped("%s", analysisError().c_str());
     return;
   }
-  if (!a) return;
   const PreparedSession& p = app.doc.prepared;
   const model::TextTokenizer& tok = p.loadedModel->tokenizer;
   const int L = int(a->heads.rows()), H = int(a->heads.cols());
