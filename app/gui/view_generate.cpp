@@ -20,6 +20,13 @@ namespace {
 
 ImU32 colourOf(Rgb8 c) { return IM_COL32(c[0], c[1], c[2], 255); }
 
+// A dimmed note that wraps at the panel's edge (TextDisabled does not wrap).
+void dimWrapped(const std::string& text) {
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("%s", text.c_str());
+  ImGui::PopStyleColor();
+}
+
 // A rows × cols grid of signed values on one diverging scale (recovered fractions: 1 = all of the
 // clean behaviour back), labelled; returns the hovered cell (row, col) or (-1, -1).
 std::pair<int, int> fractionGrid(const char* id, const Eigen::MatrixXd& values, const std::vector<std::string>& rowNames,
@@ -93,24 +100,24 @@ void drawGeneration(AppState& app) {
   recordItemRect(app, "generate-next");
   ImGui::SameLine();
   if (ImGui::Button(("Generate " + std::to_string(g.count)).c_str())) generateTokens(app, g.count);
-  ImGui::SameLine();
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6.5f);
-  ImGui::InputInt("##count", &g.count);
+  ImGui::InputInt("N", &g.count);
   g.count = std::clamp(g.count, 1, 256);
   const std::size_t generated = app.doc.session.tokens.generated.size();
   if (generated > 0) {
     ImGui::SameLine();
-    if (ImGui::SmallButton(("clear " + std::to_string(generated)).c_str())) clearGenerated(app);
+    if (ImGui::SmallButton(("clear " + std::to_string(generated) + " generated").c_str())) clearGenerated(app);
   }
   if (g.lastSteps.empty()) {
-    ImGui::TextDisabled("the generated tokens join the text (green chips); every view follows");
+    dimWrapped("the generated tokens join the text (green chips); every view follows");
     return;
   }
   const model::SampledToken& t = g.lastSteps.back();
   ImGui::TextWrapped("drew “%s”: %.2f%% after temperature, %.2f%% after the cut-offs", m.tokenizer.displayText(t.id).c_str(),
                      100 * t.probability, 100 * t.kept);
   if (!g.sampling.greedy)
-    ImGui::TextDisabled("top-k kept %d, top-p kept %d of %ld tokens", t.afterTopK, t.afterTopP, long(m.shape.vocabSize));
+    dimWrapped("top-k kept " + std::to_string(t.afterTopK) + ", top-p kept " + std::to_string(t.afterTopP) + " of " +
+               std::to_string(m.shape.vocabSize) + " tokens");
   if (ImGui::BeginTable("##candidates", 4, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
     ImGui::TableSetupColumn("token");
     ImGui::TableSetupColumn("p");
@@ -145,7 +152,10 @@ void drawPatching(AppState& app) {
   if (ImGui::InputTextWithHint("##corrupted", "corrupted prompt", &corrupted)) setCorruptedPrompt(app, corrupted);
   recordItemRect(app, "patching-corrupted");
   std::string target = p.target, contrast = p.contrast;
-  const float w = ImGui::GetContentRegionAvail().x * 0.3f;
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float w = std::max(ImGui::GetFontSize() * 3,
+                           (ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize("targetcontrast").x -
+                            3 * style.ItemInnerSpacing.x - 2 * style.ItemSpacing.x) / 2);
   ImGui::SetNextItemWidth(w);
   const bool t = ImGui::InputTextWithHint("target", "top guess", &target);
   ImGui::SameLine();
@@ -172,11 +182,11 @@ void drawPatching(AppState& app) {
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left)) selectLayerHead(app, hl, hh);
   }
   ImGui::Spacing();
-  ImGui::TextDisabled("the residual stream at each layer (rows) and position (columns):");
+  dimWrapped("the residual stream at each layer (rows) and position (columns):");
   std::vector<std::string> entries;
   for (int l = 0; l <= L; ++l) entries.push_back(l == L ? "final" : "pre L" + std::to_string(l));
   const int n = int(r.resid.cols());
-  const float residW = std::max(3.0f, (ImGui::GetContentRegionAvail().x - 4 * fs) / float(std::max(1, n)));
+  const float residW = std::max(1.0f, (ImGui::GetContentRegionAvail().x - 4 * fs) / float(std::max(1, n)));
   const auto [rl, rp] = fractionGrid("##patch-resid", r.resid, entries, {}, residW, std::round(fs * 1.1f));
   if (rl >= 0 && rp < int(p.cleanTokens.size()))
     ImGui::SetTooltip("%s, position %d (“%s”): %.3f of the clean LD back", entries[std::size_t(rl)].c_str(), rp,

@@ -61,7 +61,7 @@ void drawLogitLens(AppState& app) {
   const float fs = ImGui::GetFontSize();
   const float labelW = ImGui::CalcTextSize("emb ").x + 4;
   const float avail = ImGui::GetContentRegionAvail().x - labelW;
-  const float cellW = std::max(3.0f, avail / float(std::max(1, n)));
+  const float cellW = std::max(1.0f, avail / float(std::max(1, n)));  // long texts: thin columns, never past the edge
   const float cellH = std::round(fs * 1.35f);
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const ImVec2 cells(origin.x + labelW, origin.y);
