@@ -450,7 +450,9 @@ bool setOption(AppState& app, const std::string& key, const std::string& value) 
       else if (key == "sample-top-p") o.topP = std::stod(value);
       else if (key == "sample-seed") o.seed = std::stoull(value);
       else throw Error("unknown sampling setting " + key + " (sample-greedy, -temperature, -top-k, -top-p, -seed)");
-      model::checkSamplingOptions(o);
+      model::SamplingOptions sampled = o;
+      sampled.greedy = false;
+      model::checkSamplingOptions(sampled);  // the one-line error, even while greedy is on
       setSampling(app, o);
     }
     else if (key == "corrupted") setCorruptedPrompt(app, value);
@@ -523,7 +525,10 @@ void chooseFile(AppState& app, FileChooser::Purpose purpose) {
 // ---- tokens mode ----
 
 void setTokensText(AppState& app, const std::string& text) {
-  if (text != app.doc.session.tokens.text) app.doc.session.tokens.generated.clear();  // they continued the old text
+  if (text != app.doc.session.tokens.text) {  // they continued the old text
+    app.doc.session.tokens.generated.clear();
+    app.generation.lastSteps.clear();
+  }
   app.doc.session.tokens.text = text;
   markInputsChanged(app.doc);
 }

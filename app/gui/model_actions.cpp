@@ -78,6 +78,11 @@ int modelLayerCount(const AppState& app) {
 
 bool setModel(AppState& app, const std::string& nameOrPath) {
   Session& s = app.doc.session;
+  if (nameOrPath != s.tokens.model) {  // another model's ids, draws and patching mean nothing here
+    s.tokens.generated.clear();
+    app.generation.lastSteps.clear();
+    app.patching.result.reset();
+  }
   if (nameOrPath.empty()) {
     if (s.tokens.model.empty()) return true;
     s.tokens.model.clear();
@@ -248,7 +253,8 @@ void selectLayerHead(AppState& app, int layer, int head) {
 
 bool canGenerate(const AppState& app) {
   const PreparedSession& p = app.doc.prepared;
-  return inModelMode(app) && p.loadedModel && p.loadedModel->shape.causal &&
+  // Not while another model's pass is still shown: its model would generate into this session.
+  return inModelMode(app) && p.modelName == app.doc.session.tokens.model && p.loadedModel && p.loadedModel->shape.causal &&
          p.loadedModel->shape.input == model::InputKind::Text;
 }
 
@@ -270,16 +276,25 @@ bool generateTokens(AppState& app, int count) {
     report(app, "generation needs a text decoder (GPT-2 or Llama family) in model mode", true);
     return false;
   }
+  if (!app.doc.session.tokens.ablatedHeads.empty()) {
+    report(app, "generation runs the model as trained: restore the ablated heads first", true);
+    return false;
+  }
   try {
     const model::Model& m = *app.doc.prepared.loadedModel;
+    const std::vector<int> prompt = currentIds(app);
+    const int room = m.shape.positions - int(prompt.size());
+    if (room <= 0)
+      throw Error("the text fills " + app.doc.session.tokens.model + "'s context of " + std::to_string(m.shape.positions) +
+                  " tokens: nothing more can be generated");
     model::GenerationOptions o;
-    o.maxNew = std::max(1, count);
+    o.maxNew = std::clamp(count, 1, room);  // as many as fit, said below
     o.sampling = app.generation.sampling;
     // Continue the seed's sequence: one draw per sampled token so far.
     if (!o.sampling.greedy)
       o.sampling.seed = model::SplitMix64::advanced(o.sampling.seed, app.doc.session.tokens.generated.size());
     o.eosIds = model::eosTokenIds(m.path);
-    const model::Generation g = model::generate(*m.architecture, currentIds(app), o);
+    const model::Generation g = model::generate(*m.architecture, prompt, o);
     std::string text;
     for (const model::SampledToken& t : g.tokens) {
       app.doc.session.tokens.generated.push_back(t.id);
@@ -287,7 +302,8 @@ bool generateTokens(AppState& app, int count) {
     }
     app.generation.lastSteps = g.tokens;
     markInputsChanged(app.doc);
-    report(app, "generated “" + text + "”" + (g.stoppedAtEos ? " (stopped at the end-of-text token)" : ""));
+    report(app, "generated “" + text + "”" + (g.stoppedAtEos ? " (stopped at the end-of-text token)" : "") +
+                    (count > room ? " (the context had room for " + std::to_string(room) + ")" : ""));
     return true;
   } catch (const std::exception& e) {
     report(app, e.what(), true);
@@ -304,7 +320,10 @@ void clearGenerated(AppState& app) {
 
 void setSampling(AppState& app, const model::SamplingOptions& sampling) {
   try {
-    model::checkSamplingOptions(sampling);
+    // Checked as if greedy were off, so that unticking greedy always leaves settings that work.
+    model::SamplingOptions sampled = sampling;
+    sampled.greedy = false;
+    model::checkSamplingOptions(sampled);
     app.generation.sampling = sampling;
   } catch (const std::exception& e) {
     report(app, e.what(), true);
@@ -333,6 +352,7 @@ bool runPatching(AppState& app) {
                   ", the corrupted prompt " + std::to_string(corrupted.size()));
     model::ForwardOptions base;
     base.allLogits = false;
+    base.ablatedHeads = app.doc.session.tokens.ablatedHeads;  // both runs as the views show the model
     // Default tokens: what each prompt's own run predicts at the last position.
     auto topOf = [&](const std::vector<int>& ids) {
       const model::ForwardRecord r = m.architecture->forward(ids, base);
@@ -345,7 +365,9 @@ bool runPatching(AppState& app) {
     if (target == contrast)
       throw Error("the target and contrast tokens are the same (\"" + m.tokenizer.displayText(target) +
                   "\"): give a contrast token");
-    app.patching.result = model::activationPatching(*m.architecture, clean, corrupted, target, contrast);
+    model::ForwardOptions patchBase;
+    patchBase.ablatedHeads = base.ablatedHeads;
+    app.patching.result = model::activationPatching(*m.architecture, clean, corrupted, target, contrast, patchBase);
     app.patching.cleanIds = clean;
     app.patching.cleanTokens.clear();
     for (int id : clean) app.patching.cleanTokens.push_back(m.tokenizer.displayText(id));

@@ -15,6 +15,11 @@ std::string lastError;
 // one can never reuse the old one's address.
 template <typename Result>
 struct Cached {
+  void clear() {
+    forRecord.reset();
+    result.reset();
+    position = -1;
+  }
   std::shared_ptr<const model::ForwardRecord> forRecord;
   int position = -1;
   std::optional<Result> result;
@@ -51,7 +56,10 @@ bool hasReadout(const AppState& app) {
 const model::LogitLens* currentLogitLens(const AppState& app) {
   static Cached<model::LogitLens> cache;
   lastError.clear();
-  if (!hasReadout(app)) return nullptr;
+  if (!hasReadout(app)) {
+    cache.clear();  // no pass held after leaving a decoder
+    return nullptr;
+  }
   const PreparedSession& p = app.doc.prepared;
   return cache.get(p.forward, 0, [&] { return model::logitLens(*p.loadedModel->architecture, *p.forward); });
 }
@@ -66,7 +74,10 @@ int attributionPosition(const AppState& app) {
 const model::LogitAttribution* currentAttribution(const AppState& app) {
   static Cached<model::LogitAttribution> cache;
   lastError.clear();
-  if (!hasReadout(app)) return nullptr;
+  if (!hasReadout(app)) {
+    cache.clear();
+    return nullptr;
+  }
   const PreparedSession& p = app.doc.prepared;
   const int position = attributionPosition(app);
   if (position < 0) return nullptr;

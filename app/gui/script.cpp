@@ -96,8 +96,17 @@ bool runScriptLine(AppState& app, const std::string& line) {
     }
     if (op == "play") { togglePlay(app); return true; }
     if (op == "generate") {  // generate N: N tokens with the sampling settings (set sample-…)
+      std::string n;
       int count = 1;
-      in >> count;
+      if (in >> n) {
+        std::size_t used = 0;
+        try {
+          count = std::stoi(n, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != n.size() || count < 1) throw Error("generate N: a whole number of tokens, at least 1 (got " + n + ")");
+      }
       return generateTokens(app, count);
     }
     if (op == "clear-generated") { clearGenerated(app); return true; }

@@ -72,41 +72,37 @@ void drawGeneration(AppState& app) {
   if (!canGenerate(app)) return;
   const model::Model& m = *app.doc.prepared.loadedModel;
   GenerationState& g = app.generation;
+  // The settings change only when a widget does (doubles and the 64-bit seed edited as they are,
+  // so the app samples exactly what `generate --temperature T --seed S` does).
   model::SamplingOptions s = g.sampling;
-  ImGui::Checkbox("greedy", &s.greedy);
+  bool changed = ImGui::Checkbox("greedy", &s.greedy);
   ImGui::BeginDisabled(s.greedy);
   ImGui::SameLine();
-  float temperature = float(s.temperature);
+  const double lowT = 0.05, highT = 3.0, lowP = 0.01, highP = 1.0;
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
-  ImGui::SliderFloat("T", &temperature, 0.05f, 3.0f, "%.2f", ImGuiSliderFlags_Logarithmic);
-  s.temperature = temperature;
+  changed |= ImGui::SliderScalar("T", ImGuiDataType_Double, &s.temperature, &lowT, &highT, "%.2f",
+                                 ImGuiSliderFlags_Logarithmic);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 5);
-  ImGui::InputInt("top-k", &s.topK);
+  changed |= ImGui::InputInt("top-k", &s.topK);
   s.topK = std::max(0, s.topK);
   ImGui::SameLine();
-  float topP = float(s.topP);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 5);
-  ImGui::SliderFloat("top-p", &topP, 0.01f, 1.0f, "%.2f");
-  s.topP = topP;
-  int seed = int(s.seed & 0x7fffffff);
-  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 5);
-  ImGui::InputInt("seed", &seed);
-  s.seed = std::uint64_t(std::max(0, seed));
+  changed |= ImGui::SliderScalar("top-p", ImGuiDataType_Double, &s.topP, &lowP, &highP, "%.2f");
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  changed |= ImGui::InputScalar("seed", ImGuiDataType_U64, &s.seed);
   ImGui::EndDisabled();
-  if (!(s.greedy == g.sampling.greedy && s.temperature == g.sampling.temperature && s.topK == g.sampling.topK &&
-        s.topP == g.sampling.topP && s.seed == g.sampling.seed))
-    setSampling(app, s);
+  if (changed) setSampling(app, s);
   if (ImGui::Button("Next token")) generateTokens(app, 1);
   recordItemRect(app, "generate-next");
   ImGui::SameLine();
-  if (ImGui::Button(("Generate " + std::to_string(g.count)).c_str())) generateTokens(app, g.count);
+  if (ImGui::Button(("Generate " + std::to_string(g.count) + "###generate-n").c_str())) generateTokens(app, g.count);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6.5f);
   ImGui::InputInt("N", &g.count);
   g.count = std::clamp(g.count, 1, 256);
   const std::size_t generated = app.doc.session.tokens.generated.size();
   if (generated > 0) {
     ImGui::SameLine();
-    if (ImGui::SmallButton(("clear " + std::to_string(generated) + " generated").c_str())) clearGenerated(app);
+    if (ImGui::SmallButton(("clear " + std::to_string(generated) + " generated###clear-generated").c_str())) clearGenerated(app);
   }
   if (g.lastSteps.empty()) {
     dimWrapped("the generated tokens join the text (green chips); every view follows");

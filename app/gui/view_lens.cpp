@@ -27,9 +27,8 @@ std::string fitted(const std::string& text, float width) {
   if (ImGui::CalcTextSize(text.c_str()).x <= width) return text;
   std::string cut = text;
   while (!cut.empty()) {
-    do cut.pop_back();
-    while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0) == 0x80);  // whole UTF-8 characters
-    if (!cut.empty()) cut.pop_back();
+    while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0) == 0x80) cut.pop_back();  // continuation bytes
+    if (!cut.empty()) cut.pop_back();  // the character's first byte
     if (ImGui::CalcTextSize((cut + "…").c_str()).x <= width) return cut.empty() ? std::string() : cut + "…";
   }
   return {};

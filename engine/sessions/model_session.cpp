@@ -175,6 +175,7 @@ PreparedSession prepareModelSession(const Session& session) {
   p.keyLabels = t.keyTokens;
   p.model = std::move(t);
   p.loadedModel = m;
+  p.modelName = session.tokens.model;
   p.forward = record;
   p.picture = std::move(picture);
   p.block = std::make_shared<const ModelBlock>(m->architecture->block(*record, layer));

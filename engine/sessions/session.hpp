@@ -94,6 +94,7 @@ struct PreparedSession {
   int modelLayers = 0, modelHeads = 0;
   int viewedLayer = -1;  // the model layer the inputs are from (model mode)
   std::shared_ptr<const model::Model> loadedModel;  // either family (model.hpp)
+  std::string modelName;  // the session's name or path of that model (a newer choice may be loading)
   std::shared_ptr<const model::ForwardRecord> forward;
   // A vision model's input as it saw it: the 8-bit picture after resize and crop (its patch grid
   // is forward->grid); null for text.
