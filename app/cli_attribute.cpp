@@ -47,19 +47,6 @@ constexpr const char* kAttributeHelp =
     "             every share\n"
     "and prints the logit, the five heads of largest |share| and the sum.\n";
 
-// A text's ids: --text (tokenised with the special tokens the model's files ask for) or --ids.
-std::vector<int> textIds(const Model& model, const std::optional<std::string>& text, const std::optional<std::string>& ids) {
-  if (text && ids) throw UsageError("give --text or --ids, not both");
-  if (!text && !ids) throw UsageError("attribute needs --text TEXT or --ids 1,2,3");
-  if (text) return model.tokenizer.encodeForModel(*text).ids;
-  std::vector<int> out;
-  std::stringstream in(*ids);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(int(parseLong("--ids", item, 0, 1L << 30)));
-  if (out.empty()) throw UsageError("--ids needs a comma-separated list of ids");
-  return out;
-}
-
 std::string signedNumber(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%+.4f", v);
@@ -92,7 +79,7 @@ int cmdAttribute(const std::vector<std::string>& args) {
   if (!out) throw UsageError("attribute needs --out DIR");
   const Model model = loadModel(*modelArg, modelsDirectory());
   checkAttributable(*model.architecture);  // one line for an encoder or a vision model
-  const std::vector<int> input = textIds(model, text, ids);
+  const std::vector<int> input = textOrIds(model, "attribute", text, ids);
   const int n = int(input.size());
   int position = n - 1;
   if (positionArg) {

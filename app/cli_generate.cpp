@@ -10,6 +10,7 @@
 
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
+#include "cli_token.hpp"
 #include "generation.hpp"
 #include "model.hpp"
 
@@ -49,18 +50,6 @@ constexpr const char* kGenerateHelp =
     "                   checks and timings)\n"
     "Tokens are ordered by logit, largest first, ties to the smaller id; the draw u in [0, 1) picks\n"
     "the first kept token whose cumulative renormalised probability exceeds u.\n";
-
-std::vector<int> promptIds(const Model& model, const std::optional<std::string>& text, const std::optional<std::string>& ids) {
-  if (text && ids) throw UsageError("give --text or --ids, not both");
-  if (!text && !ids) throw UsageError("generate needs --text TEXT or --ids 1,2,3");
-  if (text) return model.tokenizer.encodeForModel(*text).ids;
-  std::vector<int> out;
-  std::stringstream in(*ids);
-  std::string item;
-  while (std::getline(in, item, ',')) out.push_back(int(parseLong("--ids", item, 0, 1L << 30)));
-  if (out.empty()) throw UsageError("--ids needs a comma-separated list of ids");
-  return out;
-}
 
 // The text ids stand for (added tokens as their content); ids the tokenizer does not have (a
 // model's vocabulary may be padded beyond it) stand for nothing.
@@ -130,7 +119,7 @@ int cmdGenerate(const std::vector<std::string>& args) {
   const Model model = loadModel(*modelArg, modelsDirectory());
   const ModelShape& shape = model.shape;
   if (shape.input != InputKind::Text || !shape.causal) throw Error(shape.modelType + " cannot generate (decoders only)");
-  const std::vector<int> prompt = promptIds(model, text, ids);
+  const std::vector<int> prompt = textOrIds(model, "generate", text, ids);
   if (long(prompt.size()) + options.maxNew > long(shape.positions))
     throw UsageError("the prompt's " + std::to_string(prompt.size()) + " tokens and --max-new " +
                      std::to_string(options.maxNew) + " are beyond the model's context of " +
