@@ -57,24 +57,11 @@ std::string signedNumber(double v) {
 
 int cmdAttribute(const std::vector<std::string>& args) {
   std::optional<std::string> modelArg, text, ids, positionArg, targetArg, contrastArg, out;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kAttributeHelp;
-      return 0;
-    }
-    const struct { const char* flag; std::optional<std::string>* value; } flags[] = {
-        {"--model", &modelArg},     {"--text", &text},          {"--ids", &ids},  {"--position", &positionArg},
-        {"--target", &targetArg},   {"--contrast", &contrastArg}, {"--out", &out}};
-    bool known = false;
-    for (const auto& f : flags) {
-      if (a != f.flag) continue;
-      if (*f.value) throw UsageError(a + " given twice");
-      *f.value = takeValue(args, i);
-      known = true;
-    }
-    if (!known) throw UsageError("unknown option " + a);
-  }
+  if (!readFlags(args,
+                 {{"--model", &modelArg}, {"--text", &text}, {"--ids", &ids}, {"--position", &positionArg},
+                  {"--target", &targetArg}, {"--contrast", &contrastArg}, {"--out", &out}},
+                 {}, kAttributeHelp))
+    return 0;
   if (!modelArg) throw UsageError("attribute needs --model NAME|PATH");
   if (!out) throw UsageError("attribute needs --out DIR");
   const Model model = loadModel(*modelArg, modelsDirectory());

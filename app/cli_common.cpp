@@ -3,10 +3,10 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <limits>
 
 #include "bundle_session.hpp"
-#include "model.hpp"
 #include "model.hpp"
 #include "matrix_io.hpp"
 
@@ -62,6 +62,31 @@ void setMaskFromFlag(const std::string& value, AttentionOptions& options) {
 std::string takeValue(const std::vector<std::string>& args, size_t& i) {
   if (i + 1 >= args.size()) throw UsageError(args[i] + " needs a value");
   return args[++i];
+}
+
+bool readFlags(const std::vector<std::string>& args, const std::vector<ValueFlag>& values,
+               const std::vector<SwitchFlag>& switches, const char* help) {
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << help;
+      return false;
+    }
+    bool known = false;
+    for (const SwitchFlag& s : switches)
+      if (a == s.flag) {
+        if (*s.on) throw UsageError(a + " given twice");
+        *s.on = known = true;
+      }
+    for (const ValueFlag& f : values)
+      if (a == f.flag) {
+        if (*f.value) throw UsageError(a + " given twice");
+        *f.value = takeValue(args, i);
+        known = true;
+      }
+    if (!known) throw UsageError("unknown option " + a);
+  }
+  return true;
 }
 
 long parseLong(const std::string& flag, const std::string& value, long lo, long hi) {

@@ -58,6 +58,20 @@ inline constexpr const char* kInputHelp =
 
 // Value of a flag that needs one, or UsageError naming it.
 std::string takeValue(const std::vector<std::string>& args, size_t& i);
+
+// A command whose options are all `--flag VALUE` (each at most once) or switches: reads them
+// into their slots; UsageError for an unknown option, a repeated one or a missing value.
+// Returns false after printing `help` for --help / -h.
+struct ValueFlag {
+  const char* flag;
+  std::optional<std::string>* value;
+};
+struct SwitchFlag {
+  const char* flag;
+  bool* on;
+};
+bool readFlags(const std::vector<std::string>& args, const std::vector<ValueFlag>& values,
+               const std::vector<SwitchFlag>& switches, const char* help);
 long parseLong(const std::string& flag, const std::string& value, long lo, long hi);
 double parseDouble(const std::string& flag, const std::string& value);
 

@@ -67,31 +67,11 @@ std::string decoded(const Model& model, const std::vector<int>& ids) {
 int cmdGenerate(const std::vector<std::string>& args) {
   std::optional<std::string> modelArg, text, ids, maxNewArg, temperatureArg, topKArg, topPArg, seedArg;
   bool greedy = false, asJson = false, noCache = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kGenerateHelp;
-      return 0;
-    }
-    const struct { const char* flag; bool* on; } switches[] = {
-        {"--greedy", &greedy}, {"--json", &asJson}, {"--no-cache", &noCache}};
-    const struct { const char* flag; std::optional<std::string>* value; } flags[] = {
-        {"--model", &modelArg},       {"--text", &text},   {"--ids", &ids},   {"--max-new", &maxNewArg},
-        {"--temperature", &temperatureArg}, {"--top-k", &topKArg}, {"--top-p", &topPArg}, {"--seed", &seedArg}};
-    bool known = false;
-    for (const auto& s : switches)
-      if (a == s.flag) {
-        if (*s.on) throw UsageError(a + " given twice");
-        *s.on = known = true;
-      }
-    for (const auto& f : flags) {
-      if (a != f.flag) continue;
-      if (*f.value) throw UsageError(a + " given twice");
-      *f.value = takeValue(args, i);
-      known = true;
-    }
-    if (!known) throw UsageError("unknown option " + a);
-  }
+  if (!readFlags(args,
+                 {{"--model", &modelArg}, {"--text", &text}, {"--ids", &ids}, {"--max-new", &maxNewArg},
+                  {"--temperature", &temperatureArg}, {"--top-k", &topKArg}, {"--top-p", &topPArg}, {"--seed", &seedArg}},
+                 {{"--greedy", &greedy}, {"--json", &asJson}, {"--no-cache", &noCache}}, kGenerateHelp))
+    return 0;
   if (!modelArg) throw UsageError("generate needs --model NAME|PATH");
   if (!maxNewArg) throw UsageError("generate needs --max-new N");
   GenerationOptions options;

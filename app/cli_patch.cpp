@@ -62,24 +62,11 @@ std::vector<double> rowMajor(const Eigen::MatrixXd& m) {
 
 int cmdPatch(const std::vector<std::string>& args) {
   std::optional<std::string> modelArg, clean, corrupted, targetArg, contrastArg, out;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kPatchHelp;
-      return 0;
-    }
-    const struct { const char* flag; std::optional<std::string>* value; } flags[] = {
-        {"--model", &modelArg}, {"--clean", &clean},       {"--corrupted", &corrupted},
-        {"--target", &targetArg}, {"--contrast", &contrastArg}, {"--out", &out}};
-    bool known = false;
-    for (const auto& f : flags) {
-      if (a != f.flag) continue;
-      if (*f.value) throw UsageError(a + " given twice");
-      *f.value = takeValue(args, i);
-      known = true;
-    }
-    if (!known) throw UsageError("unknown option " + a);
-  }
+  if (!readFlags(args,
+                 {{"--model", &modelArg}, {"--clean", &clean}, {"--corrupted", &corrupted}, {"--target", &targetArg},
+                  {"--contrast", &contrastArg}, {"--out", &out}},
+                 {}, kPatchHelp))
+    return 0;
   for (const auto& [value, flag] : {std::pair{&modelArg, "--model NAME|PATH"}, {&clean, "--clean TEXT"},
                                     {&corrupted, "--corrupted TEXT"}, {&targetArg, "--target TOKEN"},
                                     {&contrastArg, "--contrast TOKEN"}, {&out, "--out DIR"}})
