@@ -328,7 +328,9 @@ std::string serializeSession(const Session& s) {
   const StageId step = StageId(std::clamp(s.view.step, 0, kStageCount - 1));
   root["view"] = {{"step", stageInfo(step).name}, {"head", s.view.head}, {"selected", sel}};
   if ((s.mode == InputMode::Tokens && !s.tokens.model.empty()) || !s.bundle.path.empty()) root["view"]["layer"] = s.view.layer;
-  if (s.mode == InputMode::Tokens && !s.tokens.image.empty()) {
+  // With a picture, and whenever the settings are not the defaults (a session read with them keeps
+  // them: save and load give back the same session).
+  if ((s.mode == InputMode::Tokens && !s.tokens.image.empty()) || !(s.view.picture == PictureView{})) {
     const PictureView& p = s.view.picture;
     const char* heads[] = {"selected", "mean", "all"};
     root["view"]["picture"] = {{"heads", heads[int(p.heads)]}, {"overlay", p.rollout ? "rollout" : "attention"},
