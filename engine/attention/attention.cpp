@@ -243,7 +243,8 @@ void softmaxRows(const AttentionInputs& in, const AttentionOptions& opt, int h, 
     if (!inDouble) {
       const bool attends = softmaxRow(opt, n, m, ht, keepDerived, i, buffer, skipMasked);
       w.fullyMasked[i] = !attends;
-      if (attends && refineHeavyScores(w.hi, w.qNorms, w.kNormMax, i, ht))
+      // Scores from the double product are already what refining would make them.
+      if (attends && !w.exactScores && refineHeavyScores(w.hi, w.qNorms, w.kNormMax, i, ht))
         softmaxRow(opt, n, m, ht, keepDerived, i, buffer, skipMasked);
       inDouble = attends && rowNeedsDouble(ht.rowMax(i));
     }

@@ -1,5 +1,7 @@
 #include "blocks.hpp"
 
+#include "weight_product.hpp"
+
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include <algorithm>
@@ -66,71 +68,15 @@ Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
   return out;
 }
 
-namespace {
-
-// Output panels of at most 256 rows (or columns; a 256 × 4096 float panel is 4 MiB, inside a
-// core's cache hierarchy), an even number of them of equal width (a
-// multiple of 16), so that two cores share every product evenly: three 256-wide panels of a
-// 768-wide output kept one core idle for a third of the product. The width depends on the shape
-// alone, so results do not depend on the number of threads.
-long panelWidth(long outputs) {
-  const long panels = 2 * ((outputs + 511) / 512);
-  return std::max(16L, (outputs + panels - 1) / panels + 15) / 16 * 16;
-}
-
-// y[:, panel] = x · (panel of W)ᵀ (transposed: W is [out, in]) or x · (panel of W) for every
-// panel, in parallel, Eigen single-threaded inside. Every dtype takes this path with the same
-// panels, so F16/BF16 weights give bit for bit what their float32 values give: F32 panels are
-// read in place (rows, or columns with the row stride), other panels converted into each
-// thread's own buffer first.
-void panelProduct(const Matrix& x, const WeightMatrix& w, bool transposed, Matrix& y) {
-  const long outputs = transposed ? w.rows() : w.cols(), depth = transposed ? w.cols() : w.rows();
-  const long width = panelWidth(outputs);
-  const long panels = (outputs + width - 1) / width;
-  // A product too small to share (a generated token's one row) runs on this thread: waking the
-  // other costs more than its half of the work, and much more when the cores are busy.
-  const bool shared = panels > 1 && double(x.rows()) * double(depth) * double(outputs) >= double(1 << 20);
-#pragma omp parallel if (shared)
-  {
-    Matrix buffer;
-#pragma omp for schedule(dynamic)
-    for (long p = 0; p < panels; ++p) {
-      const long first = p * width, count = std::min(width, outputs - first);
-      if (transposed) {
-        if (w.dtype() == DType::F32) {
-          const Eigen::Map<const Matrix> rows(w.float32().data() + first * depth, count, depth);
-          y.middleCols(first, count).noalias() = x * rows.transpose();
-        } else {
-          buffer.resize(count, depth);
-          w.rowsToFloat(first, count, buffer.data());
-          y.middleCols(first, count).noalias() = x * buffer.transpose();
-        }
-      } else if (w.dtype() == DType::F32) {
-        const Eigen::Map<const Matrix, 0, Eigen::OuterStride<>> cols(w.float32().data() + first, depth, count,
-                                                                      Eigen::OuterStride<>(outputs));
-        y.middleCols(first, count).noalias() = x * cols;
-      } else {
-        buffer.resize(depth, count);
-        w.colsToFloat(first, count, buffer.data());
-        y.middleCols(first, count).noalias() = x * buffer;
-      }
-    }
-  }
-}
-
-}  // namespace
-
 Matrix linear(const Matrix& x, const WeightMatrix& w, const Vector& bias) {
-  Matrix y(x.rows(), w.rows());
-  panelProduct(x, w, true, y);
-  if (bias.size()) y.rowwise() += bias.transpose();
+  Matrix y;
+  weightProduct(x, w, WeightLayout::OutputsByInputs, bias, y);
   return y;
 }
 
 Matrix conv1d(const Matrix& x, const WeightMatrix& w, const Vector& bias) {
-  Matrix y(x.rows(), w.cols());
-  panelProduct(x, w, false, y);
-  if (bias.size()) y.rowwise() += bias.transpose();
+  Matrix y;
+  weightProduct(x, w, WeightLayout::InputsByOutputs, bias, y);
   return y;
 }
 

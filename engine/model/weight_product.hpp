@@ -1,0 +1,29 @@
+#pragma once
+// Products of activations with a model's weight matrix, the forward passes' main cost.
+//
+// A register-blocked kernel for the CPU the build targets (AVX-512, or AVX2 with FMA): the
+// activations are packed once per product into blocks of tokens; the weights are read where
+// they lie (F32) or converted a block of rows at a time (F16, BF16), so a checkpoint is never
+// copied. Every output is one float sum over the inputs in order, so results do not depend on
+// the thread count, and F16/BF16 weights give bit for bit what their float32 values give.
+// Builds without those instructions, and products of a few rows (a generated token, the last
+// position's logits), take Eigen's product.
+#include "weights.hpp"
+
+namespace attnviz::model {
+
+// How a checkpoint stores a projection: [outputs, inputs] (nn.Linear) or [inputs, outputs]
+// (GPT-2's Conv1D).
+enum class WeightLayout { OutputsByInputs, InputsByOutputs };
+
+// y = x · W (in the layout's orientation) + bias (empty: none); y is resized.
+void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias, Matrix& y);
+
+// Eigen's product on float32 panels: what builds without the kernel run, and what the tests hold
+// the kernel to.
+void eigenWeightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias, Matrix& y);
+
+// Whether this build has the register-blocked kernel (the benchmark says which path ran).
+bool hasWeightKernel();
+
+}  // namespace attnviz::model

@@ -1,0 +1,113 @@
+// The products with a model's weights (engine/model/weight_product.hpp) against a plain
+// double-precision loop, for both layouts, every stored type, and shapes that leave partial
+// blocks of tokens and of weight rows; and the promises the forward passes rely on: the result
+// does not depend on the thread count, and F16/BF16 weights give bit for bit what their float32
+// values give.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+
+#include "tokens.hpp"
+#include "weight_product.hpp"
+
+namespace attnviz::model {
+namespace {
+
+Matrix randomMatrix(long rows, long cols, unsigned seed) { return glorotUniform(int(rows), int(cols), seed); }
+
+// y = x · W (+ bias) in double from the weights' float32 values.
+Eigen::MatrixXd referenceProduct(const Matrix& x, const Matrix& w, WeightLayout layout, const Vector& bias) {
+  const bool byInputs = layout == WeightLayout::OutputsByInputs;
+  const long outputs = byInputs ? w.rows() : w.cols();
+  Eigen::MatrixXd y(x.rows(), outputs);
+  for (long i = 0; i < x.rows(); ++i)
+    for (long j = 0; j < outputs; ++j) {
+      double sum = bias.size() ? double(bias(j)) : 0.0;
+      for (long k = 0; k < x.cols(); ++k) sum += double(x(i, k)) * double(byInputs ? w(j, k) : w(k, j));
+      y(i, j) = sum;
+    }
+  return y;
+}
+
+// |y − reference| ≤ 4·depth·u·Σ|x·w| (u = 2⁻²⁴): a float sum of `depth` products rounds at most
+// that far from the exact one.
+void expectCloseToReference(const Matrix& x, const Matrix& w, WeightLayout layout, const Vector& bias, const Matrix& y) {
+  const Eigen::MatrixXd reference = referenceProduct(x, w, layout, bias);
+  const Eigen::MatrixXd magnitudes =
+      referenceProduct(x.cwiseAbs(), w.cwiseAbs(), layout, Vector(bias.cwiseAbs()));
+  ASSERT_EQ(y.rows(), reference.rows());
+  ASSERT_EQ(y.cols(), reference.cols());
+  for (long i = 0; i < y.rows(); ++i)
+    for (long j = 0; j < y.cols(); ++j)
+      ASSERT_LE(std::abs(double(y(i, j)) - reference(i, j)), 4.0 * double(x.cols() + 1) * 0x1p-24 * magnitudes(i, j))
+          << "row " << i << ", output " << j << " of " << x.rows() << " × " << x.cols() << " · " << w.rows() << " × "
+          << w.cols();
+}
+
+struct Shape {
+  long tokens, depth, outputs;
+};
+
+// Partial token blocks (1, 15, 17, 33, 70 tokens) and partial weight-row blocks (7, 13, 29
+// outputs), depths that are and are not multiples of a vector.
+const Shape kShapes[] = {{1, 8, 5}, {15, 31, 7}, {16, 16, 12}, {17, 9, 13}, {33, 64, 29}, {70, 37, 50}, {128, 96, 40}};
+
+TEST(WeightProduct, MatchesDoubleLoopInBothLayoutsWithAndWithoutBias) {
+  unsigned seed = 1;
+  for (const Shape& s : kShapes)
+    for (WeightLayout layout : {WeightLayout::OutputsByInputs, WeightLayout::InputsByOutputs})
+      for (bool withBias : {false, true}) {
+        const Matrix x = randomMatrix(s.tokens, s.depth, ++seed);
+        const Matrix w = layout == WeightLayout::OutputsByInputs ? randomMatrix(s.outputs, s.depth, ++seed)
+                                                                   : randomMatrix(s.depth, s.outputs, ++seed);
+        const Vector bias = withBias ? Vector(randomMatrix(1, s.outputs, ++seed).row(0).transpose()) : Vector();
+        Matrix y;
+        weightProduct(x, WeightMatrix(w), layout, bias, y);
+        expectCloseToReference(x, w, layout, bias, y);
+      }
+}
+
+TEST(WeightProduct, HalfAndBfloat16WeightsGiveWhatTheirFloat32ValuesGive) {
+  unsigned seed = 100;
+  for (const Shape& s : kShapes)
+    for (WeightLayout layout : {WeightLayout::OutputsByInputs, WeightLayout::InputsByOutputs})
+      for (DType dtype : {DType::F16, DType::BF16}) {
+        const Matrix x = randomMatrix(s.tokens, s.depth, ++seed);
+        const Matrix values = layout == WeightLayout::OutputsByInputs ? randomMatrix(s.outputs, s.depth, ++seed)
+                                                                        : randomMatrix(s.depth, s.outputs, ++seed);
+        const WeightMatrix stored = WeightMatrix(values).storedAs(dtype);
+        const Matrix rounded = stored.toFloat();
+        Matrix fromStored, fromFloat;
+        weightProduct(x, stored, layout, Vector(), fromStored);
+        weightProduct(x, WeightMatrix(rounded), layout, Vector(), fromFloat);
+        EXPECT_TRUE(fromStored == fromFloat) << toString(dtype) << ", " << s.tokens << " × " << s.depth;
+        expectCloseToReference(x, rounded, layout, Vector(), fromStored);
+      }
+}
+
+TEST(WeightProduct, ResultDoesNotDependOnTheThreadCount) {
+  // Large enough that the product is shared between threads.
+  const Matrix x = randomMatrix(200, 300, 7), w = randomMatrix(260, 300, 8);
+  const int threads = omp_get_max_threads();
+  Matrix one, many;
+  omp_set_num_threads(1);
+  weightProduct(x, WeightMatrix(w), WeightLayout::OutputsByInputs, Vector(), one);
+  omp_set_num_threads(std::max(2, threads));
+  weightProduct(x, WeightMatrix(w), WeightLayout::OutputsByInputs, Vector(), many);
+  omp_set_num_threads(threads);
+  EXPECT_TRUE(one == many);
+  expectCloseToReference(x, w, WeightLayout::OutputsByInputs, Vector(), many);
+}
+
+TEST(WeightProduct, EigenPathMatchesDoubleLoopToo) {
+  // Builds without the kernel (and products of fewer rows than a vector) take this path.
+  const Matrix x = randomMatrix(40, 50, 11), w = randomMatrix(50, 30, 12);
+  const Vector bias = randomMatrix(1, 30, 13).row(0).transpose();
+  Matrix y;
+  eigenWeightProduct(x, WeightMatrix(w), WeightLayout::InputsByOutputs, bias, y);
+  expectCloseToReference(x, w, WeightLayout::InputsByOutputs, bias, y);
+}
+
+}  // namespace
+}  // namespace attnviz::model
