@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <iomanip>
 #include <iostream>
@@ -255,6 +256,7 @@ int cmdBenchModel(const std::vector<std::string>& args) {
                           {"peak_rss_mib", rss},     {"repeat", repeat},
                           {"weights_dtype", m.weightsDtype}, {"weight_mib", weightMiB},
                           {"load_ms", loadMs},
+                          {"allocator_tunables", std::getenv("GLIBC_TUNABLES") ? std::getenv("GLIBC_TUNABLES") : ""},
                           {"threads", Eigen::nbThreads()}};
       std::cout << j.dump() << "\n";
     } else {

@@ -93,12 +93,16 @@ constexpr long kTokens = 2 * kLanes;
 // out[r][t] = Σ_k a[r·rowStride + k·depthStride] · tokens[k·width + t] over k = 0 … depth−1 in
 // order, for kRows weight rows and width = vectors · kLanes packed tokens. The weights are
 // broadcast from where they lie, so F32 weights need no copy in either layout.
+// Meanwhile it asks for `prefetchLines` cache lines from `prefetch` on (the next weight block
+// to convert), a line every fourth k, so that reading them overlaps with this arithmetic.
 template <int vectors>
-void tile(const float* a, long rowStride, long depthStride, const float* tokens, long depth, float* out) {
+void tile(const float* a, long rowStride, long depthStride, const float* tokens, long depth, float* out,
+          const unsigned char* prefetch = nullptr, long prefetchLines = 0) {
   Lanes acc[kRows][vectors];
   for (auto& row : acc)
     for (auto& v : row) v = zeroLanes();
   for (long k = 0; k < depth; ++k) {
+    if ((k & 3) == 0 && k / 4 < prefetchLines) _mm_prefetch(reinterpret_cast<const char*>(prefetch) + k * 16, _MM_HINT_T1);
     Lanes t[vectors];
     for (int v = 0; v < vectors; ++v) t[v] = loadLanes(tokens + (k * vectors + v) * kLanes);
     const float* ak = a + k * depthStride;
@@ -137,11 +141,13 @@ WeightBlock weightBlock(const WeightMatrix& w, WeightLayout layout, long first, 
     const float* base = w.float32().data();
     return byInputs ? WeightBlock{base + first * depth, depth, 1} : WeightBlock{base + first, 1, w.cols()};
   }
-  buffer.assign(std::size_t(kRows * depth), 0.0f);
+  buffer.resize(std::size_t(kRows * depth));
   if (byInputs) {
     w.rowsToFloat(first, count, buffer.data());
+    std::fill(buffer.begin() + count * depth, buffer.end(), 0.0f);
     return {buffer.data(), depth, 1};
   }
+  std::fill(buffer.begin(), buffer.end(), 0.0f);
   std::vector<float> columns(std::size_t(depth * count));
   w.colsToFloat(first, count, columns.data());
   for (long k = 0; k < depth; ++k) std::copy_n(&columns[std::size_t(k * count)], count, &buffer[std::size_t(k * kRows)]);
@@ -167,11 +173,19 @@ void kernelProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, 
     for (long rb = 0; rb < rowBlocks; ++rb) {
       const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
       const WeightBlock a = weightBlock(w, layout, first, count, converted);
+      // Converting a block is bound by reading it from memory: the next one is fetched while
+      // this one's products run (F32 blocks are read in place, where the hardware prefetches).
+      const long nextRows = layout == WeightLayout::OutputsByInputs && w.dtype() != DType::F32
+                                ? std::min(long(kRows), std::max(0L, outputs - first - kRows))
+                                : 0;
+      const long prefetchLines = (nextRows * depth * long(byteSize(w.dtype())) + 63) / 64;
       for (long b = 0; b < tokenBlocks; ++b) {
         const long width = blockWidth(b), firstToken = b * kTokens, tokenCount = std::min(kTokens, n - firstToken);
         const float* blockTokens = tokens + b * kTokens * depth;
-        if (width == kLanes) tile<1>(a.data, a.rowStride, a.depthStride, blockTokens, depth, out);
-        else tile<2>(a.data, a.rowStride, a.depthStride, blockTokens, depth, out);
+        const unsigned char* next = b == 0 && nextRows ? w.storedRow(first + kRows) : nullptr;
+        const long lines = next ? prefetchLines : 0;
+        if (width == kLanes) tile<1>(a.data, a.rowStride, a.depthStride, blockTokens, depth, out, next, lines);
+        else tile<2>(a.data, a.rowStride, a.depthStride, blockTokens, depth, out, next, lines);
         for (long t = 0; t < tokenCount; ++t) {
           float* row = y.row(firstToken + t).data() + first;
           for (long r = 0; r < count; ++r) row[r] = out[r * width + t];

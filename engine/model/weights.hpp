@@ -39,6 +39,10 @@ class WeightMatrix {
   // Columns first … first+count−1 as float32 into `out` (rows × count, row-major).
   void colsToFloat(long first, long count, float* out) const;
   Matrix toFloat() const;
+  // Where row `row` is stored, in the stored type (to prefetch it before it is converted).
+  const unsigned char* storedRow(long row) const {
+    return data_ + std::size_t(row) * std::size_t(cols_) * std::size_t(byteSize(dtype_));
+  }
   // The values in place, for F32 storage only (no copy).
   Eigen::Map<const Matrix> float32() const;
 

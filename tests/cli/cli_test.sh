@@ -31,6 +31,10 @@ expect_error() {
 
 check "version" bash -c "'$bin' --version | grep -qE '^attnviz [0-9]+\.[0-9]+\.[0-9]+$'"
 check "help" bash -c "'$bin' --help | grep -q 'attnviz compute'"
+# The allocator settings main() starts itself again with (huge pages for traces); a user's own
+# GLIBC_TUNABLES is left as it is.
+check "allocator tuned" bash -c "env -u GLIBC_TUNABLES '$bin' bench --model attnviz-mini --n 16 --repeat 1 --json | grep -q '\"allocator_tunables\":\"glibc.malloc.hugetlb=1:'"
+check "user's allocator settings kept" bash -c "GLIBC_TUNABLES=glibc.malloc.check=0 '$bin' bench --model attnviz-mini --n 16 --repeat 1 --json | grep -q '\"allocator_tunables\":\"glibc.malloc.check=0\"'"
 for cmd in samples compute export bench; do
   check "$cmd --help" bash -c "'$bin' $cmd --help | grep -q 'usage: attnviz $cmd'"
 done
