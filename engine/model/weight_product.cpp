@@ -89,6 +89,7 @@ inline void storeLanes(float* p, Lanes v) { _mm256_storeu_ps(p, v); }
 
 #ifdef ATTNVIZ_WEIGHT_KERNEL
 constexpr long kTokens = 2 * kLanes;
+constexpr long kPrefetchAhead = 32;
 
 // out[r][t] = Σ_k a[r·rowStride + k·depthStride] · tokens[k·width + t] over k = 0 … depth−1 in
 // order, for kRows weight rows and width = vectors · kLanes packed tokens. The weights are
@@ -106,6 +107,11 @@ void tile(const float* a, long rowStride, long depthStride, const float* tokens,
     Lanes t[vectors];
     for (int v = 0; v < vectors; ++v) t[v] = loadLanes(tokens + (k * vectors + v) * kLanes);
     const float* ak = a + k * depthStride;
+    // [inputs, outputs] weights are read a line per k, far apart: asking for them ahead of use
+    // measured 8–19% faster on GPT-2's products with weights coming from memory. (The twelve
+    // rows of [outputs, inputs] weights are sequential streams the hardware prefetches well;
+    // asking for those too was slower.)
+    if (depthStride != 1) _mm_prefetch(reinterpret_cast<const char*>(ak + kPrefetchAhead * depthStride), _MM_HINT_T0);
 #pragma GCC unroll 12
     for (int r = 0; r < kRows; ++r) {
       const Lanes s = broadcastLanes(ak[r * rowStride]);
