@@ -25,7 +25,7 @@ std::string shortestText(float f) {
 }
 
 void checkFinite(const Matrix& m, const char* name) {
-  if (m.allFinite()) return;
+  if (allFinite(m)) return;
   for (Eigen::Index r = 0; r < m.rows(); ++r)
     for (Eigen::Index c = 0; c < m.cols(); ++c)
       if (!std::isfinite(m(r, c))) {
@@ -329,7 +329,7 @@ void computeBlock(Stage from, const AttentionInputs& in, const AttentionOptions&
   // A float sum of values near float's range can round up to ∞; such rows, and the rows
   // whose softmax ran in double, take their output from a double sum.
   for (int i = r0; i < r0 + rows; ++i)
-    if (w.inDouble[std::size_t(i)] || !ht.output.row(i).allFinite()) exactOutputRow(in, opt, h, i, ht);
+    if (w.inDouble[std::size_t(i)] || !allFinite(ht.output.row(i))) exactOutputRow(in, opt, h, i, ht);
 }
 
 // Recomputes stages from `from` on, one block of query rows at a time; the blocks of all heads

@@ -294,7 +294,7 @@ Scene buildScene(const FigureRequest& r) {
 
   // Legend for masked cells, under the bar, only when some shown cell is masked.
   bool anyMasked = r.mask.size() && (r.mask.array() == 0).any();
-  for (const FigurePanel& p : r.panels) anyMasked = anyMasked || !p.values.allFinite();
+  for (const FigurePanel& p : r.panels) anyMasked = anyMasked || !allFinite(p.values);
   if (anyMasked) {
     L.legend = true;
     const int sw = S(12);

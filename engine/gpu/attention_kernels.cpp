@@ -79,7 +79,7 @@ void recomputeExtremeRows(const AttentionInputs& in, const AttentionOptions& opt
       const double qNorm = cosine ? 1.0 : in.q.row(i).segment(h * dkh, dkh).cast<double>().norm();
       if (softmaxNeedsDouble(scale, qNorm, kNormMax) || rowNeedsDouble(ht.rowMax(i)))
         ht.stats.fullyMasked[std::size_t(i)] = !exactSoftmaxRow(in, opt, h, i, ht, true, exact[std::size_t(i)]);
-      else if (!ht.output.row(i).allFinite())
+      else if (!allFinite(ht.output.row(i)))
         exactOutputRow(in, opt, h, i, ht);
       else
         continue;

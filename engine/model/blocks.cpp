@@ -20,9 +20,16 @@ const char* toString(Activation a) {
 
 const char* toString(NormKind k) { return k == NormKind::RmsNorm ? "rmsnorm" : "layernorm"; }
 
+namespace {
+// Row-wise steps (norms, activations) share the rows between threads above this many values;
+// each row is computed the same way whatever the thread count.
+constexpr double kParallelValues = 1 << 15;
+}  // namespace
+
 Matrix layerNorm(const Matrix& x, const Vector& gamma, const Vector& beta, double epsilon) {
   Matrix out(x.rows(), x.cols());
   const double width = double(x.cols());
+#pragma omp parallel for schedule(static) if (double(x.size()) >= kParallelValues)
   for (Eigen::Index r = 0; r < x.rows(); ++r) {
     const auto row = x.row(r).cast<double>();
     const double mean = row.sum() / width;
@@ -60,6 +67,7 @@ AttentionOptions plainAttentionOptions(int heads, int headWidth, MaskKind ownMas
 Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon) {
   Matrix out(x.rows(), x.cols());
   const double width = double(x.cols());
+#pragma omp parallel for schedule(static) if (double(x.size()) >= kParallelValues)
   for (Eigen::Index r = 0; r < x.rows(); ++r) {
     const double meanSquare = x.row(r).cast<double>().squaredNorm() / width;
     const float inverse = float(1.0 / std::sqrt(meanSquare + epsilon));
@@ -80,8 +88,9 @@ Matrix conv1d(const Matrix& x, const WeightMatrix& w, const Vector& bias) {
   return y;
 }
 
-void activate(Matrix& m, Activation a) {
-  auto x = m.array();
+namespace {
+void activateRow(Eigen::Ref<Eigen::RowVectorXf> row, Activation a) {
+  auto x = row.array();
   switch (a) {
     case Activation::GeluNew: {
       const float c = std::sqrt(2.0f / float(M_PI));
@@ -95,10 +104,20 @@ void activate(Matrix& m, Activation a) {
     case Activation::Relu: x = x.cwiseMax(0.0f); break;
   }
 }
+}  // namespace
+
+void activate(Matrix& m, Activation a) {
+#pragma omp parallel for schedule(static) if (double(m.size()) >= kParallelValues)
+  for (Eigen::Index r = 0; r < m.rows(); ++r) activateRow(m.row(r), a);
+}
 
 void siluTimes(Matrix& gate, const Matrix& up) {
-  gate.array() = gate.array() / (1.0f + (-gate.array()).exp()) * up.array();
+#pragma omp parallel for schedule(static) if (double(gate.size()) >= kParallelValues)
+  for (Eigen::Index r = 0; r < gate.rows(); ++r)
+    gate.row(r).array() = gate.row(r).array() / (1.0f + (-gate.row(r).array()).exp()) * up.row(r).array();
 }
+
+
 
 Matrix expandKvHeads(const Matrix& m, int kvHeads, int group, int dh) {
   if (group == 1) return m;

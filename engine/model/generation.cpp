@@ -51,7 +51,7 @@ SampledToken sampleToken(const Eigen::Ref<const Eigen::RowVectorXf>& logits, con
   checkSamplingOptions(o);
   const int V = int(logits.size());
   if (V == 0) throw Error("no logits to sample from");
-  if (!logits.allFinite()) throw Error("the logits are not finite");
+  if (!allFinite(logits)) throw Error("the logits are not finite");
   // Largest logit first, ties to the smaller id.
   std::vector<int> order(static_cast<std::size_t>(V));
   std::iota(order.begin(), order.end(), 0);

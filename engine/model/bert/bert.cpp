@@ -208,7 +208,7 @@ ForwardRecord forwardBert(const BertConfig& c, const BertWeights& w, const std::
     activate(t, c.modelType == "roberta" ? Activation::Gelu : c.activation);
     rec.logits = linear(layerNorm(t, w.headNormWeight, w.headNormBias, c.layerNormEpsilon), w.unembedding(), w.decoderBias);
   }
-  if (!x.allFinite() || !rec.logits.allFinite()) checkFiniteWeights(w.named());
+  if (!allFinite(x) || !allFinite(rec.logits)) checkFiniteWeights(w.named());
   rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return rec;
 }

@@ -132,7 +132,7 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
     rec.resid.push_back(x);
   }
   rec.logits = readout(c, w, options.allLogits ? x : Matrix(x.bottomRows(1)));
-  if (!rec.logits.allFinite()) checkFiniteWeights(w.named());
+  if (!allFinite(rec.logits)) checkFiniteWeights(w.named());
   rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return rec;
 }

@@ -34,7 +34,7 @@ Matrix forwardCached(const Gpt2Config& c, const Gpt2Weights& w, const std::vecto
   }
   if (append) cache.commit(m);
   Matrix logits = readout(c, w, Matrix(x.bottomRows(1)));
-  if (!logits.allFinite()) checkFiniteWeights(w.named());
+  if (!allFinite(logits)) checkFiniteWeights(w.named());
   return logits;
 }
 

@@ -49,7 +49,7 @@ Matrix forwardCached(const LlamaConfig& c, const LlamaWeights& w, const std::vec
   }
   if (append) cache.commit(m);
   Matrix logits = readout(c, w, Matrix(x.bottomRows(1)));
-  if (!logits.allFinite()) checkFiniteWeights(w.named());
+  if (!allFinite(logits)) checkFiniteWeights(w.named());
   return logits;
 }
 

@@ -301,7 +301,7 @@ ForwardRecord forwardVit(const VitConfig& c, const VitWeights& w, const PixelTen
       break;
     }
   }
-  if (!x.allFinite() || !rec.logits.allFinite()) checkFiniteWeights(w.named());
+  if (!allFinite(x) || !allFinite(rec.logits)) checkFiniteWeights(w.named());
   rec.milliseconds = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return rec;
 }
