@@ -1,20 +1,20 @@
 #!/usr/bin/python3
 """PyTorch's time for the forward pass `attnviz bench --model-shape gpt2` measures, side by side.
 
-  scripts/bench_gpt2_torch.py [ATTNVIZ] [--n 128 1024] [--repeat 3]
+  scripts/bench_gpt2_torch.py [ATTNVIZ] [--n 128 1024] [--repeat 3] [--rounds 3]
 
 GPT-2 small's shapes (12 layers, 12 heads, d_model 768, vocabulary 50257) with random weights,
 under torch.no_grad(), keeping every layer's attention weights and computing the logits of the
-last position only (as attnviz does), with one and with two threads; then `ATTNVIZ bench
---model-shape gpt2 --json` at the same lengths, in the same run. Prints medians and ratios.
+last position only (as attnviz does), with one and with two threads, and `ATTNVIZ bench
+--model-shape gpt2 --json` at the same lengths, in alternating rounds (side_by_side.py). Prints
+medians and ratios.
 """
 import argparse
-import json
 import math
-import subprocess
-import time
 
 import torch
+
+from side_by_side import compare
 
 
 def forward(params, ids, n_head):
@@ -47,6 +47,7 @@ def main():
     ap.add_argument("attnviz", nargs="?", default="build/app/attnviz")
     ap.add_argument("--n", type=int, nargs="+", default=[128, 1024])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     torch.manual_seed(0)
     d, L, H, V, P, inner = 768, 12, 12, 50257, 1024, 3072
@@ -54,29 +55,8 @@ def main():
     blocks = [(torch.ones(d), r(d), r(d, 3 * d), r(3 * d), r(d, d), r(d), torch.ones(d), r(d), r(d, inner), r(inner),
                r(inner, d), r(d)) for _ in range(L)]
     params = (r(V, d), r(P, d), blocks, (torch.ones(d), r(d)))
-    results = {}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        for n in args.n:
-            ids = torch.arange(n) * 7919 % V
-            with torch.no_grad():
-                forward(params, ids, H)
-                times = []
-                for _ in range(args.repeat):
-                    t = time.perf_counter()
-                    forward(params, ids, H)
-                    times.append((time.perf_counter() - t) * 1e3)
-            times.sort()
-            results[(threads, n)] = times[len(times) // 2]
-            print(f"pytorch {torch.__version__}, {threads} thread(s), n = {n}: {results[(threads, n)]:.1f} ms", flush=True)
-    for n in args.n:
-        out = subprocess.run([args.attnviz, "bench", "--model-shape", "gpt2", "--n", str(n), "--repeat", str(args.repeat),
-                              "--json"], check=True, capture_output=True, text=True).stdout
-        j = json.loads(out.splitlines()[-1])
-        best = min(results[(1, n)], results[(2, n)])
-        print(f"attnviz, n = {n}: {j['forward_ms']:.1f} ms = {j['forward_ms'] / best:.2f} x PyTorch's faster setting "
-              f"({best:.1f} ms); {100 * j['fraction_of_sgemm']:.0f}% of the in-run SGEMM rate "
-              f"({j['sgemm_gflops']:.1f} GFLOP/s); peak RSS {j['peak_rss_mib']:.0f} MiB", flush=True)
+    compare(args.attnviz, "gpt2", lambda p, ids: forward(p, ids, H), params, lambda n: torch.arange(n) * 7919 % V,
+            args.n, args.repeat, args.rounds, [1, 2])
 
 
 if __name__ == "__main__":

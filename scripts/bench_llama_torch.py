@@ -1,23 +1,22 @@
 #!/usr/bin/python3
 """PyTorch's time for the forward pass `attnviz bench --model-shape smollm-135m` measures, side by side.
 
-  scripts/bench_llama_torch.py [ATTNVIZ] [--n 128 1024] [--repeat 3] [--threads T]
+  scripts/bench_llama_torch.py [ATTNVIZ] [--n 128 1024] [--repeat 3] [--rounds 3] [--threads T]
 
 SmolLM-135M's shapes (30 layers, hidden 576, 9 heads of 64 sharing 3 K/V heads, MLP 1536,
 vocabulary 49152, rope_theta 10000, tied embeddings) with random float32 weights, under
 torch.no_grad(): RMSNorm, rotary embeddings (rotate_half), K/V repeated to the query heads,
 causal softmax with every layer's attention weights kept, SwiGLU, and the logits of the last
-position only (as attnviz does), with one and with two threads; then `ATTNVIZ bench --model-shape
-smollm-135m --json` at the same lengths, in the same run, on every core. Prints medians and the
-ratio attnviz / PyTorch's faster setting. --threads T runs both, attnviz too, at T threads only.
+position only (as attnviz does), with one and with two threads, and `ATTNVIZ bench --model-shape
+smollm-135m --json` at the same lengths on every core, in alternating rounds (side_by_side.py).
+Prints medians and the ratio attnviz / PyTorch's faster setting. --threads T runs both, attnviz too, at T threads only.
 """
 import argparse
-import json
 import os
-import subprocess
-import time
 
 import torch
+
+from side_by_side import compare
 
 L, D, H, KV, DH, INNER, VOCAB, THETA, EPS = 30, 576, 9, 3, 64, 1536, 49152, 10000.0, 1e-5
 
@@ -63,6 +62,7 @@ def main():
     ap.add_argument("attnviz", nargs="?", default="build/app/attnviz")
     ap.add_argument("--n", type=int, nargs="+", default=[128, 1024])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None,
                     help="run both at this many threads (default: PyTorch at 1 and 2, attnviz on every core)")
     args = ap.parse_args()
@@ -71,31 +71,9 @@ def main():
     blocks = [(torch.ones(D), r(H * DH, D), r(KV * DH, D), r(KV * DH, D), r(D, H * DH), torch.ones(D), r(INNER, D),
                r(INNER, D), r(D, INNER)) for _ in range(L)]
     params = (r(VOCAB, D), blocks, torch.ones(D))
-    settings = [args.threads] if args.threads else [1, 2]
-    results = {}
-    for threads in settings:
-        torch.set_num_threads(threads)
-        for n in args.n:
-            ids = torch.arange(n) * 7919 % VOCAB
-            with torch.no_grad():
-                forward(params, ids)
-                times = []
-                for _ in range(args.repeat):
-                    t = time.perf_counter()
-                    forward(params, ids)
-                    times.append((time.perf_counter() - t) * 1e3)
-            times.sort()
-            results[(threads, n)] = times[len(times) // 2]
-            print(f"pytorch {torch.__version__}, {threads} thread(s), n = {n}: {results[(threads, n)]:.1f} ms", flush=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads)) if args.threads else dict(os.environ)
-    for n in args.n:
-        out = subprocess.run([args.attnviz, "bench", "--model-shape", "smollm-135m", "--n", str(n), "--repeat",
-                              str(args.repeat), "--json"], check=True, capture_output=True, text=True, env=env).stdout
-        j = json.loads(out.splitlines()[-1])
-        best = min(results[(t, n)] for t in settings)
-        print(f"attnviz ({j['threads']} thread(s)), n = {n}: {j['forward_ms']:.1f} ms = {j['forward_ms'] / best:.2f} x "
-              f"PyTorch's faster setting ({best:.1f} ms); {100 * j['fraction_of_sgemm']:.0f}% of the in-run SGEMM "
-              f"rate ({j['sgemm_gflops']:.1f} GFLOP/s); peak RSS {j['peak_rss_mib']:.0f} MiB", flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads)) if args.threads else None
+    compare(args.attnviz, "smollm-135m", forward, params, lambda n: torch.arange(n) * 7919 % VOCAB, args.n, args.repeat,
+            args.rounds, [args.threads] if args.threads else [1, 2], env)
 
 
 if __name__ == "__main__":
