@@ -313,7 +313,8 @@ WeightMatrix TensorStore::readWeight(const std::string& name, const std::vector<
   std::shared_ptr<const SafetensorsFile> owner;
   for (const auto& file : files_)
     if (file.get() == f.file) owner = file;
-  return WeightMatrix::inPlace(t, long(rows), long(cols), f.file->dataOf(*f.info), std::move(owner));
+  return WeightMatrix::inPlace(t, long(rows), long(cols), f.file->dataOf(*f.info), std::move(owner),
+                               WeightMatrix::Backing::MappedFile);
 }
 
 Vector TensorStore::readVector(const std::string& name, std::int64_t size) const { return readVector(name, std::vector<std::int64_t>{size}); }

@@ -5,6 +5,7 @@
 #endif
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 namespace attnviz::model {
@@ -89,29 +90,42 @@ inline void storeLanes(float* p, Lanes v) { _mm256_storeu_ps(p, v); }
 
 #ifdef ATTNVIZ_WEIGHT_KERNEL
 constexpr long kTokens = 2 * kLanes;
-constexpr long kPrefetchAhead = 32;
+// The depth is taken a slab at a time: a slab of twelve weight rows (12 KB of float32) stays in
+// the first-level cache for every token block it meets, and a work unit's packed tokens for one
+// slab (256 tokens, 256 KB) in the second level. A full-depth pass streamed GPT-2's MLP tokens
+// (3072 deep, 1.5 MB at n = 128) from the third level once per twelve outputs.
+constexpr long kDepthSlab = 256;
+constexpr long kRowBlocksPerUnit = 8;
+constexpr long kTokenBlocksPerUnit = 8;
 
-// out[r][t] = Σ_k a[r·rowStride + k·depthStride] · tokens[k·width + t] over k = 0 … depth−1 in
-// order, for kRows weight rows and width = vectors · kLanes packed tokens. The weights are
-// broadcast from where they lie, so F32 weights need no copy in either layout.
-// Meanwhile it asks for `prefetchLines` cache lines from `prefetch` on (the next weight block
-// to convert), a line every fourth k, so that reading them overlaps with this arithmetic.
+// Cache lines of the next weight slab to convert, asked for while this slab's products run:
+// converting is bound by reading the stored values from memory.
+struct SlabPrefetch {
+  const unsigned char* first = nullptr;  // the slab's first row
+  std::size_t rowBytes = 0;              // from one row to the next
+  long linesPerRow = 0, lines = 0;
+  void line(long i) const {
+    _mm_prefetch(reinterpret_cast<const char*>(first + std::size_t(i / linesPerRow) * rowBytes +
+                                               std::size_t(i % linesPerRow) * 64),
+                 _MM_HINT_T0);
+  }
+};
+
+// out[r][t] (+)= Σ_k a[r·rowStride + k] · tokens[k·width + t] over k = 0 … depth−1 in order,
+// for kRows weight rows and width = vectors · kLanes packed tokens. With `accumulate` the sums
+// go on from what `out` holds, so a product taken slab by slab adds its terms in the same order
+// as one pass over the whole depth, bit for bit.
 template <int vectors>
-void tile(const float* a, long rowStride, long depthStride, const float* tokens, long depth, float* out,
-          const unsigned char* prefetch = nullptr, long prefetchLines = 0) {
+void tile(const float* a, long rowStride, const float* tokens, long depth, float* out, bool accumulate,
+          const SlabPrefetch& prefetch) {
   Lanes acc[kRows][vectors];
-  for (auto& row : acc)
-    for (auto& v : row) v = zeroLanes();
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < vectors; ++v) acc[r][v] = accumulate ? loadLanes(out + (r * vectors + v) * kLanes) : zeroLanes();
   for (long k = 0; k < depth; ++k) {
-    if ((k & 3) == 0 && k / 4 < prefetchLines) _mm_prefetch(reinterpret_cast<const char*>(prefetch) + k * 16, _MM_HINT_T1);
+    if ((k & 1) == 0 && k / 2 < prefetch.lines) prefetch.line(k / 2);
     Lanes t[vectors];
     for (int v = 0; v < vectors; ++v) t[v] = loadLanes(tokens + (k * vectors + v) * kLanes);
-    const float* ak = a + k * depthStride;
-    // [inputs, outputs] weights are read a line per k, far apart: asking for them ahead of use
-    // measured 8–19% faster on GPT-2's products with weights coming from memory. (The twelve
-    // rows of [outputs, inputs] weights are sequential streams the hardware prefetches well;
-    // asking for those too was slower.)
-    if (depthStride != 1) _mm_prefetch(reinterpret_cast<const char*>(ak + kPrefetchAhead * depthStride), _MM_HINT_T0);
+    const float* ak = a + k;
 #pragma GCC unroll 12
     for (int r = 0; r < kRows; ++r) {
       const Lanes s = broadcastLanes(ak[r * rowStride]);
@@ -132,38 +146,77 @@ void packTokens(const Matrix& x, long first, long count, long width, float* out)
   }
 }
 
-// Where the kernel reads weight rows first … first+count−1 (count ≤ kRows): in place for a full
-// block of F32 weights, else from `buffer`, converted and padded with zero rows.
-struct WeightBlock {
-  const float* data;
-  long rowStride, depthStride;
+// Weights stored [outputs, inputs], row by row: a model's matrix, or the transpose a product is
+// making of one stored [inputs, outputs].
+struct WeightRows {
+  const unsigned char* data;
+  DType dtype;
+  long depth;
+  const unsigned char* row(long r) const {
+    return data + std::size_t(r) * std::size_t(depth) * std::size_t(byteSize(dtype));
+  }
 };
 
-WeightBlock weightBlock(const WeightMatrix& w, WeightLayout layout, long first, long count,
-                        std::vector<float>& buffer) {
-  const bool byInputs = layout == WeightLayout::OutputsByInputs;
-  const long depth = byInputs ? w.cols() : w.rows();
-  if (w.dtype() == DType::F32 && count == kRows) {
-    const float* base = w.float32().data();
-    return byInputs ? WeightBlock{base + first * depth, depth, 1} : WeightBlock{base + first, 1, w.cols()};
+// Where the kernel reads inputs k0 … k0+length−1 of weight rows first … first+count−1
+// (count ≤ kRows): in place for a full block of F32 weights, else from `buffer`, converted and
+// padded with zero rows.
+struct WeightSlab {
+  const float* data;
+  long rowStride;
+};
+
+WeightSlab weightSlab(const WeightRows& w, long first, long count, long k0, long length, std::vector<float>& buffer) {
+  const std::size_t width = std::size_t(byteSize(w.dtype));
+  if (w.dtype == DType::F32 && count == kRows) return {reinterpret_cast<const float*>(w.row(first) + k0 * width), w.depth};
+  buffer.assign(std::size_t(kRows * length), 0.0f);
+  for (long r = 0; r < count; ++r) {
+    const unsigned char* stored = w.row(first + r) + std::size_t(k0) * width;
+    float* row = buffer.data() + r * length;
+    switch (w.dtype) {
+      case DType::F32: std::copy_n(reinterpret_cast<const float*>(stored), length, row); break;
+      case DType::F16: halvesToFloat(stored, std::size_t(length), row); break;
+      default: bfloat16sToFloat(stored, std::size_t(length), row); break;
+    }
   }
-  buffer.resize(std::size_t(kRows * depth));
-  if (byInputs) {
-    w.rowsToFloat(first, count, buffer.data());
-    std::fill(buffer.begin() + count * depth, buffer.end(), 0.0f);
-    return {buffer.data(), depth, 1};
-  }
-  std::fill(buffer.begin(), buffer.end(), 0.0f);
-  std::vector<float> columns(std::size_t(depth * count));
-  w.colsToFloat(first, count, columns.data());
-  for (long k = 0; k < depth; ++k) std::copy_n(&columns[std::size_t(k * count)], count, &buffer[std::size_t(k * kRows)]);
-  return {buffer.data(), 1, kRows};
+  return {buffer.data(), length};
 }
 
-void kernelProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias, Matrix& y) {
-  const long n = x.rows(), depth = x.cols(), outputs = outputsOf(w, layout);
+// Copies the block inputs k0 … k0+length−1 × outputs first … first+count−1 of `source` (stored
+// [inputs, outputs]) into rows first … of `transpose` (stored [outputs, inputs]), values as stored.
+template <typename Element>
+void transposeBlockOf(const WeightMatrix& source, const WeightRows& transpose, long first, long count, long k0,
+                      long length) {
+  Element* const out = reinterpret_cast<Element*>(const_cast<unsigned char*>(transpose.data));
+  for (long k = k0; k < k0 + length; ++k) {
+    const Element* from = reinterpret_cast<const Element*>(source.storedRow(k)) + first;
+    for (long r = 0; r < count; ++r) out[(first + r) * transpose.depth + k] = from[r];
+  }
+}
+
+void transposeBlock(const WeightMatrix& source, const WeightRows& transpose, long first, long count, long k0,
+                    long length) {
+  if (byteSize(source.dtype()) == 4) transposeBlockOf<std::uint32_t>(source, transpose, first, count, k0, length);
+  else transposeBlockOf<std::uint16_t>(source, transpose, first, count, k0, length);
+}
+
+// y = x · Wᵀ + bias for weights stored [outputs, inputs] (`w`). With `source`, `w` is the empty
+// storage of source's transpose, and each block of it is copied from `source` just before its
+// products first need it: the transpose costs one more write of the weights, inside the pass
+// that reads them anyway. The work is cut into units of up to kRowBlocksPerUnit ×
+// kTokenBlocksPerUnit tiles, shared by the cores as they come free; a unit goes through the depth
+// slab by slab, keeping its partial sums in tile order.
+void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vector& bias, Matrix& y,
+                   const WeightMatrix* source = nullptr) {
+  const long n = x.rows(), depth = x.cols();
   const long tokenBlocks = (n + kTokens - 1) / kTokens, rowBlocks = (outputs + kRows - 1) / kRows;
+  const long tokenChunks = (tokenBlocks + kTokenBlocksPerUnit - 1) / kTokenBlocksPerUnit;
+  const long rowChunks = (rowBlocks + kRowBlocksPerUnit - 1) / kRowBlocksPerUnit;
+  const long slabs = (depth + kDepthSlab - 1) / kDepthSlab;
   auto blockWidth = [&](long b) { return std::min(kTokens, n - b * kTokens) <= kLanes ? long(kLanes) : kTokens; };
+  // The next slab is prefetched when it will be converted from the stored rows (not while those
+  // rows are being made from a source: the source's blocks are read in a different order).
+  const bool prefetchSlabs = w.dtype != DType::F32 && !source;
+  const std::size_t storedWidth = std::size_t(byteSize(w.dtype));
   // Kept between calls: a fresh buffer of this size would be mapped and faulted in every time.
   static thread_local std::vector<float> packed;
   packed.resize(std::size_t(tokenBlocks * kTokens * depth));
@@ -173,30 +226,55 @@ void kernelProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, 
 #pragma omp for schedule(static)
     for (long b = 0; b < tokenBlocks; ++b)
       packTokens(x, b * kTokens, std::min(kTokens, n - b * kTokens), blockWidth(b), tokens + b * kTokens * depth);
-    static thread_local std::vector<float> converted;
-    alignas(64) float out[kRows * kTokens];
-#pragma omp for schedule(static)
-    for (long rb = 0; rb < rowBlocks; ++rb) {
-      const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
-      const WeightBlock a = weightBlock(w, layout, first, count, converted);
-      // Converting a block is bound by reading it from memory: the next one is fetched while
-      // this one's products run (F32 blocks are read in place, where the hardware prefetches).
-      const long nextRows = layout == WeightLayout::OutputsByInputs && w.dtype() != DType::F32
-                                ? std::min(long(kRows), std::max(0L, outputs - first - kRows))
-                                : 0;
-      const long prefetchLines = (nextRows * depth * long(byteSize(w.dtype())) + 63) / 64;
-      for (long b = 0; b < tokenBlocks; ++b) {
-        const long width = blockWidth(b), firstToken = b * kTokens, tokenCount = std::min(kTokens, n - firstToken);
-        const float* blockTokens = tokens + b * kTokens * depth;
-        const unsigned char* next = b == 0 && nextRows ? w.storedRow(first + kRows) : nullptr;
-        const long lines = next ? prefetchLines : 0;
-        if (width == kLanes) tile<1>(a.data, a.rowStride, a.depthStride, blockTokens, depth, out, next, lines);
-        else tile<2>(a.data, a.rowStride, a.depthStride, blockTokens, depth, out, next, lines);
-        for (long t = 0; t < tokenCount; ++t) {
-          float* row = y.row(firstToken + t).data() + first;
-          for (long r = 0; r < count; ++r) row[r] = out[r * width + t];
-          if (bias.size())
-            for (long r = 0; r < count; ++r) row[r] += bias(first + r);
+    static thread_local std::vector<float> slabBuffer, partial;
+    partial.resize(std::size_t(kRowBlocksPerUnit * kTokenBlocksPerUnit * kRows * kTokens));
+#pragma omp for schedule(dynamic)
+    for (long unit = 0; unit < rowChunks * tokenChunks; ++unit) {
+      const long firstRowBlock = (unit / tokenChunks) * kRowBlocksPerUnit;
+      const long lastRowBlock = std::min(rowBlocks, firstRowBlock + kRowBlocksPerUnit);
+      const long firstTokenBlock = (unit % tokenChunks) * kTokenBlocksPerUnit;
+      const long lastTokenBlock = std::min(tokenBlocks, firstTokenBlock + kTokenBlocksPerUnit);
+      auto partialTile = [&](long rb, long b) {
+        return partial.data() + ((rb - firstRowBlock) * kTokenBlocksPerUnit + (b - firstTokenBlock)) * kRows * kTokens;
+      };
+      for (long s = 0; s < slabs; ++s) {
+        const long k0 = s * kDepthSlab, length = std::min(kDepthSlab, depth - k0);
+        for (long rb = firstRowBlock; rb < lastRowBlock; ++rb) {
+          const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
+          if (source) transposeBlock(*source, w, first, count, k0, length);
+          const WeightSlab a = weightSlab(w, first, count, k0, length, slabBuffer);
+          SlabPrefetch next;
+          if (prefetchSlabs) {
+            // The next slab this unit converts: the next rows at this depth, or the first rows at the next.
+            const long nextFirst = rb + 1 < lastRowBlock ? first + kRows : firstRowBlock * kRows;
+            const long nextK0 = rb + 1 < lastRowBlock ? k0 : k0 + kDepthSlab;
+            if (nextK0 < depth) {
+              const long nextLength = std::min(kDepthSlab, depth - nextK0);
+              next.first = w.row(nextFirst) + std::size_t(nextK0) * storedWidth;
+              next.rowBytes = std::size_t(depth) * storedWidth;
+              next.linesPerRow = long((std::size_t(nextLength) * storedWidth + 63) / 64);
+              next.lines = std::min(long(kRows), outputs - nextFirst) * next.linesPerRow;
+            }
+          }
+          for (long b = firstTokenBlock; b < lastTokenBlock; ++b) {
+            const float* slabTokens = tokens + b * kTokens * depth + k0 * blockWidth(b);
+            const SlabPrefetch& ask = b == firstTokenBlock ? next : SlabPrefetch{};
+            if (blockWidth(b) == kLanes) tile<1>(a.data, a.rowStride, slabTokens, length, partialTile(rb, b), s > 0, ask);
+            else tile<2>(a.data, a.rowStride, slabTokens, length, partialTile(rb, b), s > 0, ask);
+          }
+        }
+      }
+      for (long rb = firstRowBlock; rb < lastRowBlock; ++rb) {
+        const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
+        for (long b = firstTokenBlock; b < lastTokenBlock; ++b) {
+          const long width = blockWidth(b), firstToken = b * kTokens, tokenCount = std::min(kTokens, n - firstToken);
+          const float* out = partialTile(rb, b);
+          for (long t = 0; t < tokenCount; ++t) {
+            float* row = y.row(firstToken + t).data() + first;
+            for (long r = 0; r < count; ++r) row[r] = out[r * width + t];
+            if (bias.size())
+              for (long r = 0; r < count; ++r) row[r] += bias(first + r);
+          }
         }
       }
     }
@@ -225,7 +303,20 @@ void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, 
   // Below a vector of tokens the kernel would mostly multiply padding.
   if (x.rows() >= kLanes && x.cols() > 0) {
     y.resize(x.rows(), outputsOf(w, layout));
-    kernelProduct(x, w, layout, bias, y);
+    if (layout == WeightLayout::OutputsByInputs) {
+      kernelProduct(x, WeightRows{w.storedRow(0), w.dtype(), w.cols()}, w.rows(), bias, y);
+      return;
+    }
+    // A weight stored [in, out] is read by the rows of its transpose, made by the first product
+    // with enough rows and kept: read in place, its strided columns ran 15–25% slower on GPT-2's
+    // shapes, prefetched or not.
+    if (const auto made = w.transpose()) {
+      kernelProduct(x, WeightRows{made->storedRow(0), made->dtype(), made->cols()}, made->rows(), bias, y);
+      return;
+    }
+    WeightMatrix storage = WeightMatrix::uninitialized(w.dtype(), w.cols(), w.rows());
+    kernelProduct(x, WeightRows{storage.storedRow(0), storage.dtype(), storage.cols()}, storage.rows(), bias, y, &w);
+    w.keepTranspose(std::move(storage));
     return;
   }
 #endif

@@ -2,10 +2,13 @@
 // Products of activations with a model's weight matrix, the forward passes' main cost.
 //
 // A register-blocked kernel for the CPU the build targets (AVX-512, or AVX2 with FMA): the
-// activations are packed once per product into blocks of tokens; the weights are read where
-// they lie (F32) or converted a block of rows at a time (F16, BF16), so a checkpoint is never
-// copied. Every output is one float sum over the inputs in order, so results do not depend on
-// the thread count, and F16/BF16 weights give bit for bit what their float32 values give.
+// activations are packed once per product into blocks of tokens; weights stored [outputs,
+// inputs] are read where they lie (F32) or converted a slab of rows at a time (F16, BF16).
+// Weights stored [inputs, outputs] (GPT-2's Conv1D) are transposed once, in their stored type,
+// by the first product that reads them, and the mapped originals handed back, so that memory
+// stays about one copy of the checkpoint. Every output is one float sum over the inputs in
+// order, so results do not depend on the thread count, and F16/BF16 weights give bit for bit
+// what their float32 values give.
 // Builds without those instructions, and products of a few rows (a generated token, the last
 // position's logits), take Eigen's product.
 #include "weights.hpp"

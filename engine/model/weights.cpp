@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #if defined(__F16C__)
 #include <immintrin.h>
 #endif
@@ -74,14 +77,17 @@ void bfloat16sToFloat(const unsigned char* src, std::size_t count, float* out) {
   }
 }
 
-WeightMatrix::WeightMatrix(Matrix values) : rows_(values.rows()), cols_(values.cols()) {
+WeightMatrix::WeightMatrix() : transpose_(std::make_shared<Transpose>()) {}
+
+WeightMatrix::WeightMatrix(Matrix values)
+    : rows_(values.rows()), cols_(values.cols()), transpose_(std::make_shared<Transpose>()) {
   auto owned = std::make_shared<OwnedFloats>(OwnedFloats{std::move(values)});
   data_ = reinterpret_cast<const unsigned char*>(owned->values.data());
   owner_ = std::move(owned);
 }
 
 WeightMatrix WeightMatrix::inPlace(DType dtype, long rows, long cols, const unsigned char* bytes,
-                                   std::shared_ptr<const void> owner) {
+                                   std::shared_ptr<const void> owner, Backing backing) {
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
     throw Error(std::string("weights stored as ") + toString(dtype) + " cannot be used in place");
   WeightMatrix w;
@@ -90,7 +96,43 @@ WeightMatrix WeightMatrix::inPlace(DType dtype, long rows, long cols, const unsi
   w.cols_ = cols;
   w.data_ = bytes;
   w.owner_ = std::move(owner);
+  w.backing_ = backing;
   return w;
+}
+
+namespace {
+
+// The whole pages inside [bytes, bytes + count) go back to the kernel; a private read-only
+// mapping reads them from the file again if they are touched.
+void releaseMappedPages(const unsigned char* bytes, std::size_t count) {
+  const std::uintptr_t page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t begin = (std::uintptr_t(bytes) + page - 1) / page * page;
+  const std::uintptr_t end = (std::uintptr_t(bytes) + count) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
+WeightMatrix WeightMatrix::uninitialized(DType dtype, long rows, long cols) {
+  if (dtype == DType::F32) return WeightMatrix(Matrix(rows, cols));
+  if (dtype != DType::F16 && dtype != DType::BF16) throw Error(std::string("cannot store weights as ") + toString(dtype));
+  auto bits = std::make_shared<std::vector<std::uint16_t>>(std::size_t(rows) * std::size_t(cols));
+  const unsigned char* data = reinterpret_cast<const unsigned char*>(bits->data());
+  return inPlace(dtype, rows, cols, data, std::move(bits));
+}
+
+std::shared_ptr<const WeightMatrix> WeightMatrix::transpose() const {
+  const std::lock_guard<std::mutex> lock(transpose_->guard);
+  return transpose_->matrix;
+}
+
+void WeightMatrix::keepTranspose(WeightMatrix made) const {
+  {
+    const std::lock_guard<std::mutex> lock(transpose_->guard);
+    if (transpose_->matrix) return;
+    transpose_->matrix = std::make_shared<const WeightMatrix>(std::move(made));
+  }
+  if (backing_ == Backing::MappedFile) releaseMappedPages(data_, bytes());
 }
 
 WeightMatrix WeightMatrix::storedAs(DType dtype) const {

@@ -3,9 +3,11 @@
 // place from the memory-mapped file where it can be, so that a model needs about its file's
 // size in memory and the first layer runs before the last one is read. Products convert a panel
 // of rows or columns to float32 at a time (blocks.hpp's linear and conv1d); nothing converts the
-// whole matrix but toFloat(), which the views use for one layer at a time.
+// whole matrix but toFloat(), which the views use for one layer at a time. A matrix stored
+// [inputs, outputs] is transposed once, in its stored type, by the first product (transpose()).
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -16,13 +18,15 @@ namespace attnviz::model {
 
 class WeightMatrix {
  public:
-  WeightMatrix() = default;
+  WeightMatrix();
   // Float32 values owned by the matrix (random weights, tests).
   explicit WeightMatrix(Matrix values);
-  // `rows` × `cols` row-major values of `dtype` at `bytes`, which `owner` keeps valid (the
-  // mapped file); nothing is copied.
+  // `rows` × `cols` row-major values of `dtype` at `bytes`, which `owner` keeps valid; nothing
+  // is copied. `Backing::MappedFile` says that the bytes are a read-only private mapping of a
+  // file, whose pages can be handed back to the kernel and read again on demand.
+  enum class Backing { MappedFile, Memory };
   static WeightMatrix inPlace(DType dtype, long rows, long cols, const unsigned char* bytes,
-                              std::shared_ptr<const void> owner);
+                              std::shared_ptr<const void> owner, Backing backing = Backing::Memory);
   // The same values rounded to `dtype` and owned (benchmarks of F16/BF16 shapes).
   WeightMatrix storedAs(DType dtype) const;
 
@@ -46,6 +50,18 @@ class WeightMatrix {
   // The values in place, for F32 storage only (no copy).
   Eigen::Map<const Matrix> float32() const;
 
+  // `rows` × `cols` values of `dtype`, owned and not yet written: storage that a product fills
+  // (see transpose()).
+  static WeightMatrix uninitialized(DType dtype, long rows, long cols);
+
+  // This matrix transposed ([cols, rows], stored type), once a product has made it, else null.
+  // Products read a weight stored [in, out] by the rows of its transpose, which the first such
+  // product writes as it goes (weight_product.cpp); every copy of this matrix shares it.
+  std::shared_ptr<const WeightMatrix> transpose() const;
+  // Keeps `made` as the transpose (unless another product kept one first), and hands the pages of
+  // a mapped source back to the kernel: memory stays about one copy of the weights.
+  void keepTranspose(WeightMatrix made) const;
+
   // The index of the first NaN or infinite value, if any (reads every value).
   std::optional<long> firstNonFinite() const;
 
@@ -54,6 +70,12 @@ class WeightMatrix {
   long rows_ = 0, cols_ = 0;
   const unsigned char* data_ = nullptr;
   std::shared_ptr<const void> owner_;  // the mapped file, or the owned values
+  Backing backing_ = Backing::Memory;
+  struct Transpose {
+    std::mutex guard;
+    std::shared_ptr<const WeightMatrix> matrix;
+  };
+  std::shared_ptr<Transpose> transpose_;
 };
 
 // float16 and bfloat16 bits to float32, `count` values (vectorised where the CPU allows).
