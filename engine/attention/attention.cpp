@@ -113,6 +113,29 @@ int allowedKeyEnd(const AttentionOptions& opt, int n, int m, int i) {
   return int(std::clamp<long>(long(i) + shift + 1, 0, m));
 }
 
+// Σ w_j·x_j over the cells with w_j > 0 (the others are masked, with x_j = −inf, or underflowed),
+// j < length, in eight interleaved float sums: a single sum waits on each addition, and this is
+// most of a row's softmax. A full row and its causal prefix give the same bits, as the cells past
+// the prefix add nothing to any lane.
+float positiveWeightedSum(const float* w, const float* x, int length) {
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const int full = length / 8 * 8;
+  for (int j0 = 0; j0 < full; j0 += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += w[j0 + l] > 0 ? w[j0 + l] * x[j0 + l] : 0.0f;
+  for (int j = full; j < length; ++j) lane[j - full] += w[j] > 0 ? w[j] * x[j] : 0.0f;
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+// |v|² in double (float overflows for entries above about 1e19), in eight interleaved sums.
+double squaredNormInDouble(const float* v, int length) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const int full = length / 8 * 8;
+  for (int j0 = 0; j0 < full; j0 += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += double(v[j0 + l]) * double(v[j0 + l]);
+  for (int j = full; j < length; ++j) lane[j - full] += double(v[j]) * double(v[j]);
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 // softmaxRow for a lean trace whose row i holds scores only for keys [0, keyEnd), the causally
 // allowed ones: the same operations on that prefix, so the weights and statistics are bit for bit
 // those of softmaxRow (max is exact, exp is per cell, the sum still runs over the whole row,
@@ -143,9 +166,7 @@ bool softmaxAllowedPrefix(int m, HeadTrace& ht, int i, int keyEnd, Eigen::RowVec
   while (arg + 1 < keyEnd && x(arg) != 0.0f) ++arg;
   ht.stats.maxWeight(i) = inverseSum;
   ht.stats.argmax(i) = arg;
-  float weighted = 0;
-  for (int j = 0; j < keyEnd; ++j)
-    if (w(j) > 0) weighted += w(j) * x(j);
+  const float weighted = positiveWeightedSum(w.data(), x.data(), keyEnd);
   ht.stats.entropy(i) = std::max(0.0f, std::log(sum) - weighted);
   return true;
 }
@@ -184,13 +205,7 @@ bool softmaxRow(const AttentionOptions& opt, int n, int m, HeadTrace& ht, bool k
   ht.stats.argmax(i) = arg;
   // -Σ w log w with log w = (x - max) - log(sum): one dot product instead of m logarithms.
   // Masked cells have w = 0 and x - max = -inf; skip them rather than multiply 0 by -inf.
-  float weighted = 0;
-  if (opt.mask == MaskKind::None) {
-    weighted = w.dot(buffer);
-  } else {
-    for (int j = 0; j < m; ++j)
-      if (w(j) > 0) weighted += w(j) * buffer(j);
-  }
+  const float weighted = opt.mask == MaskKind::None ? w.dot(buffer) : positiveWeightedSum(w.data(), buffer.data(), m);
   ht.stats.entropy(i) = std::max(0.0f, std::log(sum) - weighted);
   return true;
 }
@@ -282,8 +297,8 @@ void prepareHead(Stage from, const AttentionInputs& in, const AttentionOptions& 
   if (from <= Stage::Scale) {
     w.hi = headInputs(in, opt, h, dkh);
     w.qNorms.resize(n);
-    for (int i = 0; i < n; ++i) w.qNorms(i) = w.hi.q.row(i).cast<double>().norm();
-    for (int j = 0; j < m; ++j) w.kNormMax = std::max(w.kNormMax, w.hi.k.row(j).cast<double>().norm());
+    for (int i = 0; i < n; ++i) w.qNorms(i) = std::sqrt(squaredNormInDouble(w.hi.q.row(i).data(), dkh));
+    for (int j = 0; j < m; ++j) w.kNormMax = std::max(w.kNormMax, std::sqrt(squaredNormInDouble(w.hi.k.row(j).data(), dkh)));
   }
   // Small problems get exact (correctly rounded) scores from a double product: it costs
   // little there, and their scores then never change when a temperature edit refines cells.
