@@ -243,7 +243,7 @@ struct HeadWork {
   double kNormMax = 0;
   double scale = 1;
   bool exactScores = false;
-  Eigen::MatrixXd kExact;
+  Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> kExact;  // row-major like K: a plain widening copy
   std::vector<char> fullyMasked;  // vector<bool> is not safe to write from threads
   std::vector<ExactRow> exact;
   std::vector<char> inDouble;
