@@ -90,11 +90,12 @@ inline void storeLanes(float* p, Lanes v) { _mm256_storeu_ps(p, v); }
 
 #ifdef ATTNVIZ_WEIGHT_KERNEL
 constexpr long kTokens = 2 * kLanes;
-// The depth is taken a slab at a time: a slab of twelve weight rows (12 KB of float32) stays in
-// the first-level cache for every token block it meets, and a work unit's packed tokens for one
-// slab (256 tokens, 256 KB) in the second level. A full-depth pass streamed GPT-2's MLP tokens
-// (3072 deep, 1.5 MB at n = 128) from the third level once per twelve outputs.
-constexpr long kDepthSlab = 256;
+// The depth is taken in equal slabs of at most 384 inputs: a slab of twelve weight rows (18 KB of
+// float32) stays in the first-level cache for every token block it meets, and a work unit's
+// packed tokens for one slab (256 tokens, 384 KB) in the second level. A full-depth pass
+// streamed GPT-2's MLP tokens (3072 deep, 1.5 MB at n = 128) from the third level once per
+// twelve outputs; slabs of 256 measured 1–2% slower, and 576 inputs as 256 + 256 + 64 3–4%.
+constexpr long kDepthSlab = 384;
 constexpr long kRowBlocksPerUnit = 8;
 constexpr long kTokenBlocksPerUnit = 8;
 
@@ -111,16 +112,16 @@ struct SlabPrefetch {
   }
 };
 
-// out[r][t] (+)= Σ_k a[r·rowStride + k] · tokens[k·width + t] over k = 0 … depth−1 in order,
-// for kRows weight rows and width = vectors · kLanes packed tokens. With `accumulate` the sums
-// go on from what `out` holds, so a product taken slab by slab adds its terms in the same order
-// as one pass over the whole depth, bit for bit.
+// out[r][t] = from[r][t] + Σ_k a[r·rowStride + k] · tokens[k·width + t] over k = 0 … depth−1
+// in order (from = null: 0 +), for kRows weight rows and width = vectors · kLanes packed tokens.
+// A product taken slab by slab thus adds its terms in the same order as one pass over the whole
+// depth, bit for bit.
 template <int vectors>
-void tile(const float* a, long rowStride, const float* tokens, long depth, float* out, bool accumulate,
+void tile(const float* a, long rowStride, const float* tokens, long depth, const float* from, float* out,
           const SlabPrefetch& prefetch) {
   Lanes acc[kRows][vectors];
   for (int r = 0; r < kRows; ++r)
-    for (int v = 0; v < vectors; ++v) acc[r][v] = accumulate ? loadLanes(out + (r * vectors + v) * kLanes) : zeroLanes();
+    for (int v = 0; v < vectors; ++v) acc[r][v] = from ? loadLanes(from + (r * vectors + v) * kLanes) : zeroLanes();
   for (long k = 0; k < depth; ++k) {
     if ((k & 1) == 0 && k / 2 < prefetch.lines) prefetch.line(k / 2);
     Lanes t[vectors];
@@ -241,6 +242,9 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
   const long tokenChunks = (tokenBlocks + kTokenBlocksPerUnit - 1) / kTokenBlocksPerUnit;
   const long rowChunks = (rowBlocks + kRowBlocksPerUnit - 1) / kRowBlocksPerUnit;
   const long slabs = (depth + kDepthSlab - 1) / kDepthSlab;
+  // Slabs of equal length (a multiple of 8): a short last slab costs a tile's loads and stores
+  // for little arithmetic.
+  const long slabLength = ((depth + slabs - 1) / slabs + 7) / 8 * 8;
   auto blockWidth = [&](long b) { return std::min(kTokens, n - b * kTokens) <= kLanes ? long(kLanes) : kTokens; };
   // The next slab is prefetched when it will be converted from the stored rows (not while those
   // rows are being made from a source: the source's blocks are read in a different order).
@@ -256,6 +260,7 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
     for (long b = 0; b < tokenBlocks; ++b)
       packTokens(x, b * kTokens, std::min(kTokens, n - b * kTokens), blockWidth(b), tokens + b * kTokens * depth);
     static thread_local std::vector<float> slabBuffer, partial;
+    alignas(64) float finished[kRows * kTokens];
     partial.resize(std::size_t(kRowBlocksPerUnit * kTokenBlocksPerUnit * kRows * kTokens));
 #pragma omp for schedule(dynamic)
     for (long unit = 0; unit < rowChunks * tokenChunks; ++unit) {
@@ -267,7 +272,7 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
         return partial.data() + ((rb - firstRowBlock) * kTokenBlocksPerUnit + (b - firstTokenBlock)) * kRows * kTokens;
       };
       for (long s = 0; s < slabs; ++s) {
-        const long k0 = s * kDepthSlab, length = std::min(kDepthSlab, depth - k0);
+        const long k0 = s * slabLength, length = std::min(slabLength, depth - k0);
         for (long rb = firstRowBlock; rb < lastRowBlock; ++rb) {
           const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
           if (source) transposeBlock(*source, w, first, count, k0, length);
@@ -276,9 +281,9 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
           if (prefetchSlabs) {
             // The next slab this unit converts: the next rows at this depth, or the first rows at the next.
             const long nextFirst = rb + 1 < lastRowBlock ? first + kRows : firstRowBlock * kRows;
-            const long nextK0 = rb + 1 < lastRowBlock ? k0 : k0 + kDepthSlab;
+            const long nextK0 = rb + 1 < lastRowBlock ? k0 : k0 + slabLength;
             if (nextK0 < depth) {
-              const long nextLength = std::min(kDepthSlab, depth - nextK0);
+              const long nextLength = std::min(slabLength, depth - nextK0);
               next.first = w.row(nextFirst) + std::size_t(nextK0) * storedWidth;
               next.rowBytes = std::size_t(depth) * storedWidth;
               next.linesPerRow = long((std::size_t(nextLength) * storedWidth + 63) / 64);
@@ -288,21 +293,20 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
           for (long b = firstTokenBlock; b < lastTokenBlock; ++b) {
             const float* slabTokens = tokens + b * kTokens * depth + k0 * blockWidth(b);
             const SlabPrefetch& ask = b == firstTokenBlock ? next : SlabPrefetch{};
-            if (blockWidth(b) == kLanes) tile<1>(a.data, a.rowStride, slabTokens, length, partialTile(rb, b), s > 0, ask);
-            else tile<2>(a.data, a.rowStride, slabTokens, length, partialTile(rb, b), s > 0, ask);
-          }
-        }
-      }
-      for (long rb = firstRowBlock; rb < lastRowBlock; ++rb) {
-        const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
-        for (long b = firstTokenBlock; b < lastTokenBlock; ++b) {
-          const long width = blockWidth(b), firstToken = b * kTokens, tokenCount = std::min(kTokens, n - firstToken);
-          const float* out = partialTile(rb, b);
-          for (long t = 0; t < tokenCount; ++t) {
-            float* row = y.row(firstToken + t).data() + first;
-            for (long r = 0; r < count; ++r) row[r] = out[r * width + t];
-            if (bias.size())
-              for (long r = 0; r < count; ++r) row[r] += bias(first + r);
+            // The last slab's sums go from the cache straight into y: a pass over the partial
+            // tiles afterwards cost 3–4% of a product one slab deep.
+            const float* from = s > 0 ? partialTile(rb, b) : nullptr;
+            float* const to = s + 1 < slabs ? partialTile(rb, b) : finished;
+            if (blockWidth(b) == kLanes) tile<1>(a.data, a.rowStride, slabTokens, length, from, to, ask);
+            else tile<2>(a.data, a.rowStride, slabTokens, length, from, to, ask);
+            if (s + 1 < slabs) continue;
+            const long width = blockWidth(b), firstToken = b * kTokens, tokenCount = std::min(kTokens, n - firstToken);
+            for (long t = 0; t < tokenCount; ++t) {
+              float* row = y.row(firstToken + t).data() + first;
+              for (long r = 0; r < count; ++r) row[r] = finished[r * width + t];
+              if (bias.size())
+                for (long r = 0; r < count; ++r) row[r] += bias(first + r);
+            }
           }
         }
       }
