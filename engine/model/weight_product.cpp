@@ -90,12 +90,12 @@ inline void storeLanes(float* p, Lanes v) { _mm256_storeu_ps(p, v); }
 
 #ifdef ATTNVIZ_WEIGHT_KERNEL
 constexpr long kTokens = 2 * kLanes;
-// The depth is taken in equal slabs of at most 384 inputs: a slab of twelve weight rows (18 KB of
-// float32) stays in the first-level cache for every token block it meets, and a work unit's
-// packed tokens for one slab (256 tokens, 384 KB) in the second level. A full-depth pass
-// streamed GPT-2's MLP tokens (3072 deep, 1.5 MB at n = 128) from the third level once per
-// twelve outputs; slabs of 256 measured 1–2% slower, and 576 inputs as 256 + 256 + 64 3–4%.
-constexpr long kDepthSlab = 384;
+// The depth is taken in equal slabs of at most 640 inputs, so that a unit's packed tokens for
+// one slab (256 tokens, up to 640 KB) stay in the second-level cache while its twelve-row weight
+// slabs pass. A full-depth pass streamed GPT-2's MLP tokens (3072 deep, 1.5 MB at n = 128) from
+// the third level once per twelve outputs. Measured on GPT-2's and SmolLM's shapes: slabs of 256
+// or 384 were 1–3% slower, and 576 inputs cut as 256 + 256 + 64 3–4% slower.
+constexpr long kDepthSlab = 640;
 constexpr long kRowBlocksPerUnit = 8;
 constexpr long kTokenBlocksPerUnit = 8;
 
