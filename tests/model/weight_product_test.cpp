@@ -100,13 +100,13 @@ TEST(WeightProduct, ResultDoesNotDependOnTheThreadCount) {
   expectCloseToReference(x, w, WeightLayout::OutputsByInputs, Vector(), many);
 }
 
-// Depths of several slabs (the kernel takes 256 inputs at a time) with a partial last one, more
+// Depths of several slabs (the kernel takes at most 640 inputs at a time) with a shorter last one, more
 // tokens and outputs than one work unit holds, and a weight stored [in, out] twice: the first
 // product writes the transpose as it goes, the second reads the transpose it kept. Both give the
 // same bits, within the bound of the double loop, for every stored type.
 TEST(WeightProduct, ManySlabsAndTheKeptTransposeGiveTheSameResult) {
-  const Matrix x = randomMatrix(300, 600, 21);
-  const Matrix w = randomMatrix(600, 110, 22);
+  const Matrix x = randomMatrix(300, 1400, 21);
+  const Matrix w = randomMatrix(1400, 110, 22);
   const Vector bias = randomMatrix(1, 110, 23).row(0).transpose();
   for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
     const WeightMatrix stored = WeightMatrix(w).storedAs(dtype);
