@@ -24,6 +24,8 @@ void layerNormRowStatistics(const Matrix& x, double epsilon, Vector& mean, Vecto
 AttentionOptions plainAttentionOptions(int heads, int headWidth, MaskKind ownMask, const ForwardOptions& options);
 // RMSNorm of each row: x / √(mean(x²) + ε) · γ, the mean in double.
 Matrix rmsNorm(const Matrix& x, const Vector& gamma, double epsilon);
+// 1/√(mean of the squares + ε) of `width` values, in double: what rmsNorm scales a row by.
+float rmsNormScale(const float* row, long width, double epsilon);
 
 // y = x · Wᵀ + b for a weight stored [out, in] (nn.Linear); no bias when `bias` is empty.
 // F16/BF16 weights are converted a panel of rows at a time, panels in parallel.

@@ -131,7 +131,7 @@ class Llama final : public Architecture {
     block.epsilon = c.rmsNormEpsilon;
     block.rowScale.resize(n);
     for (int i = 0; i < n; ++i)
-      block.rowScale(i) = float(1.0 / std::sqrt(block.residPre.row(i).cast<double>().squaredNorm() / d + c.rmsNormEpsilon));
+      block.rowScale(i) = rmsNormScale(block.residPre.row(i).data(), long(block.residPre.cols()), c.rmsNormEpsilon);
     block.gamma = b.inputLayernorm;
     const auto repeated = [&](const Vector& bias) {
       Vector out = Vector::Zero(width);
