@@ -301,11 +301,15 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
             else tile<2>(a.data, a.rowStride, slabTokens, length, from, to, ask);
             if (s + 1 < slabs) continue;
             const long width = blockWidth(b), firstToken = b * kTokens, tokenCount = std::min(kTokens, n - firstToken);
+            // The bias is added on the way: adding it to the stored row read back values just
+            // stored one by one, a store-forwarding stall each (4% of a GPT-2 product).
+            const float* rowBias = bias.size() ? bias.data() + first : nullptr;
             for (long t = 0; t < tokenCount; ++t) {
               float* row = y.row(firstToken + t).data() + first;
-              for (long r = 0; r < count; ++r) row[r] = finished[r * width + t];
-              if (bias.size())
-                for (long r = 0; r < count; ++r) row[r] += bias(first + r);
+              if (rowBias)
+                for (long r = 0; r < count; ++r) row[r] = finished[r * width + t] + rowBias[r];
+              else
+                for (long r = 0; r < count; ++r) row[r] = finished[r * width + t];
             }
           }
         }
