@@ -8,16 +8,19 @@ ViT-B/16's shapes (224×224 RGB in 16×16 patches: 196 patches and [CLS]; hidden
 weights, under torch.no_grad(): the patch convolution, position embeddings, pre-norm blocks with
 every layer's attention weights kept (attnviz keeps them for the views), the final LayerNorm and
 the classifier on [CLS]; then `ATTNVIZ bench --model-shape vit-base --json` in the same run with
-OMP_NUM_THREADS set to the same thread count. Prints medians and the ratio attnviz / PyTorch.
+OMP_NUM_THREADS set to the same thread count. Prints medians and the ratio attnviz / PyTorch, and
+the cores PyTorch kept busy: its products go to Debian's OpenBLAS, whose threads use every core
+whatever torch.set_num_threads says (OPENBLAS_NUM_THREADS=1 pins it to one).
 """
 import argparse
 import json
 import os
 import subprocess
-import time
 
 import torch
 import torch.nn.functional as F
+
+from side_by_side import time_torch
 
 L, D, H, INNER, P, SIZE, LABELS, EPS = 12, 768, 12, 3072, 16, 224, 1000, 1e-12
 DH = D // H
@@ -58,20 +61,13 @@ def main():
     grid = SIZE // P
     params = (r(D, 3, P, P), z(D), r(1, D), r(1 + grid * grid, D), blocks, torch.ones(D), z(D), r(LABELS, D), z(LABELS))
     pixels = torch.randn(3, SIZE, SIZE)
-    with torch.no_grad():
-        forward(params, pixels)
-        times = []
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            forward(params, pixels)
-            times.append((time.perf_counter() - t) * 1e3)
-    times.sort()
-    torchMs = times[len(times) // 2]
+    torchMs, cores = time_torch(forward, params, pixels, args.repeat)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run([args.attnviz, "bench", "--model-shape", "vit-base", "--repeat", str(args.repeat), "--json"],
                          check=True, capture_output=True, text=True, env=env).stdout
     j = json.loads(out.splitlines()[-1])
-    print(f"vit-base, {1 + grid * grid} tokens: pytorch {torch.__version__} ({args.threads} thread(s)) {torchMs:.1f} ms; "
+    print(f"vit-base, {1 + grid * grid} tokens: pytorch {torch.__version__} ({args.threads} thread(s), "
+          f"{cores:.1f} cores busy) {torchMs:.1f} ms; "
           f"attnviz ({j['threads']} thread(s)) {j['forward_ms']:.1f} ms = {j['forward_ms'] / torchMs:.2f} x PyTorch; "
           f"{100 * j['fraction_of_sgemm']:.0f}% of the in-run SGEMM rate ({j['sgemm_gflops']:.1f} GFLOP/s); "
           f"peak RSS {j['peak_rss_mib']:.0f} MiB", flush=True)
