@@ -246,9 +246,13 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
   // for little arithmetic.
   const long slabLength = ((depth + slabs - 1) / slabs + 7) / 8 * 8;
   auto blockWidth = [&](long b) { return std::min(kTokens, n - b * kTokens) <= kLanes ? long(kLanes) : kTokens; };
+  // Every unit of a row chunk needs its rows of the transpose: with more than one token chunk
+  // (n > 256) the transpose is written whole first, so that no two units write the same rows.
+  const bool transposeFirst = source && tokenChunks > 1;
+  const WeightMatrix* const writing = transposeFirst ? nullptr : source;
   // The next slab is prefetched when it will be converted from the stored rows (not while those
   // rows are being made from a source: the source's blocks are read in a different order).
-  const bool prefetchSlabs = w.dtype != DType::F32 && !source;
+  const bool prefetchSlabs = w.dtype != DType::F32 && !writing;
   const std::size_t storedWidth = std::size_t(byteSize(w.dtype));
   // Kept between calls: a fresh buffer of this size would be mapped and faulted in every time.
   static thread_local std::vector<float> packed;
@@ -259,6 +263,11 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
 #pragma omp for schedule(static)
     for (long b = 0; b < tokenBlocks; ++b)
       packTokens(x, b * kTokens, std::min(kTokens, n - b * kTokens), blockWidth(b), tokens + b * kTokens * depth);
+    if (transposeFirst) {
+#pragma omp for schedule(dynamic)
+      for (long rb = 0; rb < rowBlocks; ++rb)
+        transposeBlock(*source, w, rb * kRows, std::min(long(kRows), outputs - rb * kRows), 0, depth);
+    }
     static thread_local std::vector<float> slabBuffer, partial;
     alignas(64) float finished[kRows * kTokens];
     partial.resize(std::size_t(kRowBlocksPerUnit * kTokenBlocksPerUnit * kRows * kTokens));
@@ -275,7 +284,7 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
         const long k0 = s * slabLength, length = std::min(slabLength, depth - k0);
         for (long rb = firstRowBlock; rb < lastRowBlock; ++rb) {
           const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
-          if (source) transposeBlock(*source, w, first, count, k0, length);
+          if (writing) transposeBlock(*source, w, first, count, k0, length);
           const WeightSlab a = weightSlab(w, first, count, k0, length, slabBuffer);
           SlabPrefetch next;
           if (prefetchSlabs) {

@@ -100,32 +100,36 @@ TEST(WeightProduct, ResultDoesNotDependOnTheThreadCount) {
   expectCloseToReference(x, w, WeightLayout::OutputsByInputs, Vector(), many);
 }
 
-// Depths of several slabs (the kernel takes at most 640 inputs at a time) with a shorter last one, more
-// tokens and outputs than one work unit holds, and a weight stored [in, out] twice: the first
-// product writes the transpose as it goes, the second reads the transpose it kept. Both give the
-// same bits, within the bound of the double loop, for every stored type.
+// Depths of several slabs (the kernel takes at most 640 inputs at a time) with a shorter last one,
+// outputs of more than one work unit, 100 tokens (one chunk of tokens: the first product writes
+// the transpose of a weight stored [in, out] slab by slab as its units need it) and 300 (two
+// chunks: it writes the transpose whole first), each weight twice: the second product reads the
+// transpose the first kept. Both give the same bits, within the bound of the double loop, for
+// every stored type.
 TEST(WeightProduct, ManySlabsAndTheKeptTransposeGiveTheSameResult) {
-  const Matrix x = randomMatrix(300, 1400, 21);
-  const Matrix w = randomMatrix(1400, 110, 22);
-  const Vector bias = randomMatrix(1, 110, 23).row(0).transpose();
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
-    const WeightMatrix stored = WeightMatrix(w).storedAs(dtype);
-    ASSERT_EQ(stored.transpose(), nullptr);
-    Matrix first, second;
-    weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, first);
-    weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, second);
-    EXPECT_TRUE(first == second) << toString(dtype);
-    expectCloseToReference(x, stored.toFloat(), WeightLayout::InputsByOutputs, bias, second);
-    const auto made = stored.transpose();
-    if (!hasWeightKernel()) {  // Eigen's product reads the columns in place and makes none
-      EXPECT_EQ(made, nullptr);
-      continue;
+  for (long tokens : {100L, 300L}) {
+    const Matrix x = randomMatrix(tokens, 1400, 21);
+    const Matrix w = randomMatrix(1400, 110, 22);
+    const Vector bias = randomMatrix(1, 110, 23).row(0).transpose();
+    for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+      const WeightMatrix stored = WeightMatrix(w).storedAs(dtype);
+      ASSERT_EQ(stored.transpose(), nullptr);
+      Matrix first, second;
+      weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, first);
+      weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, second);
+      EXPECT_TRUE(first == second) << toString(dtype) << ", " << tokens << " tokens";
+      expectCloseToReference(x, stored.toFloat(), WeightLayout::InputsByOutputs, bias, second);
+      const auto made = stored.transpose();
+      if (!hasWeightKernel()) {  // Eigen's product reads the columns in place and makes none
+        EXPECT_EQ(made, nullptr);
+        continue;
+      }
+      ASSERT_NE(made, nullptr) << toString(dtype);
+      EXPECT_TRUE(made->toFloat() == stored.toFloat().transpose()) << toString(dtype) << ", " << tokens << " tokens";
+      Matrix byOutputs;
+      weightProduct(x, *made, WeightLayout::OutputsByInputs, bias, byOutputs);
+      EXPECT_TRUE(byOutputs == second) << toString(dtype) << ", " << tokens << " tokens";
     }
-    ASSERT_NE(made, nullptr) << toString(dtype);
-    EXPECT_TRUE(made->toFloat() == stored.toFloat().transpose()) << toString(dtype);
-    Matrix byOutputs;
-    weightProduct(x, *made, WeightLayout::OutputsByInputs, bias, byOutputs);
-    EXPECT_TRUE(byOutputs == second) << toString(dtype);
   }
 }
 
