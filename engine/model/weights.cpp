@@ -116,8 +116,10 @@ void releaseMappedPages(const unsigned char* bytes, std::size_t count) {
 WeightMatrix WeightMatrix::uninitialized(DType dtype, long rows, long cols) {
   if (dtype == DType::F32) return WeightMatrix(Matrix(rows, cols));
   if (dtype != DType::F16 && dtype != DType::BF16) throw Error(std::string("cannot store weights as ") + toString(dtype));
-  auto bits = std::make_shared<std::vector<std::uint16_t>>(std::size_t(rows) * std::size_t(cols));
-  const unsigned char* data = reinterpret_cast<const unsigned char*>(bits->data());
+  // Not value-initialised: zeroing values that are all about to be written is a pass for nothing.
+  std::shared_ptr<std::uint16_t> bits(new std::uint16_t[std::size_t(rows) * std::size_t(cols)],
+                                      std::default_delete<std::uint16_t[]>());
+  const unsigned char* data = reinterpret_cast<const unsigned char*>(bits.get());
   return inPlace(dtype, rows, cols, data, std::move(bits));
 }
 
