@@ -126,14 +126,9 @@ float positiveWeightedSum(const float* w, const float* x, int length) {
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-// |v|² in double (float overflows for entries above about 1e19), in eight interleaved sums.
+// |v|² in double (float overflows for entries above about 1e19).
 double squaredNormInDouble(const float* v, int length) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  const int full = length / 8 * 8;
-  for (int j0 = 0; j0 < full; j0 += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += double(v[j0 + l]) * double(v[j0 + l]);
-  for (int j = full; j < length; ++j) lane[j - full] += double(v[j]) * double(v[j]);
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  return interleavedSumInDouble(v, length, [](double value) { return value * value; });
 }
 
 // softmaxRow for a lean trace whose row i holds scores only for keys [0, keyEnd), the causally

@@ -25,6 +25,18 @@ bool allFinite(const Eigen::DenseBase<Derived>& m) {
   return sum == sum;
 }
 
+// Σ term(v_j) over n floats, in double, in eight interleaved sums: a single sum waits on every
+// addition, and Eigen does not vectorise a float-to-double reduction (the norms were scalar loops).
+template <typename Term>
+double interleavedSumInDouble(const float* v, long n, Term term) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const long full = n / 8 * 8;
+  for (long j0 = 0; j0 < full; j0 += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += term(double(v[j0 + l]));
+  for (long j = full; j < n; ++j) lane[j - full] += term(double(v[j]));
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 // The one rule for text that came from outside (file names, option values, tokens, JSON keys,
 // file contents) on its way into a message: the result is one line of valid UTF-8 that cannot
 // move a terminal. \n, \r and \t are written as such; every other C0 control, DEL, C1 control

@@ -27,25 +27,13 @@ constexpr double kParallelValues = 1 << 15;
 }  // namespace
 
 namespace {
-// Σ term(v_j) in double, in eight interleaved sums: a single sum waits on every addition, which
-// made the norms scalar loops (Eigen does not vectorise a float-to-double reduction).
-template <typename Term>
-double interleavedSum(const float* v, long n, Term term) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  const long full = n / 8 * 8;
-  for (long j0 = 0; j0 < full; j0 += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += term(double(v[j0 + l]));
-  for (long j = full; j < n; ++j) lane[j - full] += term(double(v[j]));
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
-
 struct RowMoments {
   double mean, inverse;  // the row's mean and 1/√(variance + ε)
 };
 
 RowMoments layerNormMoments(const float* row, long width, double epsilon) {
-  const double mean = interleavedSum(row, width, [](double v) { return v; }) / double(width);
-  const double variance = interleavedSum(row, width, [mean](double v) { return (v - mean) * (v - mean); }) / double(width);
+  const double mean = interleavedSumInDouble(row, width, [](double v) { return v; }) / double(width);
+  const double variance = interleavedSumInDouble(row, width, [mean](double v) { return (v - mean) * (v - mean); }) / double(width);
   return {mean, 1.0 / std::sqrt(variance + epsilon)};
 }
 }  // namespace
@@ -74,7 +62,7 @@ void layerNormRowStatistics(const Matrix& x, double epsilon, Vector& mean, Vecto
 }
 
 float rmsNormScale(const float* row, long width, double epsilon) {
-  const double meanSquare = interleavedSum(row, width, [](double v) { return v * v; }) / double(width);
+  const double meanSquare = interleavedSumInDouble(row, width, [](double v) { return v * v; }) / double(width);
   return float(1.0 / std::sqrt(meanSquare + epsilon));
 }
 
