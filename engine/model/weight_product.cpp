@@ -176,17 +176,6 @@ void packTokens(const Matrix& x, long first, long count, long width, float* out)
   }
 }
 
-// Weights stored [outputs, inputs], row by row: a model's matrix, or the transpose a product is
-// making of one stored [inputs, outputs].
-struct WeightRows {
-  const unsigned char* data;
-  DType dtype;
-  long depth;
-  const unsigned char* row(long r) const {
-    return data + std::size_t(r) * std::size_t(depth) * std::size_t(byteSize(dtype));
-  }
-};
-
 // Where the kernel reads inputs k0 … k0+length−1 of weight rows first … first+count−1
 // (count ≤ kRows): in place for a full block of F32 weights, else from `buffer`, converted and
 // padded with zero rows.
@@ -195,35 +184,26 @@ struct WeightSlab {
   long rowStride;
 };
 
-WeightSlab weightSlab(const WeightRows& w, long first, long count, long k0, long length, std::vector<float>& buffer) {
-  const std::size_t width = std::size_t(byteSize(w.dtype));
-  if (w.dtype == DType::F32 && count == kRows) return {reinterpret_cast<const float*>(w.row(first) + k0 * width), w.depth};
+WeightSlab weightSlab(const WeightMatrix& w, long first, long count, long k0, long length, std::vector<float>& buffer) {
+  if (w.dtype() == DType::F32 && count == kRows) return {w.float32().data() + first * w.cols() + k0, w.cols()};
   buffer.assign(std::size_t(kRows * length), 0.0f);
-  for (long r = 0; r < count; ++r) {
-    const unsigned char* stored = w.row(first + r) + std::size_t(k0) * width;
-    float* row = buffer.data() + r * length;
-    switch (w.dtype) {
-      case DType::F32: std::copy_n(reinterpret_cast<const float*>(stored), length, row); break;
-      case DType::F16: halvesToFloat(stored, std::size_t(length), row); break;
-      default: bfloat16sToFloat(stored, std::size_t(length), row); break;
-    }
-  }
+  for (long r = 0; r < count; ++r) w.valuesToFloat(first + r, k0, length, buffer.data() + r * length);
   return {buffer.data(), length};
 }
 
 // Copies the block inputs k0 … k0+length−1 × outputs first … first+count−1 of `source` (stored
 // [inputs, outputs]) into rows first … of `transpose` (stored [outputs, inputs]), values as stored.
 template <typename Element>
-void transposeBlockOf(const WeightMatrix& source, const WeightRows& transpose, long first, long count, long k0,
+void transposeBlockOf(const WeightMatrix& source, const WeightMatrix& transpose, long first, long count, long k0,
                       long length) {
-  Element* const out = reinterpret_cast<Element*>(const_cast<unsigned char*>(transpose.data));
+  Element* const out = reinterpret_cast<Element*>(const_cast<unsigned char*>(transpose.storedRow(0)));
   for (long k = k0; k < k0 + length; ++k) {
     const Element* from = reinterpret_cast<const Element*>(source.storedRow(k)) + first;
-    for (long r = 0; r < count; ++r) out[(first + r) * transpose.depth + k] = from[r];
+    for (long r = 0; r < count; ++r) out[(first + r) * transpose.cols() + k] = from[r];
   }
 }
 
-void transposeBlock(const WeightMatrix& source, const WeightRows& transpose, long first, long count, long k0,
+void transposeBlock(const WeightMatrix& source, const WeightMatrix& transpose, long first, long count, long k0,
                     long length) {
   if (byteSize(source.dtype()) == 4) transposeBlockOf<std::uint32_t>(source, transpose, first, count, k0, length);
   else transposeBlockOf<std::uint16_t>(source, transpose, first, count, k0, length);
@@ -235,9 +215,9 @@ void transposeBlock(const WeightMatrix& source, const WeightRows& transpose, lon
 // that reads them anyway. The work is cut into units of up to kRowBlocksPerUnit ×
 // kTokenBlocksPerUnit tiles, shared by the cores as they come free; a unit goes through the depth
 // slab by slab, keeping its partial sums in tile order.
-void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vector& bias, Matrix& y,
+void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, Matrix& y,
                    const WeightMatrix* source = nullptr) {
-  const long n = x.rows(), depth = x.cols();
+  const long n = x.rows(), depth = x.cols(), outputs = w.rows();
   const long tokenBlocks = (n + kTokens - 1) / kTokens, rowBlocks = (outputs + kRows - 1) / kRows;
   const long tokenChunks = (tokenBlocks + kTokenBlocksPerUnit - 1) / kTokenBlocksPerUnit;
   const long rowChunks = (rowBlocks + kRowBlocksPerUnit - 1) / kRowBlocksPerUnit;
@@ -252,8 +232,8 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
   const WeightMatrix* const writing = transposeFirst ? nullptr : source;
   // The next slab is prefetched when it will be converted from the stored rows (not while those
   // rows are being made from a source: the source's blocks are read in a different order).
-  const bool prefetchSlabs = w.dtype != DType::F32 && !writing;
-  const std::size_t storedWidth = std::size_t(byteSize(w.dtype));
+  const bool prefetchSlabs = w.dtype() != DType::F32 && !writing;
+  const std::size_t storedWidth = std::size_t(byteSize(w.dtype()));
   // Kept between calls: a fresh buffer of this size would be mapped and faulted in every time.
   static thread_local std::vector<float> packed;
   packed.resize(std::size_t(tokenBlocks * kTokens * depth));
@@ -293,7 +273,7 @@ void kernelProduct(const Matrix& x, const WeightRows& w, long outputs, const Vec
             const long nextK0 = rb + 1 < lastRowBlock ? k0 : k0 + slabLength;
             if (nextK0 < depth) {
               const long nextLength = std::min(slabLength, depth - nextK0);
-              next.first = w.row(nextFirst) + std::size_t(nextK0) * storedWidth;
+              next.first = w.storedRow(nextFirst) + std::size_t(nextK0) * storedWidth;
               next.rowBytes = std::size_t(depth) * storedWidth;
               next.linesPerRow = long((std::size_t(nextLength) * storedWidth + 63) / 64);
               next.lines = std::min(long(kRows), outputs - nextFirst) * next.linesPerRow;
@@ -350,18 +330,18 @@ void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, 
   if (x.rows() >= kLanes && x.cols() > 0) {
     y.resize(x.rows(), outputsOf(w, layout));
     if (layout == WeightLayout::OutputsByInputs) {
-      kernelProduct(x, WeightRows{w.storedRow(0), w.dtype(), w.cols()}, w.rows(), bias, y);
+      kernelProduct(x, w, bias, y);
       return;
     }
     // A weight stored [in, out] is read by the rows of its transpose, made by the first product
     // with enough rows and kept: read in place, its strided columns ran 15–25% slower on GPT-2's
     // shapes, prefetched or not.
     if (const auto made = w.transpose()) {
-      kernelProduct(x, WeightRows{made->storedRow(0), made->dtype(), made->cols()}, made->rows(), bias, y);
+      kernelProduct(x, *made, bias, y);
       return;
     }
     WeightMatrix storage = WeightMatrix::uninitialized(w.dtype(), w.cols(), w.rows());
-    kernelProduct(x, WeightRows{storage.storedRow(0), storage.dtype(), storage.cols()}, storage.rows(), bias, y, &w);
+    kernelProduct(x, storage, bias, y, &w);
     w.keepTranspose(std::move(storage));
     return;
   }

@@ -156,8 +156,10 @@ WeightMatrix WeightMatrix::storedAs(DType dtype) const {
   return inPlace(dtype, rows_, cols_, data, std::move(bits));
 }
 
-void WeightMatrix::rowsToFloat(long first, long count, float* out) const {
-  const std::size_t offset = std::size_t(first) * std::size_t(cols_), n = std::size_t(count) * std::size_t(cols_);
+void WeightMatrix::rowsToFloat(long first, long count, float* out) const { valuesToFloat(first, 0, count * cols_, out); }
+
+void WeightMatrix::valuesToFloat(long row, long col, long count, float* out) const {
+  const std::size_t offset = std::size_t(row) * std::size_t(cols_) + std::size_t(col), n = std::size_t(count);
   switch (dtype_) {
     case DType::F32: std::memcpy(out, data_ + 4 * offset, 4 * n); break;
     case DType::F16: halvesToFloat(data_ + 2 * offset, n, out); break;

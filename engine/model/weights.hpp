@@ -40,6 +40,8 @@ class WeightMatrix {
   // Rows first … first+count−1 as float32 into `out` (count × cols, row-major).
   void rowsToFloat(long first, long count, float* out) const;
   Matrix rowsToFloat(long first, long count) const;
+  // `count` values from (row, col) on, in storage order, as float32 into `out`.
+  void valuesToFloat(long row, long col, long count, float* out) const;
   // Columns first … first+count−1 as float32 into `out` (rows × count, row-major).
   void colsToFloat(long first, long count, float* out) const;
   Matrix toFloat() const;
