@@ -46,7 +46,7 @@ void eigenPanels(const Matrix& x, const WeightMatrix& w, WeightLayout layout, Ma
       const long first = p * width, count = std::min(width, outputs - first);
       if (transposed) {
         if (w.dtype() == DType::F32) {
-          const Eigen::Map<const Matrix> rows(w.float32().data() + first * depth, count, depth);
+          const auto rows = w.float32().middleRows(first, count);
           y.middleCols(first, count).noalias() = x * rows.transpose();
         } else {
           buffer.resize(count, depth);
@@ -54,9 +54,7 @@ void eigenPanels(const Matrix& x, const WeightMatrix& w, WeightLayout layout, Ma
           y.middleCols(first, count).noalias() = x * buffer.transpose();
         }
       } else if (w.dtype() == DType::F32) {
-        const Eigen::Map<const Matrix, 0, Eigen::OuterStride<>> cols(w.float32().data() + first, depth, count,
-                                                                      Eigen::OuterStride<>(outputs));
-        y.middleCols(first, count).noalias() = x * cols;
+        y.middleCols(first, count).noalias() = x * w.float32().middleCols(first, count);
       } else {
         buffer.resize(depth, count);
         w.colsToFloat(first, count, buffer.data());
@@ -185,7 +183,8 @@ struct WeightSlab {
 };
 
 WeightSlab weightSlab(const WeightMatrix& w, long first, long count, long k0, long length, std::vector<float>& buffer) {
-  if (w.dtype() == DType::F32 && count == kRows) return {w.float32().data() + first * w.cols() + k0, w.cols()};
+  if (w.dtype() == DType::F32 && count == kRows)
+    return {w.float32().data() + first * w.rowStride() + k0, w.rowStride()};
   buffer.assign(std::size_t(kRows * length), 0.0f);
   for (long r = 0; r < count; ++r) w.valuesToFloat(first + r, k0, length, buffer.data() + r * length);
   return {buffer.data(), length};
@@ -199,7 +198,7 @@ void transposeBlockOf(const WeightMatrix& source, const WeightMatrix& transpose,
   Element* const out = reinterpret_cast<Element*>(const_cast<unsigned char*>(transpose.storedRow(0)));
   for (long k = k0; k < k0 + length; ++k) {
     const Element* from = reinterpret_cast<const Element*>(source.storedRow(k)) + first;
-    for (long r = 0; r < count; ++r) out[(first + r) * transpose.cols() + k] = from[r];
+    for (long r = 0; r < count; ++r) out[(first + r) * transpose.rowStride() + k] = from[r];
   }
 }
 
@@ -274,7 +273,7 @@ void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, M
             if (nextK0 < depth) {
               const long nextLength = std::min(slabLength, depth - nextK0);
               next.first = w.storedRow(nextFirst) + std::size_t(nextK0) * storedWidth;
-              next.rowBytes = std::size_t(depth) * storedWidth;
+              next.rowBytes = std::size_t(w.rowStride()) * storedWidth;
               next.linesPerRow = long((std::size_t(nextLength) * storedWidth + 63) / 64);
               next.lines = std::min(long(kRows), outputs - nextFirst) * next.linesPerRow;
             }

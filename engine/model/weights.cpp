@@ -80,7 +80,7 @@ void bfloat16sToFloat(const unsigned char* src, std::size_t count, float* out) {
 WeightMatrix::WeightMatrix() : transpose_(std::make_shared<Transpose>()) {}
 
 WeightMatrix::WeightMatrix(Matrix values)
-    : rows_(values.rows()), cols_(values.cols()), transpose_(std::make_shared<Transpose>()) {
+    : rows_(values.rows()), cols_(values.cols()), rowStride_(values.cols()), transpose_(std::make_shared<Transpose>()) {
   auto owned = std::make_shared<OwnedFloats>(OwnedFloats{std::move(values)});
   data_ = reinterpret_cast<const unsigned char*>(owned->values.data());
   owner_ = std::move(owned);
@@ -94,6 +94,7 @@ WeightMatrix WeightMatrix::inPlace(DType dtype, long rows, long cols, const unsi
   w.dtype_ = dtype;
   w.rows_ = rows;
   w.cols_ = cols;
+  w.rowStride_ = cols;
   w.data_ = bytes;
   w.owner_ = std::move(owner);
   w.backing_ = backing;
@@ -114,13 +115,17 @@ void releaseMappedPages(const unsigned char* bytes, std::size_t count) {
 }  // namespace
 
 WeightMatrix WeightMatrix::uninitialized(DType dtype, long rows, long cols) {
-  if (dtype == DType::F32) return WeightMatrix(Matrix(rows, cols));
-  if (dtype != DType::F16 && dtype != DType::BF16) throw Error(std::string("cannot store weights as ") + toString(dtype));
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+    throw Error(std::string("cannot store weights as ") + toString(dtype));
+  const long width = long(byteSize(dtype));
+  const long stride = cols * width % 4096 == 0 ? cols + 64 / width : cols;
   // Not value-initialised: zeroing values that are all about to be written is a pass for nothing.
-  std::shared_ptr<std::uint16_t> bits(new std::uint16_t[std::size_t(rows) * std::size_t(cols)],
-                                      std::default_delete<std::uint16_t[]>());
-  const unsigned char* data = reinterpret_cast<const unsigned char*>(bits.get());
-  return inPlace(dtype, rows, cols, data, std::move(bits));
+  std::shared_ptr<unsigned char> bytes(new unsigned char[std::size_t(rows) * std::size_t(stride * width)],
+                                       std::default_delete<unsigned char[]>());
+  const unsigned char* data = bytes.get();
+  WeightMatrix w = inPlace(dtype, rows, cols, data, std::move(bytes));
+  w.rowStride_ = stride;
+  return w;
 }
 
 std::shared_ptr<const WeightMatrix> WeightMatrix::transpose() const {
@@ -156,10 +161,16 @@ WeightMatrix WeightMatrix::storedAs(DType dtype) const {
   return inPlace(dtype, rows_, cols_, data, std::move(bits));
 }
 
-void WeightMatrix::rowsToFloat(long first, long count, float* out) const { valuesToFloat(first, 0, count * cols_, out); }
+void WeightMatrix::rowsToFloat(long first, long count, float* out) const {
+  if (rowStride_ == cols_) {
+    valuesToFloat(first, 0, count * cols_, out);  // one run: rows follow each other
+    return;
+  }
+  for (long r = 0; r < count; ++r) valuesToFloat(first + r, 0, cols_, out + std::size_t(r) * std::size_t(cols_));
+}
 
 void WeightMatrix::valuesToFloat(long row, long col, long count, float* out) const {
-  const std::size_t offset = std::size_t(row) * std::size_t(cols_) + std::size_t(col), n = std::size_t(count);
+  const std::size_t offset = std::size_t(row) * std::size_t(rowStride_) + std::size_t(col), n = std::size_t(count);
   switch (dtype_) {
     case DType::F32: std::memcpy(out, data_ + 4 * offset, 4 * n); break;
     case DType::F16: halvesToFloat(data_ + 2 * offset, n, out); break;
@@ -177,7 +188,7 @@ Matrix WeightMatrix::rowsToFloat(long first, long count) const {
 void WeightMatrix::colsToFloat(long first, long count, float* out) const {
   const std::size_t width = std::size_t(byteSize(dtype_));
   for (long r = 0; r < rows_; ++r) {
-    const unsigned char* src = data_ + (std::size_t(r) * std::size_t(cols_) + std::size_t(first)) * width;
+    const unsigned char* src = storedRow(r) + std::size_t(first) * width;
     float* dst = out + std::size_t(r) * std::size_t(count);
     switch (dtype_) {
       case DType::F32: std::memcpy(dst, src, 4 * std::size_t(count)); break;
@@ -190,9 +201,9 @@ void WeightMatrix::colsToFloat(long first, long count, float* out) const {
 
 Matrix WeightMatrix::toFloat() const { return rowsToFloat(0, rows_); }
 
-Eigen::Map<const Matrix> WeightMatrix::float32() const {
+Eigen::Map<const Matrix, 0, Eigen::OuterStride<>> WeightMatrix::float32() const {
   if (dtype_ != DType::F32) throw Error("float32() of weights stored as " + std::string(toString(dtype_)));
-  return Eigen::Map<const Matrix>(reinterpret_cast<const float*>(data_), rows_, cols_);
+  return {reinterpret_cast<const float*>(data_), rows_, cols_, Eigen::OuterStride<>(rowStride_)};
 }
 
 std::optional<long> WeightMatrix::firstNonFinite() const {

@@ -37,23 +37,29 @@ class WeightMatrix {
   DType dtype() const { return dtype_; }
   std::size_t bytes() const { return std::size_t(size()) * std::size_t(byteSize(dtype_)); }
 
+  // Stored values from one row to the next: cols(), except in a transpose, whose rows may be
+  // padded (uninitialized()).
+  long rowStride() const { return rowStride_; }
+
   // Rows first … first+count−1 as float32 into `out` (count × cols, row-major).
   void rowsToFloat(long first, long count, float* out) const;
   Matrix rowsToFloat(long first, long count) const;
-  // `count` values from (row, col) on, in storage order, as float32 into `out`.
+  // `count` values of row `row` from column `col` on, as float32 into `out`.
   void valuesToFloat(long row, long col, long count, float* out) const;
   // Columns first … first+count−1 as float32 into `out` (rows × count, row-major).
   void colsToFloat(long first, long count, float* out) const;
   Matrix toFloat() const;
   // Where row `row` is stored, in the stored type (to prefetch it before it is converted).
   const unsigned char* storedRow(long row) const {
-    return data_ + std::size_t(row) * std::size_t(cols_) * std::size_t(byteSize(dtype_));
+    return data_ + std::size_t(row) * std::size_t(rowStride_) * std::size_t(byteSize(dtype_));
   }
   // The values in place, for F32 storage only (no copy).
-  Eigen::Map<const Matrix> float32() const;
+  Eigen::Map<const Matrix, 0, Eigen::OuterStride<>> float32() const;
 
   // `rows` × `cols` values of `dtype`, owned and not yet written: storage that a product fills
-  // (see transpose()).
+  // (see transpose()). Rows a multiple of 4 KiB long are padded by a cache line: the weight
+  // kernel reads twelve rows at once, and rows 4 KiB apart all fall in one set of the
+  // first-level cache (GPT-2's 3072-wide MLP projection ran 10% slower).
   static WeightMatrix uninitialized(DType dtype, long rows, long cols);
 
   // This matrix transposed ([cols, rows], stored type), once a product has made it, else null.
@@ -69,7 +75,7 @@ class WeightMatrix {
 
  private:
   DType dtype_ = DType::F32;
-  long rows_ = 0, cols_ = 0;
+  long rows_ = 0, cols_ = 0, rowStride_ = 0;
   const unsigned char* data_ = nullptr;
   std::shared_ptr<const void> owner_;  // the mapped file, or the owned values
   Backing backing_ = Backing::Memory;

@@ -133,6 +133,36 @@ TEST(WeightProduct, ManySlabsAndTheKeptTransposeGiveTheSameResult) {
   }
 }
 
+TEST(WeightProduct, ATransposeWithPaddedRowsReadsLikeAContiguousOne) {
+  // 4 KiB rows (1024 float32 or 2048 half inputs) are padded in the transpose; every reader of
+  // the transpose must step over the padding.
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
+    const long inputs = 4096 / long(byteSize(dtype)), outputs = 40;
+    const Matrix x = randomMatrix(50, inputs, 31), w = randomMatrix(inputs, outputs, 32);
+    const Vector bias = randomMatrix(1, outputs, 33).row(0).transpose();
+    const WeightMatrix stored = WeightMatrix(w).storedAs(dtype);
+    Matrix y;
+    weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, y);
+    expectCloseToReference(x, stored.toFloat(), WeightLayout::InputsByOutputs, bias, y);
+    if (!hasWeightKernel()) continue;
+    const auto made = stored.transpose();
+    ASSERT_NE(made, nullptr) << toString(dtype);
+    EXPECT_GT(made->rowStride(), made->cols()) << toString(dtype);
+    const Matrix expected = stored.toFloat().transpose();
+    EXPECT_TRUE(made->toFloat() == expected) << toString(dtype);
+    Matrix cols(outputs, 7);
+    made->colsToFloat(inputs - 7, 7, cols.data());
+    EXPECT_TRUE(cols == expected.rightCols(7)) << toString(dtype);
+    Matrix again, fewRows, eigen;
+    weightProduct(x, *made, WeightLayout::OutputsByInputs, bias, again);
+    EXPECT_TRUE(again == y) << toString(dtype);
+    weightProduct(x.topRows(3), *made, WeightLayout::OutputsByInputs, bias, fewRows);  // Eigen's path
+    expectCloseToReference(x.topRows(3), expected, WeightLayout::OutputsByInputs, bias, fewRows);
+    eigenWeightProduct(x, *made, WeightLayout::OutputsByInputs, bias, eigen);
+    expectCloseToReference(x, expected, WeightLayout::OutputsByInputs, bias, eigen);
+  }
+}
+
 TEST(WeightProduct, EigenPathMatchesDoubleLoopToo) {
   // Builds without the kernel (and products of fewer rows than a vector) take this path.
   const Matrix x = randomMatrix(40, 50, 11), w = randomMatrix(50, 30, 12);
