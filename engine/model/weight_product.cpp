@@ -190,32 +190,45 @@ WeightSlab weightSlab(const WeightMatrix& w, long first, long count, long k0, lo
   return {buffer.data(), length};
 }
 
-// Copies the block inputs k0 … k0+length−1 × outputs first … first+count−1 of `source` (stored
-// [inputs, outputs]) into rows first … of `transpose` (stored [outputs, inputs]), values as stored.
+// A weight whose kernel rows the product writes as it goes (see kernelProduct).
+struct RowSource {
+  const WeightMatrix* matrix = nullptr;
+  WeightLayout layout = WeightLayout::OutputsByInputs;
+};
+
+// Copies inputs k0 … k0+length−1 of outputs first … first+count−1 from `source` into the same
+// block of `rows` (stored [outputs, inputs], padded), values as stored: a transpose of a source
+// stored [inputs, outputs], a copy row by row of one stored [outputs, inputs].
 template <typename Element>
-void transposeBlockOf(const WeightMatrix& source, const WeightMatrix& transpose, long first, long count, long k0,
-                      long length) {
-  Element* const out = reinterpret_cast<Element*>(const_cast<unsigned char*>(transpose.storedRow(0)));
+void copyBlockOf(const RowSource& source, const WeightMatrix& rows, long first, long count, long k0, long length) {
+  Element* const out = reinterpret_cast<Element*>(const_cast<unsigned char*>(rows.storedRow(0)));
+  const std::size_t stride = std::size_t(rows.rowStride());
+  if (source.layout == WeightLayout::OutputsByInputs) {
+    for (long r = first; r < first + count; ++r) {
+      const Element* from = reinterpret_cast<const Element*>(source.matrix->storedRow(r)) + k0;
+      std::copy(from, from + length, out + std::size_t(r) * stride + std::size_t(k0));
+    }
+    return;
+  }
   for (long k = k0; k < k0 + length; ++k) {
-    const Element* from = reinterpret_cast<const Element*>(source.storedRow(k)) + first;
-    for (long r = 0; r < count; ++r) out[(first + r) * transpose.rowStride() + k] = from[r];
+    const Element* from = reinterpret_cast<const Element*>(source.matrix->storedRow(k)) + first;
+    for (long r = 0; r < count; ++r) out[std::size_t(first + r) * stride + std::size_t(k)] = from[r];
   }
 }
 
-void transposeBlock(const WeightMatrix& source, const WeightMatrix& transpose, long first, long count, long k0,
-                    long length) {
-  if (byteSize(source.dtype()) == 4) transposeBlockOf<std::uint32_t>(source, transpose, first, count, k0, length);
-  else transposeBlockOf<std::uint16_t>(source, transpose, first, count, k0, length);
+void copyBlock(const RowSource& source, const WeightMatrix& rows, long first, long count, long k0, long length) {
+  if (byteSize(rows.dtype()) == 4) copyBlockOf<std::uint32_t>(source, rows, first, count, k0, length);
+  else copyBlockOf<std::uint16_t>(source, rows, first, count, k0, length);
 }
 
-// y = x · Wᵀ + bias for weights stored [outputs, inputs] (`w`). With `source`, `w` is the empty
-// storage of source's transpose, and each block of it is copied from `source` just before its
-// products first need it: the transpose costs one more write of the weights, inside the pass
+// y = x · Wᵀ + bias for weights stored [outputs, inputs] (`w`). With a source, `w` is the empty
+// storage of the source's kernel rows, and each block of it is copied from the source just before
+// its products first need it: making them costs one more write of the weights, inside the pass
 // that reads them anyway. The work is cut into units of up to kRowBlocksPerUnit ×
 // kTokenBlocksPerUnit tiles, shared by the cores as they come free; a unit goes through the depth
 // slab by slab, keeping its partial sums in tile order.
 void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, Matrix& y,
-                   const WeightMatrix* source = nullptr) {
+                   const RowSource& source = {}) {
   const long n = x.rows(), depth = x.cols(), outputs = w.rows();
   const long tokenBlocks = (n + kTokens - 1) / kTokens, rowBlocks = (outputs + kRows - 1) / kRows;
   const long tokenChunks = (tokenBlocks + kTokenBlocksPerUnit - 1) / kTokenBlocksPerUnit;
@@ -225,10 +238,10 @@ void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, M
   // for little arithmetic.
   const long slabLength = ((depth + slabs - 1) / slabs + 7) / 8 * 8;
   auto blockWidth = [&](long b) { return std::min(kTokens, n - b * kTokens) <= kLanes ? long(kLanes) : kTokens; };
-  // Every unit of a row chunk needs its rows of the transpose: with more than one token chunk
-  // (n > 256) the transpose is written whole first, so that no two units write the same rows.
-  const bool transposeFirst = source && tokenChunks > 1;
-  const WeightMatrix* const writing = transposeFirst ? nullptr : source;
+  // Every unit of a row chunk needs its kernel rows: with more than one token chunk (n > 256)
+  // they are written whole first, so that no two units write the same rows.
+  const bool rowsFirst = source.matrix && tokenChunks > 1;
+  const bool writing = source.matrix && !rowsFirst;
   // The next slab is prefetched when it will be converted from the stored rows (not while those
   // rows are being made from a source: the source's blocks are read in a different order).
   const bool prefetchSlabs = w.dtype() != DType::F32 && !writing;
@@ -242,10 +255,10 @@ void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, M
 #pragma omp for schedule(static)
     for (long b = 0; b < tokenBlocks; ++b)
       packTokens(x, b * kTokens, std::min(kTokens, n - b * kTokens), blockWidth(b), tokens + b * kTokens * depth);
-    if (transposeFirst) {
+    if (rowsFirst) {
 #pragma omp for schedule(dynamic)
       for (long rb = 0; rb < rowBlocks; ++rb)
-        transposeBlock(*source, w, rb * kRows, std::min(long(kRows), outputs - rb * kRows), 0, depth);
+        copyBlock(source, w, rb * kRows, std::min(long(kRows), outputs - rb * kRows), 0, depth);
     }
     static thread_local std::vector<float> slabBuffer, partial;
     alignas(64) float finished[kRows * kTokens];
@@ -263,7 +276,7 @@ void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, M
         const long k0 = s * slabLength, length = std::min(slabLength, depth - k0);
         for (long rb = firstRowBlock; rb < lastRowBlock; ++rb) {
           const long first = rb * kRows, count = std::min(long(kRows), outputs - first);
-          if (writing) transposeBlock(*source, w, first, count, k0, length);
+          if (writing) copyBlock(source, w, first, count, k0, length);
           const WeightSlab a = weightSlab(w, first, count, k0, length, slabBuffer);
           SlabPrefetch next;
           if (prefetchSlabs) {
@@ -328,20 +341,28 @@ void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, 
   // Below a vector of tokens the kernel would mostly multiply padding.
   if (x.rows() >= kLanes && x.cols() > 0) {
     y.resize(x.rows(), outputsOf(w, layout));
-    if (layout == WeightLayout::OutputsByInputs) {
+    if (layout == WeightLayout::OutputsByInputs && w.kernelReadsInPlace()) {
       kernelProduct(x, w, bias, y);
       return;
     }
-    // A weight stored [in, out] is read by the rows of its transpose, made by the first product
-    // with enough rows and kept: read in place, its strided columns ran 15–25% slower on GPT-2's
-    // shapes, prefetched or not.
-    if (const auto made = w.transpose()) {
+    // Other weights are read by their kernel rows, made by the first product with enough rows
+    // and kept: a transpose for weights stored [in, out] (read in place, their strided columns
+    // ran 15–25% slower on GPT-2's shapes, prefetched or not), a padded copy for F32 rows whose
+    // length is a multiple of 4 KiB.
+    if (const auto made = w.kernelRows()) {
       kernelProduct(x, *made, bias, y);
       return;
     }
-    WeightMatrix storage = WeightMatrix::uninitialized(w.dtype(), w.cols(), w.rows());
-    kernelProduct(x, storage, bias, y, &w);
-    w.keepTranspose(std::move(storage));
+    const bool transposed = layout == WeightLayout::InputsByOutputs;
+    WeightMatrix storage = WeightMatrix::uninitialized(w.dtype(), transposed ? w.cols() : w.rows(),
+                                                       transposed ? w.rows() : w.cols());
+    kernelProduct(x, storage, bias, y, RowSource{&w, layout});
+    w.keepKernelRows(std::move(storage));
+    return;
+  }
+  // The kernel rows, where a product made them: the source's mapped pages were handed back.
+  if (const auto made = w.kernelRows()) {
+    eigenWeightProduct(x, *made, WeightLayout::OutputsByInputs, bias, y);
     return;
   }
 #endif

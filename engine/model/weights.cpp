@@ -49,9 +49,8 @@ std::uint16_t floatToHalf(float f) {
 #endif
 }
 
-struct OwnedFloats {
-  Matrix values;
-};
+// Rows of `cols` values of `width` bytes, padded by a cache line where they are a multiple of 4 KiB.
+long paddedRowStride(long cols, long width) { return cols * width % 4096 == 0 ? cols + 64 / width : cols; }
 
 }  // namespace
 
@@ -77,13 +76,12 @@ void bfloat16sToFloat(const unsigned char* src, std::size_t count, float* out) {
   }
 }
 
-WeightMatrix::WeightMatrix() : transpose_(std::make_shared<Transpose>()) {}
+WeightMatrix::WeightMatrix() : kernelRows_(std::make_shared<KernelRows>()) {}
 
-WeightMatrix::WeightMatrix(Matrix values)
-    : rows_(values.rows()), cols_(values.cols()), rowStride_(values.cols()), transpose_(std::make_shared<Transpose>()) {
-  auto owned = std::make_shared<OwnedFloats>(OwnedFloats{std::move(values)});
-  data_ = reinterpret_cast<const unsigned char*>(owned->values.data());
-  owner_ = std::move(owned);
+WeightMatrix::WeightMatrix(Matrix values) : WeightMatrix(uninitialized(DType::F32, values.rows(), values.cols())) {
+  float* out = reinterpret_cast<float*>(const_cast<unsigned char*>(data_));
+  for (long r = 0; r < rows_; ++r)
+    std::copy(values.row(r).data(), values.row(r).data() + cols_, out + std::size_t(r) * std::size_t(rowStride_));
 }
 
 WeightMatrix WeightMatrix::inPlace(DType dtype, long rows, long cols, const unsigned char* bytes,
@@ -118,7 +116,7 @@ WeightMatrix WeightMatrix::uninitialized(DType dtype, long rows, long cols) {
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
     throw Error(std::string("cannot store weights as ") + toString(dtype));
   const long width = long(byteSize(dtype));
-  const long stride = cols * width % 4096 == 0 ? cols + 64 / width : cols;
+  const long stride = paddedRowStride(cols, width);
   // Not value-initialised: zeroing values that are all about to be written is a pass for nothing.
   std::shared_ptr<unsigned char> bytes(new unsigned char[std::size_t(rows) * std::size_t(stride * width)],
                                        std::default_delete<unsigned char[]>());
@@ -128,16 +126,20 @@ WeightMatrix WeightMatrix::uninitialized(DType dtype, long rows, long cols) {
   return w;
 }
 
-std::shared_ptr<const WeightMatrix> WeightMatrix::transpose() const {
-  const std::lock_guard<std::mutex> lock(transpose_->guard);
-  return transpose_->matrix;
+bool WeightMatrix::kernelReadsInPlace() const {
+  return dtype_ != DType::F32 || rowStride_ == paddedRowStride(cols_, 4);
 }
 
-void WeightMatrix::keepTranspose(WeightMatrix made) const {
+std::shared_ptr<const WeightMatrix> WeightMatrix::kernelRows() const {
+  const std::lock_guard<std::mutex> lock(kernelRows_->guard);
+  return kernelRows_->matrix;
+}
+
+void WeightMatrix::keepKernelRows(WeightMatrix made) const {
   {
-    const std::lock_guard<std::mutex> lock(transpose_->guard);
-    if (transpose_->matrix) return;
-    transpose_->matrix = std::make_shared<const WeightMatrix>(std::move(made));
+    const std::lock_guard<std::mutex> lock(kernelRows_->guard);
+    if (kernelRows_->matrix) return;
+    kernelRows_->matrix = std::make_shared<const WeightMatrix>(std::move(made));
   }
   if (backing_ == Backing::MappedFile) releaseMappedPages(data_, bytes());
 }

@@ -113,13 +113,13 @@ TEST(WeightProduct, ManySlabsAndTheKeptTransposeGiveTheSameResult) {
     const Vector bias = randomMatrix(1, 110, 23).row(0).transpose();
     for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
       const WeightMatrix stored = WeightMatrix(w).storedAs(dtype);
-      ASSERT_EQ(stored.transpose(), nullptr);
+      ASSERT_EQ(stored.kernelRows(), nullptr);
       Matrix first, second;
       weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, first);
       weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, second);
       EXPECT_TRUE(first == second) << toString(dtype) << ", " << tokens << " tokens";
       expectCloseToReference(x, stored.toFloat(), WeightLayout::InputsByOutputs, bias, second);
-      const auto made = stored.transpose();
+      const auto made = stored.kernelRows();
       if (!hasWeightKernel()) {  // Eigen's product reads the columns in place and makes none
         EXPECT_EQ(made, nullptr);
         continue;
@@ -145,7 +145,7 @@ TEST(WeightProduct, ATransposeWithPaddedRowsReadsLikeAContiguousOne) {
     weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, y);
     expectCloseToReference(x, stored.toFloat(), WeightLayout::InputsByOutputs, bias, y);
     if (!hasWeightKernel()) continue;
-    const auto made = stored.transpose();
+    const auto made = stored.kernelRows();
     ASSERT_NE(made, nullptr) << toString(dtype);
     EXPECT_GT(made->rowStride(), made->cols()) << toString(dtype);
     const Matrix expected = stored.toFloat().transpose();
@@ -161,6 +161,36 @@ TEST(WeightProduct, ATransposeWithPaddedRowsReadsLikeAContiguousOne) {
     eigenWeightProduct(x, *made, WeightLayout::OutputsByInputs, bias, eigen);
     expectCloseToReference(x, expected, WeightLayout::OutputsByInputs, bias, eigen);
   }
+}
+
+TEST(WeightProduct, FloatRowsOfFourKibibytesAreReadFromAPaddedCopy) {
+  // Rows 4 KiB apart share first-level cache sets: owned ones are stored padded, mapped ones
+  // (here in place over a plain buffer) get padded kernel rows from their first product.
+  const long outputs = 30, inputs = 1024;
+  const Matrix x = randomMatrix(40, inputs, 41), w = randomMatrix(outputs, inputs, 42);
+  const Vector bias = randomMatrix(1, outputs, 43).row(0).transpose();
+  const WeightMatrix owned(w);
+  EXPECT_GT(owned.rowStride(), inputs);
+  EXPECT_TRUE(owned.kernelReadsInPlace());
+  EXPECT_TRUE(owned.toFloat() == w);
+  auto values = std::make_shared<Matrix>(w);
+  const WeightMatrix mapped = WeightMatrix::inPlace(DType::F32, outputs, inputs,
+                                                    reinterpret_cast<const unsigned char*>(values->data()), values);
+  EXPECT_EQ(mapped.rowStride(), inputs);
+  EXPECT_FALSE(mapped.kernelReadsInPlace());
+  Matrix fromOwned, first, second;
+  weightProduct(x, owned, WeightLayout::OutputsByInputs, bias, fromOwned);
+  expectCloseToReference(x, w, WeightLayout::OutputsByInputs, bias, fromOwned);
+  weightProduct(x, mapped, WeightLayout::OutputsByInputs, bias, first);
+  weightProduct(x, mapped, WeightLayout::OutputsByInputs, bias, second);
+  EXPECT_TRUE(first == fromOwned);
+  EXPECT_TRUE(second == fromOwned);
+  if (!hasWeightKernel()) return;
+  const auto made = mapped.kernelRows();
+  ASSERT_NE(made, nullptr);
+  EXPECT_GT(made->rowStride(), inputs);
+  EXPECT_TRUE(made->toFloat() == w);
+  EXPECT_EQ(owned.kernelRows(), nullptr);  // read in place: nothing made
 }
 
 TEST(WeightProduct, EigenPathMatchesDoubleLoopToo) {
