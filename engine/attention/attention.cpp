@@ -544,6 +544,11 @@ AttentionTrace AttentionPipeline::takeTrace() {
   return std::move(trace_);
 }
 
+AttentionInputs AttentionPipeline::takeInputs() {
+  dirty_ = Stage::Scores;
+  return std::move(inputs_);
+}
+
 void AttentionPipeline::skipMaskedScores(bool skip) {
   if (skip != skipMasked_) dirty_ = Stage::Scores;
   skipMasked_ = skip;
@@ -581,12 +586,24 @@ const AttentionTrace& AttentionPipeline::run() {
 
 AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options,
                                 bool keepDerivedStages, MaskedScores maskedScores) {
+  AttentionInputs copy = inputs;
+  return computeAttentionOnLent(copy, options, keepDerivedStages, maskedScores);
+}
+
+AttentionTrace computeAttentionOnLent(AttentionInputs& inputs, const AttentionOptions& options,
+                                      bool keepDerivedStages, MaskedScores maskedScores) {
   AttentionPipeline pipeline;
   pipeline.keepDerivedStages(keepDerivedStages);
   pipeline.skipMaskedScores(maskedScores == MaskedScores::Skipped);
-  pipeline.setInputs(inputs);
+  pipeline.setInputs(std::move(inputs));
   pipeline.setOptions(options);
-  pipeline.run();
+  try {
+    pipeline.run();
+  } catch (...) {
+    inputs = pipeline.takeInputs();
+    throw;
+  }
+  inputs = pipeline.takeInputs();
   return pipeline.takeTrace();
 }
 

@@ -126,6 +126,8 @@ class AttentionPipeline {
   const AttentionTrace& trace() const { return trace_; }
   // Moves the trace out (no copy of its n×m matrices); the next run() recomputes everything.
   AttentionTrace takeTrace();
+  // Moves the inputs out (the next run() needs new ones).
+  AttentionInputs takeInputs();
   // Whether scaled, masked and exp values are stored (default) or left for derive*() on
   // demand; only scores, weights, output and the per-row vectors are always kept.
   void keepDerivedStages(bool keep);
@@ -155,6 +157,10 @@ enum class MaskedScores { Computed, Skipped };
 // One-shot convenience: the full trace for inputs and options.
 AttentionTrace computeAttention(const AttentionInputs& inputs, const AttentionOptions& options,
                                 bool keepDerivedStages = true, MaskedScores maskedScores = MaskedScores::Computed);
+// The same on inputs lent to it, moved in and back rather than copied (a model's layers keep
+// theirs), also when it throws.
+AttentionTrace computeAttentionOnLent(AttentionInputs& inputs, const AttentionOptions& options,
+                                      bool keepDerivedStages, MaskedScores maskedScores);
 
 // Rebuild a derived stage of one head from scores, mask and row max (identical to the stored one).
 Matrix deriveScaled(const HeadTrace& head);

@@ -98,6 +98,10 @@ Matrix conv1d(const Matrix& x, const WeightMatrix& w, const Vector& bias) {
   return y;
 }
 
+void conv1dInThirds(const Matrix& x, const WeightMatrix& w, const Vector& bias, Matrix& q, Matrix& k, Matrix& v) {
+  weightProduct(x, w, WeightLayout::InputsByOutputs, bias, {&q, &k, &v});
+}
+
 namespace {
 void activateRow(Eigen::Ref<Eigen::RowVectorXf> row, Activation a) {
   auto x = row.array();
@@ -171,7 +175,7 @@ Matrix applyRope(const Matrix& x, int heads, const std::vector<double>& inv) {
 
 void runAttention(LayerRecord& L, int layer, int headWidth, const ForwardOptions& options) {
   try {
-    L.pattern = computeAttention(L.qkv, L.attention, false, MaskedScores::Skipped);
+    L.pattern = computeAttentionOnLent(L.qkv, L.attention, false, MaskedScores::Skipped);
   } catch (const Error& e) {
     throw Error("layer " + std::to_string(layer) + " attention: " + e.what());
   }

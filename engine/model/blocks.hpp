@@ -32,6 +32,8 @@ float rmsNormScale(const float* row, long width, double epsilon);
 Matrix linear(const Matrix& x, const WeightMatrix& w, const Vector& bias);
 // y = x · W + b for a weight stored [in, out] (GPT-2's Conv1D), panels of columns.
 Matrix conv1d(const Matrix& x, const WeightMatrix& w, const Vector& bias);
+// The same, y written in equal column ranges into q, k and v (GPT-2's c_attn).
+void conv1dInThirds(const Matrix& x, const WeightMatrix& w, const Vector& bias, Matrix& q, Matrix& k, Matrix& v);
 
 // In place: gelu_new (tanh approximation), the exact erf GELU, or ReLU.
 void activate(Matrix& m, Activation a);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace attnviz::model {
@@ -190,6 +191,13 @@ WeightSlab weightSlab(const WeightMatrix& w, long first, long count, long k0, lo
   return {buffer.data(), length};
 }
 
+// Where the kernel writes y: consecutive column ranges of equal width, each its own matrix.
+struct OutputParts {
+  Matrix* const* parts;
+  long width;
+  long part(long output) const { return output / width; }
+};
+
 // A weight whose kernel rows the product writes as it goes (see kernelProduct).
 struct RowSource {
   const WeightMatrix* matrix = nullptr;
@@ -227,7 +235,7 @@ void copyBlock(const RowSource& source, const WeightMatrix& rows, long first, lo
 // that reads them anyway. The work is cut into units of up to kRowBlocksPerUnit ×
 // kTokenBlocksPerUnit tiles, shared by the cores as they come free; a unit goes through the depth
 // slab by slab, keeping its partial sums in tile order.
-void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, Matrix& y,
+void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, const OutputParts& y,
                    const RowSource& source = {}) {
   const long n = x.rows(), depth = x.cols(), outputs = w.rows();
   const long tokenBlocks = (n + kTokens - 1) / kTokens, rowBlocks = (outputs + kRows - 1) / kRows;
@@ -305,12 +313,21 @@ void kernelProduct(const Matrix& x, const WeightMatrix& w, const Vector& bias, M
             // The bias is added on the way: adding it to the stored row read back values just
             // stored one by one, a store-forwarding stall each (4% of a GPT-2 product).
             const float* rowBias = bias.size() ? bias.data() + first : nullptr;
-            for (long t = 0; t < tokenCount; ++t) {
-              float* row = y.row(firstToken + t).data() + first;
-              if (rowBias)
-                for (long r = 0; r < count; ++r) row[r] = finished[r * width + t] + rowBias[r];
-              else
-                for (long r = 0; r < count; ++r) row[r] = finished[r * width + t];
+            if (y.part(first) == y.part(first + count - 1)) {
+              const long part = y.part(first), column = first - part * y.width;
+              for (long t = 0; t < tokenCount; ++t) {
+                float* row = y.parts[part]->row(firstToken + t).data() + column;
+                if (rowBias)
+                  for (long r = 0; r < count; ++r) row[r] = finished[r * width + t] + rowBias[r];
+                else
+                  for (long r = 0; r < count; ++r) row[r] = finished[r * width + t];
+              }
+            } else {  // a block across two parts: each output on its own
+              for (long r = 0; r < count; ++r) {
+                const long part = y.part(first + r), column = first + r - part * y.width;
+                for (long t = 0; t < tokenCount; ++t)
+                  (*y.parts[part])(firstToken + t, column) = finished[r * width + t] + (rowBias ? rowBias[r] : 0.0f);
+              }
             }
           }
         }
@@ -336,11 +353,18 @@ void eigenWeightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout lay
   if (bias.size()) y.rowwise() += bias.transpose();
 }
 
-void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias, Matrix& y) {
+void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias,
+                   std::initializer_list<Matrix*> parts) {
+  const long outputs = outputsOf(w, layout), count = long(parts.size());
+  if (count == 0 || outputs % count != 0)
+    throw Error("a product of " + std::to_string(outputs) + " outputs does not split into " + std::to_string(count) +
+                " equal parts");
+  const long width = outputs / count;
+  for (Matrix* part : parts) part->resize(x.rows(), width);
 #ifdef ATTNVIZ_WEIGHT_KERNEL
   // Below a vector of tokens the kernel would mostly multiply padding.
   if (x.rows() >= kLanes && x.cols() > 0) {
-    y.resize(x.rows(), outputsOf(w, layout));
+    const OutputParts y{parts.begin(), width};
     if (layout == WeightLayout::OutputsByInputs && w.kernelReadsInPlace()) {
       kernelProduct(x, w, bias, y);
       return;
@@ -360,13 +384,24 @@ void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, 
     w.keepKernelRows(std::move(storage));
     return;
   }
+#endif
+  Matrix whole;
   // The kernel rows, where a product made them: the source's mapped pages were handed back.
-  if (const auto made = w.kernelRows()) {
-    eigenWeightProduct(x, *made, WeightLayout::OutputsByInputs, bias, y);
+  if (const auto made = w.kernelRows()) eigenWeightProduct(x, *made, WeightLayout::OutputsByInputs, bias, whole);
+  else eigenWeightProduct(x, w, layout, bias, whole);
+  if (count == 1) {
+    **parts.begin() = std::move(whole);
     return;
   }
-#endif
-  eigenWeightProduct(x, w, layout, bias, y);
+  long first = 0;
+  for (Matrix* part : parts) {
+    *part = whole.middleCols(first, width);
+    first += width;
+  }
+}
+
+void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias, Matrix& y) {
+  weightProduct(x, w, layout, bias, {&y});
 }
 
 }  // namespace attnviz::model

@@ -11,6 +11,8 @@
 // what their float32 values give.
 // Builds without those instructions, and products of a few rows (a generated token, the last
 // position's logits), take Eigen's product.
+#include <initializer_list>
+
 #include "weights.hpp"
 
 namespace attnviz::model {
@@ -21,6 +23,10 @@ enum class WeightLayout { OutputsByInputs, InputsByOutputs };
 
 // y = x · W (in the layout's orientation) + bias (empty: none); y is resized.
 void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias, Matrix& y);
+// The same written into `parts`, equal consecutive column ranges of y in order (GPT-2's fused
+// Q | K | V), each resized: no copy of y cut in parts. Throws Error when they do not divide y.
+void weightProduct(const Matrix& x, const WeightMatrix& w, WeightLayout layout, const Vector& bias,
+                   std::initializer_list<Matrix*> parts);
 
 // Eigen's product on float32 panels: what builds without the kernel run, and what the tests hold
 // the kernel to.

@@ -193,6 +193,28 @@ TEST(WeightProduct, FloatRowsOfFourKibibytesAreReadFromAPaddedCopy) {
   EXPECT_EQ(owned.kernelRows(), nullptr);  // read in place: nothing made
 }
 
+TEST(WeightProduct, AProductInPartsGivesTheColumnsOfTheWholeOne) {
+  // 150 outputs in thirds of 50: twelve-row blocks cross the parts' edges.
+  const Matrix w = randomMatrix(70, 150, 51);
+  const Vector bias = randomMatrix(1, 150, 52).row(0).transpose();
+  for (long tokens : {40L, 3L}) {  // the kernel, and Eigen's product of a few rows
+    const Matrix x = randomMatrix(tokens, 70, 53);
+    for (DType dtype : {DType::F32, DType::BF16}) {
+      const WeightMatrix stored = WeightMatrix(w).storedAs(dtype);
+      Matrix whole, q, k, v;
+      weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, whole);
+      weightProduct(x, stored, WeightLayout::InputsByOutputs, bias, {&q, &k, &v});
+      EXPECT_TRUE(q == whole.leftCols(50)) << tokens << " tokens, " << toString(dtype);
+      EXPECT_TRUE(k == whole.middleCols(50, 50)) << tokens << " tokens, " << toString(dtype);
+      EXPECT_TRUE(v == whole.rightCols(50)) << tokens << " tokens, " << toString(dtype);
+    }
+  }
+  Matrix a, b, c, d;  // 150 outputs do not split in four
+  EXPECT_THROW(
+      weightProduct(randomMatrix(20, 70, 54), WeightMatrix(w), WeightLayout::InputsByOutputs, bias, {&a, &b, &c, &d}),
+      Error);
+}
+
 TEST(WeightProduct, EigenPathMatchesDoubleLoopToo) {
   // Builds without the kernel (and products of fewer rows than a vector) take this path.
   const Matrix x = randomMatrix(40, 50, 11), w = randomMatrix(50, 30, 12);

@@ -117,10 +117,7 @@ ForwardRecord forward(const Gpt2Config& c, const Gpt2Weights& w, const std::vect
     const Gpt2Block& b = w.blocks[l];
     LayerRecord& L = rec.layers[l];
     const Matrix h = layerNorm(x, b.ln1Weight, b.ln1Bias, c.layerNormEpsilon);
-    const Matrix qkv = conv1d(h, b.attnWeight, b.attnBias);
-    L.qkv.q = qkv.leftCols(d);
-    L.qkv.k = qkv.middleCols(d, d);
-    L.qkv.v = qkv.rightCols(d);
+    conv1dInThirds(h, b.attnWeight, b.attnBias, L.qkv.q, L.qkv.k, L.qkv.v);
     L.attention = layerAttentionOptions(c, l, options);
     runAttention(L, l, dh, options);
     L.attnOut = conv1d(L.z, b.attnProjWeight, b.attnProjBias);

@@ -18,10 +18,9 @@ Matrix forwardCached(const Gpt2Config& c, const Gpt2Weights& w, const std::vecto
   x += w.wpe.rowsToFloat(first, m);
   for (int l = 0; l < c.layers; ++l) {
     const Gpt2Block& b = w.blocks[std::size_t(l)];
-    const Matrix qkv = conv1d(layerNorm(x, b.ln1Weight, b.ln1Bias, c.layerNormEpsilon), b.attnWeight, b.attnBias);
-    const Matrix k = qkv.middleCols(d, d), v = qkv.rightCols(d);
+    Matrix k, v;
     LayerRecord L;
-    L.qkv.q = qkv.leftCols(d);
+    conv1dInThirds(layerNorm(x, b.ln1Weight, b.ln1Bias, c.layerNormEpsilon), b.attnWeight, b.attnBias, L.qkv.q, k, v);
     L.qkv.k = KvCache::joined(cache.keys, std::size_t(l), first, k);
     L.qkv.v = KvCache::joined(cache.values, std::size_t(l), first, v);
     L.attention = layerAttentionOptions(c, l, plain);
