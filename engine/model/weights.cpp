@@ -78,10 +78,21 @@ void bfloat16sToFloat(const unsigned char* src, std::size_t count, float* out) {
 
 WeightMatrix::WeightMatrix() : kernelRows_(std::make_shared<KernelRows>()) {}
 
-WeightMatrix::WeightMatrix(Matrix values) : WeightMatrix(uninitialized(DType::F32, values.rows(), values.cols())) {
-  float* out = reinterpret_cast<float*>(const_cast<unsigned char*>(data_));
+WeightMatrix::WeightMatrix(Matrix values)
+    : rows_(values.rows()), cols_(values.cols()), rowStride_(paddedRowStride(values.cols(), 4)),
+      kernelRows_(std::make_shared<KernelRows>()) {
+  if (rowStride_ == cols_) {  // kept as they are, not copied
+    auto owned = std::make_shared<Matrix>(std::move(values));
+    data_ = reinterpret_cast<const unsigned char*>(owned->data());
+    owner_ = std::move(owned);
+    return;
+  }
+  WeightMatrix padded = uninitialized(DType::F32, rows_, cols_);
+  float* out = reinterpret_cast<float*>(const_cast<unsigned char*>(padded.data_));
   for (long r = 0; r < rows_; ++r)
     std::copy(values.row(r).data(), values.row(r).data() + cols_, out + std::size_t(r) * std::size_t(rowStride_));
+  data_ = padded.data_;
+  owner_ = std::move(padded.owner_);
 }
 
 WeightMatrix WeightMatrix::inPlace(DType dtype, long rows, long cols, const unsigned char* bytes,
