@@ -220,12 +220,26 @@ bool refineHeavyScores(const HeadInputs& hi, const Eigen::VectorXd& qNorms, doub
   const double heavy = kWeightErrorGoal / scoreError;  // weights above this need exact scores
   if (!(ht.stats.maxWeight(i) > heavy)) return false;
   bool changed = false;
-  const Eigen::RowVectorXd q = hi.q.row(i).cast<double>();
-  for (Eigen::Index j = 0; j < ht.weights.cols(); ++j) {
-    if (!(ht.weights(i, j) > heavy)) continue;
-    const float exact = float(q.dot(hi.k.row(j).cast<double>()));
-    changed |= exact != ht.scores(i, j);
-    ht.scores(i, j) = exact;
+  const float* q = hi.q.row(i).data();
+  const float* weights = ht.weights.row(i).data();
+  float* scores = ht.scores.row(i).data();
+  const long m = long(ht.weights.cols());
+  // Heavy cells are a few per row: a vectorised maximum passes over the chunks without any, where
+  // a test per cell had cost more than the refinement itself.
+  constexpr long kChunk = 16;
+  for (long j0 = 0; j0 < m; j0 += kChunk) {
+    const long j1 = std::min(m, j0 + kChunk);
+    const float largest = j1 - j0 == kChunk
+                              ? Eigen::Map<const Eigen::Array<float, kChunk, 1>>(weights + j0).maxCoeff()
+                              : Eigen::Map<const Eigen::ArrayXf>(weights + j0, j1 - j0).maxCoeff();
+    if (!(double(largest) > heavy)) continue;
+    for (long j = j0; j < j1; ++j) {
+      if (!(double(weights[j]) > heavy)) continue;
+      // Eigen's dot of a float row cast to double is one chain of dependent scalar additions.
+      const float exact = float(interleavedDotInDouble(q, hi.k.row(j).data(), d));
+      changed |= exact != scores[j];
+      scores[j] = exact;
+    }
   }
   return changed;
 }
@@ -282,11 +296,10 @@ void resizeHead(HeadTrace& ht, int n, int m, int dvh, bool keepDerived) {
   ht.output.resize(n, dvh);
 }
 
-void prepareHead(Stage from, const AttentionInputs& in, const AttentionOptions& opt, bool keepDerived,
-                 AttentionTrace& t, int h, HeadWork& w) {
-  const int n = t.n, m = t.m, dkh = t.headKeyWidth(), dvh = t.headValueWidth();
+void prepareHead(Stage from, const AttentionInputs& in, const AttentionOptions& opt, AttentionTrace& t, int h,
+                 HeadWork& w) {
+  const int n = t.n, m = t.m, dkh = t.headKeyWidth();
   HeadTrace& ht = t.head[h];
-  if (from == Stage::Scores) resizeHead(ht, n, m, dvh, keepDerived);
   ht.scale = effectiveScale(opt, dkh);
   w.scale = exactScale(opt, dkh);
   if (from <= Stage::Scale) {
@@ -356,6 +369,11 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
   const int block = skipMasked ? std::min(rowsPerBlock(m), std::max(16, (n + 3) / 4)) : rowsPerBlock(m);
   const int blocks = (n + block - 1) / block;
   t.concatenated.resize(n, t.dv);
+  // Allocated here, not in the parallel loop: memory a worker thread allocates comes from that
+  // thread's arena, whose heaps glibc unmaps as soon as they are empty, whatever the trim
+  // threshold, so half of every pass's trace was faulted in and zeroed again.
+  if (from == Stage::Scores)
+    for (HeadTrace& ht : t.head) resizeHead(ht, n, m, dvh, keepDerived);
   std::vector<HeadWork> work(static_cast<std::size_t>(heads));
   // An exception must not leave an OpenMP region (that terminates the program): the first one
   // (say bad_alloc for a trace too large for this machine) is kept, the rest of the work
@@ -373,7 +391,7 @@ void computeFrom(Stage from, const AttentionInputs& in, const AttentionOptions& 
 #pragma omp parallel
   {
 #pragma omp for schedule(dynamic, 1)
-    for (int h = 0; h < heads; ++h) guarded([&] { prepareHead(from, in, opt, keepDerived, t, h, work[std::size_t(h)]); });
+    for (int h = 0; h < heads; ++h) guarded([&] { prepareHead(from, in, opt, t, h, work[std::size_t(h)]); });
     Eigen::RowVectorXf buffer;
     guarded([&] { buffer.resize(m); });
 #pragma omp for schedule(dynamic, 1)

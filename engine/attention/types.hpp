@@ -37,6 +37,17 @@ double interleavedSumInDouble(const float* v, long n, Term term) {
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+// Σ a_j·b_j over n floats in double, in the same eight interleaved sums: each product of two
+// floats is exact in double, so only the additions round.
+inline double interleavedDotInDouble(const float* a, const float* b, long n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const long full = n / 8 * 8;
+  for (long j0 = 0; j0 < full; j0 += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += double(a[j0 + l]) * double(b[j0 + l]);
+  for (long j = full; j < n; ++j) lane[j - full] += double(a[j]) * double(b[j]);
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 // The one rule for text that came from outside (file names, option values, tokens, JSON keys,
 // file contents) on its way into a message: the result is one line of valid UTF-8 that cannot
 // move a terminal. \n, \r and \t are written as such; every other C0 control, DEL, C1 control

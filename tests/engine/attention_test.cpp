@@ -317,6 +317,34 @@ TEST(Attention, ScoresNearTheRowMaxAreCorrectlyRoundedForLargeInputs) {
   }
 }
 
+// Each row has three peaks: one near the end (for the first eight rows in the last, partial group
+// of keys the refinement scans) and two side by side elsewhere, so a scan that skipped the tail or
+// stopped at a group's or a row's first heavy cell would leave a float-GEMM score. For these inputs the refinement threshold is below 1e-3, so every weight above
+// 1e-2 must sit on a correctly rounded score.
+TEST(Attention, EveryHeavyScoreIsCorrectlyRoundedWhereverItsKeySits) {
+  const int n = 17, m = 16376, d = 64;  // n·m·d above 2^24; m = 16·1023 + 8
+  AttentionInputs in{test::randomMatrix(n, d, 11, -3, 3), test::randomMatrix(m, d, 12), test::randomMatrix(m, 4, 13)};
+  for (int i = 0; i < n; ++i) {
+    in.k.row(m - 1 - i) = in.q.row(i);
+    in.k.row(300 + 953 * i) = 0.98f * in.q.row(i);
+    in.k.row(301 + 953 * i) = 0.97f * in.q.row(i);
+  }
+  const AttentionTrace t = computeAttention(in, {});
+  const HeadTrace& h = t.head[0];
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(h.stats.argmax(i), m - 1 - i) << "row " << i;
+    int heavy = 0;
+    for (int j = 0; j < m; ++j) {
+      if (!(h.weights(i, j) > 1e-2f)) continue;
+      ++heavy;
+      double exact = 0;
+      for (int c = 0; c < d; ++c) exact += double(in.q(i, c)) * double(in.k(j, c));
+      EXPECT_EQ(h.scores(i, j), float(exact)) << "row " << i << " key " << j;
+    }
+    EXPECT_GE(heavy, 3) << "row " << i;
+  }
+}
+
 }  // namespace
 }  // namespace attnviz
 
