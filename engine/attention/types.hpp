@@ -25,27 +25,28 @@ bool allFinite(const Eigen::DenseBase<Derived>& m) {
   return sum == sum;
 }
 
-// Σ term(v_j) over n floats, in double, in eight interleaved sums: a single sum waits on every
-// addition, and Eigen does not vectorise a float-to-double reduction (the norms were scalar loops).
+// Σ term(j) for j < n, in eight interleaved double sums: a single sum waits on every addition,
+// and Eigen does not vectorise a float-to-double reduction (the norms were scalar loops).
 template <typename Term>
-double interleavedSumInDouble(const float* v, long n, Term term) {
+double interleavedSum(long n, Term term) {
   double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   const long full = n / 8 * 8;
   for (long j0 = 0; j0 < full; j0 += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += term(double(v[j0 + l]));
-  for (long j = full; j < n; ++j) lane[j - full] += term(double(v[j]));
+    for (int l = 0; l < 8; ++l) lane[l] += term(j0 + l);
+  for (long j = full; j < n; ++j) lane[j - full] += term(j);
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-// Σ a_j·b_j over n floats in double, in the same eight interleaved sums: each product of two
-// floats is exact in double, so only the additions round.
+// Σ term(v_j) over n floats, in double.
+template <typename Term>
+double interleavedSumInDouble(const float* v, long n, Term term) {
+  return interleavedSum(n, [&](long j) { return term(double(v[j])); });
+}
+
+// Σ a_j·b_j over n floats, in double: each product of two floats is exact in double, so only
+// the additions round.
 inline double interleavedDotInDouble(const float* a, const float* b, long n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  const long full = n / 8 * 8;
-  for (long j0 = 0; j0 < full; j0 += 8)
-    for (int l = 0; l < 8; ++l) lane[l] += double(a[j0 + l]) * double(b[j0 + l]);
-  for (long j = full; j < n; ++j) lane[j - full] += double(a[j]) * double(b[j]);
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  return interleavedSum(n, [&](long j) { return double(a[j]) * double(b[j]); });
 }
 
 // The one rule for text that came from outside (file names, option values, tokens, JSON keys,

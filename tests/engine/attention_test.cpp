@@ -319,8 +319,9 @@ TEST(Attention, ScoresNearTheRowMaxAreCorrectlyRoundedForLargeInputs) {
 
 // Each row has three peaks: one near the end (for the first eight rows in the last, partial group
 // of keys the refinement scans) and two side by side elsewhere, so a scan that skipped the tail or
-// stopped at a group's or a row's first heavy cell would leave a float-GEMM score. For these inputs the refinement threshold is below 1e-3, so every weight above
-// 1e-2 must sit on a correctly rounded score.
+// stopped at a group's or a row's first heavy cell would leave a float-GEMM score. For these
+// inputs the refinement threshold is below 1e-3, so every weight above 1e-2 must sit on a
+// correctly rounded score.
 TEST(Attention, EveryHeavyScoreIsCorrectlyRoundedWhereverItsKeySits) {
   const int n = 17, m = 16376, d = 64;  // n·m·d above 2^24; m = 16·1023 + 8
   AttentionInputs in{test::randomMatrix(n, d, 11, -3, 3), test::randomMatrix(m, d, 12), test::randomMatrix(m, 4, 13)};
